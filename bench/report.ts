@@ -1,0 +1,169 @@
+// Report structure, target evaluation, and the JSON + Markdown writers.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { ClosedLoopResult, OpenLoopResult } from './load.js';
+
+export interface Machine {
+  date: string;
+  cpuModel: string;
+  cores: number;
+  nodeVersion: string;
+  platform: string;
+  arch: string;
+  totalMemGiB: number;
+}
+
+export interface TargetCheck {
+  name: string;
+  goal: string;
+  value: number | null;
+  unit: string;
+  /** null when not measured (e.g. the gateway could not be started). */
+  met: boolean | null;
+}
+
+export interface GatewayOverhead {
+  upstream: string;
+  gatewaySkipped?: string;
+  openLoop: {
+    rate: number;
+    sessions: number;
+    blockMs: number;
+    warmupMs: number;
+    durationMs: number;
+    direct?: OpenLoopResult;
+    gateway?: OpenLoopResult;
+    addedP50Ms?: number;
+    addedP99Ms?: number;
+    /** Same, computed from service time (actual send -> response), for reference. */
+    addedServiceP50Ms?: number;
+    addedServiceP99Ms?: number;
+  };
+  maxThroughput: {
+    sessions: number;
+    inflightPerSession: number;
+    warmupMs: number;
+    durationMs: number;
+    direct?: ClosedLoopResult;
+    gateway?: ClosedLoopResult;
+    ratio?: number;
+  };
+}
+
+export interface PeerResult {
+  name: string;
+  flags: string;
+  result?: ClosedLoopResult;
+  error?: string;
+}
+
+export interface BenchReport {
+  machine: Machine;
+  gatewayOverhead: GatewayOverhead;
+  peers: {
+    upstream: string;
+    tool: string;
+    sessions: number;
+    inflightPerSession: number;
+    warmupMs: number;
+    durationMs: number;
+    results: PeerResult[];
+  };
+  targets: TargetCheck[];
+  notes: string[];
+  totalRuntimeSec: number;
+  // Sections for later; deliberately absent until they are really measured.
+  authenticationCost?: unknown;
+  policyDecisionLatency?: unknown;
+  auditThroughput?: unknown;
+}
+
+export function machineInfo(): Machine {
+  const cpus = os.cpus();
+  return {
+    date: new Date().toISOString(),
+    cpuModel: cpus[0]?.model.trim() ?? 'unknown',
+    cores: os.availableParallelism?.() ?? cpus.length,
+    nodeVersion: process.version,
+    platform: os.platform(),
+    arch: os.arch(),
+    totalMemGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
+  };
+}
+
+const r3 = (x: number): number => Math.round(x * 1000) / 1000;
+
+export function evaluateTargets(g: GatewayOverhead): TargetCheck[] {
+  const check = (name: string, goal: string, value: number | undefined, unit: string, ok: (v: number) => boolean): TargetCheck =>
+    value === undefined || Number.isNaN(value)
+      ? { name, goal, value: null, unit, met: null }
+      : { name, goal, value: r3(value), unit, met: ok(value) };
+  return [
+    check(`p50 added latency @ ${g.openLoop.rate}/s`, '<= 0.5 ms', g.openLoop.addedP50Ms, 'ms', (v) => v <= 0.5),
+    check(`p99 added latency @ ${g.openLoop.rate}/s`, '<= 2 ms', g.openLoop.addedP99Ms, 'ms', (v) => v <= 2),
+    check('max throughput vs direct', '>= 50 %', g.maxThroughput.ratio === undefined ? undefined : g.maxThroughput.ratio * 100, '%', (v) => v >= 50),
+  ];
+}
+
+const f = (x: number | undefined, digits = 3): string => (x === undefined || Number.isNaN(x) ? '–' : x.toFixed(digits));
+const status = (met: boolean | null): string => (met === null ? 'not measured' : met ? 'met' : 'NOT met');
+
+export function toMarkdown(rep: BenchReport): string {
+  const m = rep.machine;
+  const g = rep.gatewayOverhead;
+  const o = g.openLoop;
+  const c = g.maxThroughput;
+  const L: string[] = [];
+  L.push('# mcp-warden benchmark', '');
+  L.push(`${m.date} · ${m.cpuModel} · ${m.cores} cores · Node ${m.nodeVersion} · ${m.platform}/${m.arch} · ${m.totalMemGiB} GiB · run took ${rep.totalRuntimeSec} s`, '');
+
+  L.push('## Targets', '', '| Target | Goal | Measured | Status |', '|---|---|---|---|');
+  for (const t of rep.targets) L.push(`| ${t.name} | ${t.goal} | ${t.value === null ? '–' : `${t.value} ${t.unit}`} | ${status(t.met)} |`);
+  L.push('');
+
+  L.push(`## Gateway overhead: \`tools/call\` through mcp-warden vs. direct`, '', `Upstream: ${g.upstream}.`, '');
+  if (g.gatewaySkipped) L.push(`> Gateway legs skipped: ${g.gatewaySkipped}`, '');
+  L.push(`### Open loop, ${o.rate} calls/s, ${o.sessions} sessions per leg, ${o.durationMs / 1000} s per leg (+${o.warmupMs / 1000} s warm-up), legs alternating every ${o.blockMs / 1000} s`, '');
+  L.push('Latency is measured from the scheduled send time (no coordinated omission); service time from the actual send.', '');
+  L.push('| Leg | achieved/s | ok | errors | timeouts | p50 ms | p90 ms | p99 ms | max ms | service p50 | service p99 | dispatch lag p50/p99 |');
+  L.push('|---|---|---|---|---|---|---|---|---|---|---|---|');
+  for (const [name, r] of [['direct', o.direct], ['gateway', o.gateway]] as const) {
+    if (!r) { L.push(`| ${name} | – | – | – | – | – | – | – | – | – | – | – |`); continue; }
+    L.push(`| ${name} | ${r.achievedRate} | ${r.ok} | ${r.errors} | ${r.timedOut} | ${f(r.latency.p50Ms)} | ${f(r.latency.p90Ms)} | ${f(r.latency.p99Ms)} | ${f(r.latency.maxMs)} | ${f(r.serviceTime.p50Ms)} | ${f(r.serviceTime.p99Ms)} | ${f(r.dispatchLag.p50Ms)} / ${f(r.dispatchLag.p99Ms)} |`);
+  }
+  L.push(`| **added** | | | | | **${f(o.addedP50Ms)}** | | **${f(o.addedP99Ms)}** | | ${f(o.addedServiceP50Ms)} | ${f(o.addedServiceP99Ms)} | |`, '');
+
+  L.push(`### Max throughput, closed loop, ${c.sessions} sessions x ${c.inflightPerSession} in flight, ${c.durationMs / 1000} s (+${c.warmupMs / 1000} s warm-up)`, '');
+  L.push('| Leg | calls/s | p50 ms | p99 ms | errors |', '|---|---|---|---|---|');
+  for (const [name, r] of [['direct', c.direct], ['gateway', c.gateway]] as const) {
+    L.push(r ? `| ${name} | ${r.callsPerSec} | ${f(r.latency.p50Ms)} | ${f(r.latency.p99Ms)} | ${r.errors} |` : `| ${name} | – | – | – | – |`);
+  }
+  L.push(`| **gateway / direct** | **${c.ratio === undefined ? '–' : `${(c.ratio * 100).toFixed(1)} %`}** | | | |`, '');
+
+  const p = rep.peers;
+  L.push(`## Peers in front of the same stdio upstream`, '');
+  L.push(`Upstream: ${p.upstream}, tool \`${p.tool}\`. Closed loop, ${p.sessions} session(s) x ${p.inflightPerSession} in flight, ${p.durationMs / 1000} s (+${p.warmupMs / 1000} s warm-up).`, '');
+  L.push('| Bridge | calls/s | p50 ms | p99 ms | errors | flags |', '|---|---|---|---|---|---|');
+  for (const r of p.results) {
+    if (r.result) L.push(`| ${r.name} | ${r.result.callsPerSec} | ${f(r.result.latency.p50Ms)} | ${f(r.result.latency.p99Ms)} | ${r.result.errors} | \`${r.flags}\` |`);
+    else L.push(`| ${r.name} | – | – | – | – | not measured: ${(r.error ?? '').split('\n')[0]?.replace(/\|/g, '\\|')} |`);
+  }
+  L.push('');
+  if (rep.notes.length) {
+    L.push('## Notes', '');
+    for (const n of rep.notes) L.push(`- ${n}`);
+    L.push('');
+  }
+  return L.join('\n');
+}
+
+export function writeReport(rep: BenchReport, dir: string): { json: string; md: string; markdown: string } {
+  fs.mkdirSync(dir, { recursive: true });
+  const json = path.join(dir, 'latest.json');
+  const md = path.join(dir, 'latest.md');
+  const markdown = toMarkdown(rep);
+  fs.writeFileSync(json, JSON.stringify(rep, null, 2) + '\n');
+  fs.writeFileSync(md, markdown);
+  return { json, md, markdown };
+}

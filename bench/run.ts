@@ -1,0 +1,188 @@
+// Benchmark entry (`npm run bench`): gateway overhead vs. direct, max throughput, and peer bridges.
+// Targets are reported, never enforced: the process exits 0 unless the harness itself breaks.
+// Options (env): BENCH_OPEN_SECONDS (default 10), BENCH_CLOSED_SECONDS (5), BENCH_PEER_SECONDS (5),
+// BENCH_RATE (500), BENCH_PEER_SESSIONS (1), BENCH_PEER_INFLIGHT (16).
+import fs from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import type { ClosedLoopResult, ClosedLoopSpec, OpenLoopResult, OpenLoopSpec } from './load.js';
+import { McpHttpSession } from './mcp-http-client.js';
+import { RESULTS_DIR, ROOT, tsNodeArgs } from './paths.js';
+import { PEER_FLAGS, PEER_GRACE_MS, startPeer, type PeerName } from './peers.js';
+import { installExitHandlers, spawnChild, stopAll, stopChild, tail, waitForOutput } from './procs.js';
+import { evaluateTargets, machineInfo, writeReport, type BenchReport, type GatewayOverhead, type PeerResult } from './report.js';
+import { makeTmpDir, startMinimalUpstream, startWarden, type Target } from './targets.js';
+
+const num = (name: string, dflt: number): number => {
+  const v = Number(process.env[name]);
+  return Number.isFinite(v) && v > 0 ? v : dflt;
+};
+const CFG = {
+  rate: num('BENCH_RATE', 500),
+  openSessions: 4,
+  openWarmupMs: 2000,
+  openMs: num('BENCH_OPEN_SECONDS', 10) * 1000,
+  openBlockMs: 1000,
+  closedSessions: 8,
+  closedInflight: 4,
+  closedWarmupMs: 1000,
+  closedMs: num('BENCH_CLOSED_SECONDS', 5) * 1000,
+  peerSessions: num('BENCH_PEER_SESSIONS', 1),
+  peerInflight: num('BENCH_PEER_INFLIGHT', 16),
+  peerWarmupMs: 1000,
+  peerMs: num('BENCH_PEER_SECONDS', 5) * 1000,
+};
+const ECHO_ARGS = { message: 'hi' };
+
+const log = (msg: string): void => { process.stderr.write(`[bench] ${msg}\n`); };
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const firstLines = (s: string, n = 3): string => s.split('\n').slice(0, n).join(' / ');
+
+/** Handshake, tools/list must contain the tool, one tools/call must succeed. */
+async function smoke(url: string, tool: string): Promise<void> {
+  const s = new McpHttpSession(url, 2);
+  try {
+    await s.initialize(15_000);
+    const list = await s.request('tools/list', {}, 15_000);
+    const tools = (list.result?.tools ?? []) as { name: string }[];
+    if (!tools.some((t) => t.name === tool)) throw new Error(`tool '${tool}' not listed (got: ${tools.map((t) => t.name).join(', ') || JSON.stringify(list.error)})`);
+    const r = await s.callTool(tool, ECHO_ARGS, 15_000);
+    if (r.error || r.result?.isError) throw new Error(`tools/call ${tool} failed: ${JSON.stringify(r.error ?? r.result)}`);
+  } finally {
+    await s.close();
+  }
+}
+
+/** Runs one load phase in a separate process (bench/load-worker.ts) and returns its result. */
+async function runLoad(spec: OpenLoopSpec, label: string): Promise<OpenLoopResult[]>;
+async function runLoad(spec: ClosedLoopSpec, label: string): Promise<ClosedLoopResult>;
+async function runLoad(spec: OpenLoopSpec | ClosedLoopSpec, label: string): Promise<OpenLoopResult[] | ClosedLoopResult> {
+  const runMs = spec.warmupMs + spec.durationMs * (spec.mode === 'open' ? spec.targets.length : 1);
+  log(`${label}: ${spec.mode} loop, ${runMs / 1000} s`);
+  const child = spawnChild(`load ${label}`, process.execPath, tsNodeArgs('load-worker.ts', JSON.stringify(spec)), { cwd: ROOT });
+  try {
+    const m = await waitForOutput(child, /^RESULT (.+)$/m, runMs + 40_000);
+    return JSON.parse(m[1] as string) as OpenLoopResult[] | ClosedLoopResult;
+  } finally {
+    await stopChild(child, 2000);
+  }
+}
+
+async function gatewayOverhead(tmpDir: string, notes: string[]): Promise<GatewayOverhead> {
+  const g: GatewayOverhead = {
+    upstream: 'bench/minimal-upstream.ts (node:http, application/json responses, separate process)',
+    openLoop: { rate: CFG.rate, sessions: CFG.openSessions, blockMs: CFG.openBlockMs, warmupMs: CFG.openWarmupMs, durationMs: CFG.openMs },
+    maxThroughput: { sessions: CFG.closedSessions, inflightPerSession: CFG.closedInflight, warmupMs: CFG.closedWarmupMs, durationMs: CFG.closedMs },
+  };
+  const upstream = await startMinimalUpstream();
+  let gateway: Target | undefined;
+  try {
+    await smoke(upstream.url, 'echo');
+    log(`minimal upstream at ${upstream.url}`);
+    try {
+      gateway = await startWarden({ bench: { url: upstream.url } }, tmpDir, 'http');
+      await smoke(gateway.url, 'echo');
+      log(`gateway at ${gateway.url}`);
+    } catch (e) {
+      g.gatewaySkipped = `mcp-warden could not be started or failed the smoke check: ${firstLines(e instanceof Error ? e.message : String(e))}`;
+      log(g.gatewaySkipped);
+      if (gateway) await stopChild(gateway.child);
+      gateway = undefined;
+    }
+
+    const closed = (url: string): ClosedLoopSpec => ({ mode: 'closed', url, tool: 'echo', args: ECHO_ARGS, sessions: CFG.closedSessions, inflight: CFG.closedInflight, warmupMs: CFG.closedWarmupMs, durationMs: CFG.closedMs });
+
+    // Open loop: direct and gateway interleaved in blocks within one load process (A/B).
+    const targets = [{ name: 'direct', url: upstream.url }, ...(gateway ? [{ name: 'gateway', url: gateway.url }] : [])];
+    const legs = await runLoad({
+      mode: 'open', targets, tool: 'echo', args: ECHO_ARGS, sessions: CFG.openSessions, rate: CFG.rate,
+      blockMs: CFG.openBlockMs, warmupMs: CFG.openWarmupMs, durationMs: CFG.openMs,
+    }, targets.map((t) => t.name).join('+'));
+    g.openLoop.direct = legs.find((l) => l.target === 'direct');
+    g.openLoop.gateway = legs.find((l) => l.target === 'gateway');
+    const d = g.openLoop.direct, w = g.openLoop.gateway;
+    if (d && w) {
+      g.openLoop.addedP50Ms = round3(w.latency.p50Ms - d.latency.p50Ms);
+      g.openLoop.addedP99Ms = round3(w.latency.p99Ms - d.latency.p99Ms);
+      g.openLoop.addedServiceP50Ms = round3(w.serviceTime.p50Ms - d.serviceTime.p50Ms);
+      g.openLoop.addedServiceP99Ms = round3(w.serviceTime.p99Ms - d.serviceTime.p99Ms);
+      if (w.timedOut > 0 || w.errors > 0) notes.push(`Gateway open-loop leg had ${w.errors} errors and ${w.timedOut} unanswered calls (first error: ${w.firstError ?? 'n/a'}).`);
+    }
+    await sleep(300);
+    g.maxThroughput.direct = await runLoad(closed(upstream.url), 'direct');
+    if (gateway) {
+      await sleep(300);
+      g.maxThroughput.gateway = await runLoad(closed(gateway.url), 'gateway');
+      g.maxThroughput.ratio = round3(g.maxThroughput.gateway.callsPerSec / g.maxThroughput.direct.callsPerSec);
+      if (g.maxThroughput.gateway.errors > 0) notes.push(`Gateway closed-loop leg had ${g.maxThroughput.gateway.errors} errors (first: ${g.maxThroughput.gateway.firstError ?? 'n/a'}).`);
+    }
+  } finally {
+    if (gateway) await stopChild(gateway.child);
+    await stopChild(upstream.child);
+  }
+  return g;
+}
+
+async function peers(tmpDir: string): Promise<PeerResult[]> {
+  const out: PeerResult[] = [];
+  for (const name of ['mcp-proxy', 'supergateway', 'mcp-warden'] as PeerName[]) {
+    const res: PeerResult = { name, flags: PEER_FLAGS[name] };
+    let t: Target | undefined;
+    try {
+      t = await startPeer(name, tmpDir);
+      await smoke(t.url, 'echo');
+      log(`${name} at ${t.url}`);
+      res.result = await runLoad({
+        mode: 'closed', url: t.url, tool: 'echo', args: ECHO_ARGS, sessions: CFG.peerSessions, inflight: CFG.peerInflight, warmupMs: CFG.peerWarmupMs, durationMs: CFG.peerMs,
+      }, name);
+    } catch (e) {
+      res.error = e instanceof Error ? e.message : String(e);
+      log(`${name} skipped: ${firstLines(res.error)}${t ? `\n${tail(t.child.output(), 5)}` : ''}`);
+    } finally {
+      if (t) await stopChild(t.child, PEER_GRACE_MS[name]);
+    }
+    out.push(res);
+    await sleep(300);
+  }
+  return out;
+}
+
+const round3 = (x: number): number => Math.round(x * 1000) / 1000;
+
+async function main(): Promise<void> {
+  installExitHandlers();
+  const started = performance.now();
+  const tmpDir = makeTmpDir();
+  const notes: string[] = [
+    'Added latency = gateway percentile minus direct percentile of the same open-loop schedule; the load generator, upstream and gateway are separate processes sharing this machine\'s cores.',
+    'Open loop: direct and gateway legs run in one load process, alternating every second (A/B interleaving), each with its own keep-alive sessions. Sends are woken by a worker thread sleeping in Atomics.wait; the dispatch-lag column shows how late sends actually left (included in the scheduled-time latency of both legs).',
+    'Peers: supergateway runs --stateful (one server-everything child per session; its stateless mode spawns a child per request) with --logLevel none; mcp-proxy runs with its defaults (one shared child).',
+  ];
+  try {
+    const g = await gatewayOverhead(tmpDir, notes);
+    const peerResults = await peers(tmpDir);
+    const report: BenchReport = {
+      machine: machineInfo(),
+      gatewayOverhead: g,
+      peers: {
+        upstream: '@modelcontextprotocol/server-everything (stdio)', tool: 'echo {message:"hi"}',
+        sessions: CFG.peerSessions, inflightPerSession: CFG.peerInflight, warmupMs: CFG.peerWarmupMs, durationMs: CFG.peerMs,
+        results: peerResults,
+      },
+      targets: evaluateTargets(g),
+      notes,
+      totalRuntimeSec: Math.round((performance.now() - started) / 100) / 10,
+    };
+    const { json, md, markdown } = writeReport(report, RESULTS_DIR);
+    process.stdout.write(markdown + '\n');
+    log(`wrote ${json} and ${md}`);
+  } finally {
+    await stopAll();
+    fs.rmSync(tmpDir, { recursive: true, force: true });
+  }
+}
+
+main().catch(async (e: unknown) => {
+  log(`failed: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
+  await stopAll();
+  process.exitCode = 1;
+});

@@ -1,0 +1,41 @@
+// Starting the systems under test: the minimal HTTP upstream and the mcp-warden gateway.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import YAML from 'yaml';
+import { ROOT, WARDEN_JS, tsNodeArgs } from './paths.js';
+import { spawnChild, waitForOutput, type Child } from './procs.js';
+
+export interface Target {
+  name: string;
+  url: string;
+  child: Child;
+}
+
+const LISTENING = /listening on (http:\/\/127\.0\.0\.1:\d+\/mcp)/;
+
+export async function startMinimalUpstream(): Promise<Target> {
+  const child = spawnChild('minimal-upstream', process.execPath, tsNodeArgs('minimal-upstream.ts', '--exit-with-parent'), { cwd: ROOT });
+  const m = await waitForOutput(child, LISTENING, 15_000);
+  return { name: 'minimal-upstream', url: m[1] as string, child };
+}
+
+/** Starts `node bin/warden.js serve --config FILE` with the given mcpServers; parses its URL. */
+export async function startWarden(mcpServers: Record<string, unknown>, tmpDir: string, label: string): Promise<Target> {
+  const dir = fs.mkdtempSync(path.join(tmpDir, `${label}-`));
+  const config = {
+    listen: '127.0.0.1:0',
+    store: path.join(dir, 'warden.db'),
+    auth: { mode: 'none' },
+    mcpServers,
+  };
+  const file = path.join(dir, 'warden.yaml');
+  fs.writeFileSync(file, YAML.stringify(config));
+  const child = spawnChild(`mcp-warden (${label})`, process.execPath, [WARDEN_JS, 'serve', '--config', file], { cwd: ROOT });
+  const m = await waitForOutput(child, LISTENING, 20_000);
+  return { name: 'mcp-warden', url: m[1] as string, child };
+}
+
+export function makeTmpDir(): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), 'warden-bench-'));
+}

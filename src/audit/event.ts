@@ -1,0 +1,27 @@
+/** The audit event: one record per request that crosses the gateway, whatever its outcome. */
+export type AuditOutcome = 'ok' | 'error' | 'denied' | 'timeout' | 'cancelled';
+
+export interface AuditEvent {
+  /** Sortable, unguessable id (UUIDv7). */
+  id: string;
+  /** ISO-8601 time the request arrived. */
+  time: string;
+  /** The gateway instance that handled it. */
+  instance: string;
+  /** Downstream MCP session, absent for stateless (2026-07-28) requests and pre-session failures. */
+  sessionId: string | null;
+  /** Protocol revision of the client leg. */
+  protocolVersion: string | null;
+  /** JSON-RPC method, or an HTTP-level label such as `http` for requests rejected before parsing. */
+  method: string;
+  /** The upstream server the request was routed to, if any. */
+  upstream: string | null;
+  /** The tool, prompt or resource as the upstream names it. */
+  target: string | null;
+  /** sha256 over the canonical JSON of the arguments; never the arguments themselves. */
+  argsDigest: string | null;
+  outcome: AuditOutcome;
+  /** Stable error code (WardenErrorCode or `upstream_error`) when outcome is not ok. */
+  errorCode: string | null;
+  latencyMs: number;
+}

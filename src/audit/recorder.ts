@@ -1,0 +1,39 @@
+/**
+ * Appends audit events. The write is awaited before the response leaves, so a call whose event could not
+ * be stored is answered with an error instead of its result (fail closed).
+ */
+import { hostname } from 'node:os';
+import { uuidv7, type Clock, systemClock } from '../core/ids.js';
+import { JsonRpcCode, WardenError } from '../protocol/errors.js';
+import type { AuditStore } from '../store/types.js';
+import type { Logger } from '../telemetry/log.js';
+import type { AuditEvent } from './event.js';
+
+export type AuditDraft = Omit<AuditEvent, 'id' | 'time' | 'instance' | 'latencyMs'> & { startedAt: number };
+
+export class AuditRecorder {
+  readonly instance: string;
+
+  constructor(
+    private readonly store: AuditStore,
+    private readonly log: Logger,
+    private readonly clock: Clock = systemClock,
+    instance?: string,
+  ) {
+    this.instance = instance ?? `${hostname()}:${process.pid}`;
+  }
+
+  /** Stores the event; throws `audit_unavailable` if it could not be stored. */
+  async record(draft: AuditDraft): Promise<AuditEvent> {
+    const now = this.clock.now();
+    const { startedAt, ...rest } = draft;
+    const event: AuditEvent = { id: uuidv7(startedAt), time: new Date(startedAt).toISOString(), instance: this.instance, ...rest, latencyMs: Math.max(0, now - startedAt) };
+    try {
+      await this.store.append([event]);
+    } catch (err) {
+      this.log.error({ err: (err as Error).message, method: event.method }, 'audit event could not be stored');
+      throw new WardenError('audit_unavailable', 'The audit log is unavailable; the request was refused', JsonRpcCode.AuditUnavailable, 503);
+    }
+    return event;
+  }
+}

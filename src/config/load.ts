@@ -1,0 +1,59 @@
+/** Loads a YAML or JSON config file and validates it; a bad config fails with the file, the path and what is wrong. */
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import type { z } from 'zod';
+import { ConfigSchema, type WardenConfig } from './schema.js';
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+export interface LoadedConfig {
+  config: WardenConfig;
+  /** Absolute path of the file it came from. */
+  file: string;
+  /** Directory relative paths in the config are resolved against. */
+  baseDir: string;
+}
+
+function describe(issue: z.core.$ZodIssue): string {
+  const path = issue.path.length > 0 ? issue.path.map(String).join('.') : '(top level)';
+  return `${path}: ${issue.message}`;
+}
+
+/** Validates an already-parsed config object. `source` names where it came from, for messages. */
+export function validateConfig(value: unknown, source: string): WardenConfig {
+  const result = ConfigSchema.safeParse(value);
+  if (!result.success) {
+    const lines = result.error.issues.map((i) => `  - ${describe(i)}`).join('\n');
+    throw new ConfigError(`invalid config ${source}:\n${lines}`);
+  }
+  return result.data;
+}
+
+export function loadConfig(file: string): LoadedConfig {
+  const abs = resolve(file);
+  let text: string;
+  try {
+    text = readFileSync(abs, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'unreadable';
+    throw new ConfigError(`cannot read config ${abs}: ${code}`);
+  }
+  let value: unknown;
+  try {
+    value = abs.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+  } catch (err) {
+    throw new ConfigError(`cannot parse config ${abs}: ${(err as Error).message}`);
+  }
+  const baseDir = dirname(abs);
+  return { config: validateConfig(value, abs), file: abs, baseDir };
+}
+
+/** The SQLite path resolved against the config's directory; PostgreSQL URLs pass unchanged. */
+export function resolveStoreSpec(store: string, baseDir: string): string {
+  if (/^postgres(ql)?:\/\//.test(store) || store === ':memory:') return store;
+  const path = store.startsWith('sqlite:') ? store.slice('sqlite:'.length) : store;
+  return isAbsolute(path) ? path : resolve(baseDir, path);
+}

@@ -1,0 +1,132 @@
+/**
+ * The federated view of one session's upstreams: tools, prompts, resources and templates listed from each,
+ * renamed for exposure, and the map back from an exposed name or URI to its upstream. Lists are cached per
+ * upstream until it says they changed or it reconnects.
+ */
+import { JsonRpcCode, WardenError } from '../protocol/errors.js';
+import { exposedName } from './naming.js';
+
+export type ListKind = 'tools' | 'prompts' | 'resources' | 'resourceTemplates';
+
+export interface Entry {
+  upstream: string;
+  /** The name (tools, prompts) or URI (resources) as the upstream knows it. */
+  original: string;
+  /** The item as the client sees it. */
+  item: Record<string, unknown>;
+}
+
+export interface NamingPolicy {
+  separator: string;
+  prefix: 'auto' | 'always' | 'never';
+  upstreamCount: number;
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Keeps only well-formed items: an upstream that lies must not poison the federated list. */
+export function validItems(kind: ListKind, items: unknown): Record<string, unknown>[] {
+  if (!Array.isArray(items)) return [];
+  return items.filter((it): it is Record<string, unknown> => {
+    if (!isObject(it)) return false;
+    switch (kind) {
+      case 'tools':
+        return typeof it.name === 'string' && it.name.length > 0 && isObject(it.inputSchema);
+      case 'prompts':
+        return typeof it.name === 'string' && it.name.length > 0;
+      case 'resources':
+        return typeof it.uri === 'string' && typeof it.name === 'string';
+      case 'resourceTemplates':
+        return typeof it.uriTemplate === 'string' && typeof it.name === 'string';
+    }
+  });
+}
+
+export class Catalog {
+  /** Raw lists per upstream and kind. */
+  private readonly lists = new Map<string, Map<ListKind, Record<string, unknown>[]>>();
+
+  constructor(private readonly naming: NamingPolicy) {}
+
+  private get prefixed(): boolean {
+    return this.naming.prefix === 'always' || (this.naming.prefix === 'auto' && this.naming.upstreamCount > 1);
+  }
+
+  has(upstream: string, kind: ListKind): boolean {
+    return this.lists.get(upstream)?.has(kind) ?? false;
+  }
+
+  set(upstream: string, kind: ListKind, items: Record<string, unknown>[]): void {
+    let m = this.lists.get(upstream);
+    if (!m) this.lists.set(upstream, (m = new Map()));
+    m.set(kind, items);
+  }
+
+  invalidate(upstream: string, kind?: ListKind): void {
+    if (kind) this.lists.get(upstream)?.delete(kind);
+    else this.lists.delete(upstream);
+  }
+
+  /** The exposed entries of one kind across upstreams, in upstream order; on a name collision the first wins. */
+  entries(kind: ListKind, upstreamOrder: readonly string[]): Entry[] {
+    const out: Entry[] = [];
+    const seen = new Set<string>();
+    for (const upstream of upstreamOrder) {
+      for (const raw of this.lists.get(upstream)?.get(kind) ?? []) {
+        const entry = this.expose(kind, upstream, raw);
+        const key = kind === 'resourceTemplates' ? String(entry.item.uriTemplate) : kind === 'resources' ? String(entry.item.uri) : String(entry.item.name);
+        if (seen.has(key)) continue;
+        seen.add(key);
+        out.push(entry);
+      }
+    }
+    return out;
+  }
+
+  private expose(kind: ListKind, upstream: string, raw: Record<string, unknown>): Entry {
+    if (kind === 'tools' || kind === 'prompts') {
+      const original = raw.name as string;
+      return { upstream, original, item: { ...raw, name: exposedName(upstream, original, this.prefixed, this.naming.separator) } };
+    }
+    // Resource URIs stay as the upstream wrote them: they are addresses, and clients show them to users.
+    const original = (kind === 'resources' ? raw.uri : raw.uriTemplate) as string;
+    return { upstream, original, item: raw };
+  }
+
+  /** Finds the upstream and original name behind an exposed tool or prompt name. */
+  resolveName(kind: 'tools' | 'prompts', exposed: string, upstreamOrder: readonly string[]): Entry | undefined {
+    return this.entries(kind, upstreamOrder).find((e) => e.item.name === exposed);
+  }
+
+  /** Finds the upstream serving a resource URI: a listed resource, else a matching template. */
+  resolveUri(uri: string, upstreamOrder: readonly string[]): string | undefined {
+    const listed = this.entries('resources', upstreamOrder).find((e) => e.original === uri);
+    if (listed) return listed.upstream;
+    return this.entries('resourceTemplates', upstreamOrder).find((e) => templateMatches(e.original, uri))?.upstream;
+  }
+}
+
+/** RFC 6570 templates as the MCP servers use them: `{var}` is one path segment, `{+var}`/`{var*}` any text. */
+export function templateMatches(template: string, uri: string): boolean {
+  let pattern = '';
+  let last = 0;
+  for (const m of template.matchAll(/\{([+#./;?&]?)([^}]*)\}/g)) {
+    pattern += escapeRegExp(template.slice(last, m.index));
+    const op = m[1];
+    const explode = (m[2] ?? '').endsWith('*');
+    pattern += op === '+' || op === '#' || explode ? '.*' : op === '?' || op === '&' ? '(?:[?&].*)?' : '[^/?#]*';
+    last = (m.index ?? 0) + m[0].length;
+  }
+  pattern += escapeRegExp(template.slice(last));
+  return new RegExp(`^${pattern}$`).test(uri);
+}
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+export function unknownName(kind: 'tools' | 'prompts', name: string): WardenError {
+  return kind === 'tools'
+    ? new WardenError('unknown_tool', `Unknown tool: ${name}`, JsonRpcCode.InvalidParams)
+    : new WardenError('unknown_prompt', `Unknown prompt: ${name}`, JsonRpcCode.InvalidParams);
+}

@@ -1,0 +1,184 @@
+/**
+ * Routes one client request to the upstream that serves it, or answers it from the federated catalog.
+ * Forwarding passes params and results through untouched except for the renamed tool or prompt.
+ */
+import { argsDigest } from '../audit/digest.js';
+import { JsonRpcCode, WardenError } from '../protocol/errors.js';
+import type { JsonRpcRequest, Params } from '../protocol/jsonrpc.js';
+import { stripModernMeta } from '../protocol/revisions.js';
+import type { UpstreamClient } from '../upstream/index.js';
+import { unknownName, validItems, type ListKind } from './catalog.js';
+import type { RequestOutbound } from './channel.js';
+import type { GatewaySession } from './session.js';
+
+export interface RouteContext {
+  session: GatewaySession;
+  out: RequestOutbound;
+  timeoutMs: (upstream: string) => number;
+  /** Filled in while routing, for the audit event. */
+  audit: { upstream: string | null; target: string | null; argsDigest: string | null };
+}
+
+const LISTS: Record<ListKind, { method: string; key: string; capability: string }> = {
+  tools: { method: 'tools/list', key: 'tools', capability: 'tools' },
+  prompts: { method: 'prompts/list', key: 'prompts', capability: 'prompts' },
+  resources: { method: 'resources/list', key: 'resources', capability: 'resources' },
+  resourceTemplates: { method: 'resources/templates/list', key: 'resourceTemplates', capability: 'resources' },
+};
+const MAX_PAGES = 100;
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function invalidResult(upstream: string, method: string): WardenError {
+  return new WardenError('upstream_invalid_result', `Upstream "${upstream}" returned an invalid ${method} result`, JsonRpcCode.UpstreamInvalidResult);
+}
+
+/** Fetches every page of one list from one upstream. */
+async function listAll(ctx: RouteContext, client: UpstreamClient, kind: ListKind): Promise<Record<string, unknown>[]> {
+  const { method, key } = LISTS[kind];
+  const items: unknown[] = [];
+  let cursor: string | undefined;
+  for (let page = 0; page < MAX_PAGES; page++) {
+    const r = await client.request(method, cursor ? { cursor } : undefined, { timeoutMs: ctx.timeoutMs(client.name), signal: ctx.out.signal });
+    if (!Array.isArray(r[key])) throw invalidResult(client.name, method);
+    items.push(...r[key]);
+    cursor = typeof r.nextCursor === 'string' && r.nextCursor.length > 0 ? r.nextCursor : undefined;
+    if (!cursor) break;
+  }
+  return validItems(kind, items);
+}
+
+/** Makes sure the catalog holds `kind` from every reachable upstream; unreachable ones are left out. */
+async function load(ctx: RouteContext, kind: ListKind, refresh = false): Promise<void> {
+  const { session } = ctx;
+  await Promise.all(
+    session.order.map(async (name) => {
+      if (!refresh && session.catalog.has(name, kind)) return;
+      const client = session.upstream(name);
+      try {
+        await client.ready();
+        const items = LISTS[kind].capability in client.serverCapabilities ? await listAll(ctx, client, kind) : [];
+        session.catalog.set(name, kind, items);
+      } catch (err) {
+        // One unreachable or lying upstream makes only its own items unavailable.
+        if (err instanceof WardenError && err.code === 'cancelled') throw err;
+      }
+    }),
+  );
+}
+
+async function list(ctx: RouteContext, kind: ListKind): Promise<Record<string, unknown>> {
+  await load(ctx, kind);
+  return { [LISTS[kind].key]: ctx.session.catalog.entries(kind, ctx.session.order).map((e) => e.item) };
+}
+
+async function resolveName(ctx: RouteContext, kind: 'tools' | 'prompts', exposed: unknown) {
+  if (typeof exposed !== 'string' || exposed.length === 0) throw new WardenError('invalid_params', `"name" is required`, JsonRpcCode.InvalidParams);
+  const { session } = ctx;
+  await load(ctx, kind);
+  let entry = session.catalog.resolveName(kind, exposed, session.order);
+  if (!entry) {
+    // The upstream may have added it since we listed: look once more before refusing.
+    await load(ctx, kind, true);
+    entry = session.catalog.resolveName(kind, exposed, session.order);
+  }
+  if (!entry) throw unknownName(kind, exposed);
+  return entry;
+}
+
+async function resolveUri(ctx: RouteContext, uri: unknown): Promise<string> {
+  if (typeof uri !== 'string' || uri.length === 0) throw new WardenError('invalid_params', `"uri" is required`, JsonRpcCode.InvalidParams);
+  const { session } = ctx;
+  await Promise.all([load(ctx, 'resources'), load(ctx, 'resourceTemplates')]);
+  const found = session.catalog.resolveUri(uri, session.order);
+  if (found) return found;
+  // A URI no list mentions: if exactly one upstream serves resources, it is the only possible owner.
+  const owners = session.order.filter((n) => 'resources' in session.upstream(n).serverCapabilities);
+  if (owners.length === 1) return owners[0]!;
+  throw new WardenError('unknown_resource', `Resource not found: ${uri}`, -32002);
+}
+
+/** Forwards to one upstream as an in-flight request of this session, and checks the result's shape. */
+async function forward(ctx: RouteContext, upstream: string, method: string, params: Params | undefined, check: (r: Record<string, unknown>) => boolean) {
+  ctx.audit.upstream = upstream;
+  const client = ctx.session.upstream(upstream);
+  const progressToken = (params?._meta as Record<string, unknown> | undefined)?.progressToken;
+  const result = await ctx.session.track(upstream, ctx.out, progressToken, () =>
+    client.request(method, params, { timeoutMs: ctx.timeoutMs(upstream), signal: ctx.out.signal }),
+  );
+  if (!check(result)) throw invalidResult(upstream, method);
+  return result;
+}
+
+const hasArray = (key: string) => (r: Record<string, unknown>) => Array.isArray(r[key]);
+const anything = () => true;
+
+export async function route(ctx: RouteContext, req: JsonRpcRequest): Promise<Record<string, unknown>> {
+  const params = stripModernMeta(req.params);
+  switch (req.method) {
+    case 'ping':
+      return {};
+    case 'tools/list':
+      return list(ctx, 'tools');
+    case 'prompts/list':
+      return list(ctx, 'prompts');
+    case 'resources/list':
+      return list(ctx, 'resources');
+    case 'resources/templates/list':
+      return list(ctx, 'resourceTemplates');
+    case 'tools/call': {
+      const entry = await resolveName(ctx, 'tools', params?.name);
+      ctx.audit.target = entry.original;
+      ctx.audit.argsDigest = argsDigest(params?.arguments ?? {});
+      // A task-augmented call (2025-11-25) answers with a task handle instead of content.
+      const ok = (r: Record<string, unknown>) => Array.isArray(r.content) || isObject(r.task);
+      return forward(ctx, entry.upstream, 'tools/call', { ...params, name: entry.original }, ok);
+    }
+    case 'prompts/get': {
+      const entry = await resolveName(ctx, 'prompts', params?.name);
+      ctx.audit.target = entry.original;
+      ctx.audit.argsDigest = argsDigest(params?.arguments ?? {});
+      return forward(ctx, entry.upstream, 'prompts/get', { ...params, name: entry.original }, hasArray('messages'));
+    }
+    case 'resources/read':
+    case 'resources/subscribe':
+    case 'resources/unsubscribe': {
+      const upstream = await resolveUri(ctx, params?.uri);
+      ctx.audit.target = params?.uri as string;
+      return forward(ctx, upstream, req.method, params, req.method === 'resources/read' ? hasArray('contents') : anything);
+    }
+    case 'completion/complete':
+      return complete(ctx, params);
+    case 'logging/setLevel':
+      await Promise.all(
+        ctx.session.order.map(async (name) => {
+          const client = ctx.session.upstream(name);
+          await client.ready().catch(() => undefined);
+          if (client.isReady && 'logging' in client.serverCapabilities) {
+            await client.request('logging/setLevel', params, { timeoutMs: ctx.timeoutMs(name) }).catch(() => undefined);
+          }
+        }),
+      );
+      return {};
+    default:
+      throw new WardenError('method_not_found', `Method not found: ${req.method}`, JsonRpcCode.MethodNotFound, 200);
+  }
+}
+
+async function complete(ctx: RouteContext, params: Params | undefined): Promise<Record<string, unknown>> {
+  const ref = params?.ref as Record<string, unknown> | undefined;
+  const check = (r: Record<string, unknown>) => isObject(r.completion);
+  if (ref?.type === 'ref/prompt') {
+    const entry = await resolveName(ctx, 'prompts', ref.name);
+    ctx.audit.target = entry.original;
+    return forward(ctx, entry.upstream, 'completion/complete', { ...params, ref: { ...ref, name: entry.original } }, check);
+  }
+  if (ref?.type === 'ref/resource') {
+    const uri = ref.uri;
+    await load(ctx, 'resourceTemplates');
+    const owner = ctx.session.catalog.entries('resourceTemplates', ctx.session.order).find((e) => e.original === uri)?.upstream ?? (await resolveUri(ctx, uri));
+    ctx.audit.target = String(uri);
+    return forward(ctx, owner, 'completion/complete', params, check);
+  }
+  throw new WardenError('invalid_params', 'completion/complete needs a ref of type ref/prompt or ref/resource', JsonRpcCode.InvalidParams);
+}

@@ -1,0 +1,192 @@
+/**
+ * One downstream client session and its upstream connections. Each session gets its own connection to each
+ * upstream, opened with the client's capabilities mirrored, so upstream state (log level, subscriptions,
+ * roots, capability-dependent tool lists) is never shared between clients, and a server-to-client request
+ * (sampling, elicitation, roots) can only ever reach the client whose session caused it.
+ */
+import type { ServerConfig } from '../config/schema.js';
+import { JsonRpcCode, WardenError } from '../protocol/errors.js';
+import type { JsonRpcId, JsonRpcMessage, JsonRpcNotification, JsonRpcRequest, JsonRpcResponse, Params } from '../protocol/jsonrpc.js';
+import type { Logger } from '../telemetry/log.js';
+import { UpstreamClient } from '../upstream/index.js';
+import { Catalog, type ListKind, type NamingPolicy } from './catalog.js';
+import type { Outbound, RequestOutbound } from './channel.js';
+
+export interface SessionInit {
+  id: string | null;
+  protocolVersion: string;
+  clientInfo: Record<string, unknown>;
+  clientCapabilities: Record<string, unknown>;
+}
+
+export interface SessionDeps {
+  servers: ReadonlyMap<string, ServerConfig>;
+  naming: NamingPolicy;
+  callTimeoutMs: number;
+  log: Logger;
+  version: string;
+}
+
+/** Client capabilities the gateway can relay for an upstream; anything else is not declared upstream. */
+const RELAYABLE = ['sampling', 'elicitation', 'roots'] as const;
+const REQUIRED_CAPABILITY: Record<string, (typeof RELAYABLE)[number]> = {
+  'sampling/createMessage': 'sampling',
+  'elicitation/create': 'elicitation',
+  'roots/list': 'roots',
+};
+
+interface Active {
+  upstream: string;
+  out: RequestOutbound;
+}
+
+export class GatewaySession {
+  readonly catalog: Catalog;
+  readonly upstreams = new Map<string, UpstreamClient>();
+  readonly order: string[];
+  /** The standalone stream (GET) for messages unrelated to a request. */
+  standalone?: Outbound;
+  lastSeen = Date.now();
+  private readonly active = new Set<Active>();
+  private readonly progressRoutes = new Map<string | number, RequestOutbound>();
+  private readonly clientRequests = new Map<JsonRpcId, { resolve: (r: Record<string, unknown>) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
+  private nextClientRequestId = 1;
+  private closed = false;
+
+  constructor(readonly init: SessionInit, private readonly deps: SessionDeps) {
+    this.catalog = new Catalog(deps.naming);
+    this.order = [...deps.servers.keys()];
+  }
+
+  get id(): string | null {
+    return this.init.id;
+  }
+
+  /** The session's connection to one upstream, created on first use. */
+  upstream(name: string): UpstreamClient {
+    let client = this.upstreams.get(name);
+    if (client) return client;
+    const server = this.deps.servers.get(name);
+    if (!server) throw new WardenError('upstream_unavailable', `No upstream named "${name}"`, JsonRpcCode.UpstreamUnavailable);
+    const mirrored = Object.fromEntries(RELAYABLE.filter((c) => c in this.init.clientCapabilities).map((c) => [c, this.init.clientCapabilities[c]]));
+    client = new UpstreamClient({
+      name,
+      server,
+      clientCapabilities: mirrored,
+      clientInfo: { name: 'mcp-warden', version: this.deps.version },
+      connectTimeoutMs: Math.min(this.deps.callTimeoutMs, 30_000),
+      log: this.deps.log,
+      onRequest: (req) => this.relayRequest(name, req),
+      onNotification: (n) => this.relayNotification(name, n),
+      onReady: () => this.catalog.invalidate(name),
+    });
+    this.upstreams.set(name, client);
+    return client;
+  }
+
+  /** Starts connecting every upstream in the background so the first list does not wait for spawns serially. */
+  warmUp(): void {
+    for (const name of this.order) void this.upstream(name).ready().catch(() => undefined);
+  }
+
+  /** Runs `fn` as an in-flight request to `upstream`, so relays and progress find the right stream. */
+  async track<T>(upstream: string, out: RequestOutbound, progressToken: unknown, fn: () => Promise<T>): Promise<T> {
+    const a: Active = { upstream, out };
+    this.active.add(a);
+    const token = typeof progressToken === 'string' || typeof progressToken === 'number' ? progressToken : undefined;
+    if (token !== undefined) this.progressRoutes.set(token, out);
+    try {
+      return await fn();
+    } finally {
+      this.active.delete(a);
+      if (token !== undefined && this.progressRoutes.get(token) === out) this.progressRoutes.delete(token);
+    }
+  }
+
+  /** The stream for a message caused by `upstream`: its newest in-flight request, else the standalone stream. */
+  private streamFor(upstream: string): Outbound | undefined {
+    let found: Outbound | undefined;
+    for (const a of this.active) if (a.upstream === upstream) found = a.out;
+    return found ?? this.standalone;
+  }
+
+  private relayNotification(upstream: string, n: JsonRpcNotification): void {
+    const method = n.method;
+    if (method === 'notifications/progress') {
+      const out = this.progressRoutes.get(n.params?.progressToken as string | number);
+      out?.send(n);
+      return;
+    }
+    if (method.endsWith('/list_changed')) {
+      const kinds: Record<string, ListKind[]> = {
+        'notifications/tools/list_changed': ['tools'],
+        'notifications/prompts/list_changed': ['prompts'],
+        'notifications/resources/list_changed': ['resources', 'resourceTemplates'],
+      };
+      for (const k of kinds[method] ?? []) this.catalog.invalidate(upstream, k);
+      this.standalone?.send(n);
+      return;
+    }
+    if (method === 'notifications/message') {
+      this.streamFor(upstream)?.send(n);
+      return;
+    }
+    if (method === 'notifications/resources/updated') {
+      this.standalone?.send(n);
+      return;
+    }
+    this.deps.log.debug({ upstream, method }, 'upstream notification not relayed');
+  }
+
+  /** Relays a server-to-client request from `upstream` to this session's client and returns its answer. */
+  private relayRequest(upstream: string, req: JsonRpcRequest): Promise<Record<string, unknown>> {
+    const needed = REQUIRED_CAPABILITY[req.method];
+    if (req.method === 'ping') return Promise.resolve({});
+    if (!needed || !(needed in this.init.clientCapabilities)) {
+      return Promise.reject(new WardenError('client_capability_missing', `The client does not support ${req.method}`, JsonRpcCode.MethodNotFound));
+    }
+    const out = this.streamFor(upstream);
+    if (!out || this.closed) return Promise.reject(new WardenError('client_capability_missing', 'The client has no open stream to receive the request', JsonRpcCode.InternalError));
+    const id = `warden-${this.nextClientRequestId++}`;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.clientRequests.delete(id);
+        reject(new WardenError('upstream_timeout', `The client did not answer ${req.method} in time`, JsonRpcCode.UpstreamTimeout));
+      }, this.deps.callTimeoutMs);
+      this.clientRequests.set(id, { resolve, reject, timer });
+      const message: JsonRpcMessage = { jsonrpc: '2.0', id, method: req.method, ...(req.params ? { params: req.params } : {}) };
+      if (!out.send(message)) {
+        clearTimeout(timer);
+        this.clientRequests.delete(id);
+        reject(new WardenError('client_capability_missing', 'The client stream cannot carry requests', JsonRpcCode.InternalError));
+      }
+    });
+  }
+
+  /** A client's answer to a relayed request. Returns false for an id the gateway never sent. */
+  acceptClientResponse(res: JsonRpcResponse): boolean {
+    const pending = res.id === null ? undefined : this.clientRequests.get(res.id);
+    if (!pending || res.id === null) return false;
+    this.clientRequests.delete(res.id);
+    clearTimeout(pending.timer);
+    if ('error' in res) pending.reject(new WardenError('upstream_error', res.error.message, res.error.code));
+    else pending.resolve(res.result);
+    return true;
+  }
+
+  /** Forwards a client notification that upstreams need (roots changes) to every connected upstream. */
+  broadcast(method: string, params?: Params): void {
+    for (const c of this.upstreams.values()) void c.notify(method, params);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const p of this.clientRequests.values()) {
+      clearTimeout(p.timer);
+      p.reject(new WardenError('session_not_found', 'The session ended', JsonRpcCode.SessionNotFound));
+    }
+    this.clientRequests.clear();
+    await Promise.all([...this.upstreams.values()].map((c) => c.close().catch(() => undefined)));
+  }
+}

@@ -1,0 +1,202 @@
+/**
+ * The MCP endpoint over Streamable HTTP, for both eras on one URL:
+ * - legacy (2025-06-18, 2025-11-25): initialize opens a session (Mcp-Session-Id), GET opens the standalone
+ *   stream, DELETE ends the session;
+ * - modern (2026-07-28): each POST stands alone, carrying its version in `_meta` and mirrored headers.
+ * It turns HTTP into calls on the gateway and never decides anything about MCP semantics itself.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { sessionId as newSessionId } from '../core/ids.js';
+import type { Gateway } from '../gateway/gateway.js';
+import { JsonRpcCode, toJsonRpcError, WardenError } from '../protocol/errors.js';
+import { errorResponse, isNotification, isRequest, parseMessage, type JsonRpcMessage, type JsonRpcRequest } from '../protocol/jsonrpc.js';
+import { HEADERLESS_REVISION, isLegacyRevision, META_PROTOCOL_VERSION, MODERN_REVISION, negotiateLegacy, SUPPORTED_REVISIONS } from '../protocol/revisions.js';
+import { readBody } from './body.js';
+import { checkModernHeaders } from './modern-headers.js';
+import { ResponseStream, SSE_HEADERS, sseEvent } from './response-stream.js';
+import type { SessionEntry, SessionRegistry } from './sessions.js';
+
+export interface EndpointOptions {
+  gateway: Gateway;
+  sessions: SessionRegistry;
+  maxBodyBytes: number;
+}
+
+const header = (req: IncomingMessage, name: string): string | undefined => {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+};
+
+function accepts(req: IncomingMessage, type: string): boolean {
+  const accept = header(req, 'accept') ?? '';
+  return accept.includes(type) || accept.includes('*/*');
+}
+
+/** Writes an HTTP-level error with a JSON-RPC error body (id null: the request was not understood). */
+export function sendHttpError(res: ServerResponse, err: WardenError, id: string | number | null = null): void {
+  if (res.headersSent) {
+    res.end();
+    return;
+  }
+  const body = JSON.stringify(errorResponse(id, toJsonRpcError(err)));
+  res.writeHead(err.httpStatus >= 400 ? err.httpStatus : 400, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+const E = {
+  sessionRequired: () => new WardenError('session_required', 'Bad Request: Mcp-Session-Id header is required', JsonRpcCode.InvalidRequest, 400),
+  sessionNotFound: () => new WardenError('session_not_found', 'Session not found', JsonRpcCode.SessionNotFound, 404),
+  notAcceptable: (what: string) => new WardenError('not_acceptable', `Not Acceptable: the client must accept ${what}`, JsonRpcCode.InvalidRequest, 406),
+  unsupportedMedia: () => new WardenError('unsupported_media_type', 'Unsupported Media Type: Content-Type must be application/json', JsonRpcCode.InvalidRequest, 415),
+  badVersion: (v: string) =>
+    new WardenError('unsupported_protocol_version', `Unsupported protocol version: ${v}`, JsonRpcCode.UnsupportedProtocolVersion, 400, { supported: SUPPORTED_REVISIONS, requested: v }),
+};
+
+export class StreamableHttpEndpoint {
+  constructor(private readonly opts: EndpointOptions) {}
+
+  async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const startedAt = Date.now();
+    try {
+      if (req.method === 'POST') await this.post(req, res, startedAt);
+      else if (req.method === 'GET') this.get(req, res);
+      else if (req.method === 'DELETE') await this.delete(req, res);
+      else {
+        res.writeHead(405, { allow: 'GET, POST, DELETE' }).end();
+      }
+    } catch (err) {
+      const e = err instanceof WardenError ? err : new WardenError('internal', 'Internal gateway error', JsonRpcCode.InternalError, 500);
+      await this.opts.gateway.recordRejected('http', header(req, 'mcp-session-id') ?? null, { protocolVersion: header(req, 'mcp-protocol-version') ?? null, startedAt }, e);
+      sendHttpError(res, e);
+    }
+  }
+
+  private async post(req: IncomingMessage, res: ServerResponse, startedAt: number): Promise<void> {
+    const contentType = header(req, 'content-type') ?? '';
+    if (!contentType.toLowerCase().startsWith('application/json')) throw E.unsupportedMedia();
+    if (!accepts(req, 'application/json') || !accepts(req, 'text/event-stream')) throw E.notAcceptable('both application/json and text/event-stream');
+    const message = parseMessage(await readBody(req, this.opts.maxBodyBytes));
+    const sid = header(req, 'mcp-session-id');
+    const versionHeader = header(req, 'mcp-protocol-version');
+
+    if (isRequest(message) && message.method === 'initialize') return this.initialize(message, res, sid, startedAt);
+    if (sid !== undefined) {
+      const entry = this.opts.sessions.get(sid);
+      if (!entry) throw E.sessionNotFound();
+      if (versionHeader !== undefined && !isLegacyRevision(versionHeader)) throw E.badVersion(versionHeader);
+      return this.legacyMessage(entry, message, req, res, versionHeader ?? HEADERLESS_REVISION, startedAt);
+    }
+    const metaVersion = isRequest(message) ? (message.params?._meta as Record<string, unknown> | undefined)?.[META_PROTOCOL_VERSION] : undefined;
+    if (versionHeader === MODERN_REVISION || metaVersion !== undefined) return this.modern(message, req, res, startedAt);
+    throw E.sessionRequired();
+  }
+
+  private async initialize(msg: JsonRpcRequest, res: ServerResponse, sid: string | undefined, startedAt: number): Promise<void> {
+    if (sid !== undefined) throw new WardenError('invalid_request', 'Bad Request: initialize must not carry a session id', JsonRpcCode.InvalidRequest, 400);
+    const { gateway, sessions } = this.opts;
+    if (sessions.size >= sessions.max) throw new WardenError('upstream_unavailable', 'Too many sessions; try again later', JsonRpcCode.UpstreamUnavailable, 503);
+    const params = msg.params ?? {};
+    const protocolVersion = negotiateLegacy(params.protocolVersion);
+    const id = newSessionId();
+    const session = gateway.openSession({
+      id,
+      protocolVersion,
+      clientInfo: (params.clientInfo as Record<string, unknown>) ?? {},
+      clientCapabilities: (params.capabilities as Record<string, unknown>) ?? {},
+    });
+    sessions.add(id, session);
+    session.warmUp();
+    const stream = new ResponseStream(res, false, false);
+    const response = await gateway.handleLocal(session, msg, { protocolVersion, startedAt }, () => gateway.initializeResult(protocolVersion));
+    if ('error' in response) await sessions.remove(id);
+    stream.finish(response, 200, 'error' in response ? {} : { 'mcp-session-id': id });
+  }
+
+  private async legacyMessage(entry: SessionEntry, message: JsonRpcMessage, req: IncomingMessage, res: ServerResponse, protocolVersion: string, startedAt: number): Promise<void> {
+    const { session } = entry;
+    session.lastSeen = Date.now();
+    if (!isRequest(message)) {
+      if (isNotification(message)) this.clientNotification(entry, message.method, message.params);
+      else if (!session.acceptClientResponse(message)) throw new WardenError('invalid_request', 'Response to an unknown request id', JsonRpcCode.InvalidRequest, 400);
+      res.writeHead(202).end();
+      return;
+    }
+    const stream = new ResponseStream(res, accepts(req, 'text/event-stream'), false, true);
+    entry.inflight.set(message.id, stream);
+    try {
+      const response = await this.opts.gateway.handle(session, message, stream, { protocolVersion, startedAt });
+      stream.finish(response);
+    } finally {
+      if (entry.inflight.get(message.id) === stream) entry.inflight.delete(message.id);
+    }
+  }
+
+  private clientNotification(entry: SessionEntry, method: string, params: Record<string, unknown> | undefined): void {
+    if (method === 'notifications/cancelled') {
+      const id = params?.requestId;
+      if (typeof id === 'string' || typeof id === 'number') entry.inflight.get(id)?.cancel();
+    } else if (method === 'notifications/roots/list_changed') {
+      entry.session.broadcast(method, params);
+    }
+  }
+
+  private async modern(message: JsonRpcMessage, req: IncomingMessage, res: ServerResponse, startedAt: number): Promise<void> {
+    if (!isRequest(message)) {
+      res.writeHead(202).end();
+      return;
+    }
+    const meta = (message.params?._meta as Record<string, unknown> | undefined) ?? {};
+    const version = meta[META_PROTOCOL_VERSION];
+    checkModernHeaders(req, message, version);
+    if (version !== MODERN_REVISION) throw E.badVersion(String(version));
+    const { gateway } = this.opts;
+    const session = gateway.statelessSession();
+    const stream = new ResponseStream(res, accepts(req, 'text/event-stream'), true);
+    const protocol = { protocolVersion: MODERN_REVISION, startedAt };
+    const response =
+      message.method === 'server/discover'
+        ? await gateway.handleLocal(session, message, protocol, () => gateway.discoverResult())
+        : await gateway.handle(session, message, stream, protocol);
+    // A modern server answers an unknown method with 404 so clients can tell it from a legacy one.
+    stream.finish(response, 'error' in response && response.error.code === JsonRpcCode.MethodNotFound ? 404 : 200);
+  }
+
+  private get(req: IncomingMessage, res: ServerResponse): void {
+    const sid = header(req, 'mcp-session-id');
+    if (sid === undefined) {
+      if (header(req, 'mcp-protocol-version') === MODERN_REVISION) {
+        res.writeHead(405, { allow: 'POST' }).end();
+        return;
+      }
+      throw E.sessionRequired();
+    }
+    const entry = this.opts.sessions.get(sid);
+    if (!entry) throw E.sessionNotFound();
+    if (!accepts(req, 'text/event-stream')) throw E.notAcceptable('text/event-stream');
+    if (entry.session.standalone) throw new WardenError('invalid_request', 'Conflict: this session already has an open stream', JsonRpcCode.InvalidRequest, 409);
+    res.writeHead(200, SSE_HEADERS);
+    res.flushHeaders();
+    const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), 25_000);
+    keepAlive.unref();
+    const close = () => {
+      clearInterval(keepAlive);
+      if (entry.session.standalone === outbound) entry.session.standalone = undefined;
+    };
+    const outbound = { send: (m: JsonRpcMessage) => (res.writableEnded ? false : (res.write(sseEvent(m)), true)) };
+    entry.session.standalone = outbound;
+    entry.closeStandalone = () => {
+      close();
+      res.end();
+    };
+    res.on('close', close);
+  }
+
+  private async delete(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const sid = header(req, 'mcp-session-id');
+    if (sid === undefined) throw E.sessionRequired();
+    if (!this.opts.sessions.get(sid)) throw E.sessionNotFound();
+    await this.opts.sessions.remove(sid);
+    res.writeHead(200).end();
+  }
+}
+

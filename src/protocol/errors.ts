@@ -1,0 +1,87 @@
+/**
+ * Typed gateway errors. Each carries a stable `code` (for logs, audit and tests), the JSON-RPC error code
+ * and the HTTP status it maps to. Messages are written for the client and never contain a secret or a token.
+ */
+export const JsonRpcCode = {
+  ParseError: -32700,
+  InvalidRequest: -32600,
+  MethodNotFound: -32601,
+  InvalidParams: -32602,
+  InternalError: -32603,
+  /** Implementation-defined server errors (-32000 to -32099). */
+  UpstreamUnavailable: -32001,
+  UpstreamTimeout: -32002,
+  UpstreamInvalidResult: -32003,
+  AuditUnavailable: -32004,
+  SessionNotFound: -32005,
+  Forbidden: -32006,
+  HeaderMismatch: -32020,
+  UnsupportedProtocolVersion: -32022,
+} as const;
+
+export type WardenErrorCode =
+  | 'parse_error'
+  | 'invalid_request'
+  | 'batch_not_supported'
+  | 'method_not_found'
+  | 'unknown_tool'
+  | 'unknown_prompt'
+  | 'unknown_resource'
+  | 'invalid_params'
+  | 'body_too_large'
+  | 'unsupported_media_type'
+  | 'not_acceptable'
+  | 'forbidden_origin'
+  | 'forbidden_host'
+  | 'session_required'
+  | 'session_not_found'
+  | 'unsupported_protocol_version'
+  | 'header_mismatch'
+  | 'upstream_unavailable'
+  | 'upstream_timeout'
+  | 'upstream_crashed'
+  | 'upstream_invalid_result'
+  | 'upstream_error'
+  | 'client_capability_missing'
+  | 'audit_unavailable'
+  | 'cancelled'
+  | 'internal';
+
+export class WardenError extends Error {
+  override readonly name = 'WardenError';
+  constructor(
+    readonly code: WardenErrorCode,
+    message: string,
+    readonly jsonRpcCode: number = JsonRpcCode.InternalError,
+    readonly httpStatus: number = 200,
+    readonly data?: Record<string, unknown>,
+  ) {
+    super(message);
+  }
+}
+
+/** The JSON-RPC error object for any thrown value; unknown errors become a generic internal error. */
+export function toJsonRpcError(err: unknown): { code: number; message: string; data?: Record<string, unknown> } {
+  if (err instanceof WardenError) {
+    return { code: err.jsonRpcCode, message: err.message, data: { reason: err.code, ...err.data } };
+  }
+  if (err instanceof UpstreamRpcError) {
+    // An upstream's own JSON-RPC error is relayed as it was sent: it is the tool's answer, not ours.
+    return { code: err.rpcCode, message: err.message, ...(err.rpcData !== undefined ? { data: err.rpcData as Record<string, unknown> } : {}) };
+  }
+  return { code: JsonRpcCode.InternalError, message: 'Internal gateway error', data: { reason: 'internal' } };
+}
+
+/** An error an upstream server answered with (a JSON-RPC error response). */
+export class UpstreamRpcError extends Error {
+  override readonly name = 'UpstreamRpcError';
+  constructor(readonly rpcCode: number, message: string, readonly rpcData?: unknown) {
+    super(message);
+  }
+}
+
+export function errorCodeOf(err: unknown): string {
+  if (err instanceof WardenError) return err.code;
+  if (err instanceof UpstreamRpcError) return 'upstream_error';
+  return 'internal';
+}

@@ -1,0 +1,3 @@
+export * from './errors.js';
+export * from './jsonrpc.js';
+export * from './revisions.js';

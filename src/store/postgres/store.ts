@@ -1,0 +1,180 @@
+/** The PostgreSQL backend: shared state for several gateway replicas. */
+import { createHash } from 'node:crypto';
+import pg from 'pg';
+import { StoreError, toStoreError, type StoreErrorCode } from '../errors.js';
+import { assertOrdered, latestVersion, type Migration } from '../migration.js';
+import type { AuditStore, Store } from '../types.js';
+import { PostgresAuditStore, type Run } from './audit.js';
+import { postgresMigrations } from './migrations.js';
+import { parsePostgresUrl, type PostgresTarget } from './url.js';
+
+export interface PostgresStoreOptions {
+  /** For tests: the migrations to run instead of the shipped list. */
+  migrations?: readonly Migration[];
+  /** Pool size (default 4): the store's queries are short, and replicas share the server's connection limit. */
+  poolMax?: number;
+}
+
+/** Connects to and migrates a PostgreSQL store. Rejects with a StoreError whose text never holds the password. */
+export async function openPostgresStore(spec: string, opts: PostgresStoreOptions = {}): Promise<Store> {
+  const migrations = opts.migrations ?? postgresMigrations;
+  assertOrdered(migrations);
+  const target = parsePostgresUrl(spec);
+  const pool = new pg.Pool({
+    connectionString: target.connectionString,
+    max: opts.poolMax ?? 4,
+    // Fail closed and fast rather than hang a request when the server does not answer.
+    connectionTimeoutMillis: 10_000,
+    query_timeout: 30_000,
+    idleTimeoutMillis: 30_000,
+    keepAlive: true,
+  });
+  // An idle pooled connection that drops emits 'error' on the pool; unhandled, that would crash the
+  // process. The pool discards that connection and the next query reports the failure instead.
+  pool.on('error', () => {});
+  try {
+    await migrate(pool, target, migrations);
+  } catch (err) {
+    await pool.end().catch(() => {});
+    throw err;
+  }
+  return new PostgresStore(pool, target);
+}
+
+async function migrate(pool: pg.Pool, target: PostgresTarget, migrations: readonly Migration[]): Promise<void> {
+  const fail = (err: unknown, code: StoreErrorCode, what: string): StoreError =>
+    toStoreError(err, classify(err, code), `${what} ${target.location}`, target.secrets);
+  let client: pg.PoolClient;
+  try {
+    client = await pool.connect();
+  } catch (err) {
+    throw fail(err, 'store_unavailable', 'cannot connect to PostgreSQL');
+  }
+  client.on('error', () => {}); // a checked-out client's 'error' is not caught by the pool's listener
+  // Concurrent openers (replicas starting together) serialize on this lock, held to each commit; the
+  // schema name is in the key so stores in different schemas do not wait for each other.
+  const lock = (c: pg.PoolClient) => c.query('SELECT pg_advisory_xact_lock($1::bigint)', [lockKey(target.schema)]);
+  let release: Error | undefined;
+  try {
+    try {
+      await inTransaction(client, async () => {
+        await lock(client);
+        if (target.schema !== undefined) await client.query(`CREATE SCHEMA IF NOT EXISTS "${target.schema}"`);
+        await client.query(`CREATE TABLE IF NOT EXISTS warden_schema_migrations (
+          version    integer PRIMARY KEY,
+          name       text NOT NULL,
+          applied_at timestamptz NOT NULL DEFAULT now()
+        )`);
+      });
+    } catch (err) {
+      throw fail(err, 'store_unavailable', 'cannot prepare PostgreSQL database');
+    }
+    try {
+      const current = await readVersion(client);
+      const latest = latestVersion(migrations);
+      if (current > latest) {
+        // A newer warden migrated this database; running older code against it could corrupt data.
+        throw new StoreError('store_migration_failed', `database schema version ${current} is newer than supported (${latest})`);
+      }
+      for (const m of migrations) {
+        if (m.version <= current) continue;
+        await inTransaction(client, async () => {
+          await lock(client);
+          const done = await client.query('SELECT 1 FROM warden_schema_migrations WHERE version = $1', [m.version]);
+          if (done.rowCount !== 0) return; // another opener applied it while we waited for the lock
+          await client.query(m.sql);
+          await client.query('INSERT INTO warden_schema_migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);
+        });
+      }
+    } catch (err) {
+      throw fail(err, 'store_migration_failed', 'migrating PostgreSQL database');
+    }
+  } catch (err) {
+    release = err as Error;
+    throw err;
+  } finally {
+    // A connection that failed mid-transaction is destroyed rather than returned to the pool.
+    client.release(release);
+  }
+}
+
+async function inTransaction(client: pg.PoolClient, body: () => Promise<void>): Promise<void> {
+  await client.query('BEGIN');
+  try {
+    await body();
+    await client.query('COMMIT');
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw err;
+  }
+}
+
+async function readVersion(q: pg.Pool | pg.PoolClient): Promise<number> {
+  const r = await q.query<{ v: number | null }>('SELECT max(version) AS v FROM warden_schema_migrations');
+  return r.rows[0]?.v ?? 0;
+}
+
+/** A stable signed 64-bit advisory lock key (pg_advisory_xact_lock takes a bigint). */
+function lockKey(schema: string | undefined): string {
+  const digest = createHash('sha256').update(`mcp-warden:migrate:${schema ?? ''}`).digest();
+  return digest.readBigInt64BE(0).toString();
+}
+
+/**
+ * Connection, authentication, missing-database and server-shutdown failures mean the store is unavailable
+ * whatever we were doing; anything else keeps the caller's code. Socket errors carry Node codes (ECONNREFUSED),
+ * server errors a five-character SQLSTATE.
+ */
+function classify(err: unknown, fallback: StoreErrorCode): StoreErrorCode {
+  if (err instanceof StoreError) return err.code;
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string' || !/^[0-9A-Z]{5}$/.test(code)) return 'store_unavailable';
+  return /^(08|28|3D|53|57|58)/.test(code) ? 'store_unavailable' : fallback;
+}
+
+class PostgresStore implements Store {
+  readonly kind = 'postgres' as const;
+  readonly location: string;
+  readonly audit: AuditStore;
+  private closed = false;
+
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly target: PostgresTarget,
+  ) {
+    this.location = target.location;
+    this.audit = new PostgresAuditStore(this.run, () => this.ensureOpen());
+  }
+
+  async schemaVersion(): Promise<number> {
+    this.ensureOpen();
+    try {
+      return await readVersion(this.pool);
+    } catch (err) {
+      throw toStoreError(err, 'store_unavailable', 'reading the schema version failed', this.target.secrets);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.pool.end();
+  }
+
+  private readonly run: Run = async <R extends pg.QueryResultRow>(
+    what: string,
+    q: { name: string; text: string },
+    values: unknown[],
+  ): Promise<R[]> => {
+    this.ensureOpen();
+    try {
+      return (await this.pool.query<R>({ ...q, values })).rows;
+    } catch (err) {
+      throw toStoreError(err, 'store_unavailable', `${what} failed`, this.target.secrets);
+    }
+  };
+
+  private ensureOpen(): void {
+    if (this.closed) throw new StoreError('store_unavailable', `store ${this.location} is closed`);
+  }
+}

@@ -1,0 +1,111 @@
+/** The SQLite backend: one file (or :memory:), one process. */
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { StoreError, toStoreError } from '../errors.js';
+import { assertOrdered, latestVersion, type Migration } from '../migration.js';
+import type { AuditStore, Store } from '../types.js';
+import { SqliteAuditStore } from './audit.js';
+import { sqliteMigrations } from './migrations.js';
+
+export interface SqliteStoreOptions {
+  /** Create the file's parent directory if missing (default true). */
+  createDir?: boolean;
+  /** For tests: the migrations to run instead of the shipped list. */
+  migrations?: readonly Migration[];
+}
+
+/** Opens (creating if needed) and migrates a SQLite store. Rejects with a StoreError. */
+export async function openSqliteStore(file: string, opts: SqliteStoreOptions = {}): Promise<Store> {
+  const migrations = opts.migrations ?? sqliteMigrations;
+  assertOrdered(migrations);
+  const memory = file === ':memory:';
+  const location = memory ? ':memory:' : resolve(file);
+  let db: Database.Database | undefined;
+  try {
+    if (!memory && opts.createDir !== false) mkdirSync(dirname(location), { recursive: true });
+    db = new Database(location);
+    // WAL lets readers run beside the writer; NORMAL is durable across process crashes in WAL mode
+    // (only an OS crash can lose the last commits), at a fraction of FULL's fsync cost.
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.pragma('busy_timeout = 5000');
+    db.pragma('foreign_keys = ON');
+    db.exec(`CREATE TABLE IF NOT EXISTS warden_schema_migrations (
+      version    INTEGER PRIMARY KEY,
+      name       TEXT NOT NULL,
+      applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+    )`);
+  } catch (err) {
+    db?.close();
+    throw toStoreError(err, 'store_unavailable', `cannot open SQLite database ${location}`);
+  }
+  try {
+    migrate(db, migrations);
+  } catch (err) {
+    db.close();
+    throw toStoreError(err, 'store_migration_failed', `migrating SQLite database ${location} failed`);
+  }
+  return new SqliteStore(db, location);
+}
+
+function migrate(db: Database.Database, migrations: readonly Migration[]): void {
+  const current = currentVersion(db);
+  const latest = latestVersion(migrations);
+  if (current > latest) {
+    // A newer warden migrated this file; running older code against it could corrupt data.
+    throw new StoreError('store_migration_failed', `database schema version ${current} is newer than supported (${latest})`);
+  }
+  const isApplied = db.prepare<[number]>('SELECT 1 FROM warden_schema_migrations WHERE version = ?');
+  const record = db.prepare<[number, string]>('INSERT INTO warden_schema_migrations (version, name) VALUES (?, ?)');
+  for (const m of migrations) {
+    if (m.version <= current) continue;
+    // IMMEDIATE takes the write lock before the check, so a second process opening the same file waits,
+    // then sees the version recorded and skips it.
+    db.transaction(() => {
+      if (isApplied.get(m.version) !== undefined) return;
+      db.exec(m.sql);
+      record.run(m.version, m.name);
+    }).immediate();
+  }
+}
+
+const VERSION_SQL = 'SELECT max(version) AS v FROM warden_schema_migrations';
+
+function currentVersion(db: Database.Database): number {
+  return db.prepare<[], { v: number | null }>(VERSION_SQL).get()?.v ?? 0;
+}
+
+class SqliteStore implements Store {
+  readonly kind = 'sqlite' as const;
+  readonly audit: AuditStore;
+  private closed = false;
+  private readonly version: Database.Statement<[], { v: number | null }>;
+
+  constructor(
+    private readonly db: Database.Database,
+    readonly location: string,
+  ) {
+    this.audit = new SqliteAuditStore(db, () => this.ensureOpen());
+    this.version = db.prepare(VERSION_SQL);
+  }
+
+  async schemaVersion(): Promise<number> {
+    this.ensureOpen();
+    try {
+      return this.version.get()?.v ?? 0;
+    } catch (err) {
+      throw toStoreError(err, 'store_unavailable', 'reading the schema version failed');
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.db.close();
+  }
+
+  private ensureOpen(): void {
+    if (this.closed) throw new StoreError('store_unavailable', `store ${this.location} is closed`);
+  }
+}

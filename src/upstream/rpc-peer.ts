@@ -1,0 +1,174 @@
+/**
+ * JSON-RPC over one transport: request ids, pending calls, timeouts, cancellation, and dispatch of what the
+ * other side sends. The gateway forwards raw params and results through it, so nothing a server adds to a
+ * result is dropped on the way (the SDK's typed helpers strip unknown fields).
+ */
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import { JsonRpcCode, UpstreamRpcError, WardenError, toJsonRpcError } from '../protocol/errors.js';
+import type { JsonRpcId, JsonRpcNotification, JsonRpcRequest, Params } from '../protocol/jsonrpc.js';
+
+export interface PeerHandlers {
+  /** A request from the other side (sampling, elicitation, roots); its result or thrown error is sent back. */
+  onRequest?: (request: JsonRpcRequest) => Promise<Record<string, unknown>>;
+  onNotification?: (notification: JsonRpcNotification) => void;
+  /** The transport closed; `unexpected` is false only after close() was called. */
+  onClose?: (unexpected: boolean) => void;
+  /** Messages that are not valid JSON-RPC, for logging. */
+  onInvalid?: (reason: string) => void;
+}
+
+export interface RequestOptions {
+  timeoutMs: number;
+  signal?: AbortSignal;
+}
+
+interface Pending {
+  resolve: (result: Record<string, unknown>) => void;
+  reject: (err: Error) => void;
+  cleanup: () => void;
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+export class RpcPeer {
+  private nextId = 1;
+  private readonly pending = new Map<JsonRpcId, Pending>();
+  private closing = false;
+  private closed = false;
+
+  constructor(
+    private readonly transport: Transport,
+    private readonly label: string,
+    private readonly handlers: PeerHandlers = {},
+  ) {
+    transport.onmessage = (m) => this.dispatch(m as unknown);
+    transport.onclose = () => this.onTransportClose();
+    transport.onerror = () => {
+      /* failures surface through send() rejections and onclose */
+    };
+  }
+
+  start(): Promise<void> {
+    return this.transport.start();
+  }
+
+  get isOpen(): boolean {
+    return !this.closed;
+  }
+
+  request(method: string, params: Params | undefined, opts: RequestOptions): Promise<Record<string, unknown>> {
+    if (this.closed) return Promise.reject(unavailable(this.label));
+    if (opts.signal?.aborted) return Promise.reject(cancelled());
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.settle(id, undefined, new WardenError('upstream_timeout', `Upstream "${this.label}" did not answer ${method} within ${opts.timeoutMs} ms`, JsonRpcCode.UpstreamTimeout, 200));
+        this.sendCancel(id, 'timeout');
+      }, opts.timeoutMs);
+      const onAbort = () => {
+        this.settle(id, undefined, cancelled());
+        this.sendCancel(id, 'cancelled by client');
+      };
+      opts.signal?.addEventListener('abort', onAbort, { once: true });
+      this.pending.set(id, {
+        resolve,
+        reject,
+        cleanup: () => {
+          clearTimeout(timer);
+          opts.signal?.removeEventListener('abort', onAbort);
+        },
+      });
+      const message = { jsonrpc: '2.0', id, method, ...(params !== undefined ? { params } : {}) } as JSONRPCMessage;
+      this.transport.send(message).catch((err: unknown) => {
+        const status = (err as { code?: unknown }).code;
+        const detail = typeof status === 'number' && status > 0 ? ` (HTTP ${status})` : '';
+        this.settle(id, undefined, new WardenError('upstream_unavailable', `Upstream "${this.label}" could not be reached${detail}`, JsonRpcCode.UpstreamUnavailable, 200));
+      });
+    });
+  }
+
+  notify(method: string, params?: Params): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    const message = { jsonrpc: '2.0', method, ...(params !== undefined ? { params } : {}) } as JSONRPCMessage;
+    return this.transport.send(message).catch(() => undefined);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closing = true;
+    await this.transport.close().catch(() => undefined);
+    this.onTransportClose();
+  }
+
+  private sendCancel(id: JsonRpcId, reason: string): void {
+    void this.notify('notifications/cancelled', { requestId: id, reason });
+  }
+
+  private settle(id: JsonRpcId, result: Record<string, unknown> | undefined, err?: Error): void {
+    const p = this.pending.get(id);
+    if (!p) return;
+    this.pending.delete(id);
+    p.cleanup();
+    if (err) p.reject(err);
+    else p.resolve(result ?? {});
+  }
+
+  private dispatch(m: unknown): void {
+    if (!isObject(m) || m.jsonrpc !== '2.0') {
+      this.handlers.onInvalid?.('not a JSON-RPC 2.0 message');
+      return;
+    }
+    if (typeof m.method === 'string') {
+      if ('id' in m && (typeof m.id === 'string' || typeof m.id === 'number')) void this.answer(m as unknown as JsonRpcRequest);
+      else this.handlers.onNotification?.(m as unknown as JsonRpcNotification);
+      return;
+    }
+    const id = m.id as JsonRpcId;
+    if (!this.pending.has(id)) {
+      this.handlers.onInvalid?.('response to an unknown request id');
+      return;
+    }
+    if (isObject(m.error)) {
+      const e = m.error;
+      const message = typeof e.message === 'string' ? e.message : 'Upstream error';
+      this.settle(id, undefined, new UpstreamRpcError(typeof e.code === 'number' ? e.code : JsonRpcCode.InternalError, message, e.data));
+    } else if (isObject(m.result)) {
+      this.settle(id, m.result);
+    } else {
+      this.settle(id, undefined, new WardenError('upstream_invalid_result', `Upstream "${this.label}" sent an invalid response`, JsonRpcCode.UpstreamInvalidResult, 200));
+    }
+  }
+
+  private async answer(req: JsonRpcRequest): Promise<void> {
+    let reply: JSONRPCMessage;
+    try {
+      if (!this.handlers.onRequest) throw new WardenError('method_not_found', `Method not supported: ${req.method}`, JsonRpcCode.MethodNotFound);
+      const result = await this.handlers.onRequest(req);
+      reply = { jsonrpc: '2.0', id: req.id, result } as JSONRPCMessage;
+    } catch (err) {
+      reply = { jsonrpc: '2.0', id: req.id, error: toJsonRpcError(err) } as JSONRPCMessage;
+    }
+    if (!this.closed) await this.transport.send(reply).catch(() => undefined);
+  }
+
+  private onTransportClose(): void {
+    if (this.closed) return;
+    this.closed = true;
+    const unexpected = !this.closing;
+    for (const id of [...this.pending.keys()]) {
+      this.settle(id, undefined, unexpected
+        ? new WardenError('upstream_crashed', `Upstream "${this.label}" closed the connection before answering`, JsonRpcCode.UpstreamUnavailable, 200)
+        : unavailable(this.label));
+    }
+    this.handlers.onClose?.(unexpected);
+  }
+}
+
+function unavailable(label: string): WardenError {
+  return new WardenError('upstream_unavailable', `Upstream "${label}" is not connected`, JsonRpcCode.UpstreamUnavailable, 200);
+}
+
+function cancelled(): WardenError {
+  return new WardenError('cancelled', 'The request was cancelled', JsonRpcCode.InternalError, 200);
+}

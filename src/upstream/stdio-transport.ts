@@ -1,0 +1,144 @@
+/**
+ * A stdio transport for upstream servers: newline-delimited JSON-RPC over a child process.
+ * Written here rather than taken from the SDK so the child gets exactly the scrubbed environment the
+ * config gives (plus PATH and HOME), runs in its own process group (so `npx` and its child die together),
+ * and a lying upstream cannot grow one line without bound.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+
+export interface StdioOptions {
+  command: string;
+  args: string[];
+  env: Record<string, string>;
+  cwd?: string;
+  /** Receives the server's stderr, line by line (already length-capped). */
+  onStderr?: (line: string) => void;
+  /** Receives stdout lines that are not JSON-RPC, which the server should not print. */
+  onNoise?: (line: string) => void;
+  maxLineBytes?: number;
+}
+
+const DEFAULT_MAX_LINE = 16 * 1024 * 1024;
+
+/** The environment a spawned upstream sees: only PATH and HOME from ours, then what the config gives. */
+export function scrubbedEnv(configured: Record<string, string>): Record<string, string> {
+  const base: Record<string, string> = {};
+  for (const key of ['PATH', 'HOME']) {
+    const v = process.env[key];
+    if (v !== undefined) base[key] = v;
+  }
+  return { ...base, ...configured };
+}
+
+export class StdioTransport implements Transport {
+  onclose?: () => void;
+  onerror?: (error: Error) => void;
+  onmessage?: (message: JSONRPCMessage) => void;
+  private child?: ChildProcess;
+  private buffer = '';
+  private closed = false;
+
+  constructor(private readonly opts: StdioOptions) {}
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  start(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(this.opts.command, this.opts.args, {
+        env: scrubbedEnv(this.opts.env),
+        cwd: this.opts.cwd,
+        stdio: ['pipe', 'pipe', 'pipe'],
+        detached: true,
+        windowsHide: true,
+      });
+      this.child = child;
+      child.once('error', (err) => {
+        reject(err);
+        this.finish(err);
+      });
+      child.once('spawn', () => resolve());
+      child.once('exit', () => this.finish());
+      child.stdin?.on('error', (err) => this.onerror?.(err));
+      child.stdout?.setEncoding('utf8');
+      child.stdout?.on('data', (chunk: string) => this.onData(chunk));
+      let errBuf = '';
+      child.stderr?.setEncoding('utf8');
+      child.stderr?.on('data', (chunk: string) => {
+        errBuf += chunk;
+        let nl: number;
+        while ((nl = errBuf.indexOf('\n')) >= 0) {
+          this.opts.onStderr?.(errBuf.slice(0, Math.min(nl, 2000)));
+          errBuf = errBuf.slice(nl + 1);
+        }
+        if (errBuf.length > 64 * 1024) errBuf = '';
+      });
+    });
+  }
+
+  private onData(chunk: string): void {
+    this.buffer += chunk;
+    let nl: number;
+    while ((nl = this.buffer.indexOf('\n')) >= 0) {
+      const line = this.buffer.slice(0, nl).replace(/\r$/, '');
+      this.buffer = this.buffer.slice(nl + 1);
+      if (line.trim().length === 0) continue;
+      let msg: unknown;
+      try {
+        msg = JSON.parse(line);
+      } catch {
+        this.opts.onNoise?.(line.slice(0, 200));
+        continue;
+      }
+      this.onmessage?.(msg as JSONRPCMessage);
+    }
+    if (this.buffer.length > (this.opts.maxLineBytes ?? DEFAULT_MAX_LINE)) {
+      this.onerror?.(new Error('upstream wrote an oversized line'));
+      void this.close();
+    }
+  }
+
+  send(message: JSONRPCMessage): Promise<void> {
+    const stdin = this.child?.stdin;
+    if (this.closed || !stdin || !stdin.writable) return Promise.reject(new Error('upstream process is not running'));
+    return new Promise((resolve, reject) => {
+      stdin.write(JSON.stringify(message) + '\n', (err) => (err ? reject(err) : resolve()));
+    });
+  }
+
+  async close(): Promise<void> {
+    const child = this.child;
+    if (!child || this.closed) return;
+    child.stdin?.end();
+    this.killGroup('SIGTERM');
+    const timer = setTimeout(() => this.killGroup('SIGKILL'), 2000);
+    timer.unref();
+    await new Promise<void>((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', () => resolve())));
+    clearTimeout(timer);
+  }
+
+  private killGroup(signal: NodeJS.Signals): void {
+    const pid = this.child?.pid;
+    if (pid === undefined) return;
+    try {
+      process.kill(-pid, signal);
+    } catch {
+      // Already gone, or not a group leader: fall back to the process itself.
+      try {
+        this.child?.kill(signal);
+      } catch {
+        /* already exited */
+      }
+    }
+  }
+
+  private finish(err?: Error): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (err) this.onerror?.(err);
+    this.onclose?.();
+  }
+}

@@ -1,0 +1,152 @@
+/**
+ * One MCP client connection to one upstream server: the initialize handshake, the negotiated revision and
+ * capabilities, and restart with exponential backoff when the connection drops (a crashed stdio server).
+ * While it is down, calls fail fast with `upstream_unavailable` and other upstreams are unaffected.
+ */
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import type { ServerConfig } from '../config/schema.js';
+import { JsonRpcCode, WardenError } from '../protocol/errors.js';
+import type { JsonRpcNotification, JsonRpcRequest, Params } from '../protocol/jsonrpc.js';
+import { LEGACY_REVISIONS, UPSTREAM_REVISION } from '../protocol/revisions.js';
+import type { Logger } from '../telemetry/log.js';
+import { RpcPeer, type RequestOptions } from './rpc-peer.js';
+import { createTransport } from './transports.js';
+
+export interface UpstreamClientOptions {
+  name: string;
+  server: ServerConfig;
+  /** Capabilities declared to the upstream: mirrored from the downstream client, so servers list what it can use. */
+  clientCapabilities: Record<string, unknown>;
+  clientInfo: { name: string; version: string };
+  connectTimeoutMs: number;
+  log: Logger;
+  onRequest?: (request: JsonRpcRequest) => Promise<Record<string, unknown>>;
+  onNotification?: (notification: JsonRpcNotification) => void;
+  /** Called after each successful (re)connect, so caches of the upstream's lists can be dropped. */
+  onReady?: () => void;
+  /** For tests: replaces the transport factory. */
+  transportFactory?: () => Transport;
+  backoff?: { initialMs: number; maxMs: number };
+}
+
+type State = 'idle' | 'connecting' | 'ready' | 'backoff' | 'closed';
+
+export class UpstreamClient {
+  private state: State = 'idle';
+  private peer?: RpcPeer;
+  private connecting?: Promise<RpcPeer>;
+  private failures = 0;
+  private retryAt = 0;
+  private retryTimer?: NodeJS.Timeout;
+  serverCapabilities: Record<string, unknown> = {};
+  serverInfo: Record<string, unknown> = {};
+  protocolVersion = '';
+  instructions?: string;
+
+  constructor(private readonly opts: UpstreamClientOptions) {}
+
+  get name(): string {
+    return this.opts.name;
+  }
+
+  get isReady(): boolean {
+    return this.state === 'ready';
+  }
+
+  /** Connects if needed; rejects fast while a restart backoff is running. */
+  ready(): Promise<RpcPeer> {
+    if (this.state === 'ready' && this.peer) return Promise.resolve(this.peer);
+    if (this.state === 'closed') return Promise.reject(this.unavailable('is shut down'));
+    if (this.connecting) return this.connecting;
+    if (this.state === 'backoff' && Date.now() < this.retryAt) {
+      return Promise.reject(this.unavailable(`is restarting (next attempt in ${Math.ceil((this.retryAt - Date.now()) / 1000)} s)`));
+    }
+    this.connecting = this.connect().finally(() => (this.connecting = undefined));
+    return this.connecting;
+  }
+
+  async request(method: string, params: Params | undefined, opts: RequestOptions): Promise<Record<string, unknown>> {
+    const peer = await this.ready();
+    return peer.request(method, params, opts);
+  }
+
+  async notify(method: string, params?: Params): Promise<void> {
+    if (this.state === 'ready' && this.peer) await this.peer.notify(method, params);
+  }
+
+  async close(): Promise<void> {
+    this.state = 'closed';
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    await this.peer?.close();
+  }
+
+  private async connect(): Promise<RpcPeer> {
+    this.state = 'connecting';
+    const { name, log } = this.opts;
+    const transport = this.opts.transportFactory?.() ?? createTransport(name, this.opts.server, log);
+    const peer = new RpcPeer(transport, name, {
+      onRequest: this.opts.onRequest,
+      onNotification: this.opts.onNotification,
+      onInvalid: (reason) => log.warn({ upstream: name, reason }, 'upstream sent an invalid message'),
+      onClose: (unexpected) => {
+        if (unexpected && this.peer === peer) this.scheduleRestart('connection closed');
+      },
+    });
+    try {
+      await peer.start();
+      const init = await peer.request(
+        'initialize',
+        { protocolVersion: UPSTREAM_REVISION, capabilities: this.opts.clientCapabilities, clientInfo: this.opts.clientInfo },
+        { timeoutMs: this.opts.connectTimeoutMs },
+      );
+      const version = init.protocolVersion;
+      if (typeof version !== 'string' || !(LEGACY_REVISIONS as readonly string[]).includes(version)) {
+        throw new WardenError('upstream_invalid_result', `Upstream "${name}" answered initialize with an unsupported protocol version`, JsonRpcCode.UpstreamInvalidResult);
+      }
+      transport.setProtocolVersion?.(version);
+      this.protocolVersion = version;
+      this.serverCapabilities = isRecord(init.capabilities) ? init.capabilities : {};
+      this.serverInfo = isRecord(init.serverInfo) ? init.serverInfo : {};
+      this.instructions = typeof init.instructions === 'string' ? init.instructions : undefined;
+      await peer.notify('notifications/initialized');
+      if ((this.state as State) !== 'connecting') {
+        // Closed while the handshake ran.
+        await peer.close();
+        throw this.unavailable('is shut down');
+      }
+      this.peer = peer;
+      this.state = 'ready';
+      this.failures = 0;
+      log.debug({ upstream: name, protocolVersion: version }, 'upstream connected');
+      this.opts.onReady?.();
+      return peer;
+    } catch (err) {
+      await peer.close().catch(() => undefined);
+      if ((this.state as State) === 'closed') throw err;
+      this.scheduleRestart(err instanceof Error ? err.message : 'connect failed');
+      throw err instanceof WardenError ? err : this.unavailable('could not be started');
+    }
+  }
+
+  private scheduleRestart(reason: string): void {
+    if (this.state === 'closed') return;
+    const { initialMs, maxMs } = this.opts.backoff ?? { initialMs: 500, maxMs: 30_000 };
+    const delay = Math.min(maxMs, initialMs * 2 ** this.failures);
+    this.failures++;
+    this.state = 'backoff';
+    this.peer = undefined;
+    this.retryAt = Date.now() + delay;
+    this.opts.log.warn({ upstream: this.opts.name, reason, retryInMs: delay }, 'upstream down, restarting with backoff');
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => void this.ready().catch(() => undefined), delay);
+    this.retryTimer.unref();
+  }
+
+  private unavailable(what: string): WardenError {
+    return new WardenError('upstream_unavailable', `Upstream "${this.opts.name}" ${what}`, JsonRpcCode.UpstreamUnavailable);
+  }
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}

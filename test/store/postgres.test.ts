@@ -1,0 +1,101 @@
+/**
+ * PostgreSQL store tests. They need a server: set WARDEN_TEST_DATABASE_URL (e.g.
+ * postgres://postgres@127.0.0.1:5432/test). Each run works in fresh random schemas and drops them after.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { openStore, StoreError } from '../../src/store/index.js';
+import { postgresMigrations } from '../../src/store/postgres/migrations.js';
+import { openPostgresStore } from '../../src/store/postgres/store.js';
+import { makeEvent, runStoreSuite } from './store-suite.js';
+
+const baseUrl = process.env.WARDEN_TEST_DATABASE_URL;
+const isCode = (code: string) => (e: unknown) => e instanceof StoreError && e.code === code;
+
+if (baseUrl === undefined || baseUrl === '') {
+  test('PostgreSQL store', { skip: 'WARDEN_TEST_DATABASE_URL is not set: PostgreSQL store tests skipped' }, () => {});
+} else {
+  const prefix = `warden_test_${randomBytes(6).toString('hex')}`;
+  const schemas = new Set<string>();
+  /** The base URL pointed at a schema of this run (created by the store on open). */
+  const urlFor = (suffix: string, params: Record<string, string> = {}): string => {
+    const schema = `${prefix}_${suffix}`;
+    schemas.add(schema);
+    const u = new URL(baseUrl);
+    u.searchParams.set('schema', schema);
+    for (const [k, v] of Object.entries(params)) u.searchParams.set(k, v);
+    return u.href;
+  };
+
+  const admin = new pg.Client({ connectionString: baseUrl });
+  before(() => admin.connect());
+  after(async () => {
+    for (const s of schemas) await admin.query(`DROP SCHEMA IF EXISTS "${s}" CASCADE`);
+    await admin.end();
+  });
+
+  runStoreSuite('postgres', () => openStore(urlFor('suite')));
+
+  describe('postgres store', () => {
+    test('location hides the password; tables live in the chosen schema', async () => {
+      const u = new URL(urlFor('loc'));
+      u.password = 'pa55word-never-shown'; // ignored by trust auth
+      const s = await openStore(u.href);
+      assert.equal(s.kind, 'postgres');
+      assert.ok(!s.location.includes('pa55word'), s.location);
+      assert.match(s.location, /^postgres(ql)?:\/\/[^:]+:\*\*\*@/);
+      await s.close();
+      const r = await admin.query<{ table_name: string }>(
+        'SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name',
+        [`${prefix}_loc`],
+      );
+      assert.deepEqual(r.rows.map((x) => x.table_name), ['warden_audit_events', 'warden_schema_migrations']);
+    });
+
+    test('concurrent openers of a fresh schema both succeed and migrate once', async () => {
+      const url = urlFor('concurrent');
+      const stores = await Promise.all([openStore(url), openStore(url), openStore(url), openStore(url)]);
+      const versions = await Promise.all(stores.map((s) => s.schemaVersion()));
+      assert.deepEqual(new Set(versions), new Set([postgresMigrations.at(-1)!.version]));
+      await Promise.all(stores.map((s) => s.close()));
+      const r = await admin.query<{ version: number }>(
+        `SELECT version FROM "${prefix}_concurrent".warden_schema_migrations ORDER BY version`,
+      );
+      assert.deepEqual(r.rows.map((x) => x.version), postgresMigrations.map((m) => m.version));
+    });
+
+    test('a failing migration rejects with store_migration_failed and keeps earlier versions', async () => {
+      const url = urlFor('badmig');
+      const migrations = [...postgresMigrations, { version: 1000, name: 'broken', sql: 'CREATE TABLE oops (' }];
+      await assert.rejects(openPostgresStore(url, { migrations }), isCode('store_migration_failed'));
+      const s = await openStore(url);
+      assert.equal(await s.schemaVersion(), postgresMigrations.at(-1)!.version);
+      await s.close();
+    });
+
+    test('a database newer than the code is refused', async () => {
+      const url = urlFor('newer');
+      const migrations = [...postgresMigrations, { version: 1000, name: 'future', sql: 'CREATE TABLE future (x int)' }];
+      await (await openPostgresStore(url, { migrations })).close();
+      await assert.rejects(openStore(url), isCode('store_migration_failed'));
+    });
+
+    test('a dropped pooled connection does not crash the process', async () => {
+      const appName = `${prefix}_drop`;
+      const s = await openStore(urlFor('drop', { application_name: appName }));
+      await s.audit.append([makeEvent()]);
+      // Kill the store's idle connections from the server side, as a failover or restart would.
+      const killed = await admin.query(
+        'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1',
+        [appName],
+      );
+      assert.ok((killed.rowCount ?? 0) >= 1);
+      await new Promise((r) => setTimeout(r, 100));
+      // The pool discarded the dead connection; the next call opens a new one.
+      assert.equal(await s.audit.count(), 1);
+      await s.close();
+    });
+  });
+}

@@ -1,0 +1,92 @@
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { openStore, StoreError } from '../../src/store/index.js';
+import { openSqliteStore } from '../../src/store/sqlite/store.js';
+import { sqliteMigrations } from '../../src/store/sqlite/migrations.js';
+import { makeEvent, runStoreSuite } from './store-suite.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'warden-store-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+runStoreSuite('sqlite', () => openStore(join(dir, 'suite.db')));
+
+const isCode = (code: string) => (e: unknown) => e instanceof StoreError && e.code === code;
+
+describe('sqlite store', () => {
+  test('creates the parent directory', async () => {
+    const file = join(dir, 'a', 'b', 'c', 'warden.db');
+    const s = await openStore(file);
+    assert.ok(existsSync(file));
+    assert.equal(s.kind, 'sqlite');
+    assert.equal(s.location, file);
+    await s.close();
+  });
+
+  test('createDir: false does not create it, and rejects', async () => {
+    const file = join(dir, 'missing', 'warden.db');
+    await assert.rejects(openStore(file, { createDir: false }), isCode('store_unavailable'));
+    assert.equal(existsSync(join(dir, 'missing')), false);
+  });
+
+  test('runs in WAL mode with the expected pragmas', async () => {
+    const file = join(dir, 'wal.db');
+    const s = await openStore(`sqlite:${file}`);
+    await s.audit.append([makeEvent()]);
+    const raw = new Database(file, { readonly: true });
+    assert.equal(raw.pragma('journal_mode', { simple: true }), 'wal');
+    raw.close();
+    await s.close();
+  });
+
+  test('records each migration once', async () => {
+    const file = join(dir, 'versions.db');
+    await (await openStore(file)).close();
+    await (await openStore(file)).close();
+    const raw = new Database(file, { readonly: true });
+    const rows = raw.prepare('SELECT version, applied_at FROM warden_schema_migrations ORDER BY version').all() as {
+      version: number;
+      applied_at: string;
+    }[];
+    raw.close();
+    assert.deepEqual(rows.map((r) => r.version), sqliteMigrations.map((m) => m.version));
+    for (const r of rows) assert.ok(!Number.isNaN(Date.parse(r.applied_at)));
+  });
+
+  test('an unwritable path rejects with store_unavailable', async () => {
+    // A regular file where a directory should be: unwritable even for root.
+    const blocker = join(dir, 'not-a-dir');
+    writeFileSync(blocker, 'x');
+    await assert.rejects(openStore(join(blocker, 'sub', 'warden.db')), isCode('store_unavailable'));
+    await assert.rejects(openStore(join(blocker, 'warden.db'), { createDir: false }), isCode('store_unavailable'));
+  });
+
+  test(':memory: works', async () => {
+    for (const spec of [':memory:', 'sqlite::memory:']) {
+      const s = await openStore(spec);
+      assert.equal(s.location, ':memory:');
+      await s.audit.append([makeEvent()]);
+      assert.equal(await s.audit.count(), 1);
+      await s.close();
+    }
+  });
+
+  test('a failing migration rejects with store_migration_failed and keeps earlier versions', async () => {
+    const file = join(dir, 'bad-migration.db');
+    const migrations = [...sqliteMigrations, { version: 1000, name: 'broken', sql: 'CREATE TABLE oops (' }];
+    await assert.rejects(openSqliteStore(file, { migrations }), isCode('store_migration_failed'));
+    const s = await openStore(file);
+    assert.equal(await s.schemaVersion(), sqliteMigrations.at(-1)!.version);
+    await s.close();
+  });
+
+  test('a database newer than the code is refused', async () => {
+    const file = join(dir, 'newer.db');
+    const migrations = [...sqliteMigrations, { version: 1000, name: 'future', sql: 'CREATE TABLE future (x)' }];
+    await (await openSqliteStore(file, { migrations })).close();
+    await assert.rejects(openStore(file), isCode('store_migration_failed'));
+  });
+});
