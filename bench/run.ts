@@ -21,7 +21,7 @@ const CFG = {
   openSessions: 4,
   openWarmupMs: 2000,
   openMs: num('BENCH_OPEN_SECONDS', 10) * 1000,
-  openBlockMs: 1000,
+  openBlockMs: 500,
   closedSessions: 8,
   closedInflight: 4,
   closedWarmupMs: 1000,
@@ -152,9 +152,10 @@ async function main(): Promise<void> {
   installExitHandlers();
   const started = performance.now();
   const tmpDir = makeTmpDir();
+  process.on('exit', () => fs.rmSync(tmpDir, { recursive: true, force: true }));
   const notes: string[] = [
     'Added latency = gateway percentile minus direct percentile of the same open-loop schedule; the load generator, upstream and gateway are separate processes sharing this machine\'s cores.',
-    'Open loop: direct and gateway legs run in one load process, alternating every second (A/B interleaving), each with its own keep-alive sessions. Sends are woken by a worker thread sleeping in Atomics.wait; the dispatch-lag column shows how late sends actually left (included in the scheduled-time latency of both legs).',
+    'Open loop: direct and gateway legs run in one load process, alternating every 0.5 s (A/B interleaving), each with its own keep-alive sessions. Sends are woken by a worker thread sleeping in Atomics.wait; the dispatch-lag column shows how late sends actually left (included in the scheduled-time latency of both legs).',
     'Peers: supergateway runs --stateful (one server-everything child per session; its stateless mode spawns a child per request) with --logLevel none; mcp-proxy runs with its defaults (one shared child).',
   ];
   try {

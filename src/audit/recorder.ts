@@ -27,7 +27,7 @@ export class AuditRecorder {
   async record(draft: AuditDraft): Promise<AuditEvent> {
     const now = this.clock.now();
     const { startedAt, ...rest } = draft;
-    const event: AuditEvent = { id: uuidv7(startedAt), time: new Date(startedAt).toISOString(), instance: this.instance, ...rest, latencyMs: Math.max(0, now - startedAt) };
+    const event: AuditEvent = { id: uuidv7(startedAt), time: new Date(startedAt).toISOString(), instance: this.instance, ...rest, latencyMs: Math.round(Math.max(0, now - startedAt) * 1000) / 1000 };
     try {
       await this.store.append([event]);
     } catch (err) {

@@ -31,7 +31,9 @@ export const HttpServerSchema = z.strictObject({
   transport: z.enum(['streamable-http', 'sse']).optional(),
 });
 
-export const ServerSchema = z.union([StdioServerSchema, HttpServerSchema]);
+export const ServerSchema = z.union([StdioServerSchema, HttpServerSchema], {
+  error: (issue) => (issue.code === 'invalid_union' ? 'an upstream needs either "command" (stdio) or "url" (Streamable HTTP or SSE)' : undefined),
+});
 
 const hostPort = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[a-zA-Z0-9.-]+):\d{1,5}$/, 'must be host:port, e.g. 127.0.0.1:7400');
 

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 /** UUIDv7: 48-bit millisecond time, then 74 random bits; sorts by creation time. */
 export function uuidv7(now: number = Date.now()): string {
   const b = randomBytes(16);
-  b.writeUIntBE(now, 0, 6);
+  b.writeUIntBE(Math.floor(now), 0, 6);
   b[6] = (b[6]! & 0x0f) | 0x70;
   b[8] = (b[8]! & 0x3f) | 0x80;
   const h = b.toString('hex');
@@ -17,7 +17,9 @@ export function sessionId(): string {
 }
 
 export interface Clock {
+  /** Milliseconds since the epoch, with sub-millisecond precision where the clock has it. */
   now(): number;
 }
 
-export const systemClock: Clock = { now: () => Date.now() };
+/** Epoch time from the monotonic high-resolution timer, so latencies below a millisecond are measurable. */
+export const systemClock: Clock = { now: () => performance.timeOrigin + performance.now() };

@@ -45,6 +45,8 @@ export function validItems(kind: ListKind, items: unknown): Record<string, unkno
 export class Catalog {
   /** Raw lists per upstream and kind. */
   private readonly lists = new Map<string, Map<ListKind, Record<string, unknown>[]>>();
+  /** Exposed entries per kind with a by-key index, rebuilt only after a list changes (calls resolve on the hot path). */
+  private readonly memo = new Map<ListKind, { entries: Entry[]; byKey: Map<string, Entry> }>();
 
   constructor(private readonly naming: NamingPolicy) {}
 
@@ -60,27 +62,41 @@ export class Catalog {
     let m = this.lists.get(upstream);
     if (!m) this.lists.set(upstream, (m = new Map()));
     m.set(kind, items);
+    this.memo.delete(kind);
   }
 
   invalidate(upstream: string, kind?: ListKind): void {
-    if (kind) this.lists.get(upstream)?.delete(kind);
-    else this.lists.delete(upstream);
+    if (kind) {
+      this.lists.get(upstream)?.delete(kind);
+      this.memo.delete(kind);
+    } else {
+      this.lists.delete(upstream);
+      this.memo.clear();
+    }
   }
 
   /** The exposed entries of one kind across upstreams, in upstream order; on a name collision the first wins. */
   entries(kind: ListKind, upstreamOrder: readonly string[]): Entry[] {
-    const out: Entry[] = [];
-    const seen = new Set<string>();
+    return this.index(kind, upstreamOrder).entries;
+  }
+
+  private index(kind: ListKind, upstreamOrder: readonly string[]): { entries: Entry[]; byKey: Map<string, Entry> } {
+    const cached = this.memo.get(kind);
+    if (cached) return cached;
+    const entries: Entry[] = [];
+    const byKey = new Map<string, Entry>();
     for (const upstream of upstreamOrder) {
       for (const raw of this.lists.get(upstream)?.get(kind) ?? []) {
         const entry = this.expose(kind, upstream, raw);
         const key = kind === 'resourceTemplates' ? String(entry.item.uriTemplate) : kind === 'resources' ? String(entry.item.uri) : String(entry.item.name);
-        if (seen.has(key)) continue;
-        seen.add(key);
-        out.push(entry);
+        if (byKey.has(key)) continue;
+        byKey.set(key, entry);
+        entries.push(entry);
       }
     }
-    return out;
+    const built = { entries, byKey };
+    this.memo.set(kind, built);
+    return built;
   }
 
   private expose(kind: ListKind, upstream: string, raw: Record<string, unknown>): Entry {
@@ -95,12 +111,12 @@ export class Catalog {
 
   /** Finds the upstream and original name behind an exposed tool or prompt name. */
   resolveName(kind: 'tools' | 'prompts', exposed: string, upstreamOrder: readonly string[]): Entry | undefined {
-    return this.entries(kind, upstreamOrder).find((e) => e.item.name === exposed);
+    return this.index(kind, upstreamOrder).byKey.get(exposed);
   }
 
   /** Finds the upstream serving a resource URI: a listed resource, else a matching template. */
   resolveUri(uri: string, upstreamOrder: readonly string[]): string | undefined {
-    const listed = this.entries('resources', upstreamOrder).find((e) => e.original === uri);
+    const listed = this.index('resources', upstreamOrder).byKey.get(uri);
     if (listed) return listed.upstream;
     return this.entries('resourceTemplates', upstreamOrder).find((e) => templateMatches(e.original, uri))?.upstream;
   }

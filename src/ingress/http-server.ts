@@ -2,6 +2,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { WardenConfig } from '../config/schema.js';
+import { systemClock } from '../core/ids.js';
 import type { Gateway } from '../gateway/gateway.js';
 import { JsonRpcCode, WardenError } from '../protocol/errors.js';
 import type { Logger } from '../telemetry/log.js';
@@ -24,16 +25,17 @@ export function splitListen(listen: string): { host: string; port: number } {
 export async function startIngress(config: WardenConfig, gateway: Gateway, log: Logger): Promise<Ingress> {
   const { host, port } = splitListen(config.listen);
   const sessions = new SessionRegistry(config.limits.sessionIdleMs, config.limits.maxSessions);
-  const endpoint = new StreamableHttpEndpoint({ gateway, sessions, maxBodyBytes: config.limits.maxBodyBytes });
-  let guard: HostGuard | undefined;
+  const endpoint = new StreamableHttpEndpoint({ gateway, sessions, maxBodyBytes: config.limits.maxBodyBytes, clock: systemClock });
+  // The guard needs the bound port, known only after listen(); requests cannot arrive before that.
+  const bound: { guard?: HostGuard } = {};
 
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
-    if (!guard!.hostAllowed(req.headers.host)) {
+    if (!bound.guard!.hostAllowed(req.headers.host)) {
       log.warn({ host: req.headers.host }, 'request refused: Host not allowed');
       return sendHttpError(res, new WardenError('forbidden_host', 'Forbidden: Host header not allowed', JsonRpcCode.Forbidden, 403));
     }
-    if (!guard!.originAllowed(req.headers.origin)) {
+    if (!bound.guard!.originAllowed(req.headers.origin)) {
       log.warn({ origin: req.headers.origin }, 'request refused: Origin not allowed');
       return sendHttpError(res, new WardenError('forbidden_origin', 'Forbidden: Origin not allowed', JsonRpcCode.Forbidden, 403));
     }
@@ -57,7 +59,7 @@ export async function startIngress(config: WardenConfig, gateway: Gateway, log: 
     server.listen(port, host, () => resolve());
   });
   const actual = (server.address() as AddressInfo).port;
-  guard = createHostGuard(host, actual, config.allowedHosts, config.allowedOrigins, config.publicUrl);
+  bound.guard = createHostGuard(host, actual, config.allowedHosts, config.allowedOrigins, config.publicUrl);
   const shownHost = host.includes(':') ? `[${host}]` : host;
   return {
     url: `http://${shownHost}:${actual}/mcp`,

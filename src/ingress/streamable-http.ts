@@ -6,7 +6,7 @@
  * It turns HTTP into calls on the gateway and never decides anything about MCP semantics itself.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { sessionId as newSessionId } from '../core/ids.js';
+import { sessionId as newSessionId, type Clock } from '../core/ids.js';
 import type { Gateway } from '../gateway/gateway.js';
 import { JsonRpcCode, toJsonRpcError, WardenError } from '../protocol/errors.js';
 import { errorResponse, isNotification, isRequest, parseMessage, type JsonRpcMessage, type JsonRpcRequest } from '../protocol/jsonrpc.js';
@@ -20,6 +20,7 @@ export interface EndpointOptions {
   gateway: Gateway;
   sessions: SessionRegistry;
   maxBodyBytes: number;
+  clock: Clock;
 }
 
 const header = (req: IncomingMessage, name: string): string | undefined => {
@@ -56,7 +57,7 @@ export class StreamableHttpEndpoint {
   constructor(private readonly opts: EndpointOptions) {}
 
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const startedAt = Date.now();
+    const startedAt = this.opts.clock.now();
     try {
       if (req.method === 'POST') await this.post(req, res, startedAt);
       else if (req.method === 'GET') this.get(req, res);

@@ -1,0 +1,69 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { checkAuthMode } from '../../src/cli/start-gateway.js';
+import { ConfigError, loadConfig, resolveStoreSpec, validateConfig } from '../../src/config/index.js';
+import { createHostGuard } from '../../src/ingress/guard.js';
+import { silentLogger } from '../../src/telemetry/log.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'warden-config-'));
+const write = (name: string, text: string) => {
+  const f = join(dir, name);
+  writeFileSync(f, text);
+  return f;
+};
+
+test('a desktop-app mcpServers block is accepted as pasted, with safe defaults for the rest', () => {
+  const f = write('ok.json', JSON.stringify({ auth: { mode: 'none' }, mcpServers: { files: { command: 'npx', args: ['-y', 'x'] }, gh: { url: 'https://example.com/mcp', headers: { A: 'b' } } } }));
+  const { config } = loadConfig(f);
+  assert.equal(config.listen, '127.0.0.1:7400');
+  assert.equal(config.naming.prefix, 'auto');
+  assert.equal(config.limits.maxBodyBytes, 4 * 1024 * 1024);
+  assert.deepEqual(config.mcpServers.files, { command: 'npx', args: ['-y', 'x'], env: {} });
+});
+
+test('a bad config names the file, the path and what is wrong', () => {
+  const f = write('bad.yaml', 'lissten: 1\nmcpServers:\n  files: { args: [a] }\n  "bad name!": { command: x }\n');
+  assert.throws(() => loadConfig(f), (err: Error) => {
+    assert.ok(err instanceof ConfigError);
+    assert.ok(err.message.includes(f), 'names the file');
+    assert.match(err.message, /lissten/);
+    assert.match(err.message, /mcpServers\.files/);
+    assert.match(err.message, /bad name!/);
+    return true;
+  });
+  assert.throws(() => loadConfig(write('syntax.yaml', 'mcpServers: [\n')), /cannot parse config/);
+  assert.throws(() => loadConfig(join(dir, 'missing.yaml')), /cannot read config .*ENOENT/);
+  assert.throws(() => validateConfig({ mcpServers: { a__b: { command: 'x' } } }, 't'), /must not contain the naming separator/);
+  assert.throws(() => validateConfig({ mcpServers: { a: { url: 'ftp://x/y' } } }, 't'), /mcpServers\.a/);
+});
+
+test('without auth the gateway refuses to start; mode none is loopback-only', () => {
+  const log = silentLogger();
+  assert.throws(() => checkAuthMode(validateConfig({ mcpServers: {} }, 't'), log), /no authentication is configured/);
+  assert.throws(() => checkAuthMode(validateConfig({ listen: '0.0.0.0:7400', auth: { mode: 'none' }, mcpServers: {} }, 't'), log), /only accepted on a loopback/);
+  assert.doesNotThrow(() => checkAuthMode(validateConfig({ listen: '127.0.0.1:7400', auth: { mode: 'none' }, mcpServers: {} }, 't'), log));
+  assert.doesNotThrow(() => checkAuthMode(validateConfig({ listen: '[::1]:7400', auth: { mode: 'none' }, mcpServers: {} }, 't'), log));
+});
+
+test('store paths resolve against the config directory; URLs pass unchanged', () => {
+  assert.equal(resolveStoreSpec('.warden/w.db', '/etc/warden'), '/etc/warden/.warden/w.db');
+  assert.equal(resolveStoreSpec('sqlite:w.db', '/x'), '/x/w.db');
+  assert.equal(resolveStoreSpec('/abs/w.db', '/x'), '/abs/w.db');
+  assert.equal(resolveStoreSpec('postgres://u@h/db', '/x'), 'postgres://u@h/db');
+});
+
+test('the host guard accepts our loopback names and refuses rebinding hosts and foreign origins', () => {
+  const g = createHostGuard('127.0.0.1', 7400, [], ['https://console.example.com']);
+  for (const h of ['127.0.0.1:7400', 'localhost:7400', '[::1]:7400', 'LOCALHOST:7400']) assert.ok(g.hostAllowed(h), h);
+  for (const h of ['evil.example.com', 'evil.example.com:7400', '127.0.0.1:7401', undefined]) assert.ok(!g.hostAllowed(h), String(h));
+  assert.ok(g.originAllowed(undefined), 'non-browser clients send no Origin');
+  assert.ok(g.originAllowed('http://localhost:7400'));
+  assert.ok(g.originAllowed('https://console.example.com'));
+  assert.ok(!g.originAllowed('http://evil.example.com'));
+  assert.ok(!g.originAllowed('null'));
+  const pub = createHostGuard('127.0.0.1', 7400, ['gw.internal:8443'], [], 'https://mcp.example.com/mcp');
+  assert.ok(pub.hostAllowed('gw.internal:8443') && pub.hostAllowed('mcp.example.com'));
+});

@@ -1,0 +1,36 @@
+/** Starts a real gateway in-process for a test: temp SQLite store, loopback port, logs captured for assertions. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { startGateway, type RunningGateway } from '../../src/cli/start-gateway.js';
+import { validateConfig } from '../../src/config/index.js';
+import { createLogger } from '../../src/telemetry/log.js';
+
+export interface TestGateway extends RunningGateway {
+  dir: string;
+  /** Everything the gateway logged, as text. */
+  logs: () => string;
+}
+
+export async function startTestGateway(mcpServers: Record<string, unknown>, extra: Record<string, unknown> = {}): Promise<TestGateway> {
+  const dir = mkdtempSync(join(tmpdir(), 'warden-test-'));
+  const lines: string[] = [];
+  const sink = new Writable({
+    write(chunk, _enc, cb) {
+      lines.push(String(chunk));
+      cb();
+    },
+  });
+  const config = validateConfig({ listen: '127.0.0.1:0', store: join(dir, 'warden.db'), auth: { mode: 'none' }, mcpServers, ...extra }, 'test');
+  const running = await startGateway(config, dir, createLogger('debug', sink));
+  return {
+    ...running,
+    dir,
+    logs: () => lines.join(''),
+    close: async () => {
+      await running.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
