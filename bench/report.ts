@@ -2,6 +2,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { CpuShare } from './contention.js';
 import type { ClosedLoopResult, OpenLoopResult } from './load.js';
 
 export interface Machine {
@@ -12,6 +13,13 @@ export interface Machine {
   platform: string;
   arch: string;
   totalMemGiB: number;
+  /** os.loadavg() (1, 5, 15 min) when the run started and ended. */
+  loadAvgStart: number[];
+  loadAvgEnd?: number[];
+  /** Share of all cores busy during 1 s just before the run (other processes on the machine). */
+  busyBeforeStartPct: number;
+  /** CPU used by this benchmark vs. other processes over the whole run. */
+  cpuDuringRun?: CpuShare;
 }
 
 export interface TargetCheck {
@@ -25,6 +33,8 @@ export interface TargetCheck {
 
 export interface GatewayOverhead {
   upstream: string;
+  /** CPU share of other processes while this section ran. */
+  cpu?: CpuShare;
   gatewaySkipped?: string;
   openLoop: {
     rate: number;
@@ -56,6 +66,7 @@ export interface PeerResult {
   flags: string;
   result?: ClosedLoopResult;
   error?: string;
+  cpu?: CpuShare;
 }
 
 export interface BenchReport {
@@ -79,8 +90,29 @@ export interface BenchReport {
   auditThroughput?: unknown;
 }
 
-export function machineInfo(): Machine {
+function cpuTicks(): { idle: number; total: number } {
+  let idle = 0, total = 0;
+  for (const c of os.cpus()) {
+    const t = c.times;
+    idle += t.idle;
+    total += t.user + t.nice + t.sys + t.idle + t.irq;
+  }
+  return { idle, total };
+}
+
+/** Percentage of all cores busy over sampleMs. */
+export async function busyPct(sampleMs = 1000): Promise<number> {
+  const a = cpuTicks();
+  await new Promise((r) => setTimeout(r, sampleMs));
+  const b = cpuTicks();
+  const total = b.total - a.total;
+  return total > 0 ? Math.round((1 - (b.idle - a.idle) / total) * 1000) / 10 : 0;
+}
+
+export async function machineInfo(): Promise<Machine> {
   const cpus = os.cpus();
+  const loadAvgStart = os.loadavg().map((x) => Math.round(x * 100) / 100);
+  const busyBeforeStartPct = await busyPct();
   return {
     date: new Date().toISOString(),
     cpuModel: cpus[0]?.model.trim() ?? 'unknown',
@@ -89,6 +121,8 @@ export function machineInfo(): Machine {
     platform: os.platform(),
     arch: os.arch(),
     totalMemGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
+    loadAvgStart,
+    busyBeforeStartPct,
   };
 }
 
@@ -117,6 +151,7 @@ export function toMarkdown(rep: BenchReport): string {
   const L: string[] = [];
   L.push('# mcp-warden benchmark', '');
   L.push(`${m.date} · ${m.cpuModel} · ${m.cores} cores · Node ${m.nodeVersion} · ${m.platform}/${m.arch} · ${m.totalMemGiB} GiB · run took ${rep.totalRuntimeSec} s`, '');
+  L.push(`Machine before the run: ${m.busyBeforeStartPct} % CPU busy, load average ${m.loadAvgStart.join(' / ')}.${m.cpuDuringRun ? ` During the run: this benchmark used ${m.cpuDuringRun.oursPct} % and other processes ${m.cpuDuringRun.othersPct} % of the machine's CPU capacity (steal ${m.cpuDuringRun.stealPct} %).` : ''}`, '');
 
   L.push('## Targets', '', '| Target | Goal | Measured | Status |', '|---|---|---|---|');
   for (const t of rep.targets) L.push(`| ${t.name} | ${t.goal} | ${t.value === null ? '–' : `${t.value} ${t.unit}`} | ${status(t.met)} |`);
@@ -124,6 +159,7 @@ export function toMarkdown(rep: BenchReport): string {
 
   L.push(`## Gateway overhead: \`tools/call\` through mcp-warden vs. direct`, '', `Upstream: ${g.upstream}.`, '');
   if (g.gatewaySkipped) L.push(`> Gateway legs skipped: ${g.gatewaySkipped}`, '');
+  if (g.cpu) L.push(`Other processes used ${g.cpu.othersPct} % of the machine's CPU capacity during this section.`, '');
   L.push(`### Open loop, ${o.rate} calls/s, ${o.sessions} sessions per leg, ${o.durationMs / 1000} s per leg (+${o.warmupMs / 1000} s warm-up), legs alternating every ${o.blockMs / 1000} s`, '');
   L.push('Latency is measured from the scheduled send time (no coordinated omission); service time from the actual send.', '');
   L.push('| Leg | achieved/s | ok | errors | timeouts | p50 ms | p90 ms | p99 ms | max ms | service p50 | service p99 | dispatch lag p50/p99 |');
@@ -144,10 +180,11 @@ export function toMarkdown(rep: BenchReport): string {
   const p = rep.peers;
   L.push(`## Peers in front of the same stdio upstream`, '');
   L.push(`Upstream: ${p.upstream}, tool \`${p.tool}\`. Closed loop, ${p.sessions} session(s) x ${p.inflightPerSession} in flight, ${p.durationMs / 1000} s (+${p.warmupMs / 1000} s warm-up).`, '');
-  L.push('| Bridge | calls/s | p50 ms | p99 ms | errors | flags |', '|---|---|---|---|---|---|');
+  L.push('| Bridge | calls/s | p50 ms | p99 ms | errors | other processes\' CPU | flags |', '|---|---|---|---|---|---|---|');
   for (const r of p.results) {
-    if (r.result) L.push(`| ${r.name} | ${r.result.callsPerSec} | ${f(r.result.latency.p50Ms)} | ${f(r.result.latency.p99Ms)} | ${r.result.errors} | \`${r.flags}\` |`);
-    else L.push(`| ${r.name} | – | – | – | – | not measured: ${(r.error ?? '').split('\n')[0]?.replace(/\|/g, '\\|')} |`);
+    const other = r.cpu ? `${r.cpu.othersPct} %` : '–';
+    if (r.result) L.push(`| ${r.name} | ${r.result.callsPerSec} | ${f(r.result.latency.p50Ms)} | ${f(r.result.latency.p99Ms)} | ${r.result.errors} | ${other} | \`${r.flags}\` |`);
+    else L.push(`| ${r.name} | – | – | – | – | ${other} | not measured: ${(r.error ?? '').split('\n')[0]?.replace(/\|/g, '\\|')} |`);
   }
   L.push('');
   if (rep.notes.length) {

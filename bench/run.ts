@@ -3,7 +3,9 @@
 // Options (env): BENCH_OPEN_SECONDS (default 10), BENCH_CLOSED_SECONDS (5), BENCH_PEER_SECONDS (5),
 // BENCH_RATE (500), BENCH_PEER_SESSIONS (1), BENCH_PEER_INFLIGHT (16).
 import fs from 'node:fs';
+import os from 'node:os';
 import { performance } from 'node:perf_hooks';
+import { startCpuMeter } from './contention.js';
 import type { ClosedLoopResult, ClosedLoopSpec, OpenLoopResult, OpenLoopSpec } from './load.js';
 import { McpHttpSession } from './mcp-http-client.js';
 import { RESULTS_DIR, ROOT, tsNodeArgs } from './paths.js';
@@ -126,6 +128,7 @@ async function peers(tmpDir: string): Promise<PeerResult[]> {
   const out: PeerResult[] = [];
   for (const name of ['mcp-proxy', 'supergateway', 'mcp-warden'] as PeerName[]) {
     const res: PeerResult = { name, flags: PEER_FLAGS[name] };
+    const meter = startCpuMeter();
     let t: Target | undefined;
     try {
       t = await startPeer(name, tmpDir);
@@ -140,6 +143,8 @@ async function peers(tmpDir: string): Promise<PeerResult[]> {
     } finally {
       if (t) await stopChild(t.child, PEER_GRACE_MS[name]);
     }
+    const cpu = meter();
+    if (cpu) res.cpu = cpu;
     out.push(res);
     await sleep(300);
   }
@@ -159,10 +164,27 @@ async function main(): Promise<void> {
     'Peers: supergateway runs --stateful (one server-everything child per session; its stateless mode spawns a child per request) with --logLevel none; mcp-proxy runs with its defaults (one shared child).',
   ];
   try {
+    const machine = await machineInfo();
+    if (machine.busyBeforeStartPct > 20) {
+      const warn = `The machine was already ${machine.busyBeforeStartPct} % busy before the run (other processes): numbers, especially p99 and throughput, are unreliable; rerun on a quiet machine.`;
+      notes.unshift(`**Warning:** ${warn}`);
+      log(warn);
+    }
+    const runMeter = startCpuMeter();
+    const gMeter = startCpuMeter();
     const g = await gatewayOverhead(tmpDir, notes);
+    const gCpu = gMeter();
+    if (gCpu) g.cpu = gCpu;
     const peerResults = await peers(tmpDir);
+    const runCpu = runMeter();
+    const busy = [gCpu, ...peerResults.map((r) => r.cpu)].filter((c) => c && c.othersPct > 10);
+    if (busy.length) {
+      const worst = Math.max(...busy.map((c) => c?.othersPct ?? 0));
+      notes.unshift(`**Warning:** other processes used up to ${worst} % of the machine's CPU capacity during some sections (see the CPU figures): those numbers, especially p99 and throughput, are unreliable; rerun on a quiet machine.`);
+      log(notes[0] ?? '');
+    }
     const report: BenchReport = {
-      machine: machineInfo(),
+      machine: { ...machine, loadAvgEnd: os.loadavg().map((x) => Math.round(x * 100) / 100), ...(runCpu ? { cpuDuringRun: runCpu } : {}) },
       gatewayOverhead: g,
       peers: {
         upstream: '@modelcontextprotocol/server-everything (stdio)', tool: 'echo {message:"hi"}',

@@ -10,6 +10,13 @@ export interface AuditEvent {
   instance: string;
   /** Downstream MCP session, absent for stateless (2026-07-28) requests and pre-session failures. */
   sessionId: string | null;
+  /** Who asked: the agent acting, the human it acts for, the tenant, and the delegation chain (nearest first). */
+  agent: string | null;
+  user: string | null;
+  tenant: string | null;
+  chain: string[];
+  /** How the caller authenticated (`none`, `oauth-jwt`, `spiffe-jwt`, `mtls`, `gateway-token`), or null if it did not. */
+  authMethod: string | null;
   /** Protocol revision of the client leg. */
   protocolVersion: string | null;
   /** JSON-RPC method, or an HTTP-level label such as `http` for requests rejected before parsing. */

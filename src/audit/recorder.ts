@@ -19,6 +19,8 @@ export class AuditRecorder {
     private readonly log: Logger,
     private readonly clock: Clock = systemClock,
     instance?: string,
+    /** Whether the store can be written at all; checked before anything is forwarded. */
+    readonly available: () => boolean = () => true,
   ) {
     this.instance = instance ?? `${hostname()}:${process.pid}`;
   }
@@ -27,7 +29,8 @@ export class AuditRecorder {
   async record(draft: AuditDraft): Promise<AuditEvent> {
     const now = this.clock.now();
     const { startedAt, ...rest } = draft;
-    const event: AuditEvent = { id: uuidv7(startedAt), time: new Date(startedAt).toISOString(), instance: this.instance, ...rest, latencyMs: Math.round(Math.max(0, now - startedAt) * 1000) / 1000 };
+    // The id is taken when the event is written, so ids follow write order; `time` is when the request arrived.
+    const event: AuditEvent = { id: uuidv7(now), time: new Date(startedAt).toISOString(), instance: this.instance, ...rest, latencyMs: Math.round(Math.max(0, now - startedAt) * 1000) / 1000 };
     try {
       await this.store.append([event]);
     } catch (err) {

@@ -45,7 +45,7 @@ export async function demo(): Promise<void> {
   const configFile = join(dir, 'warden.yaml');
   writeFileSync(configFile, stringify(raw));
   const config = validateConfig(raw, configFile);
-  const running = await startGateway(config, dir, createLogger('error'));
+  const running = await startGateway(config, dir, createLogger('error'), configFile);
   const client = new Client({ name: 'warden-demo', version: '1.0.0' });
   try {
     say(`mcp-warden demo: one MCP endpoint at ${running.url} in front of ${Object.keys(raw.mcpServers).join(', ')}`);

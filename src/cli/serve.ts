@@ -6,7 +6,7 @@ import { startGateway } from './start-gateway.js';
 export async function serve(opts: { config: string }): Promise<void> {
   const { config, baseDir, file } = loadConfig(opts.config);
   const log = createLogger(process.env.WARDEN_LOG_LEVEL ?? config.log.level);
-  const running = await startGateway(config, baseDir, log);
+  const running = await startGateway(config, baseDir, log, file);
   const upstreams = Object.keys(config.mcpServers).join(', ') || '(none)';
   process.stdout.write(`warden: listening on ${running.url} (config ${file}; store ${running.store.location}; upstreams: ${upstreams})\n`);
   await new Promise<void>((resolve) => {

@@ -1,2 +1,13 @@
 export { ConfigError, loadConfig, resolveStoreSpec, validateConfig, type LoadedConfig } from './load.js';
-export { isStdioServer, type HttpServerConfig, type ServerConfig, type StdioServerConfig, type WardenConfig } from './schema.js';
+export {
+  ASYMMETRIC_ALGS,
+  isStdioServer,
+  type AgentConfig,
+  type HttpServerConfig,
+  type IssuerConfig,
+  type OAuthAuthConfig,
+  type ServerConfig,
+  type StdioServerConfig,
+  type TokenServiceConfig,
+  type WardenConfig,
+} from './schema.js';

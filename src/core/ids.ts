@@ -1,11 +1,32 @@
 /** Identifier sources. Injected where tests need control; the defaults are unguessable. */
 import { randomBytes } from 'node:crypto';
 
-/** UUIDv7: 48-bit millisecond time, then 74 random bits; sorts by creation time. */
+let lastMs = 0;
+let seq = 0;
+
+/**
+ * UUIDv7 (RFC 9562): 48-bit millisecond time, a 12-bit sequence, then 62 random bits. Within one process
+ * ids are strictly increasing (method 1: the sequence counts up inside a millisecond), so a reader that
+ * follows a log by "ids after X" never misses an event written later.
+ */
 export function uuidv7(now: number = Date.now()): string {
+  let ms = Math.floor(now);
+  if (ms <= lastMs) {
+    ms = lastMs;
+    seq++;
+    if (seq > 0xfff) {
+      ms++;
+      seq = 0;
+    }
+  } else {
+    // A random start leaves room to count up within the millisecond.
+    seq = randomBytes(2).readUInt16BE() & 0x7ff;
+  }
+  lastMs = ms;
   const b = randomBytes(16);
-  b.writeUIntBE(Math.floor(now), 0, 6);
-  b[6] = (b[6]! & 0x0f) | 0x70;
+  b.writeUIntBE(ms, 0, 6);
+  b[6] = 0x70 | (seq >> 8);
+  b[7] = seq & 0xff;
   b[8] = (b[8]! & 0x3f) | 0x80;
   const h = b.toString('hex');
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;

@@ -54,6 +54,20 @@ export class Catalog {
     return this.naming.prefix === 'always' || (this.naming.prefix === 'auto' && this.naming.upstreamCount > 1);
   }
 
+  /** The upstreams an exposed tool or prompt name could belong to (every one when names are not prefixed). */
+  possibleOwners(exposed: string, upstreamOrder: readonly string[]): string[] {
+    return this.prefixed ? upstreamOrder.filter((u) => exposed.startsWith(`${u}${this.naming.separator}`)) : [...upstreamOrder];
+  }
+
+  private readonly refreshedAt = new Map<ListKind, number>();
+
+  /** True at most once per interval for each kind: forced refreshes of the lists are rate-limited. */
+  mayRefresh(kind: ListKind, now = Date.now(), intervalMs = 1000): boolean {
+    if (now - (this.refreshedAt.get(kind) ?? 0) < intervalMs) return false;
+    this.refreshedAt.set(kind, now);
+    return true;
+  }
+
   has(upstream: string, kind: ListKind): boolean {
     return this.lists.get(upstream)?.has(kind) ?? false;
   }

@@ -8,6 +8,7 @@ import type { ServerConfig, WardenConfig } from '../config/schema.js';
 import { errorCodeOf, toJsonRpcError, WardenError } from '../protocol/errors.js';
 import { errorResponse, successResponse, type JsonRpcRequest, type JsonRpcResponse } from '../protocol/jsonrpc.js';
 import { SUPPORTED_REVISIONS } from '../protocol/revisions.js';
+import type { Principal } from '../identity/principal.js';
 import type { Logger } from '../telemetry/log.js';
 import type { RequestOutbound } from './channel.js';
 import { route, type RouteContext } from './router.js';
@@ -24,6 +25,13 @@ export interface GatewayOptions {
 export interface RequestMeta {
   protocolVersion: string | null;
   startedAt: number;
+  /** Who asked; null when the request was refused before authentication succeeded. */
+  principal: Principal | null;
+}
+
+/** The principal part of an audit event. */
+export function auditPrincipal(p: Principal | null) {
+  return { agent: p?.agent ?? null, user: p?.user ?? null, tenant: p?.tenant ?? null, chain: p?.chain ?? [], authMethod: p?.method ?? null };
 }
 
 const CAPABILITIES = {
@@ -109,8 +117,8 @@ export class Gateway {
     };
     let result: Record<string, unknown> | undefined;
     let failure: unknown;
-    if (!this.auditHealthy) {
-      // The audit log failed on an earlier request: refuse before anything reaches an upstream.
+    if (!this.auditHealthy || !this.opts.audit.available()) {
+      // The audit log failed on an earlier request, or its store is closed: refuse before anything reaches an upstream.
       failure = new WardenError('audit_unavailable', 'The audit log is unavailable; the request was refused', -32004, 503);
     } else {
       try {
@@ -123,6 +131,7 @@ export class Gateway {
     try {
       await this.opts.audit.record({
         startedAt: meta.startedAt,
+        ...auditPrincipal(meta.principal),
         sessionId: session.id,
         protocolVersion: meta.protocolVersion,
         method: req.method,
@@ -140,10 +149,26 @@ export class Gateway {
     return failure === undefined ? successResponse(req.id, result!) : errorResponse(req.id, toJsonRpcError(failure));
   }
 
+  /** Records an event the ingress handled itself (a token exchange, a session ended). Throws if it cannot be stored. */
+  async recordOutcome(method: string, sessionId: string | null, meta: RequestMeta, failure?: unknown): Promise<void> {
+    await this.opts.audit.record({
+      startedAt: meta.startedAt,
+      ...auditPrincipal(meta.principal),
+      sessionId,
+      protocolVersion: meta.protocolVersion,
+      method,
+      upstream: null,
+      target: null,
+      argsDigest: null,
+      outcome: failure === undefined ? 'ok' : outcomeOf(failure),
+      errorCode: failure === undefined ? null : errorCodeOf(failure),
+    });
+  }
+
   /** Records a message refused before it reached the decision path (bad JSON, bad headers, unknown session). */
   async recordRejected(method: string, sessionId: string | null, meta: RequestMeta, err: unknown): Promise<void> {
     await this.opts.audit
-      .record({ startedAt: meta.startedAt, sessionId, protocolVersion: meta.protocolVersion, method, upstream: null, target: null, argsDigest: null, outcome: 'error', errorCode: errorCodeOf(err) })
+      .record({ startedAt: meta.startedAt, ...auditPrincipal(meta.principal), sessionId, protocolVersion: meta.protocolVersion, method, upstream: null, target: null, argsDigest: null, outcome: 'error', errorCode: errorCodeOf(err) })
       .catch(() => (this.auditHealthy = false));
   }
 

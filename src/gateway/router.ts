@@ -77,12 +77,21 @@ async function resolveName(ctx: RouteContext, kind: 'tools' | 'prompts', exposed
   const { session } = ctx;
   await load(ctx, kind);
   let entry = session.catalog.resolveName(kind, exposed, session.order);
-  if (!entry) {
-    // The upstream may have added it since we listed: look once more before refusing.
+  if (!entry && session.catalog.mayRefresh(kind)) {
+    // The upstream may have added it since we listed: look once more before refusing (at most once a second,
+    // so a client sending unknown names cannot multiply traffic to every upstream).
     await load(ctx, kind, true);
     entry = session.catalog.resolveName(kind, exposed, session.order);
   }
-  if (!entry) throw unknownName(kind, exposed);
+  if (!entry) {
+    // The name may belong to an upstream whose list could not be fetched: say so, rather than "unknown".
+    const down = session.catalog.possibleOwners(exposed, session.order).find((u) => !session.catalog.has(u, kind));
+    if (down !== undefined) {
+      ctx.audit.upstream = down;
+      throw new WardenError('upstream_unavailable', `Upstream "${down}" is unavailable, so ${exposed} cannot be resolved`, JsonRpcCode.UpstreamUnavailable);
+    }
+    throw unknownName(kind, exposed);
+  }
   return entry;
 }
 
@@ -102,9 +111,8 @@ async function resolveUri(ctx: RouteContext, uri: unknown): Promise<string> {
 async function forward(ctx: RouteContext, upstream: string, method: string, params: Params | undefined, check: (r: Record<string, unknown>) => boolean) {
   ctx.audit.upstream = upstream;
   const client = ctx.session.upstream(upstream);
-  const progressToken = (params?._meta as Record<string, unknown> | undefined)?.progressToken;
-  const result = await ctx.session.track(upstream, ctx.out, progressToken, () =>
-    client.request(method, params, { timeoutMs: ctx.timeoutMs(upstream), signal: ctx.out.signal }),
+  const result = await ctx.session.track(upstream, ctx.out, params, (forwarded, tag) =>
+    client.request(method, forwarded, { timeoutMs: ctx.timeoutMs(upstream), signal: ctx.out.signal, tag }),
   );
   if (!check(result)) throw invalidResult(upstream, method);
   return result;
@@ -150,6 +158,8 @@ export async function route(ctx: RouteContext, req: JsonRpcRequest): Promise<Rec
     case 'completion/complete':
       return complete(ctx, params);
     case 'logging/setLevel':
+      // The shared stateless connections belong to no one client: one client may not set everyone's level.
+      if (ctx.session.shared) return {};
       await Promise.all(
         ctx.session.order.map(async (name) => {
           const client = ctx.session.upstream(name);

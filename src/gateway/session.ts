@@ -48,7 +48,9 @@ export class GatewaySession {
   standalone?: Outbound;
   lastSeen = Date.now();
   private readonly active = new Set<Active>();
-  private readonly progressRoutes = new Map<string | number, RequestOutbound>();
+  /** Upstream progress token -> the client's stream and the token the client chose. */
+  private readonly progressRoutes = new Map<string, { out: RequestOutbound; clientToken: string | number }>();
+  private nextProgressToken = 1;
   private readonly clientRequests = new Map<JsonRpcId, { resolve: (r: Record<string, unknown>) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
   private nextClientRequestId = 1;
   private closed = false;
@@ -76,8 +78,8 @@ export class GatewaySession {
       clientInfo: { name: 'mcp-warden', version: this.deps.version },
       connectTimeoutMs: Math.min(this.deps.callTimeoutMs, 30_000),
       log: this.deps.log,
-      onRequest: (req) => this.relayRequest(name, req),
-      onNotification: (n) => this.relayNotification(name, n),
+      onRequest: (req, tag) => this.relayRequest(name, req, tag as Active | undefined),
+      onNotification: (n, tag) => this.relayNotification(name, n, tag as Active | undefined),
       onReady: () => this.catalog.invalidate(name),
     });
     this.upstreams.set(name, client);
@@ -89,32 +91,52 @@ export class GatewaySession {
     for (const name of this.order) void this.upstream(name).ready().catch(() => undefined);
   }
 
-  /** Runs `fn` as an in-flight request to `upstream`, so relays and progress find the right stream. */
-  async track<T>(upstream: string, out: RequestOutbound, progressToken: unknown, fn: () => Promise<T>): Promise<T> {
+  /**
+   * Runs `fn` as an in-flight request to `upstream`, so relays and progress find the right stream. A client's
+   * progress token is replaced by one the gateway owns, so two requests (or two stateless clients) that pick
+   * the same token never receive each other's progress; it is mapped back on the way to the client.
+   */
+  async track<T>(upstream: string, out: RequestOutbound, params: Params | undefined, fn: (params: Params | undefined, tag: unknown) => Promise<T>): Promise<T> {
     const a: Active = { upstream, out };
     this.active.add(a);
-    const token = typeof progressToken === 'string' || typeof progressToken === 'number' ? progressToken : undefined;
-    if (token !== undefined) this.progressRoutes.set(token, out);
+    const meta = params?._meta as Record<string, unknown> | undefined;
+    const clientToken = meta?.progressToken;
+    let token: string | undefined;
+    if (typeof clientToken === 'string' || typeof clientToken === 'number') {
+      token = `warden-progress-${this.nextProgressToken++}`;
+      this.progressRoutes.set(token, { out, clientToken });
+      params = { ...params, _meta: { ...meta, progressToken: token } };
+    }
     try {
-      return await fn();
+      return await fn(params, a);
     } finally {
       this.active.delete(a);
-      if (token !== undefined && this.progressRoutes.get(token) === out) this.progressRoutes.delete(token);
+      if (token !== undefined) this.progressRoutes.delete(token);
     }
   }
 
-  /** The stream for a message caused by `upstream`: its newest in-flight request, else the standalone stream. */
-  private streamFor(upstream: string): Outbound | undefined {
-    let found: Outbound | undefined;
-    for (const a of this.active) if (a.upstream === upstream) found = a.out;
-    return found ?? this.standalone;
+  /**
+   * The stream for a message caused by `upstream`: its newest in-flight request, else the standalone stream.
+   * A shared (stateless) session serves many clients, so there it must be the only request in flight, or the
+   * message is dropped rather than shown to a client that did not cause it.
+   */
+  private streamFor(upstream: string, tag?: Active): Outbound | undefined {
+    if (tag && this.active.has(tag)) return tag.out;
+    const candidates = [...this.active].filter((a) => a.upstream === upstream);
+    if (this.init.id === null) return candidates.length === 1 ? candidates[0]!.out : undefined;
+    return candidates.at(-1)?.out ?? this.standalone;
   }
 
-  private relayNotification(upstream: string, n: JsonRpcNotification): void {
+  /** True for the session shared by stateless (2026-07-28) requests: its upstream state belongs to no one client. */
+  get shared(): boolean {
+    return this.init.id === null;
+  }
+
+  private relayNotification(upstream: string, n: JsonRpcNotification, tag?: Active): void {
     const method = n.method;
     if (method === 'notifications/progress') {
-      const out = this.progressRoutes.get(n.params?.progressToken as string | number);
-      out?.send(n);
+      const route = this.progressRoutes.get(String(n.params?.progressToken));
+      route?.out.send({ ...n, params: { ...n.params, progressToken: route.clientToken } });
       return;
     }
     if (method.endsWith('/list_changed')) {
@@ -128,7 +150,7 @@ export class GatewaySession {
       return;
     }
     if (method === 'notifications/message') {
-      this.streamFor(upstream)?.send(n);
+      this.streamFor(upstream, tag)?.send(n);
       return;
     }
     if (method === 'notifications/resources/updated') {
@@ -139,13 +161,13 @@ export class GatewaySession {
   }
 
   /** Relays a server-to-client request from `upstream` to this session's client and returns its answer. */
-  private relayRequest(upstream: string, req: JsonRpcRequest): Promise<Record<string, unknown>> {
+  private relayRequest(upstream: string, req: JsonRpcRequest, tag?: Active): Promise<Record<string, unknown>> {
     const needed = REQUIRED_CAPABILITY[req.method];
     if (req.method === 'ping') return Promise.resolve({});
     if (!needed || !(needed in this.init.clientCapabilities)) {
       return Promise.reject(new WardenError('client_capability_missing', `The client does not support ${req.method}`, JsonRpcCode.MethodNotFound));
     }
-    const out = this.streamFor(upstream);
+    const out = this.streamFor(upstream, tag);
     if (!out || this.closed) return Promise.reject(new WardenError('client_capability_missing', 'The client has no open stream to receive the request', JsonRpcCode.InternalError));
     const id = `warden-${this.nextClientRequestId++}`;
     return new Promise((resolve, reject) => {

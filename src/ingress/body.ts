@@ -9,7 +9,7 @@ export function tooLarge(limit: number): WardenError {
 export function readBody(req: IncomingMessage, limit: number): Promise<string> {
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > limit) {
-    req.resume();
+    req.pause();
     return Promise.reject(tooLarge(limit));
   }
   return new Promise((resolve, reject) => {
@@ -18,8 +18,9 @@ export function readBody(req: IncomingMessage, limit: number): Promise<string> {
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
       if (size > limit) {
+        // Stop reading: the answer closes the connection, so an endless body cannot keep the gateway busy.
         req.removeAllListeners('data');
-        req.resume();
+        req.pause();
         reject(tooLarge(limit));
         return;
       }

@@ -1,12 +1,21 @@
-/** The HTTP listener: the DNS-rebinding guard in front of everything, then the MCP endpoint and a health check. */
-import { createServer, type Server } from 'node:http';
+/**
+ * The HTTP(S) listener: the DNS-rebinding guard in front of everything, then the MCP endpoint, the identity
+ * endpoints and a health check. With `tls.clientCaFile` it requires client certificates (mTLS).
+ */
+import { readFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { resolve } from 'node:path';
+import type { TLSSocket } from 'node:tls';
 import type { WardenConfig } from '../config/schema.js';
 import { systemClock } from '../core/ids.js';
 import type { Gateway } from '../gateway/gateway.js';
+import type { Identity } from '../identity/index.js';
 import { JsonRpcCode, WardenError } from '../protocol/errors.js';
 import type { Logger } from '../telemetry/log.js';
 import { createHostGuard, type HostGuard } from './guard.js';
+import { routeIdentity } from './oauth-routes.js';
 import { SessionRegistry } from './sessions.js';
 import { sendHttpError, StreamableHttpEndpoint } from './streamable-http.js';
 
@@ -22,52 +31,95 @@ export function splitListen(listen: string): { host: string; port: number } {
   return { host: listen.slice(0, i).replace(/^\[(.*)\]$/, '$1'), port: Number(listen.slice(i + 1)) };
 }
 
-export async function startIngress(config: WardenConfig, gateway: Gateway, log: Logger): Promise<Ingress> {
+function createListener(config: WardenConfig, baseDir: string, handler: RequestListener): Server {
+  const tls = config.tls;
+  if (!tls) return createServer(handler);
+  const read = (f: string) => readFileSync(resolve(baseDir, f));
+  return createHttpsServer(
+    {
+      cert: read(tls.certFile),
+      key: read(tls.keyFile),
+      ...(tls.clientCaFile ? { ca: read(tls.clientCaFile), requestCert: true, rejectUnauthorized: true } : {}),
+    },
+    handler,
+  ) as unknown as Server;
+}
+
+/** The subjectAltName of a verified client certificate that is not a CA (X.509-SVID rule), if any. */
+function peerSan(req: IncomingMessage): string | undefined {
+  const socket = req.socket as TLSSocket;
+  if (typeof socket.getPeerX509Certificate !== 'function' || !socket.authorized) return undefined;
+  const cert = socket.getPeerX509Certificate();
+  if (!cert || cert.ca) return undefined;
+  return cert.subjectAltName ?? undefined;
+}
+
+export async function startIngress(config: WardenConfig, gateway: Gateway, log: Logger, baseDir: string, identityFor: (publicUrl: string) => Identity): Promise<Ingress> {
   const { host, port } = splitListen(config.listen);
   const sessions = new SessionRegistry(config.limits.sessionIdleMs, config.limits.maxSessions);
-  const endpoint = new StreamableHttpEndpoint({ gateway, sessions, maxBodyBytes: config.limits.maxBodyBytes, clock: systemClock });
-  // The guard needs the bound port, known only after listen(); requests cannot arrive before that.
-  const bound: { guard?: HostGuard } = {};
+  // The guard and identity need the bound port, known only after listen(); requests wait for neither.
+  const bound: { guard?: HostGuard; identity?: Identity; endpoint?: StreamableHttpEndpoint } = {};
 
-  const server: Server = createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
-    if (!bound.guard!.hostAllowed(req.headers.host)) {
+  const handler = (req: IncomingMessage, res: ServerResponse) => {
+    const path = (req.url ?? '/').split('?')[0]!;
+    // A refusal is an outcome like any other: it is audited before the answer leaves. No session id is
+    // recorded: a request from a foreign Host or Origin must not write events into a real session's trail.
+    const refuse = (err: WardenError): void => {
+      const meta = { protocolVersion: null, startedAt: systemClock.now(), principal: null };
+      void gateway.recordRejected('http', null, meta, err).then(() => sendHttpError(res, err));
+    };
+    if (!bound.guard || !bound.identity || !bound.endpoint) return sendHttpError(res, new WardenError('internal', 'Starting', JsonRpcCode.InternalError, 503));
+    if (!bound.guard.hostAllowed(req.headers.host)) {
       log.warn({ host: req.headers.host }, 'request refused: Host not allowed');
-      return sendHttpError(res, new WardenError('forbidden_host', 'Forbidden: Host header not allowed', JsonRpcCode.Forbidden, 403));
+      return refuse(new WardenError('forbidden_host', 'Forbidden: Host header not allowed', JsonRpcCode.Forbidden, 403));
     }
-    if (!bound.guard!.originAllowed(req.headers.origin)) {
+    if (!bound.guard.originAllowed(req.headers.origin)) {
       log.warn({ origin: req.headers.origin }, 'request refused: Origin not allowed');
-      return sendHttpError(res, new WardenError('forbidden_origin', 'Forbidden: Origin not allowed', JsonRpcCode.Forbidden, 403));
+      return refuse(new WardenError('forbidden_origin', 'Forbidden: Origin not allowed', JsonRpcCode.Forbidden, 403));
     }
-    if (path === '/mcp') {
-      void endpoint.handle(req, res);
+    if (path === new URL(bound.identity.resource).pathname || path === '/mcp') {
+      void bound.endpoint.handle(req, res, peerSan(req));
       return;
     }
+    if (routeIdentity(path, req, res, bound.identity, gateway, systemClock)) return;
     if (path === '/healthz' && req.method === 'GET') {
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'ok', sessions: sessions.size }));
       return;
     }
     res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'not found' }));
-  });
+  };
+  const server = createListener(config, baseDir, handler);
   // Keep-alive connections from agents are long-lived; headers must still arrive promptly.
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 30_000;
   server.requestTimeout = 0;
 
-  await new Promise<void>((resolve, reject) => {
+  await new Promise<void>((resolveListen, reject) => {
     server.once('error', reject);
-    server.listen(port, host, () => resolve());
+    server.listen(port, host, () => resolveListen());
   });
   const actual = (server.address() as AddressInfo).port;
-  bound.guard = createHostGuard(host, actual, config.allowedHosts, config.allowedOrigins, config.publicUrl);
   const shownHost = host.includes(':') ? `[${host}]` : host;
+  const url = `${config.tls ? 'https' : 'http'}://${shownHost}:${actual}/mcp`;
+  const identity = identityFor(config.publicUrl ?? url);
+  bound.identity = identity;
+  bound.endpoint = new StreamableHttpEndpoint({
+    gateway,
+    sessions,
+    maxBodyBytes: config.limits.maxBodyBytes,
+    clock: systemClock,
+    authenticator: identity.authenticator,
+    resourceMetadataUrl: identity.metadataUrl,
+    requiredScopes: identity.requiredScopes,
+  });
+  bound.guard = createHostGuard(host, actual, config.allowedHosts, config.allowedOrigins, config.publicUrl);
   return {
-    url: `http://${shownHost}:${actual}/mcp`,
+    url,
     port: actual,
     close: async () => {
       await sessions.closeAll();
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
+      await new Promise<void>((done) => {
+        server.close(() => done());
         server.closeAllConnections();
       });
     },

@@ -4,6 +4,8 @@ import type { ResponseStream } from './response-stream.js';
 
 export interface SessionEntry {
   session: GatewaySession;
+  /** principalKey of the principal that opened it: the only one that may use it. */
+  owner: string;
   /** In-flight POSTed requests by JSON-RPC id, so notifications/cancelled can find them. */
   inflight: Map<string | number, ResponseStream>;
   closeStandalone?: () => void;
@@ -22,8 +24,8 @@ export class SessionRegistry {
     return this.entries.size;
   }
 
-  add(id: string, session: GatewaySession): SessionEntry {
-    const entry: SessionEntry = { session, inflight: new Map() };
+  add(id: string, session: GatewaySession, owner: string): SessionEntry {
+    const entry: SessionEntry = { session, owner, inflight: new Map() };
     this.entries.set(id, entry);
     return entry;
   }

@@ -7,7 +7,8 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sessionId as newSessionId, type Clock } from '../core/ids.js';
-import type { Gateway } from '../gateway/gateway.js';
+import type { Gateway, RequestMeta } from '../gateway/gateway.js';
+import { AuthError, challenge, principalKey, type Authenticator, type Principal } from '../identity/index.js';
 import { JsonRpcCode, toJsonRpcError, WardenError } from '../protocol/errors.js';
 import { errorResponse, isNotification, isRequest, parseMessage, type JsonRpcMessage, type JsonRpcRequest } from '../protocol/jsonrpc.js';
 import { HEADERLESS_REVISION, isLegacyRevision, META_PROTOCOL_VERSION, MODERN_REVISION, negotiateLegacy, SUPPORTED_REVISIONS } from '../protocol/revisions.js';
@@ -21,6 +22,10 @@ export interface EndpointOptions {
   sessions: SessionRegistry;
   maxBodyBytes: number;
   clock: Clock;
+  authenticator: Authenticator;
+  /** For 401/403 challenges: where the protected-resource metadata lives, and the scopes every request needs. */
+  resourceMetadataUrl: string;
+  requiredScopes: string[];
 }
 
 const header = (req: IncomingMessage, name: string): string | undefined => {
@@ -40,8 +45,26 @@ export function sendHttpError(res: ServerResponse, err: WardenError, id: string 
     return;
   }
   const body = JSON.stringify(errorResponse(id, toJsonRpcError(err)));
-  res.writeHead(err.httpStatus >= 400 ? err.httpStatus : 400, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
-  res.end(body);
+  const headers: Record<string, string | number> = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) };
+  if (err.code === 'method_not_allowed' && typeof err.data?.allow === 'string') headers.allow = err.data.allow;
+  // After an oversized body the rest of it is not read: close the connection instead of draining it.
+  if (err.code === 'body_too_large') headers.connection = 'close';
+  res.writeHead(err.httpStatus >= 400 ? err.httpStatus : 400, headers);
+  res.end(body, () => {
+    if (err.code === 'body_too_large') res.socket?.destroy();
+  });
+}
+
+/** The audit reason for a refused credential. */
+function authFailure(err: AuthError): WardenError {
+  return err.code === 'insufficient_scope'
+    ? new WardenError('insufficient_scope', err.description, JsonRpcCode.Unauthorized, 403)
+    : new WardenError('unauthenticated', err.description, JsonRpcCode.Unauthorized, err.status);
+}
+
+/** 405 carries the Allow header; the error is audited like any refusal. */
+function methodNotAllowed(allow: string): WardenError {
+  return new WardenError('method_not_allowed', 'Method Not Allowed', JsonRpcCode.InvalidRequest, 405, { allow });
 }
 
 const E = {
@@ -56,43 +79,65 @@ const E = {
 export class StreamableHttpEndpoint {
   constructor(private readonly opts: EndpointOptions) {}
 
-  async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async handle(req: IncomingMessage, res: ServerResponse, peerSubjectAltName?: string): Promise<void> {
     const startedAt = this.opts.clock.now();
+    let principal: Principal | null = null;
     try {
-      if (req.method === 'POST') await this.post(req, res, startedAt);
-      else if (req.method === 'GET') this.get(req, res);
-      else if (req.method === 'DELETE') await this.delete(req, res);
-      else {
-        res.writeHead(405, { allow: 'GET, POST, DELETE' }).end();
-      }
+      // Every request is authenticated; a session id is never a credential.
+      principal = await this.opts.authenticator.authenticate({ authorization: header(req, 'authorization'), url: req.url, peerSubjectAltName });
+      if (req.method === 'POST') await this.post(req, res, startedAt, principal);
+      else if (req.method === 'GET') this.get(req, res, principal);
+      else if (req.method === 'DELETE') await this.delete(req, res, principal);
+      else throw methodNotAllowed('GET, POST, DELETE');
     } catch (err) {
+      const meta = { protocolVersion: header(req, 'mcp-protocol-version') ?? null, startedAt, principal };
+      if (err instanceof AuthError) {
+        await this.opts.gateway.recordRejected('http', header(req, 'mcp-session-id') ?? null, meta, authFailure(err));
+        return this.sendChallenge(res, err);
+      }
       const e = err instanceof WardenError ? err : new WardenError('internal', 'Internal gateway error', JsonRpcCode.InternalError, 500);
-      await this.opts.gateway.recordRejected('http', header(req, 'mcp-session-id') ?? null, { protocolVersion: header(req, 'mcp-protocol-version') ?? null, startedAt }, e);
+      await this.opts.gateway.recordRejected('http', header(req, 'mcp-session-id') ?? null, meta, e);
       sendHttpError(res, e);
     }
   }
 
-  private async post(req: IncomingMessage, res: ServerResponse, startedAt: number): Promise<void> {
+  private sendChallenge(res: ServerResponse, err: AuthError): void {
+    const body = JSON.stringify(errorResponse(null, { code: JsonRpcCode.Unauthorized, message: err.description, data: { reason: err.code } }));
+    res.writeHead(err.status, {
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(body),
+      ...(err.status !== 400 ? { 'www-authenticate': challenge(err, this.opts.resourceMetadataUrl, this.opts.requiredScopes) } : {}),
+    });
+    res.end(body);
+  }
+
+  /** The session `sid` if it exists and belongs to `principal`; another principal's session does not exist for it. */
+  private ownedSession(sid: string, principal: Principal): SessionEntry {
+    const entry = this.opts.sessions.get(sid);
+    if (!entry || entry.owner !== principalKey(principal)) throw E.sessionNotFound();
+    return entry;
+  }
+
+  private async post(req: IncomingMessage, res: ServerResponse, startedAt: number, principal: Principal): Promise<void> {
     const contentType = header(req, 'content-type') ?? '';
-    if (!contentType.toLowerCase().startsWith('application/json')) throw E.unsupportedMedia();
+    if (contentType.split(';')[0]!.trim().toLowerCase() !== 'application/json') throw E.unsupportedMedia();
     if (!accepts(req, 'application/json') || !accepts(req, 'text/event-stream')) throw E.notAcceptable('both application/json and text/event-stream');
     const message = parseMessage(await readBody(req, this.opts.maxBodyBytes));
     const sid = header(req, 'mcp-session-id');
     const versionHeader = header(req, 'mcp-protocol-version');
 
-    if (isRequest(message) && message.method === 'initialize') return this.initialize(message, res, sid, startedAt);
+    if (isRequest(message) && message.method === 'initialize') return this.initialize(message, res, sid, { protocolVersion: null, startedAt, principal });
     if (sid !== undefined) {
-      const entry = this.opts.sessions.get(sid);
-      if (!entry) throw E.sessionNotFound();
+      const entry = this.ownedSession(sid, principal);
       if (versionHeader !== undefined && !isLegacyRevision(versionHeader)) throw E.badVersion(versionHeader);
-      return this.legacyMessage(entry, message, req, res, versionHeader ?? HEADERLESS_REVISION, startedAt);
+      return this.legacyMessage(entry, message, req, res, { protocolVersion: versionHeader ?? HEADERLESS_REVISION, startedAt, principal });
     }
     const metaVersion = isRequest(message) ? (message.params?._meta as Record<string, unknown> | undefined)?.[META_PROTOCOL_VERSION] : undefined;
-    if (versionHeader === MODERN_REVISION || metaVersion !== undefined) return this.modern(message, req, res, startedAt);
+    if (versionHeader === MODERN_REVISION || metaVersion !== undefined) return this.modern(message, req, res, { protocolVersion: MODERN_REVISION, startedAt, principal });
     throw E.sessionRequired();
   }
 
-  private async initialize(msg: JsonRpcRequest, res: ServerResponse, sid: string | undefined, startedAt: number): Promise<void> {
+  private async initialize(msg: JsonRpcRequest, res: ServerResponse, sid: string | undefined, meta: RequestMeta): Promise<void> {
     if (sid !== undefined) throw new WardenError('invalid_request', 'Bad Request: initialize must not carry a session id', JsonRpcCode.InvalidRequest, 400);
     const { gateway, sessions } = this.opts;
     if (sessions.size >= sessions.max) throw new WardenError('upstream_unavailable', 'Too many sessions; try again later', JsonRpcCode.UpstreamUnavailable, 503);
@@ -105,15 +150,15 @@ export class StreamableHttpEndpoint {
       clientInfo: (params.clientInfo as Record<string, unknown>) ?? {},
       clientCapabilities: (params.capabilities as Record<string, unknown>) ?? {},
     });
-    sessions.add(id, session);
+    sessions.add(id, session, principalKey(meta.principal!));
     session.warmUp();
     const stream = new ResponseStream(res, false, false);
-    const response = await gateway.handleLocal(session, msg, { protocolVersion, startedAt }, () => gateway.initializeResult(protocolVersion));
+    const response = await gateway.handleLocal(session, msg, { ...meta, protocolVersion }, () => gateway.initializeResult(protocolVersion));
     if ('error' in response) await sessions.remove(id);
     stream.finish(response, 200, 'error' in response ? {} : { 'mcp-session-id': id });
   }
 
-  private async legacyMessage(entry: SessionEntry, message: JsonRpcMessage, req: IncomingMessage, res: ServerResponse, protocolVersion: string, startedAt: number): Promise<void> {
+  private async legacyMessage(entry: SessionEntry, message: JsonRpcMessage, req: IncomingMessage, res: ServerResponse, meta: RequestMeta): Promise<void> {
     const { session } = entry;
     session.lastSeen = Date.now();
     if (!isRequest(message)) {
@@ -125,7 +170,7 @@ export class StreamableHttpEndpoint {
     const stream = new ResponseStream(res, accepts(req, 'text/event-stream'), false, true);
     entry.inflight.set(message.id, stream);
     try {
-      const response = await this.opts.gateway.handle(session, message, stream, { protocolVersion, startedAt });
+      const response = await this.opts.gateway.handle(session, message, stream, meta);
       stream.finish(response);
     } finally {
       if (entry.inflight.get(message.id) === stream) entry.inflight.delete(message.id);
@@ -141,7 +186,7 @@ export class StreamableHttpEndpoint {
     }
   }
 
-  private async modern(message: JsonRpcMessage, req: IncomingMessage, res: ServerResponse, startedAt: number): Promise<void> {
+  private async modern(message: JsonRpcMessage, req: IncomingMessage, res: ServerResponse, protocol: RequestMeta): Promise<void> {
     if (!isRequest(message)) {
       res.writeHead(202).end();
       return;
@@ -153,7 +198,6 @@ export class StreamableHttpEndpoint {
     const { gateway } = this.opts;
     const session = gateway.statelessSession();
     const stream = new ResponseStream(res, accepts(req, 'text/event-stream'), true);
-    const protocol = { protocolVersion: MODERN_REVISION, startedAt };
     const response =
       message.method === 'server/discover'
         ? await gateway.handleLocal(session, message, protocol, () => gateway.discoverResult())
@@ -162,17 +206,13 @@ export class StreamableHttpEndpoint {
     stream.finish(response, 'error' in response && response.error.code === JsonRpcCode.MethodNotFound ? 404 : 200);
   }
 
-  private get(req: IncomingMessage, res: ServerResponse): void {
+  private get(req: IncomingMessage, res: ServerResponse, principal: Principal): void {
     const sid = header(req, 'mcp-session-id');
     if (sid === undefined) {
-      if (header(req, 'mcp-protocol-version') === MODERN_REVISION) {
-        res.writeHead(405, { allow: 'POST' }).end();
-        return;
-      }
+      if (header(req, 'mcp-protocol-version') === MODERN_REVISION) throw methodNotAllowed('POST');
       throw E.sessionRequired();
     }
-    const entry = this.opts.sessions.get(sid);
-    if (!entry) throw E.sessionNotFound();
+    const entry = this.ownedSession(sid, principal);
     if (!accepts(req, 'text/event-stream')) throw E.notAcceptable('text/event-stream');
     if (entry.session.standalone) throw new WardenError('invalid_request', 'Conflict: this session already has an open stream', JsonRpcCode.InvalidRequest, 409);
     res.writeHead(200, SSE_HEADERS);
@@ -192,11 +232,12 @@ export class StreamableHttpEndpoint {
     res.on('close', close);
   }
 
-  private async delete(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  private async delete(req: IncomingMessage, res: ServerResponse, principal: Principal): Promise<void> {
     const sid = header(req, 'mcp-session-id');
     if (sid === undefined) throw E.sessionRequired();
-    if (!this.opts.sessions.get(sid)) throw E.sessionNotFound();
+    this.ownedSession(sid, principal);
     await this.opts.sessions.remove(sid);
+    await this.opts.gateway.recordOutcome('session/delete', sid, { protocolVersion: header(req, 'mcp-protocol-version') ?? null, startedAt: this.opts.clock.now(), principal });
     res.writeHead(200).end();
   }
 }

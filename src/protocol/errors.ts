@@ -15,6 +15,7 @@ export const JsonRpcCode = {
   AuditUnavailable: -32004,
   SessionNotFound: -32005,
   Forbidden: -32006,
+  Unauthorized: -32007,
   HeaderMismatch: -32020,
   UnsupportedProtocolVersion: -32022,
 } as const;
@@ -44,6 +45,14 @@ export type WardenErrorCode =
   | 'upstream_error'
   | 'client_capability_missing'
   | 'audit_unavailable'
+  | 'unauthenticated'
+  | 'invalid_grant'
+  | 'invalid_scope'
+  | 'invalid_target'
+  | 'unauthorized_client'
+  | 'unsupported_grant_type'
+  | 'method_not_allowed'
+  | 'insufficient_scope'
   | 'cancelled'
   | 'internal';
 

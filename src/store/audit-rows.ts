@@ -1,5 +1,6 @@
 /** The AuditEvent <-> row mapping shared by both backends, so their columns cannot drift apart. */
 import type { AuditEvent, AuditOutcome } from '../audit/event.js';
+import { parseJsonArray } from './identity-rows.js';
 import type { AuditQuery } from './types.js';
 
 /** Column names in insert order; one per AuditEvent field. */
@@ -16,6 +17,12 @@ export const AUDIT_COLUMNS = [
   'outcome',
   'error_code',
   'latency_ms',
+  // Added by migration 2. `user` is reserved in PostgreSQL, hence user_subject; chain is a JSON array as text.
+  'agent',
+  'user_subject',
+  'tenant',
+  'chain',
+  'auth_method',
 ] as const;
 
 export type AuditColumn = (typeof AUDIT_COLUMNS)[number];
@@ -35,6 +42,11 @@ export function toRow(e: AuditEvent): AuditRow {
     outcome: e.outcome,
     error_code: e.errorCode,
     latency_ms: e.latencyMs,
+    agent: e.agent,
+    user_subject: e.user,
+    tenant: e.tenant,
+    chain: JSON.stringify(e.chain),
+    auth_method: e.authMethod,
   };
 }
 
@@ -44,6 +56,12 @@ export function fromRow(r: AuditRow): AuditEvent {
     time: r.time as string,
     instance: r.instance as string,
     sessionId: r.session_id as string | null,
+    // Rows written before migration 2 have no identity: nulls and an empty chain.
+    agent: (r.agent ?? null) as string | null,
+    user: (r.user_subject ?? null) as string | null,
+    tenant: (r.tenant ?? null) as string | null,
+    chain: parseJsonArray(r.chain),
+    authMethod: (r.auth_method ?? null) as string | null,
     protocolVersion: r.protocol_version as string | null,
     method: r.method as string,
     upstream: r.upstream as string | null,

@@ -10,7 +10,16 @@ import { openPostgresStore } from './postgres/store.js';
 import { openSqliteStore } from './sqlite/store.js';
 import type { Store } from './types.js';
 
-export type { AuditQuery, AuditStore, Store } from './types.js';
+export type {
+  AuditQuery,
+  AuditStore,
+  IssuedTokenRecord,
+  KeyStore,
+  ReplayStore,
+  SigningKeyRecord,
+  Store,
+  TokenStore,
+} from './types.js';
 export { StoreError, type StoreErrorCode } from './errors.js';
 
 export interface OpenStoreOptions {

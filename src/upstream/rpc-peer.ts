@@ -6,12 +6,14 @@
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { JsonRpcCode, UpstreamRpcError, WardenError, toJsonRpcError } from '../protocol/errors.js';
+import { InvalidResponseError } from './http-transport.js';
 import type { JsonRpcId, JsonRpcNotification, JsonRpcRequest, Params } from '../protocol/jsonrpc.js';
 
 export interface PeerHandlers {
   /** A request from the other side (sampling, elicitation, roots); its result or thrown error is sent back. */
-  onRequest?: (request: JsonRpcRequest) => Promise<Record<string, unknown>>;
-  onNotification?: (notification: JsonRpcNotification) => void;
+  /** `tag` is the RequestOptions.tag of our request whose stream carried the message, when the transport knows it. */
+  onRequest?: (request: JsonRpcRequest, tag?: unknown) => Promise<Record<string, unknown>>;
+  onNotification?: (notification: JsonRpcNotification, tag?: unknown) => void;
   /** The transport closed; `unexpected` is false only after close() was called. */
   onClose?: (unexpected: boolean) => void;
   /** Messages that are not valid JSON-RPC, for logging. */
@@ -21,9 +23,12 @@ export interface PeerHandlers {
 export interface RequestOptions {
   timeoutMs: number;
   signal?: AbortSignal;
+  /** Handed back with messages the upstream sends on this request's stream. */
+  tag?: unknown;
 }
 
 interface Pending {
+  tag?: unknown;
   resolve: (result: Record<string, unknown>) => void;
   reject: (err: Error) => void;
   cleanup: () => void;
@@ -42,7 +47,7 @@ export class RpcPeer {
     private readonly label: string,
     private readonly handlers: PeerHandlers = {},
   ) {
-    transport.onmessage = (m) => this.dispatch(m as unknown);
+    transport.onmessage = (m, extra) => this.dispatch(m as unknown, (extra as { relatedRequestId?: JsonRpcId } | undefined)?.relatedRequestId);
     transport.onclose = () => this.onTransportClose();
     transport.onerror = () => {
       /* failures surface through send() rejections and onclose */
@@ -72,6 +77,7 @@ export class RpcPeer {
       };
       opts.signal?.addEventListener('abort', onAbort, { once: true });
       this.pending.set(id, {
+        tag: opts.tag,
         resolve,
         reject,
         cleanup: () => {
@@ -81,6 +87,10 @@ export class RpcPeer {
       });
       const message = { jsonrpc: '2.0', id, method, ...(params !== undefined ? { params } : {}) } as JSONRPCMessage;
       this.transport.send(message).catch((err: unknown) => {
+        if (err instanceof InvalidResponseError) {
+          this.settle(id, undefined, new WardenError('upstream_invalid_result', `Upstream "${this.label}" sent an invalid response`, JsonRpcCode.UpstreamInvalidResult, 200));
+          return;
+        }
         const status = (err as { code?: unknown }).code;
         const detail = typeof status === 'number' && status > 0 ? ` (HTTP ${status})` : '';
         this.settle(id, undefined, new WardenError('upstream_unavailable', `Upstream "${this.label}" could not be reached${detail}`, JsonRpcCode.UpstreamUnavailable, 200));
@@ -114,14 +124,15 @@ export class RpcPeer {
     else p.resolve(result ?? {});
   }
 
-  private dispatch(m: unknown): void {
+  private dispatch(m: unknown, relatedId?: JsonRpcId): void {
     if (!isObject(m) || m.jsonrpc !== '2.0') {
       this.handlers.onInvalid?.('not a JSON-RPC 2.0 message');
       return;
     }
     if (typeof m.method === 'string') {
-      if ('id' in m && (typeof m.id === 'string' || typeof m.id === 'number')) void this.answer(m as unknown as JsonRpcRequest);
-      else this.handlers.onNotification?.(m as unknown as JsonRpcNotification);
+      const tag = relatedId === undefined ? undefined : this.pending.get(relatedId)?.tag;
+      if ('id' in m && (typeof m.id === 'string' || typeof m.id === 'number')) void this.answer(m as unknown as JsonRpcRequest, tag);
+      else this.handlers.onNotification?.(m as unknown as JsonRpcNotification, tag);
       return;
     }
     const id = m.id as JsonRpcId;
@@ -140,11 +151,11 @@ export class RpcPeer {
     }
   }
 
-  private async answer(req: JsonRpcRequest): Promise<void> {
+  private async answer(req: JsonRpcRequest, tag: unknown): Promise<void> {
     let reply: JSONRPCMessage;
     try {
       if (!this.handlers.onRequest) throw new WardenError('method_not_found', `Method not supported: ${req.method}`, JsonRpcCode.MethodNotFound);
-      const result = await this.handlers.onRequest(req);
+      const result = await this.handlers.onRequest(req, tag);
       reply = { jsonrpc: '2.0', id: req.id, result } as JSONRPCMessage;
     } catch (err) {
       reply = { jsonrpc: '2.0', id: req.id, error: toJsonRpcError(err) } as JSONRPCMessage;

@@ -1,9 +1,9 @@
 /** Builds the transport for one configured upstream: stdio, Streamable HTTP, or legacy HTTP+SSE. */
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { isStdioServer, type ServerConfig } from '../config/schema.js';
 import type { Logger } from '../telemetry/log.js';
+import { HttpClientTransport } from './http-transport.js';
 import { StdioTransport } from './stdio-transport.js';
 
 export function createTransport(name: string, server: ServerConfig, log: Logger): Transport {
@@ -27,5 +27,5 @@ export function createTransport(name: string, server: ServerConfig, log: Logger)
       eventSourceInit: { fetch: (u, init) => fetch(u, { ...init, headers: { ...(init?.headers as Record<string, string>), ...headers } }) },
     });
   }
-  return new StreamableHTTPClientTransport(url, { requestInit });
+  return new HttpClientTransport(url, server.headers);
 }

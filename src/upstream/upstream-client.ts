@@ -20,8 +20,8 @@ export interface UpstreamClientOptions {
   clientInfo: { name: string; version: string };
   connectTimeoutMs: number;
   log: Logger;
-  onRequest?: (request: JsonRpcRequest) => Promise<Record<string, unknown>>;
-  onNotification?: (notification: JsonRpcNotification) => void;
+  onRequest?: (request: JsonRpcRequest, tag?: unknown) => Promise<Record<string, unknown>>;
+  onNotification?: (notification: JsonRpcNotification, tag?: unknown) => void;
   /** Called after each successful (re)connect, so caches of the upstream's lists can be dropped. */
   onReady?: () => void;
   /** For tests: replaces the transport factory. */

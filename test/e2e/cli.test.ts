@@ -4,7 +4,7 @@
  * `warden audit tail`, and bad configs refused at start.
  */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -12,7 +12,6 @@ import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { canonicalJson } from '../../src/audit/digest.js';
 import { assertBuilt, childPids, cmdline, connectClient, devConfig, isAlive, resultText, runWarden, startWarden, tempDir, waitFor, writeConfig, type RunningWarden } from '../helpers/e2e.js';
 import { everythingStdio, filesystemStdio, memoryStdio } from '../helpers/servers.js';
-import { createHash } from 'node:crypto';
 
 interface AuditJson {
   id: string;
@@ -52,6 +51,7 @@ describe('warden serve: the real binary in front of everything, filesystem and m
 
   after(async () => {
     await client?.close().catch(() => undefined);
+    if (warden && upstreamPids.length === 0 && warden.child.exitCode === null) upstreamPids = childPids(warden.child.pid!);
     await warden?.stop(5_000);
     // If the gateway did not clean up (or was killed), its detached upstreams would outlive the test: end them.
     for (const pid of upstreamPids) {

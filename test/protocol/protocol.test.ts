@@ -59,11 +59,13 @@ test('argument digests are canonical (key order does not matter) and never conta
   assert.equal(argsDigest(undefined), null);
 });
 
-test('UUIDv7 ids are well-formed, sortable by time and unique', () => {
+test('UUIDv7 ids are well-formed, unique and strictly increasing in one process', () => {
   const a = uuidv7(1_700_000_000_000);
   const b = uuidv7(1_700_000_000_001);
   assert.match(a, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
   assert.ok(a < b);
-  const many = new Set(Array.from({ length: 1000 }, () => uuidv7(1_700_000_000_000)));
-  assert.equal(many.size, 1000);
+  const many = Array.from({ length: 5000 }, () => uuidv7(1_700_000_000_000));
+  assert.equal(new Set(many).size, 5000);
+  assert.deepEqual([...many].sort(), many, 'strictly increasing within a millisecond, and past 4096 ids in one');
+  assert.ok(uuidv7(1_600_000_000_000) > many.at(-1)!, 'a clock that steps back does not reorder ids');
 });

@@ -36,7 +36,23 @@ if (baseUrl === undefined || baseUrl === '') {
     await admin.end();
   });
 
-  runStoreSuite('postgres', () => openStore(urlFor('suite')));
+  let upgrades = 0;
+  runStoreSuite('postgres', () => openStore(urlFor('suite')), {
+    async openUpgradedFromV1(row) {
+      const suffix = `upgrade${++upgrades}`;
+      const url = urlFor(suffix);
+      const v1 = postgresMigrations.filter((m) => m.version === 1);
+      const old = await openPostgresStore(url, { migrations: v1 });
+      assert.equal(await old.schemaVersion(), 1);
+      await old.close();
+      const cols = Object.keys(row);
+      await admin.query(
+        `INSERT INTO "${prefix}_${suffix}".warden_audit_events (${cols.join(', ')}) VALUES (${cols.map((_, i) => `$${i + 1}`).join(', ')})`,
+        Object.values(row),
+      );
+      return openStore(url);
+    },
+  });
 
   describe('postgres store', () => {
     test('location hides the password; tables live in the chosen schema', async () => {
@@ -51,7 +67,16 @@ if (baseUrl === undefined || baseUrl === '') {
         'SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name',
         [`${prefix}_loc`],
       );
-      assert.deepEqual(r.rows.map((x) => x.table_name), ['warden_audit_events', 'warden_schema_migrations']);
+      assert.deepEqual(
+        r.rows.map((x) => x.table_name),
+        [
+          'warden_audit_events',
+          'warden_issued_tokens',
+          'warden_replay_markers',
+          'warden_schema_migrations',
+          'warden_signing_keys',
+        ],
+      );
     });
 
     test('concurrent openers of a fresh schema both succeed and migrate once', async () => {

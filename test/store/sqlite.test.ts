@@ -12,7 +12,21 @@ import { makeEvent, runStoreSuite } from './store-suite.js';
 const dir = mkdtempSync(join(tmpdir(), 'warden-store-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-runStoreSuite('sqlite', () => openStore(join(dir, 'suite.db')));
+let upgrades = 0;
+runStoreSuite('sqlite', () => openStore(join(dir, 'suite.db')), {
+  async openUpgradedFromV1(row) {
+    const file = join(dir, `upgrade-${++upgrades}.db`);
+    const v1 = sqliteMigrations.filter((m) => m.version === 1);
+    const old = await openSqliteStore(file, { migrations: v1 });
+    assert.equal(await old.schemaVersion(), 1);
+    await old.close();
+    const raw = new Database(file);
+    const cols = Object.keys(row);
+    raw.prepare(`INSERT INTO warden_audit_events (${cols.join(', ')}) VALUES (${cols.map((c) => '@' + c).join(', ')})`).run(row);
+    raw.close();
+    return openStore(file);
+  },
+});
 
 const isCode = (code: string) => (e: unknown) => e instanceof StoreError && e.code === code;
 

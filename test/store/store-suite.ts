@@ -7,6 +7,9 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AuditEvent } from '../../src/audit/event.js';
 import { StoreError, type Store } from '../../src/store/index.js';
+import { runIdentitySuite, type SuiteHooks } from './identity-suite.js';
+
+export type { SuiteHooks } from './identity-suite.js';
 
 let seq = 0;
 const runStamp = Date.now().toString(16).padStart(12, '0');
@@ -24,6 +27,11 @@ export function makeEvent(overrides: Partial<AuditEvent> = {}): AuditEvent {
     time: new Date().toISOString(),
     instance: 'test-instance',
     sessionId: 'sess-1',
+    agent: 'agent-1',
+    user: 'alice',
+    tenant: 'acme',
+    chain: [],
+    authMethod: 'oauth-jwt',
     protocolVersion: '2025-11-25',
     method: 'tools/call',
     upstream: 'files',
@@ -36,7 +44,7 @@ export function makeEvent(overrides: Partial<AuditEvent> = {}): AuditEvent {
   };
 }
 
-export function runStoreSuite(name: string, open: () => Promise<Store>): void {
+export function runStoreSuite(name: string, open: () => Promise<Store>, hooks: SuiteHooks): void {
   describe(`store suite: ${name}`, () => {
     const opened: Store[] = [];
     const openTracked = async (): Promise<Store> => {
@@ -132,6 +140,10 @@ export function runStoreSuite(name: string, open: () => Promise<Store>): void {
       });
       const sparse = makeEvent({
         sessionId: null,
+        agent: null,
+        user: null,
+        tenant: null,
+        authMethod: null,
         protocolVersion: null,
         method: 'http',
         upstream: null,
@@ -159,6 +171,14 @@ export function runStoreSuite(name: string, open: () => Promise<Store>): void {
       await assert.rejects(s.audit.tail({ limit: 1 }), isClosed);
       await assert.rejects(s.audit.count(), isClosed);
       await assert.rejects(s.schemaVersion(), isClosed);
+      const t = new Date().toISOString();
+      await assert.rejects(s.keys.list(t), isClosed);
+      await assert.rejects(s.keys.prune(t), isClosed);
+      await assert.rejects(s.replay.claimOnce('closed-key', t), isClosed);
+      await assert.rejects(s.replay.prune(t), isClosed);
+      await assert.rejects(s.tokens.get('closed-jti'), isClosed);
     });
   });
+
+  runIdentitySuite(name, open, hooks, makeEvent);
 }

@@ -8,22 +8,23 @@ const COLS = AUDIT_COLUMNS.join(', ');
 
 // One statement for any batch size: each column travels as one array and unnest zips them into rows.
 // A single statement is atomic, so the batch is stored whole or not at all.
+// Statement names carry the schema version: a name must never be reused for different text.
 const INSERT = {
-  name: 'warden_audit_append_v1',
+  name: 'warden_audit_append_v2',
   text:
     `INSERT INTO warden_audit_events (${COLS}) SELECT * FROM unnest(` +
     AUDIT_COLUMNS.map((c, i) => `$${i + 1}::${c === 'latency_ms' ? 'double precision' : 'text'}[]`).join(', ') +
     ')',
 };
 const TAIL_ALL = {
-  name: 'warden_audit_tail_v1',
+  name: 'warden_audit_tail_v2',
   text: `SELECT * FROM (SELECT ${COLS} FROM warden_audit_events ORDER BY id DESC LIMIT $1) t ORDER BY id ASC`,
 };
 const TAIL_AFTER = {
-  name: 'warden_audit_tail_after_v1',
+  name: 'warden_audit_tail_after_v2',
   text: `SELECT * FROM (SELECT ${COLS} FROM warden_audit_events WHERE id > $1 ORDER BY id DESC LIMIT $2) t ORDER BY id ASC`,
 };
-const COUNT = { name: 'warden_audit_count_v1', text: 'SELECT count(*) AS n FROM warden_audit_events' };
+const COUNT = { name: 'warden_audit_count_v2', text: 'SELECT count(*) AS n FROM warden_audit_events' };
 
 /** Runs a query; the store supplies it so it can check for close and turn failures into StoreErrors. */
 export type Run = <R extends pg.QueryResultRow>(what: string, q: { name: string; text: string }, values: unknown[]) => Promise<R[]>;

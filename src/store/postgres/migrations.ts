@@ -25,4 +25,53 @@ export const postgresMigrations: readonly Migration[] = [
       CREATE INDEX warden_audit_events_time ON warden_audit_events (time);
     `,
   },
+  {
+    version: 2,
+    name: 'identity: audit principal, signing keys, replay markers, issued tokens',
+    // Times are canonical toISOString() text (see identity-rows.ts) in COLLATE "C", so text order is time
+    // order. JWKs, chains and scopes are JSON text, read back exactly as written. Old audit rows get chain
+    // '[]' (a constant default: no table rewrite) and NULL identity columns. `user` is a reserved word.
+    // The audit indexes lead with agent / session_id and end with id, so "by agent, newest first" is one scan.
+    sql: `
+      ALTER TABLE warden_audit_events
+        ADD COLUMN agent        text,
+        ADD COLUMN user_subject text,
+        ADD COLUMN tenant       text,
+        ADD COLUMN chain        text NOT NULL DEFAULT '[]',
+        ADD COLUMN auth_method  text;
+      CREATE INDEX warden_audit_events_agent ON warden_audit_events (agent, id);
+      CREATE INDEX warden_audit_events_session ON warden_audit_events (session_id, id);
+
+      CREATE TABLE warden_signing_keys (
+        kid         text PRIMARY KEY,
+        alg         text NOT NULL,
+        public_jwk  text NOT NULL,
+        private_jwk text NOT NULL,
+        created_at  text COLLATE "C" NOT NULL,
+        retire_at   text COLLATE "C" NOT NULL,
+        expire_at   text COLLATE "C" NOT NULL
+      );
+      CREATE INDEX warden_signing_keys_expire ON warden_signing_keys (expire_at);
+
+      CREATE TABLE warden_replay_markers (
+        key        text PRIMARY KEY,
+        expires_at text COLLATE "C" NOT NULL
+      );
+      CREATE INDEX warden_replay_markers_expires ON warden_replay_markers (expires_at);
+
+      CREATE TABLE warden_issued_tokens (
+        jti          text PRIMARY KEY,
+        user_subject text,
+        agent        text NOT NULL,
+        tenant       text,
+        chain        text NOT NULL,
+        scopes       text NOT NULL,
+        task         text,
+        parent_jti   text,
+        issued_at    text COLLATE "C" NOT NULL,
+        expires_at   text COLLATE "C" NOT NULL
+      );
+      CREATE INDEX warden_issued_tokens_expires ON warden_issued_tokens (expires_at);
+    `,
+  },
 ];

@@ -3,8 +3,9 @@ import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { StoreError, toStoreError, type StoreErrorCode } from '../errors.js';
 import { assertOrdered, latestVersion, type Migration } from '../migration.js';
-import type { AuditStore, Store } from '../types.js';
+import type { AuditStore, KeyStore, ReplayStore, Store, TokenStore } from '../types.js';
 import { PostgresAuditStore, type Run } from './audit.js';
+import { PostgresKeyStore, PostgresReplayStore, PostgresTokenStore } from './identity.js';
 import { postgresMigrations } from './migrations.js';
 import { parsePostgresUrl, type PostgresTarget } from './url.js';
 
@@ -136,6 +137,9 @@ class PostgresStore implements Store {
   readonly kind = 'postgres' as const;
   readonly location: string;
   readonly audit: AuditStore;
+  readonly keys: KeyStore;
+  readonly replay: ReplayStore;
+  readonly tokens: TokenStore;
   private closed = false;
 
   constructor(
@@ -144,6 +148,9 @@ class PostgresStore implements Store {
   ) {
     this.location = target.location;
     this.audit = new PostgresAuditStore(this.run, () => this.ensureOpen());
+    this.keys = new PostgresKeyStore(this.run);
+    this.replay = new PostgresReplayStore(this.run);
+    this.tokens = new PostgresTokenStore(this.run);
   }
 
   async schemaVersion(): Promise<number> {
@@ -153,6 +160,10 @@ class PostgresStore implements Store {
     } catch (err) {
       throw toStoreError(err, 'store_unavailable', 'reading the schema version failed', this.target.secrets);
     }
+  }
+
+  isOpen(): boolean {
+    return !this.closed;
   }
 
   async close(): Promise<void> {

@@ -4,8 +4,9 @@ import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { StoreError, toStoreError } from '../errors.js';
 import { assertOrdered, latestVersion, type Migration } from '../migration.js';
-import type { AuditStore, Store } from '../types.js';
+import type { AuditStore, KeyStore, ReplayStore, Store, TokenStore } from '../types.js';
 import { SqliteAuditStore } from './audit.js';
+import { SqliteKeyStore, SqliteReplayStore, SqliteTokenStore } from './identity.js';
 import { sqliteMigrations } from './migrations.js';
 
 export interface SqliteStoreOptions {
@@ -79,6 +80,9 @@ function currentVersion(db: Database.Database): number {
 class SqliteStore implements Store {
   readonly kind = 'sqlite' as const;
   readonly audit: AuditStore;
+  readonly keys: KeyStore;
+  readonly replay: ReplayStore;
+  readonly tokens: TokenStore;
   private closed = false;
   private readonly version: Database.Statement<[], { v: number | null }>;
 
@@ -86,7 +90,11 @@ class SqliteStore implements Store {
     private readonly db: Database.Database,
     readonly location: string,
   ) {
-    this.audit = new SqliteAuditStore(db, () => this.ensureOpen());
+    const ensureOpen = (): void => this.ensureOpen();
+    this.audit = new SqliteAuditStore(db, ensureOpen);
+    this.keys = new SqliteKeyStore(db, ensureOpen);
+    this.replay = new SqliteReplayStore(db, ensureOpen);
+    this.tokens = new SqliteTokenStore(db, ensureOpen);
     this.version = db.prepare(VERSION_SQL);
   }
 
@@ -97,6 +105,10 @@ class SqliteStore implements Store {
     } catch (err) {
       throw toStoreError(err, 'store_unavailable', 'reading the schema version failed');
     }
+  }
+
+  isOpen(): boolean {
+    return !this.closed;
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,120 @@
+/**
+ * Tokens the gateway mints and accepts: short-lived, audience-bound access tokens (RFC 9068 shape) with the
+ * delegation chain in nested `act` claims. The chain is also recorded in the store under the token's jti,
+ * and verification takes it from there: the store, not the token, is what the gateway trusts.
+ */
+import { createLocalJWKSet, jwtVerify, SignJWT, type JWK, type JWTVerifyGetKey } from 'jose';
+import { uuidv7 } from '../core/ids.js';
+import type { IssuedTokenRecord, TokenStore } from '../store/types.js';
+import type { LocalTokenVerifier } from './authenticator.js';
+import { invalidToken } from './errors.js';
+import { describeJoseError } from './jose-errors.js';
+import type { Principal } from './principal.js';
+import type { SigningKeys } from './signing-keys.js';
+
+export interface MintRequest {
+  user: string | null;
+  agent: string;
+  tenant: string | null;
+  chain: string[];
+  scopes: string[];
+  task: string | null;
+  parentJti: string | null;
+  expiresAt: number;
+}
+
+/** Nested `act` claims: the current actor outermost, each earlier one inside (RFC 8693 section 4.1). */
+function actClaim(agent: string, chain: string[]): Record<string, unknown> {
+  let act: Record<string, unknown> | undefined;
+  for (const a of [...chain].reverse()) act = { sub: a, ...(act ? { act } : {}) };
+  return { sub: agent, ...(act ? { act } : {}) };
+}
+
+export class GatewayTokens implements LocalTokenVerifier {
+  private jwks?: { set: JWTVerifyGetKey; kids: Set<string>; loadedAt: number };
+
+  constructor(
+    readonly issuer: string,
+    private readonly audience: string,
+    private readonly keys: SigningKeys,
+    private readonly store: TokenStore,
+    private readonly skewSeconds: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async mint(req: MintRequest): Promise<{ token: string; record: IssuedTokenRecord }> {
+    const key = await this.keys.current();
+    const iat = Math.floor(this.now() / 1000);
+    const record: IssuedTokenRecord = {
+      jti: uuidv7(this.now()),
+      user: req.user,
+      agent: req.agent,
+      tenant: req.tenant,
+      chain: req.chain,
+      scopes: req.scopes,
+      task: req.task,
+      parentJti: req.parentJti,
+      issuedAt: new Date(iat * 1000).toISOString(),
+      expiresAt: new Date(req.expiresAt * 1000).toISOString(),
+    };
+    // Recorded before it is handed out: a token the store does not know is never accepted.
+    await this.store.record(record);
+    const token = await new SignJWT({
+      client_id: req.agent,
+      scope: req.scopes.join(' '),
+      act: actClaim(req.agent, req.chain),
+      ...(req.tenant ? { tenant: req.tenant } : {}),
+      ...(req.task ? { task: req.task } : {}),
+    })
+      .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'at+jwt' })
+      .setIssuer(this.issuer)
+      .setSubject(req.user ?? req.chain.at(-1) ?? req.agent)
+      .setAudience(this.audience)
+      .setIssuedAt(iat)
+      .setExpirationTime(req.expiresAt)
+      .setJti(record.jti)
+      .sign(key.key);
+    return { token, record };
+  }
+
+  async verify(token: string): Promise<Principal> {
+    let payload;
+    try {
+      ({ payload } = await jwtVerify(token, (h, t) => this.keyFor(h.kid).then((set) => set(h, t)), {
+        issuer: this.issuer,
+        audience: this.audience,
+        algorithms: ['ES256', 'EdDSA'],
+        typ: 'at+jwt',
+        clockTolerance: this.skewSeconds,
+        requiredClaims: ['exp', 'jti', 'sub'],
+        currentDate: new Date(this.now()),
+      }));
+    } catch (err) {
+      throw describeJoseError(err);
+    }
+    const record = await this.store.get(String(payload.jti));
+    if (!record) throw invalidToken('The token is not known to this gateway');
+    return {
+      agent: record.agent,
+      user: record.user,
+      tenant: record.tenant,
+      chain: record.chain,
+      task: record.task,
+      method: 'gateway-token',
+      issuer: this.issuer,
+      scopes: record.scopes,
+      tokenId: record.jti,
+      expiresAt: Math.floor(Date.parse(record.expiresAt) / 1000),
+    };
+  }
+
+  /** The published keys; reloaded from the store when a kid is unknown (another replica rotated), at most once a second. */
+  private async keyFor(kid: string | undefined): Promise<JWTVerifyGetKey> {
+    const known = this.jwks && kid !== undefined && this.jwks.kids.has(kid);
+    if (!this.jwks || (!known && this.now() - this.jwks.loadedAt > 1000)) {
+      const { keys } = await this.keys.publicJwks();
+      this.jwks = { set: createLocalJWKSet({ keys: keys as JWK[] }), kids: new Set(keys.map((k) => String(k.kid))), loadedAt: this.now() };
+    }
+    return this.jwks.set;
+  }
+}

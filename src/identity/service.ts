@@ -1,0 +1,47 @@
+/** Builds the identity side of a running gateway from its config, once the public URL is known. */
+import type { WardenConfig } from '../config/schema.js';
+import type { Store } from '../store/types.js';
+import { NoAuthenticator, OAuthAuthenticator, type Authenticator } from './authenticator.js';
+import { GatewayTokens } from './gateway-tokens.js';
+import { metadataUrl, protectedResourceMetadata } from './metadata.js';
+import { SigningKeys } from './signing-keys.js';
+import { TokenExchange } from './token-exchange.js';
+
+export interface Identity {
+  authenticator: Authenticator;
+  /** The resource URI tokens must be issued for (RFC 8707), also the audience of gateway tokens. */
+  resource: string;
+  metadataUrl: string;
+  /** RFC 9728 document; null in development mode. */
+  metadata: Record<string, unknown> | null;
+  requiredScopes: string[];
+  exchange?: TokenExchange;
+  keys?: SigningKeys;
+}
+
+export function createIdentity(config: WardenConfig, publicUrl: string, baseDir: string, store: Store): Identity {
+  const auth = config.auth;
+  if (!auth || auth.mode === 'none') {
+    return { authenticator: new NoAuthenticator(), resource: publicUrl, metadataUrl: metadataUrl(publicUrl), metadata: null, requiredScopes: [] };
+  }
+  const ts = config.tokenService;
+  const issuer = ts.issuer ?? new URL(publicUrl).origin;
+  let local: GatewayTokens | undefined;
+  let keys: SigningKeys | undefined;
+  if (ts.enabled) {
+    // A retired key stays published until every token it signed has expired, skew included.
+    keys = new SigningKeys(store.keys, ts.algorithm, ts.keyRotationHours * 3600_000, (ts.maxTtlSeconds + auth.clockSkewSeconds) * 1000);
+    local = new GatewayTokens(issuer, publicUrl, keys, store.tokens, auth.clockSkewSeconds);
+  }
+  const authenticator = new OAuthAuthenticator({ config: auth, audience: publicUrl, agents: config.agents, baseDir, local });
+  const servers = [...auth.issuers.map((i) => i.issuer), ...(local ? [issuer] : [])];
+  return {
+    authenticator,
+    resource: publicUrl,
+    metadataUrl: metadataUrl(publicUrl),
+    metadata: protectedResourceMetadata(publicUrl, servers, auth.requiredScopes),
+    requiredScopes: auth.requiredScopes,
+    keys,
+    exchange: local ? new TokenExchange({ config: ts, audience: publicUrl, authenticator, tokens: local, replay: store.replay, agents: config.agents }) : undefined,
+  };
+}
