@@ -1,6 +1,8 @@
 /**
- * Appends audit events. The write is awaited before the response leaves, so a call whose event could not
- * be stored is answered with an error instead of its result (fail closed).
+ * Appends audit events. Each caller awaits the commit of its own event before its response leaves, so a
+ * call whose event could not be stored is answered with an error instead of its result (fail closed).
+ * Events arriving together are committed together (group commit): one transaction per event-loop turn
+ * instead of one per request, which keeps that promise at a fraction of the cost under load.
  */
 import { hostname } from 'node:os';
 import { uuidv7, type Clock, systemClock } from '../core/ids.js';
@@ -11,8 +13,18 @@ import type { AuditEvent } from './event.js';
 
 export type AuditDraft = Omit<AuditEvent, 'id' | 'time' | 'instance' | 'latencyMs'> & { startedAt: number };
 
+interface Queued {
+  event: AuditEvent;
+  resolve: () => void;
+  reject: (err: Error) => void;
+}
+
+const MAX_BATCH = 1000;
+
 export class AuditRecorder {
   readonly instance: string;
+  private queue: Queued[] = [];
+  private flushing = false;
 
   constructor(
     private readonly store: AuditStore,
@@ -29,14 +41,31 @@ export class AuditRecorder {
   async record(draft: AuditDraft): Promise<AuditEvent> {
     const now = this.clock.now();
     const { startedAt, ...rest } = draft;
-    // The id is taken when the event is written, so ids follow write order; `time` is when the request arrived.
+    // The id is taken when the event is queued, so ids follow write order; `time` is when the request arrived.
     const event: AuditEvent = { id: uuidv7(now), time: new Date(startedAt).toISOString(), instance: this.instance, ...rest, latencyMs: Math.round(Math.max(0, now - startedAt) * 1000) / 1000 };
-    try {
-      await this.store.append([event]);
-    } catch (err) {
-      this.log.error({ err: (err as Error).message, method: event.method }, 'audit event could not be stored');
-      throw new WardenError('audit_unavailable', 'The audit log is unavailable; the request was refused', JsonRpcCode.AuditUnavailable, 503);
-    }
+    await new Promise<void>((resolve, reject) => {
+      this.queue.push({ event, resolve, reject });
+      if (!this.flushing) {
+        this.flushing = true;
+        setImmediate(() => void this.flush());
+      }
+    });
     return event;
+  }
+
+  /** Commits queued events in order, batch after batch, until the queue is empty. */
+  private async flush(): Promise<void> {
+    while (this.queue.length > 0) {
+      const batch = this.queue.splice(0, MAX_BATCH);
+      try {
+        await this.store.append(batch.map((q) => q.event));
+        for (const q of batch) q.resolve();
+      } catch (err) {
+        this.log.error({ err: (err as Error).message, events: batch.length }, 'audit events could not be stored');
+        const refused = new WardenError('audit_unavailable', 'The audit log is unavailable; the request was refused', JsonRpcCode.AuditUnavailable, 503);
+        for (const q of batch) q.reject(refused);
+      }
+    }
+    this.flushing = false;
   }
 }

@@ -1,8 +1,21 @@
 /** Identifier sources. Injected where tests need control; the defaults are unguessable. */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomFillSync } from 'node:crypto';
 
 let lastMs = 0;
 let seq = 0;
+
+// Random bytes come from a pool refilled 4 KiB at a time: one syscall per 256 ids instead of two per id.
+const pool = Buffer.alloc(4096);
+let poolAt = pool.length;
+function random16(): Buffer {
+  if (poolAt + 16 > pool.length) {
+    randomFillSync(pool);
+    poolAt = 0;
+  }
+  const out = Buffer.from(pool.subarray(poolAt, poolAt + 16));
+  poolAt += 16;
+  return out;
+}
 
 /**
  * UUIDv7 (RFC 9562): 48-bit millisecond time, a 12-bit sequence, then 62 random bits. Within one process
@@ -20,10 +33,10 @@ export function uuidv7(now: number = Date.now()): string {
     }
   } else {
     // A random start leaves room to count up within the millisecond.
-    seq = randomBytes(2).readUInt16BE() & 0x7ff;
+    seq = random16().readUInt16BE(0) & 0x7ff;
   }
   lastMs = ms;
-  const b = randomBytes(16);
+  const b = random16();
   b.writeUIntBE(ms, 0, 6);
   b[6] = 0x70 | (seq >> 8);
   b[7] = seq & 0xff;

@@ -59,8 +59,10 @@ export class ResponseStream implements RequestOutbound {
     if (this.mode === 'sse') {
       this.res.end(sseEvent(response));
     } else if (this.preferSse && this.sseAllowed && status === 200) {
-      this.res.writeHead(200, { ...SSE_HEADERS, ...headers });
-      this.res.end(sseEvent(response));
+      // The whole stream is known now: with a length it leaves in one write instead of chunked frames.
+      const body = sseEvent(response);
+      this.res.writeHead(200, { ...SSE_HEADERS, 'content-length': Buffer.byteLength(body), ...headers });
+      this.res.end(body);
     } else {
       const body = JSON.stringify(response);
       this.res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...headers });
