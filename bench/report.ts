@@ -1,4 +1,5 @@
 // Report structure, target evaluation, and the JSON + Markdown writers.
+import type { AuthCost } from './auth-cost.js';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -85,7 +86,7 @@ export interface BenchReport {
   notes: string[];
   totalRuntimeSec: number;
   // Sections for later; deliberately absent until they are really measured.
-  authenticationCost?: unknown;
+  authenticationCost?: AuthCost;
   policyDecisionLatency?: unknown;
   auditThroughput?: unknown;
 }
@@ -176,6 +177,17 @@ export function toMarkdown(rep: BenchReport): string {
     L.push(r ? `| ${name} | ${r.callsPerSec} | ${f(r.latency.p50Ms)} | ${f(r.latency.p99Ms)} | ${r.errors} |` : `| ${name} | – | – | – | – |`);
   }
   L.push(`| **gateway / direct** | **${c.ratio === undefined ? '–' : `${(c.ratio * 100).toFixed(1)} %`}** | | | |`, '');
+
+  const a = rep.authenticationCost;
+  if (a) {
+    L.push('## Authentication cost per request (in-process, the gateway\'s own authenticator)', '');
+    L.push('ES256 access tokens from a trusted issuer whose keys are loaded (cached JWKS); microseconds.', '');
+    L.push('| Path | p50 µs | p90 µs | p99 µs | n |', '|---|---|---|---|---|');
+    for (const [name, r] of [['unauthenticated (auth.mode none)', a.unauthenticatedUs], ['token seen before (verified-token cache)', a.cachedTokenUs], ['first verification of a token', a.firstVerificationUs]] as const) {
+      L.push(`| ${name} | ${f(r.p50Ms)} | ${f(r.p90Ms)} | ${f(r.p99Ms)} | ${r.count} |`);
+    }
+    L.push(`| **added per request, p50** | **${a.addedP50Us}** | | | |`, '');
+  }
 
   const p = rep.peers;
   L.push(`## Peers in front of the same stdio upstream`, '');

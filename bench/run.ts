@@ -11,6 +11,7 @@ import { McpHttpSession } from './mcp-http-client.js';
 import { RESULTS_DIR, ROOT, tsNodeArgs } from './paths.js';
 import { PEER_FLAGS, PEER_GRACE_MS, startPeer, type PeerName } from './peers.js';
 import { installExitHandlers, spawnChild, stopAll, stopChild, tail, waitForOutput } from './procs.js';
+import { measureAuthCost } from './auth-cost.js';
 import { evaluateTargets, machineInfo, writeReport, type BenchReport, type GatewayOverhead, type PeerResult } from './report.js';
 import { makeTmpDir, startMinimalUpstream, startWarden, type Target } from './targets.js';
 
@@ -176,6 +177,8 @@ async function main(): Promise<void> {
     const gCpu = gMeter();
     if (gCpu) g.cpu = gCpu;
     const peerResults = await peers(tmpDir);
+    log('authentication cost (in-process)');
+    const authenticationCost = await measureAuthCost();
     const runCpu = runMeter();
     const busy = [gCpu, ...peerResults.map((r) => r.cpu)].filter((c) => c && c.othersPct > 10);
     if (busy.length) {
@@ -191,7 +194,11 @@ async function main(): Promise<void> {
         sessions: CFG.peerSessions, inflightPerSession: CFG.peerInflight, warmupMs: CFG.peerWarmupMs, durationMs: CFG.peerMs,
         results: peerResults,
       },
-      targets: evaluateTargets(g),
+      targets: [
+        ...evaluateTargets(g),
+        { name: 'authentication added p50 (cached JWKS, token seen before)', goal: '<= 50 µs', value: authenticationCost.addedP50Us, unit: 'µs', met: authenticationCost.addedP50Us <= 50 },
+      ],
+      authenticationCost,
       notes,
       totalRuntimeSec: Math.round((performance.now() - started) / 100) / 10,
     };

@@ -48,6 +48,11 @@ const fail = (code: OAuthErrorCode, description: string) => new TokenExchangeErr
 export class TokenExchange {
   constructor(private readonly opts: TokenExchangeOptions) {}
 
+  /** The `iss` of the tokens this service issues. */
+  get issuer(): string {
+    return this.opts.tokens.issuer;
+  }
+
   /** Performs one exchange; `issued` describes the new token's principal, for the audit record. */
   async exchange(form: URLSearchParams): Promise<{ body: ExchangeResult; issued: Principal }> {
     const p = (name: string) => {

@@ -5,7 +5,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Clock } from '../core/ids.js';
 import type { Gateway } from '../gateway/gateway.js';
-import { TokenExchangeError, type Identity } from '../identity/index.js';
+import { GRANT_TOKEN_EXCHANGE, TokenExchangeError, type Identity } from '../identity/index.js';
 import { WardenError } from '../protocol/errors.js';
 import { readBody } from './body.js';
 
@@ -24,6 +24,18 @@ export function routeIdentity(path: string, req: IncomingMessage, res: ServerRes
   if (path === '/.well-known/oauth-protected-resource' || path === `/.well-known/oauth-protected-resource${resourcePath}`) {
     if (!identity.metadata) return false;
     json(res, 200, identity.metadata, { 'cache-control': 'public, max-age=300' });
+    return true;
+  }
+  if (path === '/.well-known/oauth-authorization-server' && identity.exchange) {
+    // RFC 8414 for the gateway's own token service: it only exchanges tokens, it does not log users in.
+    const origin = new URL(identity.resource).origin;
+    json(res, 200, {
+      issuer: identity.exchange.issuer,
+      token_endpoint: `${origin}/oauth/token`,
+      jwks_uri: `${origin}/.well-known/jwks.json`,
+      grant_types_supported: [GRANT_TOKEN_EXCHANGE],
+      token_endpoint_auth_methods_supported: ['none'],
+    }, { 'cache-control': 'public, max-age=300' });
     return true;
   }
   if (path === '/.well-known/jwks.json' && identity.keys) {
