@@ -12,16 +12,8 @@ import { describeJoseError } from './jose-errors.js';
 import type { Principal } from './principal.js';
 import type { SigningKeys } from './signing-keys.js';
 
-export interface MintRequest {
-  user: string | null;
-  agent: string;
-  tenant: string | null;
-  chain: string[];
-  scopes: string[];
-  task: string | null;
-  parentJti: string | null;
-  expiresAt: number;
-}
+/** What a new token says; the record the store keeps adds its jti and times. `expiresAt` is in epoch seconds. */
+export type MintRequest = Omit<IssuedTokenRecord, 'jti' | 'issuedAt' | 'expiresAt'> & { expiresAt: number };
 
 /** Nested `act` claims: the current actor outermost, each earlier one inside (RFC 8693 section 4.1). */
 function actClaim(agent: string, chain: string[]): Record<string, unknown> {
