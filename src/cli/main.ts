@@ -1,6 +1,7 @@
 /** The `warden` command line. One file per command; this one only wires them. */
 import { Command } from 'commander';
 import { auditTail } from './audit.js';
+import { connect } from './connect.js';
 import { demo } from './demo.js';
 import { serve } from './serve.js';
 import { VERSION } from './version.js';
@@ -13,6 +14,21 @@ export async function main(argv: string[]): Promise<void> {
     .requiredOption('-c, --config <file>', 'config file (YAML or JSON)')
     .action(serve);
   program.command('demo').description('start the gateway in front of the reference MCP servers and play a short session through it').action(demo);
+  program
+    .command('connect')
+    .description("a stdio MCP server for desktop apps and IDEs: forwards to the gateway with the agent's credential")
+    .argument('<gateway-url>', 'the gateway MCP endpoint, e.g. https://gateway.example.com/mcp')
+    .option('--token-file <file>', 'a bearer token (an access token, a JWT-SVID) in a file, read again when it changes')
+    .option('--token-url <url>', 'OAuth token endpoint for the client credentials grant')
+    .option('--client-id <id>', "the agent's OAuth client id")
+    .option('--client-secret-file <file>', 'the client secret in a file (else WARDEN_CLIENT_SECRET); sent as client_secret_basic')
+    .option('--private-key <file>', 'a private key (PEM or JWK) for private_key_jwt client authentication instead of a secret')
+    .option('--key-id <kid>', 'the kid of the private key')
+    .option('--alg <alg>', 'the client assertion algorithm (default from the key: ES256 for P-256)')
+    .option('--scope <scopes>', 'scopes to request, space-separated')
+    .showHelpAfterError()
+    .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2))
+    .action(connect);
   const audit = program.command('audit').description('read the audit log');
   audit
     .command('tail')

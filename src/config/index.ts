@@ -3,6 +3,7 @@ export {
   ASYMMETRIC_ALGS,
   isStdioServer,
   type AgentConfig,
+  type AuditConfig,
   type HttpServerConfig,
   type IssuerConfig,
   type OAuthAuthConfig,

@@ -95,6 +95,28 @@ export const TokenServiceSchema = z.strictObject({
   keyRotationHours: z.number().positive().default(24 * 7),
 });
 
+/** A secret is named, never written into the config: it comes from a file or an environment variable. */
+const SecretRefSchema = z
+  .strictObject({ file: z.string().min(1).optional(), env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/).optional() })
+  .refine((r) => (r.file === undefined) !== (r.env === undefined), { message: 'give exactly one of file or env' });
+
+export const AuditSchema = z.strictObject({
+  /** What of a call's arguments the record keeps: nothing, a digest (default), or a redacted copy. */
+  arguments: z.enum(['none', 'digest', 'redacted']).default('digest'),
+  checkpoint: z
+    .strictObject({ everyEvents: z.number().int().positive().default(1000), everySeconds: z.number().positive().default(60) })
+    .prefault({}),
+  /** Days of events to keep; 0 keeps everything. Pruning leaves the chain verifiable from a checkpoint. */
+  retentionDays: z.number().min(0).default(0),
+  sinks: z
+    .strictObject({
+      jsonl: z.strictObject({ path: z.string().min(1), maxBytes: z.number().int().positive().default(64 * 1024 * 1024), keep: z.number().int().min(1).default(5) }).optional(),
+      webhook: z.strictObject({ url: z.url({ protocol: /^https?$/ }), secret: SecretRefSchema, timeoutMs: z.number().int().positive().default(5000) }).optional(),
+      otlp: z.strictObject({ endpoint: z.url({ protocol: /^https?$/ }), headers: z.record(z.string(), z.string()).default({}) }).optional(),
+    })
+    .prefault({}),
+});
+
 const hostPort = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[a-zA-Z0-9.-]+):\d{1,5}$/, 'must be host:port, e.g. 127.0.0.1:7400');
 
 export const ConfigSchema = z
@@ -129,6 +151,7 @@ export const ConfigSchema = z
         prefix: z.enum(['auto', 'always', 'never']).default('auto'),
       })
       .prefault({}),
+    audit: AuditSchema.prefault({}),
     log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).prefault({}),
     mcpServers: z.record(z.string().regex(SERVER_NAME, 'server names must be 1-64 of [a-zA-Z0-9_-]'), ServerSchema),
   })
@@ -148,5 +171,6 @@ export type OAuthAuthConfig = z.infer<typeof OAuthAuthSchema>;
 export type IssuerConfig = z.infer<typeof IssuerSchema>;
 export type AgentConfig = z.infer<typeof AgentSchema>;
 export type TokenServiceConfig = z.infer<typeof TokenServiceSchema>;
+export type AuditConfig = z.infer<typeof AuditSchema>;
 
 export const isStdioServer = (s: ServerConfig): s is StdioServerConfig => 'command' in s;

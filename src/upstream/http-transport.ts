@@ -33,7 +33,8 @@ export class HttpClientTransport implements Transport {
   private standalone?: IncomingMessage;
   private closed = false;
 
-  constructor(private readonly url: URL, private readonly headers: Record<string, string> = {}) {
+  /** `headers` may be a function, read for every request (a credential that rotates). */
+  constructor(private readonly url: URL, private readonly headers: Record<string, string> | (() => Record<string, string>) = {}) {
     const https = url.protocol === 'https:';
     this.agent = https ? new HttpsAgent({ keepAlive: true, maxSockets: 64 }) : new HttpAgent({ keepAlive: true, maxSockets: 64 });
     this.requestFn = https ? httpsRequest : httpRequest;
@@ -49,7 +50,7 @@ export class HttpClientTransport implements Transport {
 
   private baseHeaders(): Record<string, string> {
     return {
-      ...this.headers,
+      ...(typeof this.headers === 'function' ? this.headers() : this.headers),
       ...(this.sessionId ? { 'mcp-session-id': this.sessionId } : {}),
       ...(this.protocolVersion ? { 'mcp-protocol-version': this.protocolVersion } : {}),
     };
