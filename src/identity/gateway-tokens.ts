@@ -103,7 +103,9 @@ export class GatewayTokens implements LocalTokenVerifier {
   /** The published keys; reloaded from the store when a kid is unknown (another replica rotated), at most once a second. */
   private async keyFor(kid: string | undefined): Promise<JWTVerifyGetKey> {
     const known = this.jwks && kid !== undefined && this.jwks.kids.has(kid);
-    if (!this.jwks || (!known && this.now() - this.jwks.loadedAt > 1000)) {
+    // Our own new key (just rotated) reloads at once; other unknown kids at most once a second.
+    const ours = kid !== undefined && kid === this.keys.currentKid;
+    if (!this.jwks || (!known && (ours || this.now() - this.jwks.loadedAt > 1000))) {
       const { keys } = await this.keys.publicJwks();
       this.jwks = { set: createLocalJWKSet({ keys: keys as JWK[] }), kids: new Set(keys.map((k) => String(k.kid))), loadedAt: this.now() };
     }

@@ -40,6 +40,11 @@ export class SigningKeys {
     return key;
   }
 
+  /** The kid this process signs with now, if it has signed anything. */
+  get currentKid(): string | undefined {
+    return this.cached?.record.kid;
+  }
+
   /** The public keys to publish and verify with: every key not yet expired. */
   async publicJwks(): Promise<{ keys: JWK[] }> {
     const keys = await this.store.list(new Date(this.now()).toISOString());

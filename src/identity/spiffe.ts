@@ -9,7 +9,8 @@ import { describeJoseError } from './jose-errors.js';
 import { loadJwksFile } from './issuer-verifier.js';
 
 const SVID_ALGS = ['RS256', 'RS384', 'RS512', 'ES256', 'ES384', 'ES512', 'PS256', 'PS384', 'PS512'];
-const SPIFFE_ID = /^spiffe:\/\/([a-z0-9._-]+)(\/[A-Za-z0-9._~!$&'()*+,;=:@%-]+)+$/;
+/** The SPIFFE ID grammar: path segments of [A-Za-z0-9._-] only, and never "." or ".." (no traversal, no escapes). */
+const SPIFFE_ID = /^spiffe:\/\/([a-z0-9._-]+)((?:\/[A-Za-z0-9._-]+)+)$/;
 
 /** Keys of the bundle meant for JWT-SVIDs. jose accepts only `use: sig`, so `use` is dropped once selected. */
 export function jwtSvidKeys(bundle: JSONWebKeySet): JSONWebKeySet {
@@ -18,7 +19,8 @@ export function jwtSvidKeys(bundle: JSONWebKeySet): JSONWebKeySet {
 
 export function parseSpiffeId(id: string, trustDomain: string): string {
   const m = SPIFFE_ID.exec(id);
-  if (!m || m[1] !== trustDomain) throw invalidToken(`The SPIFFE ID is not in trust domain ${trustDomain}`);
+  if (!m || m[2]!.split('/').some((seg) => seg === '.' || seg === '..')) throw invalidToken('The SPIFFE ID is malformed');
+  if (m[1] !== trustDomain) throw invalidToken(`The SPIFFE ID is not in trust domain ${trustDomain}`);
   return id;
 }
 

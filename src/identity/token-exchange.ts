@@ -59,7 +59,9 @@ export class TokenExchange {
       if (form.getAll(name).length > 1) throw fail('invalid_request', `"${name}" is given more than once`);
       return form.get(name) ?? undefined;
     };
-    if (p('grant_type') !== GRANT_TOKEN_EXCHANGE) throw fail('unsupported_grant_type', 'Only token exchange (RFC 8693) is supported');
+    const grant = p('grant_type');
+    if (grant === undefined) throw fail('invalid_request', 'grant_type is required');
+    if (grant !== GRANT_TOKEN_EXCHANGE) throw fail('unsupported_grant_type', 'Only token exchange (RFC 8693) is supported');
     const subjectToken = p('subject_token');
     const actorToken = p('actor_token');
     if (!subjectToken || !ACCEPTED_TYPES.has(p('subject_token_type') ?? '')) throw fail('invalid_request', 'subject_token and a supported subject_token_type are required');

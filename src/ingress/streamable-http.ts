@@ -106,7 +106,8 @@ export class StreamableHttpEndpoint {
     res.writeHead(err.status, {
       'content-type': 'application/json',
       'content-length': Buffer.byteLength(body),
-      ...(err.status !== 400 ? { 'www-authenticate': challenge(err, this.opts.resourceMetadataUrl, this.opts.requiredScopes) } : {}),
+      // Every refusal says where to learn how to authenticate, invalid_request included (RFC 6750 section 3.1).
+      'www-authenticate': challenge(err, this.opts.resourceMetadataUrl, this.opts.requiredScopes),
     });
     res.end(body);
   }
