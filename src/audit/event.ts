@@ -31,4 +31,11 @@ export interface AuditEvent {
   /** Stable error code (WardenErrorCode or `upstream_error`) when outcome is not ok. */
   errorCode: string | null;
   latencyMs: number;
+  /**
+   * The event's place in the store's hash chain (see chain.ts), filled when read back from the store; the
+   * recorder never sets them. seq counts 1, 2, 3, ... per store; hash = sha256(prevHash + '\n' + content).
+   */
+  readonly seq?: number;
+  readonly prevHash?: string;
+  readonly hash?: string;
 }

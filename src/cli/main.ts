@@ -1,6 +1,7 @@
 /** The `warden` command line. One file per command; this one only wires them. */
 import { Command } from 'commander';
 import { auditTail } from './audit.js';
+import { auditVerify } from './audit-verify.js';
 import { connect } from './connect.js';
 import { demo } from './demo.js';
 import { serve } from './serve.js';
@@ -37,5 +38,11 @@ export async function main(argv: string[]): Promise<void> {
     .option('--json', 'one JSON object per line')
     .option('-n, --limit <n>', 'how many events', '20')
     .action(auditTail);
+  audit
+    .command('verify')
+    .description('check the hash chain and signed checkpoints; name the first broken link')
+    .option('-c, --config <file>', 'config file naming the store', 'warden.yaml')
+    .option('--json', 'the result as JSON')
+    .action(auditVerify);
   await program.parseAsync(argv);
 }

@@ -1,8 +1,11 @@
 /** Composes a running gateway from a config: store, audit, gateway, HTTP ingress. Used by serve, demo and tests. */
+import { hostname } from 'node:os';
+import { Checkpointer, withCheckpoints } from '../audit/checkpoints.js';
 import { AuditRecorder } from '../audit/index.js';
 import { ConfigError, resolveStoreSpec, type WardenConfig } from '../config/index.js';
 import { Gateway } from '../gateway/index.js';
 import { createIdentity } from '../identity/index.js';
+import { SigningKeys } from '../identity/signing-keys.js';
 import { isLoopbackHost, splitListen, startIngress } from '../ingress/index.js';
 import { openStore, type Store } from '../store/index.js';
 import type { Logger } from '../telemetry/log.js';
@@ -39,7 +42,13 @@ export async function startGateway(config: WardenConfig, baseDir: string, log: L
   checkAuthMode(config, log, source);
   const store = await openStore(resolveStoreSpec(config.store, baseDir));
   try {
-    const audit = new AuditRecorder(store.audit, log, undefined, undefined, () => store.isOpen());
+    const instance = `${hostname()}:${process.pid}`;
+    const ts = config.tokenService;
+    // Checkpoints are signed with the gateway's keys (the same set that signs its tokens), off the request path.
+    const keys = new SigningKeys(store.keys, ts.algorithm, ts.keyRotationHours * 3600_000, (ts.maxTtlSeconds + 300) * 1000);
+    const checkpointer = new Checkpointer({ audit: store.audit, keys, log, instance, ...config.audit.checkpoint });
+    checkpointer.start();
+    const audit = new AuditRecorder(withCheckpoints(store.audit, checkpointer), log, undefined, instance, () => store.isOpen());
     const gateway = new Gateway({ config, audit, log, version: VERSION });
     const ingress = await startIngress(config, gateway, log, baseDir, (publicUrl) => createIdentity(config, publicUrl, baseDir, store));
     return {
@@ -49,6 +58,8 @@ export async function startGateway(config: WardenConfig, baseDir: string, log: L
       close: async () => {
         await ingress.close();
         await gateway.close();
+        // The last events get a checkpoint before the store closes.
+        await checkpointer.stop();
         await store.close();
       },
     };

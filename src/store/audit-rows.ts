@@ -1,4 +1,5 @@
 /** The AuditEvent <-> row mapping shared by both backends, so their columns cannot drift apart. */
+import { eventContent, linkContents, type ChainHead } from '../audit/chain.js';
 import type { AuditEvent, AuditOutcome } from '../audit/event.js';
 import { parseJsonArray } from './identity-rows.js';
 import type { AuditQuery } from './types.js';
@@ -28,6 +29,52 @@ export const AUDIT_COLUMNS = [
 export type AuditColumn = (typeof AUDIT_COLUMNS)[number];
 export type AuditRow = Record<AuditColumn, string | number | null>;
 
+/** The chain columns (migration 3): filled by the backend inside its append transaction, never by callers. */
+export const CHAIN_COLUMNS = ['seq', 'prev_hash', 'hash'] as const;
+export type ChainColumn = (typeof CHAIN_COLUMNS)[number];
+/** A row as read back: the chain columns are NULL only on rows that warden did not write. */
+export type StoredAuditRow = AuditRow & Partial<Record<ChainColumn, string | number | null>>;
+export type ChainedAuditRow = AuditRow & { seq: number; prev_hash: string; hash: string };
+
+/** Every column, for reads. */
+export const READ_COLUMNS = [...AUDIT_COLUMNS, ...CHAIN_COLUMNS] as const;
+
+/** Rows for a batch, with the canonical content each will be hashed over, computed before the write lock. */
+export interface PreparedBatch {
+  rows: AuditRow[];
+  contents: string[];
+}
+
+/**
+ * Hashes what will be read back, not the object passed in: the event goes through toRow and fromRow first,
+ * so a field the table does not keep cannot make a stored row unverifiable.
+ */
+export function prepareBatch(events: readonly AuditEvent[]): PreparedBatch {
+  return prepareRows(events.map(toRow));
+}
+
+/** The same for rows already stored (migration 3 links rows written before the chain existed). */
+export function prepareRows(rows: AuditRow[]): PreparedBatch {
+  return { rows, contents: rows.map((r) => eventContent(fromRow(r))) };
+}
+
+/** Links a prepared batch after `head` (read under the write lock). */
+export function linkBatch(head: ChainHead | undefined, batch: PreparedBatch): ChainedAuditRow[] {
+  const links = linkContents(head, batch.contents);
+  return batch.rows.map((r, i) => {
+    const l = links[i]!;
+    return { ...r, seq: l.seq, prev_hash: l.prevHash, hash: l.hash };
+  });
+}
+
+/** Reads a chain head row ({ seq, hash } with a bigint seq as text on PostgreSQL). */
+export function headFromRow(r: { seq: string | number; hash: string } | undefined): ChainHead | undefined {
+  return r === undefined ? undefined : { seq: Number(r.seq), hash: r.hash };
+}
+
+/** Backfill page size for migration 3 (rows written before the chain existed, linked in id order). */
+export const BACKFILL_PAGE = 5000;
+
 export function toRow(e: AuditEvent): AuditRow {
   return {
     id: e.id,
@@ -50,8 +97,8 @@ export function toRow(e: AuditEvent): AuditRow {
   };
 }
 
-export function fromRow(r: AuditRow): AuditEvent {
-  return {
+export function fromRow(r: StoredAuditRow): AuditEvent {
+  const event: AuditEvent = {
     id: r.id as string,
     time: r.time as string,
     instance: r.instance as string,
@@ -71,6 +118,9 @@ export function fromRow(r: AuditRow): AuditEvent {
     errorCode: r.error_code as string | null,
     latencyMs: Number(r.latency_ms),
   };
+  // Only chained rows carry the chain fields (a bigint seq is text on PostgreSQL).
+  if (r.seq === null || r.seq === undefined) return event;
+  return { ...event, seq: Number(r.seq), prevHash: String(r.prev_hash ?? ''), hash: String(r.hash ?? '') };
 }
 
 /** A bad limit is a caller bug, not an unavailable store; SQLite would read a negative LIMIT as "no limit". */

@@ -11,6 +11,9 @@ import { openSqliteStore } from './sqlite/store.js';
 import type { Store } from './types.js';
 
 export type {
+  AuditChainHead,
+  AuditCheckpoint,
+  AuditKeyRecord,
   AuditQuery,
   AuditStore,
   IssuedTokenRecord,

@@ -8,12 +8,64 @@ export interface AuditQuery {
   afterId?: string;
 }
 
+/** The last link of the audit chain. */
+export interface AuditChainHead {
+  seq: number;
+  hash: string;
+}
+
+/** A signed statement that the audit chain had `hash` at `seq` (see src/audit/checkpoints.ts). */
+export interface AuditCheckpoint {
+  seq: number;
+  hash: string;
+  /** ISO-8601 time it was signed. */
+  createdAt: string;
+  /** The gateway instance that signed it. */
+  instance: string;
+  kid: string;
+  /** The public JWK of the signing key, kept so the checkpoint stays verifiable after the key is pruned. */
+  publicJwk: Record<string, unknown>;
+  /** Compact JWS over the canonical JSON of { seq, hash, createdAt, instance }. */
+  signature: string;
+}
+
+/** A key that has signed checkpoints. Never pruned: the record that the kid existed. */
+export interface AuditKeyRecord {
+  kid: string;
+  alg: string;
+  publicJwk: Record<string, unknown>;
+  /** ISO-8601 time of its first checkpoint. */
+  firstUsedAt: string;
+}
+
 export interface AuditStore {
-  /** Appends events durably, in order, in one transaction. Rejects if they could not be stored. */
+  /**
+   * Appends events durably, in order, in one transaction, linking them to the store's hash chain (seq,
+   * prevHash, hash) under the store's write lock. Rejects if they could not be stored.
+   */
   append(events: readonly AuditEvent[]): Promise<void>;
-  /** The newest `limit` events (after `afterId` when given), oldest first. */
+  /** The newest `limit` events (after `afterId` when given), oldest first, with their chain fields. */
   tail(query: AuditQuery): Promise<AuditEvent[]>;
   count(): Promise<number>;
+  /** The chain's last link, or undefined when no event is chained. */
+  head(): Promise<AuditChainHead | undefined>;
+  /** Up to `limit` chained events with seq > `afterSeq`, by seq ascending. */
+  readChain(afterSeq: number, limit: number): Promise<AuditEvent[]>;
+  /**
+   * The first row (by id) that has no chain position: never written by warden, which always chains. With
+   * `nextSeq`, the smallest seq stored after it by id (null when none).
+   */
+  firstUnchained(): Promise<{ id: string; nextSeq: number | null } | undefined>;
+  /** Stores a checkpoint; false (and nothing written) when one exists at its seq already. */
+  addCheckpoint(checkpoint: AuditCheckpoint): Promise<boolean>;
+  /** Up to `limit` checkpoints with seq > `afterSeq`, by seq ascending. */
+  checkpoints(afterSeq: number, limit: number): Promise<AuditCheckpoint[]>;
+  /** The checkpoint with the highest seq, if any. */
+  lastCheckpoint(): Promise<AuditCheckpoint | undefined>;
+  /** Records a checkpoint key; a kid already recorded keeps its first record. */
+  registerKey(key: AuditKeyRecord): Promise<void>;
+  /** Every recorded checkpoint key, oldest first. */
+  keys(): Promise<AuditKeyRecord[]>;
 }
 
 /** A gateway signing key. The private JWK never leaves the gateway; only the public one is published. */

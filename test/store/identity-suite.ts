@@ -6,9 +6,11 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { eventHash, GENESIS_HASH } from '../../src/audit/chain.js';
 import type { AuditEvent } from '../../src/audit/event.js';
 import { StoreError, type Store } from '../../src/store/index.js';
 import type { IssuedTokenRecord, SigningKeyRecord } from '../../src/store/types.js';
+import { unchain } from './chain-suite.js';
 
 export interface SuiteHooks {
   /**
@@ -60,7 +62,7 @@ export function runIdentitySuite(
         makeEvent({ agent: 'x', user: null, tenant: null, chain: ['with "quotes", commas', ''], authMethod: 'none' }),
       ];
       await s.audit.append(events);
-      assert.deepEqual(await s.audit.tail({ limit: events.length }), events);
+      assert.deepEqual((await s.audit.tail({ limit: events.length })).map(unchain), events);
     });
 
     test('an event written before migration 2 reads back with chain [] and null principal', async () => {
@@ -81,10 +83,15 @@ export function runIdentitySuite(
       });
       try {
         assert.ok((await s.schemaVersion()) >= 2);
-        assert.deepEqual(await s.audit.tail({ limit: 10 }), [e]);
+        const [old] = await s.audit.tail({ limit: 10 });
+        assert.deepEqual(unchain(old!), e);
+        // Migration 3 linked the old row as the chain's first event.
+        assert.deepEqual([old!.seq, old!.prevHash, old!.hash], [1, GENESIS_HASH, eventHash(GENESIS_HASH, e)]);
         const later = makeEvent({ chain: ['c1', 'c2'] });
         await s.audit.append([later]);
-        assert.deepEqual(await s.audit.tail({ limit: 10 }), [e, later]);
+        const both = await s.audit.tail({ limit: 10 });
+        assert.deepEqual(both.map(unchain), [e, later]);
+        assert.deepEqual([both[1]!.seq, both[1]!.prevHash], [2, old!.hash]);
       } finally {
         await s.close();
       }

@@ -4,7 +4,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { openStore, StoreError } from '../../src/store/index.js';
 import { postgresMigrations } from '../../src/store/postgres/migrations.js';
@@ -70,7 +70,9 @@ if (baseUrl === undefined || baseUrl === '') {
       assert.deepEqual(
         r.rows.map((x) => x.table_name),
         [
+          'warden_audit_checkpoints',
           'warden_audit_events',
+          'warden_audit_keys',
           'warden_issued_tokens',
           'warden_replay_markers',
           'warden_schema_migrations',
@@ -105,6 +107,36 @@ if (baseUrl === undefined || baseUrl === '') {
       const migrations = [...postgresMigrations, { version: 1000, name: 'future', sql: 'CREATE TABLE future (x int)' }];
       await (await openPostgresStore(url, { migrations })).close();
       await assert.rejects(openStore(url), isCode('store_migration_failed'));
+    });
+
+    test('an append waits for the chain lock; its connection dropped meanwhile: a StoreError, no crash', async () => {
+      const appName = `${prefix}_lockdrop`;
+      const s = await openStore(urlFor('lockdrop', { application_name: appName }));
+      await s.audit.append([makeEvent()]);
+      // Hold the chain's advisory lock as another replica mid-append would.
+      const key = createHash('sha256').update(`mcp-warden:audit-chain:${prefix}_lockdrop`).digest().readBigInt64BE(0).toString();
+      const holder = new pg.Client({ connectionString: baseUrl });
+      await holder.connect();
+      await holder.query('BEGIN');
+      await holder.query('SELECT pg_advisory_xact_lock($1::bigint)', [key]);
+      const waiting = s.audit.append([makeEvent()]).then(
+        () => 'stored',
+        (e: unknown) => e,
+      );
+      let waited = 0;
+      for (; waited < 50; waited++) {
+        const r = await admin.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'", [appName]);
+        if (r.rows[0].n === 1) break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.ok(waited < 50, 'the append waits on the lock');
+      await admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'", [appName]);
+      assert.ok(isCode('store_unavailable')(await waiting));
+      await holder.query('COMMIT');
+      await holder.end();
+      await s.audit.append([makeEvent()]);
+      assert.deepEqual((await s.audit.readChain(0, 10)).map((e) => e.seq), [1, 2]);
+      await s.close();
     });
 
     test('a dropped pooled connection does not crash the process', async () => {

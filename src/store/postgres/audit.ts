@@ -1,54 +1,139 @@
-/** The audit table on PostgreSQL. Queries are named, so each pooled connection prepares them once. */
+/**
+ * The audit table, its hash chain and checkpoints on PostgreSQL. Queries are named, so each pooled
+ * connection prepares them once. Several replicas append to one chain: each append takes a transaction-scoped
+ * advisory lock (one key per schema), reads the chain head, and inserts the linked batch before committing,
+ * so links are made one batch at a time across every replica.
+ */
 import type pg from 'pg';
 import type { AuditEvent } from '../../audit/event.js';
-import { AUDIT_COLUMNS, checkQuery, fromRow, toRow, type AuditRow } from '../audit-rows.js';
-import type { AuditQuery, AuditStore } from '../types.js';
+import {
+  AUDIT_COLUMNS,
+  BACKFILL_PAGE,
+  checkQuery,
+  fromRow,
+  headFromRow,
+  linkBatch,
+  prepareBatch,
+  prepareRows,
+  READ_COLUMNS,
+  type AuditRow,
+  type ChainedAuditRow,
+  type StoredAuditRow,
+} from '../audit-rows.js';
+import {
+  AUDIT_KEY_COLUMNS,
+  auditKeyFromRow,
+  auditKeyToRow,
+  CHECKPOINT_COLUMNS,
+  checkpointFromRow,
+  checkpointToRow,
+  checkSeqQuery,
+  type AuditKeyRow,
+  type CheckpointRow,
+} from '../checkpoint-rows.js';
+import type { AuditChainHead, AuditCheckpoint, AuditKeyRecord, AuditQuery, AuditStore } from '../types.js';
 
-const COLS = AUDIT_COLUMNS.join(', ');
+const COLS = READ_COLUMNS.join(', ');
+const INSERT_COLS = [...AUDIT_COLUMNS, 'seq', 'prev_hash', 'hash'] as const;
+const params = (n: number): string => Array.from({ length: n }, (_, i) => `$${i + 1}`).join(', ');
+const sqlType = (c: string): string => (c === 'latency_ms' ? 'double precision' : c === 'seq' ? 'bigint' : 'text');
 
 // One statement for any batch size: each column travels as one array and unnest zips them into rows.
-// A single statement is atomic, so the batch is stored whole or not at all.
 // Statement names carry the schema version: a name must never be reused for different text.
 const INSERT = {
-  name: 'warden_audit_append_v2',
+  name: 'warden_audit_append_v3',
   text:
-    `INSERT INTO warden_audit_events (${COLS}) SELECT * FROM unnest(` +
-    AUDIT_COLUMNS.map((c, i) => `$${i + 1}::${c === 'latency_ms' ? 'double precision' : 'text'}[]`).join(', ') +
+    `INSERT INTO warden_audit_events (${INSERT_COLS.join(', ')}) SELECT * FROM unnest(` +
+    INSERT_COLS.map((c, i) => `$${i + 1}::${sqlType(c)}[]`).join(', ') +
     ')',
 };
+// IS NOT NULL: PostgreSQL sorts NULLs first in DESC order (only reachable if someone dropped NOT NULL).
+const HEAD_SQL = 'SELECT seq, hash FROM warden_audit_events WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1';
+const HEAD = { name: 'warden_audit_head_v3', text: HEAD_SQL };
 const TAIL_ALL = {
-  name: 'warden_audit_tail_v2',
+  name: 'warden_audit_tail_v3',
   text: `SELECT * FROM (SELECT ${COLS} FROM warden_audit_events ORDER BY id DESC LIMIT $1) t ORDER BY id ASC`,
 };
 const TAIL_AFTER = {
-  name: 'warden_audit_tail_after_v2',
+  name: 'warden_audit_tail_after_v3',
   text: `SELECT * FROM (SELECT ${COLS} FROM warden_audit_events WHERE id > $1 ORDER BY id DESC LIMIT $2) t ORDER BY id ASC`,
 };
 const COUNT = { name: 'warden_audit_count_v2', text: 'SELECT count(*) AS n FROM warden_audit_events' };
+const READ_CHAIN = {
+  name: 'warden_audit_read_chain_v3',
+  text: `SELECT ${COLS} FROM warden_audit_events WHERE seq > $1 ORDER BY seq LIMIT $2`,
+};
+const UNCHAINED = {
+  name: 'warden_audit_unchained_v3',
+  text: `SELECT u.id, (SELECT min(n.seq) FROM warden_audit_events n WHERE n.id > u.id AND n.seq IS NOT NULL) AS next_seq
+    FROM warden_audit_events u WHERE u.seq IS NULL ORDER BY u.id LIMIT 1`,
+};
+const CP_COLS = CHECKPOINT_COLUMNS.join(', ');
+const CP_ADD = {
+  name: 'warden_audit_checkpoint_add_v3',
+  text: `INSERT INTO warden_audit_checkpoints (${CP_COLS}) VALUES (${params(CHECKPOINT_COLUMNS.length)}) ON CONFLICT (seq) DO NOTHING RETURNING seq`,
+};
+const CP_READ = {
+  name: 'warden_audit_checkpoints_v3',
+  text: `SELECT ${CP_COLS} FROM warden_audit_checkpoints WHERE seq > $1 ORDER BY seq LIMIT $2`,
+};
+const CP_LAST = { name: 'warden_audit_checkpoint_last_v3', text: `SELECT ${CP_COLS} FROM warden_audit_checkpoints ORDER BY seq DESC LIMIT 1` };
+const KEY_ADD = {
+  name: 'warden_audit_key_add_v3',
+  text: `INSERT INTO warden_audit_keys (${AUDIT_KEY_COLUMNS.join(', ')}) VALUES (${params(AUDIT_KEY_COLUMNS.length)}) ON CONFLICT (kid) DO NOTHING`,
+};
+const KEY_LIST = {
+  name: 'warden_audit_keys_v3',
+  text: `SELECT ${AUDIT_KEY_COLUMNS.join(', ')} FROM warden_audit_keys ORDER BY first_used_at, kid`,
+};
 
 /** Runs a query; the store supplies it so it can check for close and turn failures into StoreErrors. */
 export type Run = <R extends pg.QueryResultRow>(what: string, q: { name: string; text: string }, values: unknown[]) => Promise<R[]>;
+/**
+ * Runs `body` in a READ COMMITTED transaction on one pooled connection and commits; failures roll back and
+ * become StoreErrors. `prelude` (parameterless SQL) is sent with the BEGIN in one round trip, and its last
+ * statement's rows are passed to `body`.
+ */
+export type InTransaction = <T>(
+  what: string,
+  prelude: string,
+  body: (client: pg.PoolClient, preludeRows: pg.QueryResultRow[]) => Promise<T>,
+) => Promise<T>;
+
+type HeadRow = { seq: string; hash: string };
 
 export class PostgresAuditStore implements AuditStore {
-  /** `ensureOpen` throws once the store is closed. */
+  /**
+   * `ensureOpen` throws once the store is closed. `chainLock` is the advisory lock key (a bigint as text)
+   * every replica on this schema takes to append.
+   */
   constructor(
     private readonly run: Run,
     private readonly ensureOpen: () => void,
+    private readonly transaction: InTransaction,
+    private readonly chainLock: string,
   ) {}
 
   async append(events: readonly AuditEvent[]): Promise<void> {
     this.ensureOpen();
     if (events.length === 0) return;
-    const rows = events.map(toRow);
-    await this.run('audit append', INSERT, AUDIT_COLUMNS.map((c) => rows.map((r) => r[c])));
+    // Canonical contents are computed before the lock; under it only the hashes are chained.
+    const batch = prepareBatch(events);
+    // The lock waits for the replica holding it to commit. Under READ COMMITTED each statement takes a new
+    // snapshot, so the head read after it sees that commit. Lock and head travel with the BEGIN.
+    const prelude = `SELECT pg_advisory_xact_lock(${this.chainLock}::bigint); ${HEAD_SQL}`;
+    await this.transaction('audit append', prelude, async (client, headRows) => {
+      const rows = linkBatch(headFromRow(headRows[0] as HeadRow | undefined), batch);
+      await client.query({ ...INSERT, values: INSERT_COLS.map((c) => rows.map((r) => r[c])) });
+    });
   }
 
   async tail(query: AuditQuery): Promise<AuditEvent[]> {
     checkQuery(query);
     const rows =
       query.afterId === undefined
-        ? await this.run<AuditRow>('audit tail', TAIL_ALL, [query.limit])
-        : await this.run<AuditRow>('audit tail', TAIL_AFTER, [query.afterId, query.limit]);
+        ? await this.run<StoredAuditRow>('audit tail', TAIL_ALL, [query.limit])
+        : await this.run<StoredAuditRow>('audit tail', TAIL_AFTER, [query.afterId, query.limit]);
     return rows.map(fromRow);
   }
 
@@ -57,4 +142,64 @@ export class PostgresAuditStore implements AuditStore {
     const rows = await this.run<{ n: string }>('audit count', COUNT, []);
     return Number(rows[0]!.n);
   }
+
+  async head(): Promise<AuditChainHead | undefined> {
+    return headFromRow((await this.run<HeadRow>('audit head', HEAD, []))[0]);
+  }
+
+  async readChain(afterSeq: number, limit: number): Promise<AuditEvent[]> {
+    checkSeqQuery(afterSeq, limit);
+    return (await this.run<StoredAuditRow>('audit chain read', READ_CHAIN, [afterSeq, limit])).map(fromRow);
+  }
+
+  async firstUnchained(): Promise<{ id: string; nextSeq: number | null } | undefined> {
+    const r = (await this.run<{ id: string; next_seq: string | null }>('audit chain check', UNCHAINED, []))[0];
+    return r === undefined ? undefined : { id: r.id, nextSeq: r.next_seq === null ? null : Number(r.next_seq) };
+  }
+
+  async addCheckpoint(c: AuditCheckpoint): Promise<boolean> {
+    const row = checkpointToRow(c);
+    return (await this.run('audit checkpoint add', CP_ADD, CHECKPOINT_COLUMNS.map((k) => row[k]))).length === 1;
+  }
+
+  async checkpoints(afterSeq: number, limit: number): Promise<AuditCheckpoint[]> {
+    checkSeqQuery(afterSeq, limit);
+    return (await this.run<CheckpointRow>('audit checkpoint read', CP_READ, [afterSeq, limit])).map(checkpointFromRow);
+  }
+
+  async lastCheckpoint(): Promise<AuditCheckpoint | undefined> {
+    const r = (await this.run<CheckpointRow>('audit checkpoint read', CP_LAST, []))[0];
+    return r === undefined ? undefined : checkpointFromRow(r);
+  }
+
+  async registerKey(key: AuditKeyRecord): Promise<void> {
+    const row = auditKeyToRow(key);
+    await this.run('audit key register', KEY_ADD, AUDIT_KEY_COLUMNS.map((k) => row[k]));
+  }
+
+  async keys(): Promise<AuditKeyRecord[]> {
+    return (await this.run<AuditKeyRow>('audit key list', KEY_LIST, [])).map(auditKeyFromRow);
+  }
+}
+
+/**
+ * Migration 3's data step, inside its transaction: links rows written before the chain existed in id order
+ * (the order they were written), then makes the chain columns NOT NULL so no unlinked row can be added.
+ */
+export async function backfillChain(client: pg.PoolClient): Promise<void> {
+  const select = `SELECT ${AUDIT_COLUMNS.join(', ')} FROM warden_audit_events WHERE seq IS NULL ORDER BY id LIMIT $1`;
+  const update = `UPDATE warden_audit_events e SET seq = u.seq, prev_hash = u.prev_hash, hash = u.hash
+    FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[]) AS u(id, seq, prev_hash, hash) WHERE e.id = u.id`;
+  let head = headFromRow((await client.query<HeadRow>(HEAD_SQL)).rows[0]);
+  for (;;) {
+    const rows = (await client.query<AuditRow>(select, [BACKFILL_PAGE])).rows;
+    if (rows.length === 0) break;
+    const linked: ChainedAuditRow[] = linkBatch(head, prepareRows(rows));
+    await client.query(update, [linked.map((r) => r.id), linked.map((r) => r.seq), linked.map((r) => r.prev_hash), linked.map((r) => r.hash)]);
+    const last = linked[linked.length - 1]!;
+    head = { seq: last.seq, hash: last.hash };
+  }
+  await client.query(
+    'ALTER TABLE warden_audit_events ALTER COLUMN seq SET NOT NULL, ALTER COLUMN prev_hash SET NOT NULL, ALTER COLUMN hash SET NOT NULL',
+  );
 }

@@ -1,7 +1,14 @@
 /** PostgreSQL schema migrations. Append new versions at the end; never edit one that has shipped. */
+import type pg from 'pg';
 import type { Migration } from '../migration.js';
+import { backfillChain } from './audit.js';
 
-export const postgresMigrations: readonly Migration[] = [
+/** A migration whose data step needs code: `run` follows `sql` in the same transaction. */
+export interface PostgresMigration extends Migration {
+  run?(client: pg.PoolClient): Promise<void>;
+}
+
+export const postgresMigrations: readonly PostgresMigration[] = [
   {
     version: 1,
     name: 'audit events',
@@ -73,5 +80,39 @@ export const postgresMigrations: readonly Migration[] = [
       );
       CREATE INDEX warden_issued_tokens_expires ON warden_issued_tokens (expires_at);
     `,
+  },
+  {
+    version: 3,
+    name: 'audit hash chain and signed checkpoints',
+    // seq/prev_hash/hash are filled inside every append transaction under an advisory lock (see audit.ts and
+    // src/audit/chain.ts). Rows already stored are linked by `run` in id order, the order they were written,
+    // which then sets the three columns NOT NULL. Replicas must be upgraded together: an older replica's
+    // insert (without a seq) is refused from then on, and it fails closed.
+    // warden_audit_keys is the never-pruned record of every key that signed a checkpoint.
+    sql: `
+      ALTER TABLE warden_audit_events
+        ADD COLUMN seq       bigint,
+        ADD COLUMN prev_hash text,
+        ADD COLUMN hash      text;
+      CREATE UNIQUE INDEX warden_audit_events_seq ON warden_audit_events (seq);
+
+      CREATE TABLE warden_audit_checkpoints (
+        seq        bigint PRIMARY KEY,
+        hash       text NOT NULL,
+        created_at text COLLATE "C" NOT NULL,
+        instance   text NOT NULL,
+        kid        text NOT NULL,
+        public_jwk text NOT NULL,
+        signature  text NOT NULL
+      );
+
+      CREATE TABLE warden_audit_keys (
+        kid           text PRIMARY KEY,
+        alg           text NOT NULL,
+        public_jwk    text NOT NULL,
+        first_used_at text COLLATE "C" NOT NULL
+      );
+    `,
+    run: backfillChain,
   },
 ];

@@ -2,16 +2,16 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { StoreError, toStoreError, type StoreErrorCode } from '../errors.js';
-import { assertOrdered, latestVersion, type Migration } from '../migration.js';
+import { assertOrdered, latestVersion } from '../migration.js';
 import type { AuditStore, KeyStore, ReplayStore, Store, TokenStore } from '../types.js';
-import { PostgresAuditStore, type Run } from './audit.js';
+import { PostgresAuditStore, type InTransaction, type Run } from './audit.js';
 import { PostgresKeyStore, PostgresReplayStore, PostgresTokenStore } from './identity.js';
-import { postgresMigrations } from './migrations.js';
+import { postgresMigrations, type PostgresMigration } from './migrations.js';
 import { parsePostgresUrl, type PostgresTarget } from './url.js';
 
 export interface PostgresStoreOptions {
   /** For tests: the migrations to run instead of the shipped list. */
-  migrations?: readonly Migration[];
+  migrations?: readonly PostgresMigration[];
   /** Pool size (default 4): the store's queries are short, and replicas share the server's connection limit. */
   poolMax?: number;
 }
@@ -42,7 +42,7 @@ export async function openPostgresStore(spec: string, opts: PostgresStoreOptions
   return new PostgresStore(pool, target);
 }
 
-async function migrate(pool: pg.Pool, target: PostgresTarget, migrations: readonly Migration[]): Promise<void> {
+async function migrate(pool: pg.Pool, target: PostgresTarget, migrations: readonly PostgresMigration[]): Promise<void> {
   const fail = (err: unknown, code: StoreErrorCode, what: string): StoreError =>
     toStoreError(err, classify(err, code), `${what} ${target.location}`, target.secrets);
   let client: pg.PoolClient;
@@ -54,7 +54,7 @@ async function migrate(pool: pg.Pool, target: PostgresTarget, migrations: readon
   client.on('error', () => {}); // a checked-out client's 'error' is not caught by the pool's listener
   // Concurrent openers (replicas starting together) serialize on this lock, held to each commit; the
   // schema name is in the key so stores in different schemas do not wait for each other.
-  const lock = (c: pg.PoolClient) => c.query('SELECT pg_advisory_xact_lock($1::bigint)', [lockKey(target.schema)]);
+  const lock = (c: pg.PoolClient) => c.query('SELECT pg_advisory_xact_lock($1::bigint)', [lockKey('migrate', target.schema)]);
   let release: Error | undefined;
   try {
     try {
@@ -84,6 +84,7 @@ async function migrate(pool: pg.Pool, target: PostgresTarget, migrations: readon
           const done = await client.query('SELECT 1 FROM warden_schema_migrations WHERE version = $1', [m.version]);
           if (done.rowCount !== 0) return; // another opener applied it while we waited for the lock
           await client.query(m.sql);
+          await m.run?.(client);
           await client.query('INSERT INTO warden_schema_migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);
         });
       }
@@ -115,9 +116,9 @@ async function readVersion(q: pg.Pool | pg.PoolClient): Promise<number> {
   return r.rows[0]?.v ?? 0;
 }
 
-/** A stable signed 64-bit advisory lock key (pg_advisory_xact_lock takes a bigint). */
-function lockKey(schema: string | undefined): string {
-  const digest = createHash('sha256').update(`mcp-warden:migrate:${schema ?? ''}`).digest();
+/** A stable signed 64-bit advisory lock key (pg_advisory_xact_lock takes a bigint), one per purpose and schema. */
+function lockKey(purpose: 'migrate' | 'audit-chain', schema: string | undefined): string {
+  const digest = createHash('sha256').update(`mcp-warden:${purpose}:${schema ?? ''}`).digest();
   return digest.readBigInt64BE(0).toString();
 }
 
@@ -147,7 +148,7 @@ class PostgresStore implements Store {
     private readonly target: PostgresTarget,
   ) {
     this.location = target.location;
-    this.audit = new PostgresAuditStore(this.run, () => this.ensureOpen());
+    this.audit = new PostgresAuditStore(this.run, () => this.ensureOpen(), this.transaction, lockKey('audit-chain', target.schema));
     this.keys = new PostgresKeyStore(this.run);
     this.replay = new PostgresReplayStore(this.run);
     this.tokens = new PostgresTokenStore(this.run);
@@ -182,6 +183,40 @@ class PostgresStore implements Store {
       return (await this.pool.query<R>({ ...q, values })).rows;
     } catch (err) {
       throw toStoreError(err, 'store_unavailable', `${what} failed`, this.target.secrets);
+    }
+  };
+
+  private readonly transaction: InTransaction = async (what, prelude, body) => {
+    this.ensureOpen();
+    const fail = (err: unknown): StoreError => toStoreError(err, 'store_unavailable', `${what} failed`, this.target.secrets);
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (err) {
+      throw fail(err);
+    }
+    // While checked out, a dropped connection's 'error' reaches no pool listener; unhandled, it would crash
+    // the process. The failing query reports it instead.
+    let broken: Error | undefined;
+    const onError = (e: Error): void => {
+      broken = e;
+    };
+    client.on('error', onError);
+    try {
+      // One simple-protocol round trip: BEGIN and the prelude; pg returns one result per statement.
+      const results = (await client.query(`BEGIN ISOLATION LEVEL READ COMMITTED; ${prelude}`)) as unknown as pg.QueryResult[];
+      const out = await body(client, results[results.length - 1]?.rows ?? []);
+      await client.query('COMMIT');
+      return out;
+    } catch (err) {
+      // A connection that cannot roll back is destroyed rather than returned to the pool.
+      await client.query('ROLLBACK').catch((e: unknown) => {
+        broken = e as Error;
+      });
+      throw fail(err);
+    } finally {
+      client.removeListener('error', onError);
+      client.release(broken);
     }
   };
 

@@ -1,7 +1,14 @@
 /** SQLite schema migrations. Append new versions at the end; never edit one that has shipped. */
+import type Database from 'better-sqlite3';
 import type { Migration } from '../migration.js';
+import { backfillChain } from './audit.js';
 
-export const sqliteMigrations: readonly Migration[] = [
+/** A migration whose data step needs code: `run` follows `sql` in the same transaction. */
+export interface SqliteMigration extends Migration {
+  run?(db: Database.Database): void;
+}
+
+export const sqliteMigrations: readonly SqliteMigration[] = [
   {
     version: 1,
     name: 'audit events',
@@ -70,5 +77,38 @@ export const sqliteMigrations: readonly Migration[] = [
       );
       CREATE INDEX warden_issued_tokens_expires ON warden_issued_tokens (expires_at);
     `,
+  },
+  {
+    version: 3,
+    name: 'audit hash chain and signed checkpoints',
+    // seq/prev_hash/hash are filled inside every append transaction (see audit.ts and src/audit/chain.ts).
+    // Rows already stored are linked by `run` in id order, the order they were written, so the whole table
+    // is one chain. The columns stay nullable (SQLite cannot add NOT NULL columns without a default), so
+    // `audit verify` also looks for rows without a seq: warden never writes one.
+    // warden_audit_keys is the never-pruned record of every key that signed a checkpoint.
+    sql: `
+      ALTER TABLE warden_audit_events ADD COLUMN seq INTEGER;
+      ALTER TABLE warden_audit_events ADD COLUMN prev_hash TEXT;
+      ALTER TABLE warden_audit_events ADD COLUMN hash TEXT;
+      CREATE UNIQUE INDEX warden_audit_events_seq ON warden_audit_events (seq);
+
+      CREATE TABLE warden_audit_checkpoints (
+        seq        INTEGER PRIMARY KEY,
+        hash       TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        instance   TEXT NOT NULL,
+        kid        TEXT NOT NULL,
+        public_jwk TEXT NOT NULL,
+        signature  TEXT NOT NULL
+      );
+
+      CREATE TABLE warden_audit_keys (
+        kid           TEXT PRIMARY KEY,
+        alg           TEXT NOT NULL,
+        public_jwk    TEXT NOT NULL,
+        first_used_at TEXT NOT NULL
+      );
+    `,
+    run: backfillChain,
   },
 ];

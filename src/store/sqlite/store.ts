@@ -3,17 +3,17 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { StoreError, toStoreError } from '../errors.js';
-import { assertOrdered, latestVersion, type Migration } from '../migration.js';
+import { assertOrdered, latestVersion } from '../migration.js';
 import type { AuditStore, KeyStore, ReplayStore, Store, TokenStore } from '../types.js';
 import { SqliteAuditStore } from './audit.js';
 import { SqliteKeyStore, SqliteReplayStore, SqliteTokenStore } from './identity.js';
-import { sqliteMigrations } from './migrations.js';
+import { sqliteMigrations, type SqliteMigration } from './migrations.js';
 
 export interface SqliteStoreOptions {
   /** Create the file's parent directory if missing (default true). */
   createDir?: boolean;
   /** For tests: the migrations to run instead of the shipped list. */
-  migrations?: readonly Migration[];
+  migrations?: readonly SqliteMigration[];
 }
 
 /** Opens (creating if needed) and migrates a SQLite store. Rejects with a StoreError. */
@@ -50,7 +50,7 @@ export async function openSqliteStore(file: string, opts: SqliteStoreOptions = {
   return new SqliteStore(db, location);
 }
 
-function migrate(db: Database.Database, migrations: readonly Migration[]): void {
+function migrate(db: Database.Database, migrations: readonly SqliteMigration[]): void {
   const current = currentVersion(db);
   const latest = latestVersion(migrations);
   if (current > latest) {
@@ -66,6 +66,7 @@ function migrate(db: Database.Database, migrations: readonly Migration[]): void 
     db.transaction(() => {
       if (isApplied.get(m.version) !== undefined) return;
       db.exec(m.sql);
+      m.run?.(db);
       record.run(m.version, m.name);
     }).immediate();
   }

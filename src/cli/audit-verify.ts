@@ -1,0 +1,90 @@
+/**
+ * `warden audit verify [--config FILE] [--json]`: checks the audit hash chain and the signed checkpoints of
+ * the configured store and names the first broken link. Exit code 0 when intact, 1 when broken, 2 when the
+ * store cannot be read. The checkpoint keys' thumbprints are printed so they can be compared with a copy kept
+ * outside the database, which is what anchors the checkpoints (see src/audit/checkpoints.ts).
+ */
+import { existsSync } from 'node:fs';
+import { verifyAudit, type VerifyResult } from '../audit/verify.js';
+import { loadConfig, resolveStoreSpec } from '../config/index.js';
+import { openStore, parseStoreSpec, type Store } from '../store/index.js';
+
+export interface VerifyCliOptions {
+  config: string;
+  json?: boolean;
+}
+
+export const EXIT_INTACT = 0;
+export const EXIT_BROKEN = 1;
+export const EXIT_UNREADABLE = 2;
+
+/** The commander action: runs the check and sets the exit code. */
+export async function auditVerify(opts: VerifyCliOptions): Promise<void> {
+  process.exitCode = await runAuditVerify(opts);
+}
+
+/** Runs the check, writes the report, and returns the exit code. */
+export async function runAuditVerify(
+  opts: VerifyCliOptions,
+  out: NodeJS.WritableStream = process.stdout,
+  err: NodeJS.WritableStream = process.stderr,
+): Promise<number> {
+  let store: Store | undefined;
+  let result: VerifyResult;
+  let location = '';
+  try {
+    const { config, baseDir } = loadConfig(opts.config);
+    const spec = resolveStoreSpec(config.store, baseDir);
+    const parsed = parseStoreSpec(spec);
+    // Opening a missing SQLite file would create an empty store and call it intact.
+    if (parsed.kind === 'sqlite' && parsed.path !== ':memory:' && !existsSync(parsed.path)) {
+      throw new Error(`no store at ${parsed.path}`);
+    }
+    store = await openStore(spec, { createDir: false });
+    location = store.location;
+    result = await verifyAudit(store);
+  } catch (e) {
+    const message = `cannot read the audit store: ${(e as Error).message}`;
+    if (opts.json) out.write(JSON.stringify({ ok: false, error: message }) + '\n');
+    else err.write(message + '\n');
+    return EXIT_UNREADABLE;
+  } finally {
+    await store?.close().catch(() => {});
+  }
+  out.write(opts.json ? JSON.stringify({ store: location, ...result }) + '\n' : formatVerify(result, location));
+  return result.ok ? EXIT_INTACT : EXIT_BROKEN;
+}
+
+const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+/** The human-readable report: a one-line verdict first. */
+export function formatVerify(r: VerifyResult, location: string): string {
+  const lines: string[] = [];
+  const counts = `${plural(r.events, 'event')}, ${plural(r.checkpoints, 'checkpoint')}`;
+  if (r.ok) lines.push(`audit chain INTACT: ${counts}`);
+  else {
+    const b = r.firstBroken!;
+    lines.push(`audit chain BROKEN at seq ${b.seq} (${b.reason}): ${b.detail}`);
+    lines.push(`  intact before the break: ${counts}`);
+  }
+  lines.push(`  store: ${location}`);
+  if (r.anchorSeq !== undefined) lines.push(`  the chain starts after the checkpoint at seq ${r.anchorSeq} (earlier events pruned)`);
+  if (r.head !== undefined) {
+    const covered = r.lastCheckpointSeq ?? 0;
+    const after = r.head.seq - covered;
+    lines.push(
+      covered === 0
+        ? `  no signed checkpoint yet: the ${plural(r.head.seq, 'event')} are protected by the hash chain alone`
+        : `  newest checkpoint at seq ${covered}${after > 0 ? `; ${plural(after, 'event')} after it are protected by the hash chain alone` : ''}`,
+    );
+    lines.push(`  head: seq ${r.head.seq} ${r.head.hash}`);
+  }
+  if (r.keys.length === 0) lines.push('  checkpoint keys: none recorded');
+  else {
+    lines.push('  checkpoint keys (compare these thumbprints with your copy kept outside the database):');
+    for (const k of r.keys) {
+      lines.push(`    ${k.kid}  ${k.alg}  ${k.thumbprint ?? '(not a valid public key)'}  since ${k.firstUsedAt}  ${plural(k.checkpoints, 'checkpoint')}`);
+    }
+  }
+  return lines.join('\n') + '\n';
+}
