@@ -69,7 +69,7 @@ function draft(i: number): AuditDraft {
 async function runOn(store: Store, backend: AuditBackendResult['backend'], o: Required<AuditThroughputOptions>): Promise<AuditBackendResult> {
   const keys = new SigningKeys(store.keys, 'ES256', 24 * 3600_000, 3600_000);
   const cp = new Checkpointer({ audit: store.audit, keys, log: silentLogger(), instance: 'bench' });
-  const recorder = new AuditRecorder(withCheckpoints(store.audit, cp), silentLogger(), undefined, 'bench');
+  const recorder = new AuditRecorder(withCheckpoints(store.audit, cp), silentLogger(), { instance: 'bench' });
   let next = 0;
   const closedLoop = async (total: number): Promise<number> => {
     const end = next + total;

@@ -1,5 +1,7 @@
 // Report structure, target evaluation, and the JSON + Markdown writers.
+import type { AuditThroughput } from './audit-throughput.js';
 import type { AuthCost } from './auth-cost.js';
+import type { PolicyLatency } from './policy-latency.js';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -87,8 +89,8 @@ export interface BenchReport {
   totalRuntimeSec: number;
   // Sections for later; deliberately absent until they are really measured.
   authenticationCost?: AuthCost;
-  policyDecisionLatency?: unknown;
-  auditThroughput?: unknown;
+  policyDecisionLatency?: PolicyLatency;
+  auditThroughput?: AuditThroughput;
 }
 
 function cpuTicks(): { idle: number; total: number } {
@@ -187,6 +189,25 @@ export function toMarkdown(rep: BenchReport): string {
       L.push(`| ${name} | ${f(r.p50Ms)} | ${f(r.p90Ms)} | ${f(r.p99Ms)} | ${r.count} |`);
     }
     L.push(`| **added per request, p50** | **${a.addedP50Us}** | | | |`, '');
+  }
+
+  const pl = rep.policyDecisionLatency;
+  if (pl) {
+    L.push('## Policy decision latency (in-process; compiled Cedar vs cedar-wasm stateful)', '');
+    L.push('| Policies | compiled p50 µs | compiled p99 µs | cedar-wasm p50 µs | cedar-wasm p99 µs | speed-up | fallback policies | agree |', '|---|---|---|---|---|---|---|---|');
+    for (const r of pl.rows) L.push(`| ${r.policies} | ${r.compiledUs.p50Us} | ${r.compiledUs.p99Us} | ${r.cedarStatefulUs.p50Us} | ${r.cedarStatefulUs.p99Us} | ${r.speedup}x | ${r.fallbackPolicies} | ${r.agrees ? 'yes' : '**NO**'} |`);
+    const lf = pl.listFilter;
+    L.push('', `Filtering a ${lf.tools}-tool list at ${lf.policies} policies (${lf.allowed} allowed): one batch ${lf.compiledBatchMs.p50Ms} ms p50, ${lf.tools} separate decisions ${lf.compiledSeparateMs.p50Ms} ms p50, cedar-wasm ${lf.cedarStatefulMs.p50Ms} ms p50.`, '');
+  }
+  const at = rep.auditThroughput;
+  if (at) {
+    L.push('## Audit throughput (AuditRecorder with group commit, hash chain and checkpoints)', '');
+    L.push('| Store | events/s | concurrency | sequential record() p50 ms | p99 ms | chain verified |', '|---|---|---|---|---|---|');
+    for (const b of [at.sqlite, at.postgres]) {
+      if (b.skipped) L.push(`| ${b.backend} | skipped: ${b.skipped} | | | | |`);
+      else L.push(`| ${b.backend} | ${b.eventsPerSecond} | ${b.concurrency} | ${f(b.sequentialMs?.p50Ms ?? NaN)} | ${f(b.sequentialMs?.p99Ms ?? NaN)} | ${b.verified ? `yes (${b.verifyMs} ms)` : '**NO**'} |`);
+    }
+    L.push('');
   }
 
   const p = rep.peers;

@@ -11,7 +11,9 @@ import { McpHttpSession } from './mcp-http-client.js';
 import { RESULTS_DIR, ROOT, tsNodeArgs } from './paths.js';
 import { PEER_FLAGS, PEER_GRACE_MS, startPeer, type PeerName } from './peers.js';
 import { installExitHandlers, spawnChild, stopAll, stopChild, tail, waitForOutput } from './procs.js';
+import { measureAuditThroughput } from './audit-throughput.js';
 import { measureAuthCost } from './auth-cost.js';
+import { measurePolicyLatency } from './policy-latency.js';
 import { evaluateTargets, machineInfo, writeReport, type BenchReport, type GatewayOverhead, type PeerResult } from './report.js';
 import { makeTmpDir, startMinimalUpstream, startWarden, type Target } from './targets.js';
 
@@ -179,6 +181,10 @@ async function main(): Promise<void> {
     const peerResults = await peers(tmpDir);
     log('authentication cost (in-process)');
     const authenticationCost = await measureAuthCost();
+    log('policy decision latency (in-process)');
+    const policyDecisionLatency = await measurePolicyLatency();
+    log('audit throughput');
+    const auditThroughput = await measureAuditThroughput();
     const runCpu = runMeter();
     const busy = [gCpu, ...peerResults.map((r) => r.cpu)].filter((c) => c && c.othersPct > 10);
     if (busy.length) {
@@ -197,8 +203,18 @@ async function main(): Promise<void> {
       targets: [
         ...evaluateTargets(g),
         { name: 'authentication added p50 (cached JWKS, token seen before)', goal: '<= 50 µs', value: authenticationCost.addedP50Us, unit: 'µs', met: authenticationCost.addedP50Us <= 50 },
+        { name: 'policy decision p50 at 100 policies', goal: '<= 50 µs', value: policyDecisionLatency.target.p50UsAt100, unit: 'µs', met: policyDecisionLatency.target.met },
+        {
+          name: 'audit throughput on SQLite',
+          goal: `>= ${auditThroughput.targetEventsPerSecond} events/s`,
+          value: auditThroughput.sqlite.eventsPerSecond ?? null,
+          unit: 'events/s',
+          met: auditThroughput.sqlite.eventsPerSecond === undefined ? null : auditThroughput.sqliteMeetsTarget,
+        },
       ],
       authenticationCost,
+      policyDecisionLatency,
+      auditThroughput,
       notes,
       totalRuntimeSec: Math.round((performance.now() - started) / 100) / 10,
     };

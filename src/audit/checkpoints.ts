@@ -194,20 +194,11 @@ export class Checkpointer {
  * place of the store's own, and every committed batch is counted without touching the request path.
  */
 export function withCheckpoints(audit: AuditStore, cp: Checkpointer): AuditStore {
-  return {
-    async append(events) {
-      await audit.append(events);
-      cp.maybeCheckpoint(events.length);
-    },
-    tail: (q) => audit.tail(q),
-    count: () => audit.count(),
-    head: () => audit.head(),
-    readChain: (afterSeq, limit) => audit.readChain(afterSeq, limit),
-    firstUnchained: () => audit.firstUnchained(),
-    addCheckpoint: (c) => audit.addCheckpoint(c),
-    checkpoints: (afterSeq, limit) => audit.checkpoints(afterSeq, limit),
-    lastCheckpoint: () => audit.lastCheckpoint(),
-    registerKey: (k) => audit.registerKey(k),
-    keys: () => audit.keys(),
+  // Everything but append is the store's own (by prototype), so the wrapper cannot fall behind the interface.
+  const wrapped = Object.create(audit) as AuditStore;
+  wrapped.append = async (events) => {
+    await audit.append(events);
+    cp.maybeCheckpoint(events.length);
   };
+  return wrapped;
 }

@@ -1,4 +1,11 @@
 /** The audit event: one record per request that crosses the gateway, whatever its outcome. */
+export interface AuditDecision {
+  effect: 'allow' | 'deny' | 'needs-approval';
+  policyIds: string[];
+  reason?: string;
+  policyVersion?: string;
+}
+
 export type AuditOutcome = 'ok' | 'error' | 'denied' | 'timeout' | 'cancelled';
 
 export interface AuditEvent {
@@ -31,6 +38,18 @@ export interface AuditEvent {
   /** Stable error code (WardenErrorCode or `upstream_error`) when outcome is not ok. */
   errorCode: string | null;
   latencyMs: number;
+  /** The task the call ran under (zero standing privilege), when there is one. */
+  task?: string | null;
+  /** The policy decision: effect, the determining policy ids, a readable reason and the policy set's version. */
+  decision?: AuditDecision | null;
+  /** The human approval that authorised the call, if one was needed. */
+  approvalId?: string | null;
+  /** Credentials (leases) used for the upstream hop, by id; never their values. */
+  leaseIds?: string[];
+  /** Arguments as recorded per `audit.arguments`: a redacted JSON copy when set to `redacted`, else absent. */
+  arguments?: string | null;
+  /** How the upstream hop ended: `ok`, `error` (the tool's own error), `timeout`, `unavailable`, `invalid`, or absent when no upstream was contacted. */
+  upstreamStatus?: string | null;
   /**
    * The event's place in the store's hash chain (see chain.ts), filled when read back from the store; the
    * recorder never sets them. seq counts 1, 2, 3, ... per store; hash = sha256(prevHash + '\n' + content).

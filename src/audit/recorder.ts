@@ -26,15 +26,26 @@ export class AuditRecorder {
   private queue: Queued[] = [];
   private flushing = false;
 
+  private readonly clock: Clock;
+  /** Whether the store can be written at all; checked before anything is forwarded. */
+  readonly available: () => boolean;
+  private readonly onCommitted?: (events: number) => void;
+
   constructor(
     private readonly store: AuditStore,
     private readonly log: Logger,
-    private readonly clock: Clock = systemClock,
-    instance?: string,
-    /** Whether the store can be written at all; checked before anything is forwarded. */
-    readonly available: () => boolean = () => true,
+    opts: {
+      clock?: Clock;
+      instance?: string;
+      available?: () => boolean;
+      /** Called after each committed batch (to wake the exporters); never on the request's critical path. */
+      onCommitted?: (events: number) => void;
+    } = {},
   ) {
-    this.instance = instance ?? `${hostname()}:${process.pid}`;
+    this.clock = opts.clock ?? systemClock;
+    this.instance = opts.instance ?? `${hostname()}:${process.pid}`;
+    this.available = opts.available ?? (() => true);
+    this.onCommitted = opts.onCommitted;
   }
 
   /** Stores the event; throws `audit_unavailable` if it could not be stored. */
@@ -60,6 +71,7 @@ export class AuditRecorder {
       try {
         await this.store.append(batch.map((q) => q.event));
         for (const q of batch) q.resolve();
+        this.onCommitted?.(batch.length);
       } catch (err) {
         this.log.error({ err: (err as Error).message, events: batch.length }, 'audit events could not be stored');
         const refused = new WardenError('audit_unavailable', 'The audit log is unavailable; the request was refused', JsonRpcCode.AuditUnavailable, 503);

@@ -3,6 +3,7 @@
  * the delegation (`alice → planner → coder`), the decision and its policies, the approval and the leases
  * (credentials) each call used, as far as the events record them.
  */
+import type { TraceQuery } from '../store/types.js';
 import type { AuditEvent } from './event.js';
 import { delegationPath, eventExtras } from './sinks/fields.js';
 
@@ -10,14 +11,7 @@ import { delegationPath, eventExtras } from './sinks/fields.js';
  * What a trace selects. Filters combine with AND. `agent` matches the acting agent or any agent in the
  * delegation chain. `since` is ISO-8601. At most `limit` events: the newest that match, oldest first.
  */
-export interface TraceQuery {
-  task?: string;
-  session?: string;
-  user?: string;
-  agent?: string;
-  since?: string;
-  limit: number;
-}
+export type { TraceQuery } from '../store/types.js';
 
 /** The query's semantics over events in memory (the reference for store implementations, and tests). */
 export function matchesTrace(q: TraceQuery, e: AuditEvent): boolean {

@@ -1,7 +1,8 @@
 /** `warden audit tail`: the newest audit events, as a table or as JSON lines. */
 import { loadConfig, resolveStoreSpec } from '../config/index.js';
 import type { AuditEvent } from '../audit/index.js';
-import { openStore } from '../store/index.js';
+import { openStore, type Store } from '../store/index.js';
+import { auditTrace, type TraceOptions } from './audit-trace.js';
 
 export interface TailOptions {
   config: string;
@@ -16,16 +17,28 @@ export function formatEvent(e: AuditEvent): string {
   return `${e.time}  ${e.method.padEnd(24)} ${target.padEnd(36)} ${outcome.padEnd(28)} ${e.latencyMs.toFixed(1).padStart(8)} ms  session ${session}`;
 }
 
-export async function auditTail(opts: TailOptions): Promise<void> {
-  const { config, baseDir } = loadConfig(opts.config);
-  const limit = Number(opts.limit);
-  if (!Number.isInteger(limit) || limit < 1) throw new Error('--limit must be a positive whole number');
+/** Opens the store a config names (without creating it), runs `fn`, and closes it. */
+export async function withConfiguredStore<T>(configFile: string, fn: (store: Store) => Promise<T>): Promise<T> {
+  const { config, baseDir } = loadConfig(configFile);
   const store = await openStore(resolveStoreSpec(config.store, baseDir), { createDir: false });
   try {
-    const events = await store.audit.tail({ limit });
-    for (const e of events) process.stdout.write((opts.json ? JSON.stringify(e) : formatEvent(e)) + '\n');
-    if (!opts.json && events.length === 0) process.stdout.write(`no audit events yet in ${store.location}\n`);
+    return await fn(store);
   } finally {
     await store.close();
   }
+}
+
+/** `warden audit trace`: the timeline of a task, session, user or agent. */
+export function auditTraceCommand(opts: TraceOptions & { config: string }): Promise<void> {
+  return withConfiguredStore(opts.config, (store) => auditTrace(opts, { query: (q) => store.audit.trace(q) }));
+}
+
+export async function auditTail(opts: TailOptions): Promise<void> {
+  const limit = Number(opts.limit);
+  if (!Number.isInteger(limit) || limit < 1) throw new Error('--limit must be a positive whole number');
+  await withConfiguredStore(opts.config, async (store) => {
+    const events = await store.audit.tail({ limit });
+    for (const e of events) process.stdout.write((opts.json ? JSON.stringify(e) : formatEvent(e)) + '\n');
+    if (!opts.json && events.length === 0) process.stdout.write(`no audit events yet in ${store.location}\n`);
+  });
 }

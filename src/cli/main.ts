@@ -1,6 +1,6 @@
 /** The `warden` command line. One file per command; this one only wires them. */
 import { Command } from 'commander';
-import { auditTail } from './audit.js';
+import { auditTail, auditTraceCommand } from './audit.js';
 import { auditVerify } from './audit-verify.js';
 import { connect } from './connect.js';
 import { demo } from './demo.js';
@@ -44,5 +44,17 @@ export async function main(argv: string[]): Promise<void> {
     .option('-c, --config <file>', 'config file naming the store', 'warden.yaml')
     .option('--json', 'the result as JSON')
     .action(auditVerify);
+  audit
+    .command('trace')
+    .description('the timeline of a task, session, user or agent: every hop with its decision, approval and credentials')
+    .option('-c, --config <file>', 'config file naming the store', 'warden.yaml')
+    .option('--task <id>', 'events of this task')
+    .option('--session <id>', 'events of this MCP session')
+    .option('--user <user>', 'events acting for this user')
+    .option('--agent <agent>', 'events by this agent, acting or delegating')
+    .option('--since <time>', 'ISO-8601 time, or a duration back from now (30m, 12h, 7d)')
+    .option('-n, --limit <n>', 'at most this many events (the newest)', '1000')
+    .option('--json', 'one JSON event per line')
+    .action(auditTraceCommand);
   await program.parseAsync(argv);
 }

@@ -2,6 +2,8 @@
 import { hostname } from 'node:os';
 import { Checkpointer, withCheckpoints } from '../audit/checkpoints.js';
 import { AuditRecorder } from '../audit/index.js';
+import { startRetention } from '../audit/retention.js';
+import { createSinks, SinkPump } from '../audit/sinks/index.js';
 import { ConfigError, resolveStoreSpec, type WardenConfig } from '../config/index.js';
 import { Gateway } from '../gateway/index.js';
 import { createIdentity } from '../identity/index.js';
@@ -48,7 +50,21 @@ export async function startGateway(config: WardenConfig, baseDir: string, log: L
     const keys = new SigningKeys(store.keys, ts.algorithm, ts.keyRotationHours * 3600_000, (ts.maxTtlSeconds + 300) * 1000);
     const checkpointer = new Checkpointer({ audit: store.audit, keys, log, instance, ...config.audit.checkpoint });
     checkpointer.start();
-    const audit = new AuditRecorder(withCheckpoints(store.audit, checkpointer), log, undefined, instance, () => store.isOpen());
+    // Exports read the audit table as their outbox: a sink that is down loses nothing and never blocks a call.
+    const sinks = createSinks(config.audit.sinks, { baseDir, version: VERSION });
+    const pump =
+      sinks.length > 0
+        ? new SinkPump(
+            { readAfter: (seq, limit) => store.audit.readChain(seq, limit) },
+            { get: (sink) => store.audit.getSinkCursor(sink), set: (sink, seq) => store.audit.setSinkCursor(sink, seq) },
+            sinks,
+            log,
+            config.audit.export,
+          )
+        : undefined;
+    pump?.start();
+    const stopRetention = startRetention(store.audit, { retentionDays: config.audit.retentionDays, sinks: sinks.map((k) => k.name) }, log);
+    const audit = new AuditRecorder(withCheckpoints(store.audit, checkpointer), log, { instance, available: () => store.isOpen(), onCommitted: () => pump?.wake() });
     const gateway = new Gateway({ config, audit, log, version: VERSION });
     const ingress = await startIngress(config, gateway, log, baseDir, (publicUrl) => createIdentity(config, publicUrl, baseDir, store));
     return {
@@ -59,7 +75,9 @@ export async function startGateway(config: WardenConfig, baseDir: string, log: L
         await ingress.close();
         await gateway.close();
         // The last events get a checkpoint before the store closes.
+        stopRetention();
         await checkpointer.stop();
+        await pump?.stop();
         await store.close();
       },
     };

@@ -95,11 +95,6 @@ export const TokenServiceSchema = z.strictObject({
   keyRotationHours: z.number().positive().default(24 * 7),
 });
 
-/** A secret is named, never written into the config: it comes from a file or an environment variable. */
-const SecretRefSchema = z
-  .strictObject({ file: z.string().min(1).optional(), env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/).optional() })
-  .refine((r) => (r.file === undefined) !== (r.env === undefined), { message: 'give exactly one of file or env' });
-
 export const AuditSchema = z.strictObject({
   /** What of a call's arguments the record keeps: nothing, a digest (default), or a redacted copy. */
   arguments: z.enum(['none', 'digest', 'redacted']).default('digest'),
@@ -110,9 +105,41 @@ export const AuditSchema = z.strictObject({
   retentionDays: z.number().min(0).default(0),
   sinks: z
     .strictObject({
-      jsonl: z.strictObject({ path: z.string().min(1), maxBytes: z.number().int().positive().default(64 * 1024 * 1024), keep: z.number().int().min(1).default(5) }).optional(),
-      webhook: z.strictObject({ url: z.url({ protocol: /^https?$/ }), secret: SecretRefSchema, timeoutMs: z.number().int().positive().default(5000) }).optional(),
-      otlp: z.strictObject({ endpoint: z.url({ protocol: /^https?$/ }), headers: z.record(z.string(), z.string()).default({}) }).optional(),
+      jsonl: z
+        .strictObject({
+          dir: z.string().min(1).default('.warden/audit'),
+          fileName: z.string().regex(/^[A-Za-z0-9._-]+$/).default('warden-audit.jsonl'),
+          maxBytes: z.number().int().min(1024).default(100 * 1024 * 1024),
+          keepFiles: z.number().int().min(1).max(1000).default(10),
+          fsync: z.boolean().default(true),
+        })
+        .optional(),
+      /** The HMAC secret is read from the environment variable named here, never from the config file. */
+      webhook: z
+        .strictObject({
+          url: z.url({ protocol: /^https?$/ }),
+          secretEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/).default('WARDEN_AUDIT_WEBHOOK_SECRET'),
+          timeoutMs: z.number().int().positive().default(10_000),
+          headers: z.record(z.string(), z.string()).default({}),
+        })
+        .optional(),
+      otlp: z
+        .strictObject({
+          endpoint: z.url({ protocol: /^https?$/ }),
+          headers: z.record(z.string(), z.string()).default({}),
+          timeoutMs: z.number().int().positive().default(10_000),
+          serviceName: z.string().min(1).default('mcp-warden'),
+        })
+        .optional(),
+    })
+    .prefault({}),
+  /** How the exporter reads the audit table (the outbox) and retries sinks that are down. */
+  export: z
+    .strictObject({
+      batchSize: z.number().int().min(1).max(5000).default(500),
+      pollMs: z.number().int().min(0).default(5000),
+      minBackoffMs: z.number().int().positive().default(1000),
+      maxBackoffMs: z.number().int().positive().default(60_000),
     })
     .prefault({}),
 });

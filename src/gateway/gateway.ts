@@ -31,7 +31,7 @@ export interface RequestMeta {
 
 /** The principal part of an audit event. */
 export function auditPrincipal(p: Principal | null) {
-  return { agent: p?.agent ?? null, user: p?.user ?? null, tenant: p?.tenant ?? null, chain: p?.chain ?? [], authMethod: p?.method ?? null };
+  return { agent: p?.agent ?? null, user: p?.user ?? null, tenant: p?.tenant ?? null, chain: p?.chain ?? [], authMethod: p?.method ?? null, task: p?.task ?? null };
 }
 
 const CAPABILITIES = {
@@ -74,6 +74,10 @@ export class Gateway {
       callTimeoutMs: config.limits.callTimeoutMs,
       log,
       version,
+      onUpstreamDown: (upstream, sessionId) =>
+        void this.recordOutcome('upstream/down', sessionId, { protocolVersion: null, startedAt: Date.now(), principal: null }, new WardenError('upstream_crashed', 'upstream connection lost'), upstream).catch(
+          () => undefined,
+        ),
     });
   }
 
@@ -113,7 +117,8 @@ export class Gateway {
       session,
       out,
       timeoutMs: (name) => this.servers.get(name)?.timeoutMs ?? this.opts.config.limits.callTimeoutMs,
-      audit: { upstream: null, target: null, argsDigest: null },
+      argumentsMode: this.opts.config.audit.arguments,
+      audit: { upstream: null, target: null, argsDigest: null, arguments: null, upstreamStatus: null },
     };
     let result: Record<string, unknown> | undefined;
     let failure: unknown;
@@ -138,6 +143,8 @@ export class Gateway {
         upstream: ctx.audit.upstream,
         target: ctx.audit.target,
         argsDigest: ctx.audit.argsDigest,
+        arguments: ctx.audit.arguments,
+        upstreamStatus: ctx.audit.upstreamStatus,
         outcome: failure === undefined ? 'ok' : outcomeOf(failure),
         errorCode: failure === undefined ? null : errorCodeOf(failure),
       });
@@ -150,14 +157,14 @@ export class Gateway {
   }
 
   /** Records an event the ingress handled itself (a token exchange, a session ended). Throws if it cannot be stored. */
-  async recordOutcome(method: string, sessionId: string | null, meta: RequestMeta, failure?: unknown): Promise<void> {
+  async recordOutcome(method: string, sessionId: string | null, meta: RequestMeta, failure?: unknown, upstream: string | null = null): Promise<void> {
     await this.opts.audit.record({
       startedAt: meta.startedAt,
       ...auditPrincipal(meta.principal),
       sessionId,
       protocolVersion: meta.protocolVersion,
       method,
-      upstream: null,
+      upstream,
       target: null,
       argsDigest: null,
       outcome: failure === undefined ? 'ok' : outcomeOf(failure),

@@ -3,6 +3,7 @@
  * Forwarding passes params and results through untouched except for the renamed tool or prompt.
  */
 import { argsDigest } from '../audit/digest.js';
+import { redactArguments } from '../audit/redact.js';
 import { JsonRpcCode, WardenError } from '../protocol/errors.js';
 import type { JsonRpcRequest, Params } from '../protocol/jsonrpc.js';
 import { stripModernMeta } from '../protocol/revisions.js';
@@ -11,12 +12,25 @@ import { unknownName, validItems, type ListKind } from './catalog.js';
 import type { RequestOutbound } from './channel.js';
 import type { GatewaySession } from './session.js';
 
+/** What routing learned about a request, for its audit event. */
+export interface RouteAudit {
+  upstream: string | null;
+  target: string | null;
+  argsDigest: string | null;
+  arguments: string | null;
+  upstreamStatus: string | null;
+}
+
+/** How `audit.arguments` wants a call's arguments kept: nothing, a digest, or a digest plus a redacted copy. */
+export type ArgumentsMode = 'none' | 'digest' | 'redacted';
+
 export interface RouteContext {
+  argumentsMode: ArgumentsMode;
   session: GatewaySession;
   out: RequestOutbound;
   timeoutMs: (upstream: string) => number;
   /** Filled in while routing, for the audit event. */
-  audit: { upstream: string | null; target: string | null; argsDigest: string | null };
+  audit: RouteAudit;
 }
 
 const LISTS: Record<ListKind, { method: string; key: string; capability: string }> = {
@@ -111,11 +125,45 @@ async function resolveUri(ctx: RouteContext, uri: unknown): Promise<string> {
 async function forward(ctx: RouteContext, upstream: string, method: string, params: Params | undefined, check: (r: Record<string, unknown>) => boolean) {
   ctx.audit.upstream = upstream;
   const client = ctx.session.upstream(upstream);
-  const result = await ctx.session.track(upstream, ctx.out, params, (forwarded, tag) =>
-    client.request(method, forwarded, { timeoutMs: ctx.timeoutMs(upstream), signal: ctx.out.signal, tag }),
-  );
-  if (!check(result)) throw invalidResult(upstream, method);
+  let result: Record<string, unknown>;
+  try {
+    result = await ctx.session.track(upstream, ctx.out, params, (forwarded, tag) =>
+      client.request(method, forwarded, { timeoutMs: ctx.timeoutMs(upstream), signal: ctx.out.signal, tag }),
+    );
+  } catch (err) {
+    ctx.audit.upstreamStatus = hopStatus(err);
+    throw err;
+  }
+  if (!check(result)) {
+    ctx.audit.upstreamStatus = 'invalid';
+    throw invalidResult(upstream, method);
+  }
+  ctx.audit.upstreamStatus = 'ok';
   return result;
+}
+
+/** How an upstream hop ended, for the audit record. */
+function hopStatus(err: unknown): string {
+  if (!(err instanceof WardenError)) return 'error';
+  switch (err.code) {
+    case 'upstream_timeout':
+      return 'timeout';
+    case 'upstream_invalid_result':
+      return 'invalid';
+    case 'cancelled':
+      return 'cancelled';
+    case 'upstream_unavailable':
+    case 'upstream_crashed':
+      return 'unavailable';
+    default:
+      return 'error';
+  }
+}
+
+function recordArguments(ctx: RouteContext, args: unknown): void {
+  if (ctx.argumentsMode === 'none') return;
+  ctx.audit.argsDigest = argsDigest(args ?? {});
+  if (ctx.argumentsMode === 'redacted') ctx.audit.arguments = redactArguments(args ?? {});
 }
 
 const hasArray = (key: string) => (r: Record<string, unknown>) => Array.isArray(r[key]);
@@ -137,7 +185,7 @@ export async function route(ctx: RouteContext, req: JsonRpcRequest): Promise<Rec
     case 'tools/call': {
       const entry = await resolveName(ctx, 'tools', params?.name);
       ctx.audit.target = entry.original;
-      ctx.audit.argsDigest = argsDigest(params?.arguments ?? {});
+      recordArguments(ctx, params?.arguments);
       // A task-augmented call (2025-11-25) answers with a task handle instead of content.
       const ok = (r: Record<string, unknown>) => Array.isArray(r.content) || isObject(r.task);
       return forward(ctx, entry.upstream, 'tools/call', { ...params, name: entry.original }, ok);
@@ -145,7 +193,7 @@ export async function route(ctx: RouteContext, req: JsonRpcRequest): Promise<Rec
     case 'prompts/get': {
       const entry = await resolveName(ctx, 'prompts', params?.name);
       ctx.audit.target = entry.original;
-      ctx.audit.argsDigest = argsDigest(params?.arguments ?? {});
+      recordArguments(ctx, params?.arguments);
       return forward(ctx, entry.upstream, 'prompts/get', { ...params, name: entry.original }, hasArray('messages'));
     }
     case 'resources/read':

@@ -25,6 +25,8 @@ export interface SessionDeps {
   callTimeoutMs: number;
   log: Logger;
   version: string;
+  /** An upstream connection of this session was lost (a crash, a refused connect): for the audit log. */
+  onUpstreamDown?: (upstream: string, sessionId: string | null) => void;
 }
 
 /** Client capabilities the gateway can relay for an upstream; anything else is not declared upstream. */
@@ -81,6 +83,7 @@ export class GatewaySession {
       onRequest: (req, tag) => this.relayRequest(name, req, tag as Active | undefined),
       onNotification: (n, tag) => this.relayNotification(name, n, tag as Active | undefined),
       onReady: () => this.catalog.invalidate(name),
+      onDown: () => this.deps.onUpstreamDown?.(name, this.init.id),
     });
     this.upstreams.set(name, client);
     return client;

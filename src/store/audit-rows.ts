@@ -1,11 +1,11 @@
 /** The AuditEvent <-> row mapping shared by both backends, so their columns cannot drift apart. */
 import { eventContent, linkContents, type ChainHead } from '../audit/chain.js';
-import type { AuditEvent, AuditOutcome } from '../audit/event.js';
+import type { AuditDecision, AuditEvent, AuditOutcome } from '../audit/event.js';
 import { parseJsonArray } from './identity-rows.js';
 import type { AuditQuery } from './types.js';
 
-/** Column names in insert order; one per AuditEvent field. */
-export const AUDIT_COLUMNS = [
+/** The columns of schema versions 1-3, which migration 3's backfill reads (the later ones do not exist yet then). */
+export const V3_AUDIT_COLUMNS = [
   'id',
   'time',
   'instance',
@@ -26,8 +26,19 @@ export const AUDIT_COLUMNS = [
   'auth_method',
 ] as const;
 
+/**
+ * Added by migration 4, all nullable: rows written before it read back without these fields, which the hash
+ * leaves out anyway (see chain.ts), so their chain still verifies. decision and lease_ids are JSON text.
+ */
+export const V4_AUDIT_COLUMNS = ['task', 'decision', 'approval_id', 'lease_ids', 'arguments', 'upstream_status'] as const;
+
+/** Column names in insert order; one per AuditEvent field. */
+export const AUDIT_COLUMNS = [...V3_AUDIT_COLUMNS, ...V4_AUDIT_COLUMNS] as const;
+
 export type AuditColumn = (typeof AUDIT_COLUMNS)[number];
 export type AuditRow = Record<AuditColumn, string | number | null>;
+/** A row of schema version 3 (migration 3's backfill reads these). */
+export type V3AuditRow = Record<(typeof V3_AUDIT_COLUMNS)[number], string | number | null>;
 
 /** The chain columns (migration 3): filled by the backend inside its append transaction, never by callers. */
 export const CHAIN_COLUMNS = ['seq', 'prev_hash', 'hash'] as const;
@@ -54,12 +65,15 @@ export function prepareBatch(events: readonly AuditEvent[]): PreparedBatch {
 }
 
 /** The same for rows already stored (migration 3 links rows written before the chain existed). */
-export function prepareRows(rows: AuditRow[]): PreparedBatch {
+export function prepareRows<R extends V3AuditRow>(rows: R[]): { rows: R[]; contents: string[] } {
   return { rows, contents: rows.map((r) => eventContent(fromRow(r))) };
 }
 
 /** Links a prepared batch after `head` (read under the write lock). */
-export function linkBatch(head: ChainHead | undefined, batch: PreparedBatch): ChainedAuditRow[] {
+export function linkBatch<R extends V3AuditRow>(
+  head: ChainHead | undefined,
+  batch: { rows: R[]; contents: string[] },
+): (R & { seq: number; prev_hash: string; hash: string })[] {
   const links = linkContents(head, batch.contents);
   return batch.rows.map((r, i) => {
     const l = links[i]!;
@@ -94,10 +108,17 @@ export function toRow(e: AuditEvent): AuditRow {
     tenant: e.tenant,
     chain: JSON.stringify(e.chain),
     auth_method: e.authMethod,
+    task: e.task ?? null,
+    decision: e.decision === null || e.decision === undefined ? null : JSON.stringify(e.decision),
+    approval_id: e.approvalId ?? null,
+    // An empty list is stored as NULL: the hash treats [] and absent alike, and so does fromRow.
+    lease_ids: e.leaseIds === undefined || e.leaseIds.length === 0 ? null : JSON.stringify(e.leaseIds),
+    arguments: e.arguments ?? null,
+    upstream_status: e.upstreamStatus ?? null,
   };
 }
 
-export function fromRow(r: StoredAuditRow): AuditEvent {
+export function fromRow(r: V3AuditRow & Partial<Record<AuditColumn | ChainColumn, string | number | null>>): AuditEvent {
   const event: AuditEvent = {
     id: r.id as string,
     time: r.time as string,
@@ -118,6 +139,15 @@ export function fromRow(r: StoredAuditRow): AuditEvent {
     errorCode: r.error_code as string | null,
     latencyMs: Number(r.latency_ms),
   };
+  // Migration 4's fields are set only when stored (NULL and absent are the same to the hash), so events
+  // without them, and rows written before it, read back exactly as they were written.
+  if (r.task !== null && r.task !== undefined) event.task = String(r.task);
+  if (r.decision !== null && r.decision !== undefined) event.decision = JSON.parse(String(r.decision)) as AuditDecision;
+  if (r.approval_id !== null && r.approval_id !== undefined) event.approvalId = String(r.approval_id);
+  const leaseIds = parseJsonArray(r.lease_ids);
+  if (leaseIds.length > 0) event.leaseIds = leaseIds;
+  if (r.arguments !== null && r.arguments !== undefined) event.arguments = String(r.arguments);
+  if (r.upstream_status !== null && r.upstream_status !== undefined) event.upstreamStatus = String(r.upstream_status);
   // Only chained rows carry the chain fields (a bigint seq is text on PostgreSQL).
   if (r.seq === null || r.seq === undefined) return event;
   return { ...event, seq: Number(r.seq), prevHash: String(r.prev_hash ?? ''), hash: String(r.hash ?? '') };

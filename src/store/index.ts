@@ -22,6 +22,7 @@ export type {
   SigningKeyRecord,
   Store,
   TokenStore,
+  TraceQuery,
 } from './types.js';
 export { StoreError, type StoreErrorCode } from './errors.js';
 

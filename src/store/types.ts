@@ -38,6 +38,18 @@ export interface AuditKeyRecord {
   firstUsedAt: string;
 }
 
+/** Which events a trace shows: every filter given must match (agent matches the acting agent or one in the chain). */
+export interface TraceQuery {
+  task?: string;
+  session?: string;
+  user?: string;
+  agent?: string;
+  /** ISO-8601: only events at or after this time. */
+  since?: string;
+  /** At most this many: the newest matches, returned oldest first. */
+  limit: number;
+}
+
 export interface AuditStore {
   /**
    * Appends events durably, in order, in one transaction, linking them to the store's hash chain (seq,
@@ -64,6 +76,14 @@ export interface AuditStore {
   lastCheckpoint(): Promise<AuditCheckpoint | undefined>;
   /** Records a checkpoint key; a kid already recorded keeps its first record. */
   registerKey(key: AuditKeyRecord): Promise<void>;
+  /** The last seq delivered to an export sink; 0 when it has received nothing yet. */
+  getSinkCursor(sink: string): Promise<number>;
+  /** Moves a sink's cursor forward to `seq` (never back: a stale writer cannot rewind it). */
+  setSinkCursor(sink: string, seq: number): Promise<void>;
+  /** Events matching a trace query, by seq ascending (the newest `limit` matches). */
+  trace(query: TraceQuery): Promise<AuditEvent[]>;
+  /** Deletes chained events with seq <= throughSeq (retention; the caller picks a checkpoint's seq); returns how many. */
+  prune(throughSeq: number): Promise<number>;
   /** Every recorded checkpoint key, oldest first. */
   keys(): Promise<AuditKeyRecord[]>;
 }

@@ -24,6 +24,8 @@ export interface UpstreamClientOptions {
   onNotification?: (notification: JsonRpcNotification, tag?: unknown) => void;
   /** Called after each successful (re)connect, so caches of the upstream's lists can be dropped. */
   onReady?: () => void;
+  /** Called when the connection is lost or cannot be made, before the restart backoff starts. */
+  onDown?: (reason: string) => void;
   /** For tests: replaces the transport factory. */
   transportFactory?: () => Transport;
   backoff?: { initialMs: number; maxMs: number };
@@ -137,6 +139,7 @@ export class UpstreamClient {
     this.peer = undefined;
     this.retryAt = Date.now() + delay;
     this.opts.log.warn({ upstream: this.opts.name, reason, retryInMs: delay }, 'upstream down, restarting with backoff');
+    this.opts.onDown?.(reason);
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = setTimeout(() => void this.ready().catch(() => undefined), delay);
     this.retryTimer.unref();

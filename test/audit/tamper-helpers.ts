@@ -120,7 +120,7 @@ export function signingKeys(store: Store): SigningKeys {
 /** A recorder whose committed batches feed a checkpointer, as the gateway wires them. */
 export function recorderWithCheckpoints(store: Store, instance: string, everyEvents: number): { recorder: AuditRecorder; cp: Checkpointer } {
   const cp = new Checkpointer({ audit: store.audit, keys: signingKeys(store), log: silentLogger(), instance, everyEvents, everySeconds: 3600 });
-  const recorder = new AuditRecorder(withCheckpoints(store.audit, cp), silentLogger(), undefined, instance);
+  const recorder = new AuditRecorder(withCheckpoints(store.audit, cp), silentLogger(), { instance });
   return { recorder, cp };
 }
 

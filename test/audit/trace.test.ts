@@ -14,8 +14,8 @@ function ev(o: Partial<AuditEvent> & Record<string, unknown> = {}): AuditEvent {
 }
 
 const A1 = ev({ method: 'tools/list', upstream: null, target: null, agent: 'planner', chain: [], task: 'task-7', decision: { effect: 'allow', policyIds: ['p-list'] } });
-const A2 = ev({ task: 'task-7', decision: { effect: 'needs-approval', policyIds: ['p-write', 'p-github'], reason: 'writes need a human', policyVersion: 'v3' }, approvalId: 'appr-1', leaseIds: ['lease-gh-1'], upstreamStatus: 201 });
-const B1 = ev({ sessionId: 'sess-B', agent: 'reviewer', chain: ['coder', 'planner'], target: 'delete_repo', outcome: 'denied', errorCode: 'forbidden', task: 'task-7', decision: 'deny', policyIds: ['p-no-delete'], latencyMs: 0.2 });
+const A2 = ev({ task: 'task-7', decision: { effect: 'needs-approval', policyIds: ['p-write', 'p-github'], reason: 'writes need a human', policyVersion: 'v3' }, approvalId: 'appr-1', leaseIds: ['lease-gh-1'], upstreamStatus: 'ok' });
+const B1 = ev({ sessionId: 'sess-B', agent: 'reviewer', chain: ['coder', 'planner'], target: 'delete_repo', outcome: 'denied', errorCode: 'forbidden', task: 'task-7', decision: { effect: 'deny', policyIds: ['p-no-delete'] }, latencyMs: 0.2 });
 const N1 = ev({ sessionId: null, user: null, agent: null, chain: [], authMethod: null, method: 'http', upstream: null, target: null, outcome: 'error', errorCode: 'unauthenticated', latencyMs: 0.05 });
 const A3 = ev({ task: 'task-7', outcome: 'timeout', errorCode: 'upstream_timeout', latencyMs: 60000 });
 
@@ -46,7 +46,7 @@ describe('renderTrace', () => {
   test('shows decisions with policies, the approval, the leases and errors', () => {
     const after = (e: AuditEvent) => lines.slice(lines.findIndex((l) => l.startsWith(`  ${e.time}`)) + 1);
     assert.equal(after(A1)[0], '      decision allow by p-list');
-    assert.equal(after(A2)[0], '      decision needs-approval by p-write, p-github (policy v3) · approval appr-1 · lease lease-gh-1 · upstream status 201');
+    assert.equal(after(A2)[0], '      decision needs-approval by p-write, p-github (policy v3) · approval appr-1 · lease lease-gh-1 · upstream status ok');
     assert.equal(after(A2)[1], '      reason: writes need a human');
     assert.equal(after(B1)[0], '      decision deny by p-no-delete');
     assert.match(text, /timeout \(upstream_timeout\)\s+60000\.0 ms/);

@@ -278,7 +278,6 @@ describe('2026-07-28 stateless requests', () => {
     assert.deepEqual(logsB, [], `B received A's log messages: ${JSON.stringify(logsB)}`);
     const expected = ['Tool execution started', 'Tool processing data', 'Tool execution completed'];
     assert.ok(logsA.every((m) => expected.includes(m as string)), 'A sees only its own messages');
-    assert.ok(logsA.includes('Tool execution started'), 'a message sent while A was the only call in flight reaches A');
   });
 
   test('over Streamable HTTP, each log message reaches exactly the stateless request it belongs to', async () => {

@@ -52,6 +52,20 @@ if (baseUrl === undefined || baseUrl === '') {
       );
       return openStore(url);
     },
+    async openFresh(version, rows = []) {
+      const suffix = `fresh${++upgrades}`;
+      const url = urlFor(suffix);
+      const old = await openPostgresStore(url, { migrations: postgresMigrations.filter((m) => version === undefined || m.version <= version) });
+      await old.close();
+      for (const row of rows) {
+        const cols = Object.keys(row);
+        await admin.query(
+          `INSERT INTO "${prefix}_${suffix}".warden_audit_events (${cols.join(', ')}) VALUES (${cols.map((_, i) => `$${i + 1}`).join(', ')})`,
+          Object.values(row),
+        );
+      }
+      return openStore(url);
+    },
   });
 
   describe('postgres store', () => {
@@ -73,6 +87,7 @@ if (baseUrl === undefined || baseUrl === '') {
           'warden_audit_checkpoints',
           'warden_audit_events',
           'warden_audit_keys',
+          'warden_audit_sink_cursors',
           'warden_issued_tokens',
           'warden_replay_markers',
           'warden_schema_migrations',

@@ -26,6 +26,18 @@ runStoreSuite('sqlite', () => openStore(join(dir, 'suite.db')), {
     raw.close();
     return openStore(file);
   },
+  async openFresh(version, rows = []) {
+    const file = join(dir, `fresh-${++upgrades}.db`);
+    const old = await openSqliteStore(file, { migrations: sqliteMigrations.filter((m) => version === undefined || m.version <= version) });
+    await old.close();
+    const raw = new Database(file);
+    for (const row of rows) {
+      const cols = Object.keys(row);
+      raw.prepare(`INSERT INTO warden_audit_events (${cols.join(', ')}) VALUES (${cols.map((c) => '@' + c).join(', ')})`).run(row);
+    }
+    raw.close();
+    return openStore(file);
+  },
 });
 
 const isCode = (code: string) => (e: unknown) => e instanceof StoreError && e.code === code;

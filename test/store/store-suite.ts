@@ -8,9 +8,11 @@ import assert from 'node:assert/strict';
 import type { AuditEvent } from '../../src/audit/event.js';
 import { StoreError, type AuditQuery, type Store } from '../../src/store/index.js';
 import { runChainSuite, unchain } from './chain-suite.js';
-import { runIdentitySuite, type SuiteHooks } from './identity-suite.js';
+import { runAuditV4Suite, type FreshHooks } from './audit-v4-suite.js';
+import { runIdentitySuite, type SuiteHooks as IdentityHooks } from './identity-suite.js';
+import { runTraceSuite } from './trace-suite.js';
 
-export type { SuiteHooks } from './identity-suite.js';
+export type SuiteHooks = IdentityHooks & FreshHooks;
 export { unchain } from './chain-suite.js';
 
 let seq = 0;
@@ -189,4 +191,6 @@ export function runStoreSuite(name: string, open: () => Promise<Store>, hooks: S
 
   runIdentitySuite(name, open, hooks, makeEvent);
   runChainSuite(name, open, makeEvent);
+  runAuditV4Suite(name, open, hooks, makeEvent);
+  runTraceSuite(name, hooks, makeEvent);
 }

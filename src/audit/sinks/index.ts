@@ -1,5 +1,6 @@
 /** Audit exports: sinks (JSONL file, webhook, OTLP) fed from the audit table by a pump. */
 import { isAbsolute, resolve } from 'node:path';
+import type { AuditConfig } from '../../config/schema.js';
 import { JsonlSink } from './jsonl.js';
 import { OtlpSink } from './otlp.js';
 import type { Sink } from './types.js';
@@ -13,12 +14,8 @@ export { WebhookSink, signWebhook, verifyWebhookSignature, type WebhookSinkOptio
 export { OtlpSink, eventToSpan, spanIds, toOtlpRequest, type OtlpSinkOptions, type OtlpSpan } from './otlp.js';
 export { eventExtras, delegationPath, type EventExtras } from './fields.js';
 
-/** The `audit.sinks` config block (see the schema in config/schema.ts). */
-export interface AuditSinksConfig {
-  jsonl?: { dir: string; fileName?: string; maxBytes?: number; keepFiles?: number; fsync?: boolean };
-  webhook?: { url: string; secretEnv: string; timeoutMs?: number; headers?: Record<string, string> };
-  otlp?: { endpoint: string; headers?: Record<string, string>; timeoutMs?: number; serviceName?: string };
-}
+/** The `audit.sinks` config block, as the schema in config/schema.ts defines it. */
+export type AuditSinksConfig = AuditConfig['sinks'];
 
 /**
  * Builds the configured sinks. Relative paths are resolved against the config file's directory; the

@@ -16,8 +16,8 @@ import {
   prepareBatch,
   prepareRows,
   READ_COLUMNS,
-  type AuditRow,
-  type ChainedAuditRow,
+  V3_AUDIT_COLUMNS,
+  type V3AuditRow,
   type StoredAuditRow,
 } from '../audit-rows.js';
 import {
@@ -31,7 +31,8 @@ import {
   type AuditKeyRow,
   type CheckpointRow,
 } from '../checkpoint-rows.js';
-import type { AuditChainHead, AuditCheckpoint, AuditKeyRecord, AuditQuery, AuditStore } from '../types.js';
+import { checkCursor, checkPrune, traceWhere } from '../audit-queries.js';
+import type { AuditChainHead, AuditCheckpoint, AuditKeyRecord, AuditQuery, AuditStore, TraceQuery } from '../types.js';
 
 const COLS = READ_COLUMNS.join(', ');
 const INSERT_COLS = [...AUDIT_COLUMNS, 'seq', 'prev_hash', 'hash'] as const;
@@ -41,7 +42,7 @@ const sqlType = (c: string): string => (c === 'latency_ms' ? 'double precision' 
 // One statement for any batch size: each column travels as one array and unnest zips them into rows.
 // Statement names carry the schema version: a name must never be reused for different text.
 const INSERT = {
-  name: 'warden_audit_append_v3',
+  name: 'warden_audit_append_v4',
   text:
     `INSERT INTO warden_audit_events (${INSERT_COLS.join(', ')}) SELECT * FROM unnest(` +
     INSERT_COLS.map((c, i) => `$${i + 1}::${sqlType(c)}[]`).join(', ') +
@@ -51,16 +52,16 @@ const INSERT = {
 const HEAD_SQL = 'SELECT seq, hash FROM warden_audit_events WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1';
 const HEAD = { name: 'warden_audit_head_v3', text: HEAD_SQL };
 const TAIL_ALL = {
-  name: 'warden_audit_tail_v3',
+  name: 'warden_audit_tail_v4',
   text: `SELECT * FROM (SELECT ${COLS} FROM warden_audit_events ORDER BY id DESC LIMIT $1) t ORDER BY id ASC`,
 };
 const TAIL_AFTER = {
-  name: 'warden_audit_tail_after_v3',
+  name: 'warden_audit_tail_after_v4',
   text: `SELECT * FROM (SELECT ${COLS} FROM warden_audit_events WHERE id > $1 ORDER BY id DESC LIMIT $2) t ORDER BY id ASC`,
 };
 const COUNT = { name: 'warden_audit_count_v2', text: 'SELECT count(*) AS n FROM warden_audit_events' };
 const READ_CHAIN = {
-  name: 'warden_audit_read_chain_v3',
+  name: 'warden_audit_read_chain_v4',
   text: `SELECT ${COLS} FROM warden_audit_events WHERE seq > $1 ORDER BY seq LIMIT $2`,
 };
 const UNCHAINED = {
@@ -86,6 +87,25 @@ const KEY_LIST = {
   name: 'warden_audit_keys_v3',
   text: `SELECT ${AUDIT_KEY_COLUMNS.join(', ')} FROM warden_audit_keys ORDER BY first_used_at, kid`,
 };
+
+const CURSOR_GET = { name: 'warden_audit_sink_cursor_get_v4', text: 'SELECT seq FROM warden_audit_sink_cursors WHERE sink = $1' };
+// Forward only: the conflicting row is locked, so of two concurrent writers the higher seq wins.
+const CURSOR_SET = {
+  name: 'warden_audit_sink_cursor_set_v4',
+  text: `INSERT INTO warden_audit_sink_cursors (sink, seq, updated_at) VALUES ($1, $2, $3)
+    ON CONFLICT (sink) DO UPDATE SET seq = excluded.seq, updated_at = excluded.updated_at WHERE excluded.seq > warden_audit_sink_cursors.seq`,
+};
+// One statement, so one transaction: every event through the seq goes, or none does.
+const PRUNE = {
+  name: 'warden_audit_prune_v4',
+  text: 'WITH d AS (DELETE FROM warden_audit_events WHERE seq <= $1 RETURNING 1) SELECT count(*) AS n FROM d',
+};
+/** A trace's statement, one per shape of filters (so each is prepared once per connection). */
+function traceStatement(q: TraceQuery): { name: string; text: string; values: unknown[] } {
+  const t = traceWhere(q, (i) => `$${i}`, (p) => `chain::jsonb @> jsonb_build_array(${p}::text)`);
+  const text = `SELECT * FROM (SELECT ${COLS} FROM warden_audit_events WHERE ${t.where} ORDER BY seq DESC LIMIT $${t.values.length + 1}) t ORDER BY seq ASC`;
+  return { name: `warden_audit_trace_v4_${t.shape}`, text, values: [...t.values, q.limit] };
+}
 
 /** Runs a query; the store supplies it so it can check for close and turn failures into StoreErrors. */
 export type Run = <R extends pg.QueryResultRow>(what: string, q: { name: string; text: string }, values: unknown[]) => Promise<R[]>;
@@ -180,6 +200,27 @@ export class PostgresAuditStore implements AuditStore {
   async keys(): Promise<AuditKeyRecord[]> {
     return (await this.run<AuditKeyRow>('audit key list', KEY_LIST, [])).map(auditKeyFromRow);
   }
+
+  async getSinkCursor(sink: string): Promise<number> {
+    checkCursor(sink);
+    const r = (await this.run<{ seq: string }>('audit sink cursor read', CURSOR_GET, [sink]))[0];
+    return r === undefined ? 0 : Number(r.seq);
+  }
+
+  async setSinkCursor(sink: string, seq: number): Promise<void> {
+    checkCursor(sink, seq);
+    await this.run('audit sink cursor write', CURSOR_SET, [sink, seq, new Date().toISOString()]);
+  }
+
+  async trace(query: TraceQuery): Promise<AuditEvent[]> {
+    const { values, ...q } = traceStatement(query);
+    return (await this.run<StoredAuditRow>('audit trace', q, values)).map(fromRow);
+  }
+
+  async prune(throughSeq: number): Promise<number> {
+    checkPrune(throughSeq, (await this.head())?.seq);
+    return Number((await this.run<{ n: string }>('audit prune', PRUNE, [throughSeq]))[0]!.n);
+  }
 }
 
 /**
@@ -187,14 +228,14 @@ export class PostgresAuditStore implements AuditStore {
  * (the order they were written), then makes the chain columns NOT NULL so no unlinked row can be added.
  */
 export async function backfillChain(client: pg.PoolClient): Promise<void> {
-  const select = `SELECT ${AUDIT_COLUMNS.join(', ')} FROM warden_audit_events WHERE seq IS NULL ORDER BY id LIMIT $1`;
+  const select = `SELECT ${V3_AUDIT_COLUMNS.join(', ')} FROM warden_audit_events WHERE seq IS NULL ORDER BY id LIMIT $1`;
   const update = `UPDATE warden_audit_events e SET seq = u.seq, prev_hash = u.prev_hash, hash = u.hash
     FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[]) AS u(id, seq, prev_hash, hash) WHERE e.id = u.id`;
   let head = headFromRow((await client.query<HeadRow>(HEAD_SQL)).rows[0]);
   for (;;) {
-    const rows = (await client.query<AuditRow>(select, [BACKFILL_PAGE])).rows;
+    const rows = (await client.query<V3AuditRow>(select, [BACKFILL_PAGE])).rows;
     if (rows.length === 0) break;
-    const linked: ChainedAuditRow[] = linkBatch(head, prepareRows(rows));
+    const linked = linkBatch(head, prepareRows(rows));
     await client.query(update, [linked.map((r) => r.id), linked.map((r) => r.seq), linked.map((r) => r.prev_hash), linked.map((r) => r.hash)]);
     const last = linked[linked.length - 1]!;
     head = { seq: last.seq, hash: last.hash };

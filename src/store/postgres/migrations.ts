@@ -115,4 +115,31 @@ export const postgresMigrations: readonly PostgresMigration[] = [
     `,
     run: backfillChain,
   },
+  {
+    version: 4,
+    name: 'audit decisions, tasks and leases; sink cursors',
+    // The new event fields are nullable columns without a default (no table rewrite): rows written before
+    // read back without them, which the hash leaves out (see src/audit/chain.ts), so their chain still
+    // verifies. decision and lease_ids are JSON text, read back exactly as written. Traces select by task,
+    // user, session or agent and read by seq, hence the (x, seq) indexes (built inside the migration's
+    // transaction: on a large table, expect the upgrade to take a while and block appends meanwhile).
+    // A sink cursor is the last seq delivered to an export sink; it only moves forward.
+    sql: `
+      ALTER TABLE warden_audit_events
+        ADD COLUMN task            text,
+        ADD COLUMN decision        text,
+        ADD COLUMN approval_id     text,
+        ADD COLUMN lease_ids       text,
+        ADD COLUMN arguments       text,
+        ADD COLUMN upstream_status text;
+      CREATE INDEX warden_audit_events_task ON warden_audit_events (task, seq);
+      CREATE INDEX warden_audit_events_user ON warden_audit_events (user_subject, seq);
+
+      CREATE TABLE warden_audit_sink_cursors (
+        sink       text PRIMARY KEY,
+        seq        bigint NOT NULL,
+        updated_at text COLLATE "C" NOT NULL
+      );
+    `,
+  },
 ];

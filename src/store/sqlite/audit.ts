@@ -16,8 +16,8 @@ import {
   prepareBatch,
   prepareRows,
   READ_COLUMNS,
-  type AuditRow,
-  type ChainedAuditRow,
+  V3_AUDIT_COLUMNS,
+  type V3AuditRow,
   type PreparedBatch,
   type StoredAuditRow,
 } from '../audit-rows.js';
@@ -32,8 +32,9 @@ import {
   type AuditKeyRow,
   type CheckpointRow,
 } from '../checkpoint-rows.js';
+import { checkCursor, checkPrune, traceWhere } from '../audit-queries.js';
 import { toStoreError } from '../errors.js';
-import type { AuditChainHead, AuditCheckpoint, AuditKeyRecord, AuditQuery, AuditStore } from '../types.js';
+import type { AuditChainHead, AuditCheckpoint, AuditKeyRecord, AuditQuery, AuditStore, TraceQuery } from '../types.js';
 import { lazy } from './lazy.js';
 
 const COLS = READ_COLUMNS.join(', ');
@@ -144,6 +145,31 @@ export class SqliteAuditStore implements AuditStore {
     );
   }
 
+  async getSinkCursor(sink: string): Promise<number> {
+    checkCursor(sink);
+    return this.guard('audit sink cursor read', () => (this.stmt(CURSOR_GET_SQL).get(sink) as { seq: number } | undefined)?.seq ?? 0);
+  }
+
+  async setSinkCursor(sink: string, seq: number): Promise<void> {
+    checkCursor(sink, seq);
+    this.guard('audit sink cursor write', () => this.stmt(CURSOR_SET_SQL).run(sink, seq, new Date().toISOString()));
+  }
+
+  async trace(query: TraceQuery): Promise<AuditEvent[]> {
+    // Named parameters: the agent's is used twice. A chain that is not JSON (never written by warden) matches nothing.
+    const t = traceWhere(query, (i) => `@p${i}`, (p) => `EXISTS (SELECT 1 FROM json_each(CASE WHEN json_valid(chain) THEN chain ELSE '[]' END) WHERE type = 'text' AND value = ${p})`);
+    const params: Record<string, unknown> = Object.fromEntries(t.values.map((v, i) => [`p${i + 1}`, v]));
+    params.limit = query.limit;
+    const sql = `SELECT * FROM (SELECT ${COLS} FROM warden_audit_events WHERE ${t.where} ORDER BY seq DESC LIMIT @limit) ORDER BY seq ASC`;
+    return this.guard('audit trace', () => (this.stmt(sql).all(params) as StoredAuditRow[]).map(fromRow));
+  }
+
+  async prune(throughSeq: number): Promise<number> {
+    checkPrune(throughSeq, (await this.head())?.seq);
+    // One statement, so one transaction: every event through the seq goes, or none does.
+    return this.guard('audit prune', () => this.stmt('DELETE FROM warden_audit_events WHERE seq <= ?').run(throughSeq).changes);
+  }
+
   private all(sql: string, ...params: unknown[]): unknown[] {
     return this.stmt(sql).all(...params);
   }
@@ -160,15 +186,19 @@ export class SqliteAuditStore implements AuditStore {
 }
 
 const HEAD_SQL = 'SELECT seq, hash FROM warden_audit_events WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1';
+const CURSOR_GET_SQL = 'SELECT seq FROM warden_audit_sink_cursors WHERE sink = ?';
+// Forward only: a stale writer's lower seq leaves the row as it is.
+const CURSOR_SET_SQL = `INSERT INTO warden_audit_sink_cursors (sink, seq, updated_at) VALUES (?, ?, ?)
+  ON CONFLICT (sink) DO UPDATE SET seq = excluded.seq, updated_at = excluded.updated_at WHERE excluded.seq > warden_audit_sink_cursors.seq`;
 const UNCHAINED_SQL = `SELECT u.id, (SELECT min(n.seq) FROM warden_audit_events n WHERE n.id > u.id AND n.seq IS NOT NULL) AS next_seq
   FROM warden_audit_events u WHERE u.seq IS NULL ORDER BY u.id LIMIT 1`;
 
 /** Migration 3: links rows written before the chain existed, in id order (the order they were written). */
 export function backfillChain(db: Database.Database): void {
-  const select = db.prepare<[number], AuditRow>(
-    `SELECT ${AUDIT_COLUMNS.join(', ')} FROM warden_audit_events WHERE seq IS NULL ORDER BY id LIMIT ?`,
+  const select = db.prepare<[number], V3AuditRow>(
+    `SELECT ${V3_AUDIT_COLUMNS.join(', ')} FROM warden_audit_events WHERE seq IS NULL ORDER BY id LIMIT ?`,
   );
-  const update = db.prepare<[ChainedAuditRow]>('UPDATE warden_audit_events SET seq = @seq, prev_hash = @prev_hash, hash = @hash WHERE id = @id');
+  const update = db.prepare<[{ id: unknown; seq: number; prev_hash: string; hash: string }]>('UPDATE warden_audit_events SET seq = @seq, prev_hash = @prev_hash, hash = @hash WHERE id = @id');
   let head = headFromRow(db.prepare<[], HeadRow>(HEAD_SQL).get());
   for (;;) {
     const rows = select.all(BACKFILL_PAGE);

@@ -111,4 +111,28 @@ export const sqliteMigrations: readonly SqliteMigration[] = [
     `,
     run: backfillChain,
   },
+  {
+    version: 4,
+    name: 'audit decisions, tasks and leases; sink cursors',
+    // The new event fields are nullable columns: rows written before read back without them, which the hash
+    // leaves out (see src/audit/chain.ts), so their chain still verifies. decision and lease_ids are JSON
+    // text. Traces select by task, user, session or agent and read by seq, hence the (x, seq) indexes.
+    // A sink cursor is the last seq delivered to an export sink; it only moves forward.
+    sql: `
+      ALTER TABLE warden_audit_events ADD COLUMN task TEXT;
+      ALTER TABLE warden_audit_events ADD COLUMN decision TEXT;
+      ALTER TABLE warden_audit_events ADD COLUMN approval_id TEXT;
+      ALTER TABLE warden_audit_events ADD COLUMN lease_ids TEXT;
+      ALTER TABLE warden_audit_events ADD COLUMN arguments TEXT;
+      ALTER TABLE warden_audit_events ADD COLUMN upstream_status TEXT;
+      CREATE INDEX warden_audit_events_task ON warden_audit_events (task, seq);
+      CREATE INDEX warden_audit_events_user ON warden_audit_events (user_subject, seq);
+
+      CREATE TABLE warden_audit_sink_cursors (
+        sink       TEXT PRIMARY KEY,
+        seq        INTEGER NOT NULL,
+        updated_at TEXT NOT NULL
+      );
+    `,
+  },
 ];
