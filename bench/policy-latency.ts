@@ -50,7 +50,8 @@ export interface ListFilterCost {
 export interface PolicyLatency {
   rows: PolicyLatencyRow[];
   listFilter: ListFilterCost;
-  target: { p50UsAt100: number; met: boolean };
+  /** The measured compiled p50 at 100 policies against the goal. */
+  target: { p50UsAt100: number; goalUs: number; met: boolean };
 }
 
 const SCHEMA = `
@@ -210,7 +211,7 @@ function listFilter(n: number): ListFilterCost {
 export async function measurePolicyLatency(): Promise<PolicyLatency> {
   const rows = [10, 100, 1000].map(row);
   const at100 = rows.find((r) => r.policies === 100)?.compiledUs.p50Us ?? NaN;
-  return { rows, listFilter: listFilter(100), target: { p50UsAt100: 50, met: at100 <= 50 } };
+  return { rows, listFilter: listFilter(100), target: { p50UsAt100: at100, goalUs: 50, met: at100 <= 50 } };
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -203,7 +203,7 @@ async function main(): Promise<void> {
       targets: [
         ...evaluateTargets(g),
         { name: 'authentication added p50 (cached JWKS, token seen before)', goal: '<= 50 µs', value: authenticationCost.addedP50Us, unit: 'µs', met: authenticationCost.addedP50Us <= 50 },
-        { name: 'policy decision p50 at 100 policies', goal: '<= 50 µs', value: policyDecisionLatency.target.p50UsAt100, unit: 'µs', met: policyDecisionLatency.target.met },
+        { name: 'policy decision p50 at 100 policies', goal: `<= ${policyDecisionLatency.target.goalUs} µs`, value: policyDecisionLatency.target.p50UsAt100, unit: 'µs', met: policyDecisionLatency.target.met },
         {
           name: 'audit throughput on SQLite',
           goal: `>= ${auditThroughput.targetEventsPerSecond} events/s`,
