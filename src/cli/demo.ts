@@ -10,6 +10,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { CallToolResultSchema, ListToolsResultSchema } from '@modelcontextprotocol/sdk/types.js';
 import { stringify } from 'yaml';
+import { verifyAudit } from '../audit/verify.js';
 import { validateConfig } from '../config/index.js';
 import { createLogger } from '../telemetry/log.js';
 import { formatEvent } from './audit.js';
@@ -73,8 +74,11 @@ export async function demo(): Promise<void> {
     const events = await running.store.audit.tail({ limit: 12 });
     say(`\nThe audit log recorded every request (newest ${events.length}):`);
     for (const e of events) say('  ' + formatEvent(e));
+    const chain = await verifyAudit(running.store);
+    say(`\nEvery event is hash-chained: the chain of ${chain.events} events verifies ${chain.ok ? 'intact' : 'BROKEN'}.`);
     say(`\nAudit store: ${running.store.location}`);
     say(`Read it again:   npx warden audit tail --config ${configFile}`);
+    say(`Verify it:       npx warden audit verify --config ${configFile}`);
     say(`Serve this setup: npx warden serve --config ${configFile}   (then point an MCP client at /mcp)`);
   } finally {
     await client.close().catch(() => undefined);
