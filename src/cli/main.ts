@@ -4,6 +4,7 @@ import { auditTail, auditTraceCommand } from './audit.js';
 import { auditVerify } from './audit-verify.js';
 import { connect } from './connect.js';
 import { demo } from './demo.js';
+import { hideOptionValues, secretList, secretRm, secretRotate, secretRotateMaster, secretSet } from './secret.js';
 import { serve } from './serve.js';
 import { VERSION } from './version.js';
 
@@ -56,5 +57,36 @@ export async function main(argv: string[]): Promise<void> {
     .option('-n, --limit <n>', 'at most this many events (the newest)', '1000')
     .option('--json', 'one JSON event per line')
     .action(auditTraceCommand);
+  const secret = program
+    .command('secret')
+    .description('the secrets vault: values are read from stdin, never from arguments, and never printed');
+  const scoped = (cmd: Command): Command =>
+    cmd
+      .option('-c, --config <file>', 'config file naming the store and the vault', 'warden.yaml')
+      .option('--tenant <tenant>', 'scope the secret to a tenant')
+      .option('--env <environment>', 'scope the secret to an environment')
+      .option('--upstream <upstream>', 'scope the secret to an upstream server')
+      .configureOutput({ outputError: (text, write) => write(hideOptionValues(text)) })
+      .showHelpAfterError()
+      .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
+  const exit = (run: Promise<number>): Promise<void> => run.then((code) => void (process.exitCode = code));
+  scoped(secret.command('set').description('store the value read from stdin (to EOF; one trailing newline dropped) as a new version').argument('<name>'))
+    .action((name: string, opts) => exit(secretSet(name, opts)));
+  scoped(secret.command('rotate').description('store the value read from stdin as the next version of an existing secret').argument('<name>'))
+    .action((name: string, opts) => exit(secretRotate(name, opts)));
+  scoped(secret.command('rm').description('delete every version of a secret').argument('<name>')).action((name: string, opts) => exit(secretRm(name, opts)));
+  scoped(secret.command('list').description('metadata of every secret (name, scope, version, master key id, updated); never a value'))
+    .option('--json', 'one JSON object per line')
+    .action((opts) => exit(secretList(opts)));
+  secret
+    .command('rotate-master')
+    .description('re-wrap every data key under a new master key, from the configured keys (current and previous); resumable')
+    .option('-c, --config <file>', 'config file naming the store and the vault', 'warden.yaml')
+    .option('--new-key-file <file>', 'the new master key (else WARDEN_NEW_MASTER_KEY)')
+    .option('--batch-size <n>', 'rows re-wrapped per batch', '100')
+    .configureOutput({ outputError: (text, write) => write(hideOptionValues(text)) })
+    .showHelpAfterError()
+    .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2))
+    .action((opts) => exit(secretRotateMaster(opts)));
   await program.parseAsync(argv);
 }

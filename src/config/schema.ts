@@ -144,6 +144,14 @@ export const AuditSchema = z.strictObject({
     .prefault({}),
 });
 
+/** The secrets vault. The master key is never in the config: it comes from WARDEN_MASTER_KEY or a key file. */
+export const VaultSchema = z.strictObject({
+  /** A file holding the master key (hex, base64 or 32 raw bytes), relative to the config file; else WARDEN_MASTER_KEY. */
+  masterKeyFile: z.string().min(1).optional(),
+  /** Keys being rotated away from, still accepted for reading rows they wrapped (see `warden secret rotate-master`). */
+  previousKeyFiles: z.array(z.string().min(1)).default([]),
+});
+
 const hostPort = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[a-zA-Z0-9.-]+):\d{1,5}$/, 'must be host:port, e.g. 127.0.0.1:7400');
 
 export const ConfigSchema = z
@@ -179,6 +187,7 @@ export const ConfigSchema = z
       })
       .prefault({}),
     audit: AuditSchema.prefault({}),
+    vault: VaultSchema.prefault({}),
     log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).prefault({}),
     mcpServers: z.record(z.string().regex(SERVER_NAME, 'server names must be 1-64 of [a-zA-Z0-9_-]'), ServerSchema),
   })
@@ -199,5 +208,6 @@ export type IssuerConfig = z.infer<typeof IssuerSchema>;
 export type AgentConfig = z.infer<typeof AgentSchema>;
 export type TokenServiceConfig = z.infer<typeof TokenServiceSchema>;
 export type AuditConfig = z.infer<typeof AuditSchema>;
+export type VaultConfig = z.infer<typeof VaultSchema>;
 
 export const isStdioServer = (s: ServerConfig): s is StdioServerConfig => 'command' in s;

@@ -67,7 +67,7 @@ export function runAuditV4Suite(name: string, open: () => Promise<Store>, hooks:
       const old = Array.from({ length: 12 }, (_, i) => makeEvent({ chain: i % 3 === 0 ? ['p', 'q'] : [], sessionId: i % 2 ? null : 's' }));
       const links = linkContents(undefined, old.map(eventContent));
       const s = await track(hooks.openFresh(3, old.map((e, i) => v3Row(e, links[i]))));
-      assert.equal(await s.schemaVersion(), 4);
+      assert.ok((await s.schemaVersion()) >= 4);
       const before = await s.audit.readChain(0, 100);
       assert.deepEqual(before.map(unchain), old, 'old rows read back exactly, without the new fields');
       assert.ok(before.every((e) => !('leaseIds' in e) && !('task' in e) && !('decision' in e)));

@@ -91,6 +91,7 @@ if (baseUrl === undefined || baseUrl === '') {
           'warden_issued_tokens',
           'warden_replay_markers',
           'warden_schema_migrations',
+          'warden_secrets',
           'warden_signing_keys',
         ],
       );

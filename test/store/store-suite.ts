@@ -10,6 +10,7 @@ import { StoreError, type AuditQuery, type Store } from '../../src/store/index.j
 import { runChainSuite, unchain } from './chain-suite.js';
 import { runAuditV4Suite, type FreshHooks } from './audit-v4-suite.js';
 import { runIdentitySuite, type SuiteHooks as IdentityHooks } from './identity-suite.js';
+import { runSecretsSuite } from './secrets-suite.js';
 import { runTraceSuite } from './trace-suite.js';
 
 export type SuiteHooks = IdentityHooks & FreshHooks;
@@ -193,4 +194,5 @@ export function runStoreSuite(name: string, open: () => Promise<Store>, hooks: S
   runChainSuite(name, open, makeEvent);
   runAuditV4Suite(name, open, hooks, makeEvent);
   runTraceSuite(name, hooks, makeEvent);
+  runSecretsSuite(name, open, hooks);
 }

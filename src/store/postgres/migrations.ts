@@ -2,6 +2,7 @@
 import type pg from 'pg';
 import type { Migration } from '../migration.js';
 import { backfillChain } from './audit.js';
+import { secretsMigration } from './secrets.js';
 
 /** A migration whose data step needs code: `run` follows `sql` in the same transaction. */
 export interface PostgresMigration extends Migration {
@@ -142,4 +143,5 @@ export const postgresMigrations: readonly PostgresMigration[] = [
       );
     `,
   },
+  secretsMigration,
 ];

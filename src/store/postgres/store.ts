@@ -3,10 +3,11 @@ import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { StoreError, toStoreError, type StoreErrorCode } from '../errors.js';
 import { assertOrdered, latestVersion } from '../migration.js';
-import type { AuditStore, KeyStore, ReplayStore, Store, TokenStore } from '../types.js';
+import type { AuditStore, KeyStore, ReplayStore, SecretStore, Store, TokenStore } from '../types.js';
 import { PostgresAuditStore, type InTransaction, type Run } from './audit.js';
 import { PostgresKeyStore, PostgresReplayStore, PostgresTokenStore } from './identity.js';
 import { postgresMigrations, type PostgresMigration } from './migrations.js';
+import { PostgresSecretStore } from './secrets.js';
 import { parsePostgresUrl, type PostgresTarget } from './url.js';
 
 export interface PostgresStoreOptions {
@@ -141,6 +142,7 @@ class PostgresStore implements Store {
   readonly keys: KeyStore;
   readonly replay: ReplayStore;
   readonly tokens: TokenStore;
+  readonly secrets: SecretStore;
   private closed = false;
 
   constructor(
@@ -152,6 +154,7 @@ class PostgresStore implements Store {
     this.keys = new PostgresKeyStore(this.run);
     this.replay = new PostgresReplayStore(this.run);
     this.tokens = new PostgresTokenStore(this.run);
+    this.secrets = new PostgresSecretStore(this.run);
   }
 
   async schemaVersion(): Promise<number> {

@@ -2,6 +2,7 @@
 import type Database from 'better-sqlite3';
 import type { Migration } from '../migration.js';
 import { backfillChain } from './audit.js';
+import { secretsMigration } from './secrets.js';
 
 /** A migration whose data step needs code: `run` follows `sql` in the same transaction. */
 export interface SqliteMigration extends Migration {
@@ -135,4 +136,5 @@ export const sqliteMigrations: readonly SqliteMigration[] = [
       );
     `,
   },
+  secretsMigration,
 ];

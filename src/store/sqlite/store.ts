@@ -4,10 +4,11 @@ import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { StoreError, toStoreError } from '../errors.js';
 import { assertOrdered, latestVersion } from '../migration.js';
-import type { AuditStore, KeyStore, ReplayStore, Store, TokenStore } from '../types.js';
+import type { AuditStore, KeyStore, ReplayStore, SecretStore, Store, TokenStore } from '../types.js';
 import { SqliteAuditStore } from './audit.js';
 import { SqliteKeyStore, SqliteReplayStore, SqliteTokenStore } from './identity.js';
 import { sqliteMigrations, type SqliteMigration } from './migrations.js';
+import { SqliteSecretStore } from './secrets.js';
 
 export interface SqliteStoreOptions {
   /** Create the file's parent directory if missing (default true). */
@@ -84,6 +85,7 @@ class SqliteStore implements Store {
   readonly keys: KeyStore;
   readonly replay: ReplayStore;
   readonly tokens: TokenStore;
+  readonly secrets: SecretStore;
   private closed = false;
   private readonly version: Database.Statement<[], { v: number | null }>;
 
@@ -96,6 +98,7 @@ class SqliteStore implements Store {
     this.keys = new SqliteKeyStore(db, ensureOpen);
     this.replay = new SqliteReplayStore(db, ensureOpen);
     this.tokens = new SqliteTokenStore(db, ensureOpen);
+    this.secrets = new SqliteSecretStore(db, ensureOpen);
     this.version = db.prepare(VERSION_SQL);
   }
 

@@ -1,0 +1,27 @@
+/** The credentials module's public surface: the secrets vault, its master keys and its errors. */
+export { Vault, listSecrets, DEFAULT_MAX_VALUE_BYTES, type VaultKeys, type VaultOptions } from './vault.js';
+export type { RotateOptions, RotateResult } from './rotate.js';
+export { describeScope, describeSecret, toIdentity, type SecretListFilter, type SecretRef } from './ref.js';
+export { masterKeyId, parseMasterKey, readMasterKeyFile, MASTER_KEY_BYTES } from './master-key.js';
+export {
+  loadMasterKeys,
+  loadNewMasterKey,
+  MASTER_KEY_ENV,
+  NEW_MASTER_KEY_ENV,
+  PREVIOUS_MASTER_KEY_ENV,
+  type KeySources,
+  type MasterKeys,
+} from './key-source.js';
+export {
+  VaultError,
+  MasterKeyMissing,
+  MasterKeyInvalid,
+  WrongMasterKey,
+  SecretTampered,
+  SecretNotFound,
+  InvalidSecretRef,
+  InvalidSecretValue,
+  SecretConflict,
+  type VaultErrorCode,
+} from './errors.js';
+export type { SecretMetadata } from '../store/types.js';
