@@ -46,7 +46,8 @@ export async function startGateway(config: WardenConfig, baseDir: string, log: L
   try {
     const instance = `${hostname()}:${process.pid}`;
     const ts = config.tokenService;
-    // Checkpoints are signed with the gateway's keys (the same set that signs its tokens), off the request path.
+    // One set of signing keys for gateway tokens and audit checkpoints. A retired key stays published until
+    // every token it signed has expired, plus the largest clock skew the config allows (300 s).
     const keys = new SigningKeys(store.keys, ts.algorithm, ts.keyRotationHours * 3600_000, (ts.maxTtlSeconds + 300) * 1000);
     const checkpointer = new Checkpointer({ audit: store.audit, keys, log, instance, ...config.audit.checkpoint });
     checkpointer.start();
@@ -66,7 +67,7 @@ export async function startGateway(config: WardenConfig, baseDir: string, log: L
     const stopRetention = startRetention(store.audit, { retentionDays: config.audit.retentionDays, sinks: sinks.map((k) => k.name) }, log);
     const audit = new AuditRecorder(withCheckpoints(store.audit, checkpointer), log, { instance, available: () => store.isOpen(), onCommitted: () => pump?.wake() });
     const gateway = new Gateway({ config, audit, log, version: VERSION });
-    const ingress = await startIngress(config, gateway, log, baseDir, (publicUrl) => createIdentity(config, publicUrl, baseDir, store));
+    const ingress = await startIngress(config, gateway, log, baseDir, (publicUrl) => createIdentity(config, publicUrl, baseDir, store, keys));
     return {
       url: ingress.url,
       store,

@@ -174,9 +174,7 @@ export class Gateway {
 
   /** Records a message refused before it reached the decision path (bad JSON, bad headers, unknown session). */
   async recordRejected(method: string, sessionId: string | null, meta: RequestMeta, err: unknown): Promise<void> {
-    await this.opts.audit
-      .record({ startedAt: meta.startedAt, ...auditPrincipal(meta.principal), sessionId, protocolVersion: meta.protocolVersion, method, upstream: null, target: null, argsDigest: null, outcome: 'error', errorCode: errorCodeOf(err) })
-      .catch(() => (this.auditHealthy = false));
+    await this.recordOutcome(method, sessionId, meta, err).catch(() => (this.auditHealthy = false));
   }
 
   async close(): Promise<void> {

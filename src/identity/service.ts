@@ -19,20 +19,15 @@ export interface Identity {
   keys?: SigningKeys;
 }
 
-export function createIdentity(config: WardenConfig, publicUrl: string, baseDir: string, store: Store): Identity {
+/** `keys` is the gateway's one set of signing keys (shared with audit checkpoints), used when the token service is on. */
+export function createIdentity(config: WardenConfig, publicUrl: string, baseDir: string, store: Store, keys: SigningKeys): Identity {
   const auth = config.auth;
   if (!auth || auth.mode === 'none') {
     return { authenticator: new NoAuthenticator(), resource: publicUrl, metadataUrl: metadataUrl(publicUrl), metadata: null, requiredScopes: [] };
   }
   const ts = config.tokenService;
   const issuer = ts.issuer ?? new URL(publicUrl).origin;
-  let local: GatewayTokens | undefined;
-  let keys: SigningKeys | undefined;
-  if (ts.enabled) {
-    // A retired key stays published until every token it signed has expired, skew included.
-    keys = new SigningKeys(store.keys, ts.algorithm, ts.keyRotationHours * 3600_000, (ts.maxTtlSeconds + auth.clockSkewSeconds) * 1000);
-    local = new GatewayTokens(issuer, publicUrl, keys, store.tokens, auth.clockSkewSeconds);
-  }
+  const local = ts.enabled ? new GatewayTokens(issuer, publicUrl, keys, store.tokens, auth.clockSkewSeconds) : undefined;
   const authenticator = new OAuthAuthenticator({ config: auth, audience: publicUrl, agents: config.agents, baseDir, local });
   const servers = [...auth.issuers.map((i) => i.issuer), ...(local ? [issuer] : [])];
   return {
@@ -41,7 +36,7 @@ export function createIdentity(config: WardenConfig, publicUrl: string, baseDir:
     metadataUrl: metadataUrl(publicUrl),
     metadata: protectedResourceMetadata(publicUrl, servers, auth.requiredScopes),
     requiredScopes: auth.requiredScopes,
-    keys,
+    keys: local ? keys : undefined,
     exchange: local ? new TokenExchange({ config: ts, audience: publicUrl, authenticator, tokens: local, replay: store.replay, agents: config.agents }) : undefined,
   };
 }
