@@ -51,7 +51,9 @@ export class ResponseStream implements RequestOutbound {
       this.res.writeHead(200, SSE_HEADERS);
       this.mode = 'sse';
     }
-    return this.res.write(sseEvent(message)) || true;
+    // Accepted once written; backpressure on one client's stream is not a reason to drop its message.
+    this.res.write(sseEvent(message));
+    return true;
   }
 
   finish(response: JsonRpcResponse, status = 200, headers: Record<string, string> = {}): void {
