@@ -2,6 +2,8 @@
 import type { AuditThroughput } from './audit-throughput.js';
 import type { AuthCost } from './auth-cost.js';
 import type { PolicyLatency } from './policy-latency.js';
+import type { GatewayDecideRow } from './policy-gateway.js';
+import type { RevocationPropagation } from './revocation.js';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -90,7 +92,9 @@ export interface BenchReport {
   // Sections for later; deliberately absent until they are really measured.
   authenticationCost?: AuthCost;
   policyDecisionLatency?: PolicyLatency;
+  gatewayDecide?: GatewayDecideRow[];
   auditThroughput?: AuditThroughput;
+  revocationPropagation?: RevocationPropagation;
 }
 
 function cpuTicks(): { idle: number; total: number } {
@@ -199,6 +203,13 @@ export function toMarkdown(rep: BenchReport): string {
     const lf = pl.listFilter;
     L.push('', `Filtering a ${lf.tools}-tool list at ${lf.policies} policies (${lf.allowed} allowed): one batch ${lf.compiledBatchMs.p50Ms} ms p50, ${lf.tools} separate decisions ${lf.compiledSeparateMs.p50Ms} ms p50, cedar-wasm ${lf.cedarStatefulMs.p50Ms} ms p50.`, '');
   }
+  if (rep.gatewayDecide) {
+    L.push('## The gateway decide step (in-process; starter pack + generated policies)', '');
+    L.push('Each decision builds the Cedar request from the caller and the tool, reads the arguments and consults the approval set, as a call does.', '');
+    L.push('| Policies | decide p50 µs | decide p99 µs | tools/list filter over 500 tools, p50 ms | tools shown |', '|---|---|---|---|---|');
+    for (const r of rep.gatewayDecide) L.push(`| ${r.policies} | ${r.decideP50Us} | ${r.decideP99Us} | ${r.filter500P50Ms} | ${r.shown} |`);
+    L.push('');
+  }
   const at = rep.auditThroughput;
   if (at) {
     L.push('## Audit throughput (AuditRecorder with group commit, hash chain and checkpoints)', '');
@@ -210,6 +221,12 @@ export function toMarkdown(rep: BenchReport): string {
     L.push('');
   }
 
+  const rp = rep.revocationPropagation;
+  if (rp) {
+    L.push('## Revocation propagation across replicas (PostgreSQL LISTEN/NOTIFY, two in-process replicas)', '');
+    if (rp.skipped) L.push(`Skipped: ${rp.skipped}`, '');
+    else L.push('| From | p50 ms | p99 ms | max ms | samples |', '|---|---|---|---|---|', `| insert committed on A -> B refuses | ${f(rp.p50Ms)} | ${f(rp.p99Ms)} | ${f(rp.maxMs)} | ${rp.samples} |`, `| add() called on A -> B refuses | ${f(rp.fromCallP50Ms)} | ${f(rp.fromCallP99Ms)} | – | ${rp.samples} |`, '');
+  }
   const p = rep.peers;
   L.push(`## Peers in front of the same stdio upstream`, '');
   L.push(`Upstream: ${p.upstream}, tool \`${p.tool}\`. Closed loop, ${p.sessions} session(s) x ${p.inflightPerSession} in flight, ${p.durationMs / 1000} s (+${p.warmupMs / 1000} s warm-up).`, '');

@@ -13,7 +13,9 @@ import { PEER_FLAGS, PEER_GRACE_MS, startPeer, type PeerName } from './peers.js'
 import { installExitHandlers, spawnChild, stopAll, stopChild, tail, waitForOutput } from './procs.js';
 import { measureAuditThroughput } from './audit-throughput.js';
 import { measureAuthCost } from './auth-cost.js';
+import { measureGatewayDecide } from './policy-gateway.js';
 import { measurePolicyLatency } from './policy-latency.js';
+import { measureRevocationPropagation } from './revocation.js';
 import { evaluateTargets, machineInfo, writeReport, type BenchReport, type GatewayOverhead, type PeerResult } from './report.js';
 import { makeTmpDir, startMinimalUpstream, startWarden, type Target } from './targets.js';
 
@@ -183,8 +185,15 @@ async function main(): Promise<void> {
     const authenticationCost = await measureAuthCost();
     log('policy decision latency (in-process)');
     const policyDecisionLatency = await measurePolicyLatency();
+    log('gateway decide step (in-process)');
+    const decided = await measureGatewayDecide();
+    const gatewayDecide = Array.isArray(decided) ? decided : undefined;
+    if (!Array.isArray(decided)) notes.push(`Gateway decide step: not measured (${decided.error}).`);
+    const decideAt100 = gatewayDecide?.find((r) => r.policies === 100);
     log('audit throughput');
     const auditThroughput = await measureAuditThroughput();
+    log('revocation propagation (PostgreSQL, two in-process replicas)');
+    const revocationPropagation = await measureRevocationPropagation();
     const runCpu = runMeter();
     const busy = [gCpu, ...peerResults.map((r) => r.cpu)].filter((c) => c && c.othersPct > 10);
     if (busy.length) {
@@ -204,6 +213,7 @@ async function main(): Promise<void> {
         ...evaluateTargets(g),
         { name: 'authentication added p50 (cached JWKS, token seen before)', goal: '<= 50 µs', value: authenticationCost.addedP50Us, unit: 'µs', met: authenticationCost.addedP50Us <= 50 },
         { name: 'policy decision p50 at 100 policies', goal: `<= ${policyDecisionLatency.target.goalUs} µs`, value: policyDecisionLatency.target.p50UsAt100, unit: 'µs', met: policyDecisionLatency.target.met },
+        { name: 'gateway decide step p50 at 100 policies (entities, arguments, approval set)', goal: '<= 50 µs', value: decideAt100?.decideP50Us ?? null, unit: 'µs', met: decideAt100 === undefined ? null : decideAt100.decideP50Us <= 50 },
         {
           name: 'audit throughput on SQLite',
           goal: `>= ${auditThroughput.targetEventsPerSecond} events/s`,
@@ -211,10 +221,19 @@ async function main(): Promise<void> {
           unit: 'events/s',
           met: auditThroughput.sqlite.eventsPerSecond === undefined ? null : auditThroughput.sqliteMeetsTarget,
         },
+        {
+          name: 'revocation propagation p99 across replicas (PostgreSQL)',
+          goal: '<= 1000 ms',
+          value: revocationPropagation.p99Ms ?? null,
+          unit: 'ms',
+          met: revocationPropagation.p99Ms === undefined ? null : revocationPropagation.p99Ms <= 1000,
+        },
       ],
       authenticationCost,
       policyDecisionLatency,
+      ...(gatewayDecide ? { gatewayDecide } : {}),
       auditThroughput,
+      revocationPropagation,
       notes,
       totalRuntimeSec: Math.round((performance.now() - started) / 100) / 10,
     };

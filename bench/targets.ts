@@ -23,11 +23,18 @@ export async function startMinimalUpstream(): Promise<Target> {
 /** Starts `node bin/warden.js serve --config FILE` with the given mcpServers; parses its URL. */
 export async function startWarden(mcpServers: Record<string, unknown>, tmpDir: string, label: string): Promise<Target> {
   const dir = fs.mkdtempSync(path.join(tmpDir, `${label}-`));
+  // Calls take the whole decision path: the starter policy pack decides each one (the tools are classified
+  // read by an operator override, and the caller is given the servers' tenant).
+  const servers = Object.fromEntries(
+    Object.entries(mcpServers).map(([name, s]) => [name, { ...(s as Record<string, unknown>), tenant: 'bench', tools: { '*': { access: 'read', destructive: false } } }]),
+  );
   const config = {
     listen: '127.0.0.1:0',
     store: path.join(dir, 'warden.db'),
     auth: { mode: 'none' },
-    mcpServers,
+    agents: { anonymous: { tenant: 'bench' } },
+    policy: { files: [path.join(ROOT, 'policies', 'starter', 'starter.cedar')] },
+    mcpServers: servers,
   };
   const file = path.join(dir, 'warden.yaml');
   fs.writeFileSync(file, YAML.stringify(config));

@@ -105,6 +105,7 @@ if [[ "$MODE" == gateway ]]; then
 listen: 127.0.0.1:0
 store: $WORK/warden.db
 auth: { mode: none }
+policy: { files: [$PWD/test/fixtures/policies/allow-all.cedar] }
 mcpServers:
   conformance: { url: $FIXTURE_URL }
 EOF

@@ -1,7 +1,5 @@
 /** `warden audit tail`: the newest audit events, as a table or as JSON lines. */
-import { loadConfig, resolveStoreSpec } from '../config/index.js';
 import type { AuditEvent } from '../audit/index.js';
-import { openStore, type Store } from '../store/index.js';
 import { auditTrace, type TraceOptions } from './audit-trace.js';
 
 export interface TailOptions {
@@ -14,19 +12,14 @@ export function formatEvent(e: AuditEvent): string {
   const target = [e.upstream, e.target].filter(Boolean).join('/') || '-';
   const outcome = e.errorCode ? `${e.outcome}(${e.errorCode})` : e.outcome;
   const session = e.sessionId ? e.sessionId.slice(0, 8) : '-';
-  return `${e.time}  ${e.method.padEnd(24)} ${target.padEnd(36)} ${outcome.padEnd(28)} ${e.latencyMs.toFixed(1).padStart(8)} ms  session ${session}`;
+  // The policies that decided a refusal, so the line says why without opening the JSON.
+  const by = e.decision && e.decision.effect !== 'allow' && e.decision.policyIds.length > 0 ? `  policy ${e.decision.policyIds.join(',')}` : '';
+  return `${e.time}  ${e.method.padEnd(24)} ${target.padEnd(36)} ${outcome.padEnd(28)} ${e.latencyMs.toFixed(1).padStart(8)} ms  session ${session}${by}`;
 }
 
-/** Opens the store a config names (without creating it), runs `fn`, and closes it. */
-export async function withConfiguredStore<T>(configFile: string, fn: (store: Store) => Promise<T>): Promise<T> {
-  const { config, baseDir } = loadConfig(configFile);
-  const store = await openStore(resolveStoreSpec(config.store, baseDir), { createDir: false });
-  try {
-    return await fn(store);
-  } finally {
-    await store.close();
-  }
-}
+import { withConfiguredStore } from './configured-store.js';
+
+export { withConfiguredStore };
 
 /** `warden audit trace`: the timeline of a task, session, user or agent. */
 export function auditTraceCommand(opts: TraceOptions & { config: string }): Promise<void> {

@@ -4,6 +4,11 @@ import { auditTail, auditTraceCommand } from './audit.js';
 import { auditVerify } from './audit-verify.js';
 import { connect } from './connect.js';
 import { demo } from './demo.js';
+import { init } from './init.js';
+import { policyExplain, policySchema, policyTest, policyValidate } from './policy.js';
+import { taskEnd, taskList, taskShow, taskStart } from './task.js';
+import { revokeCommand } from './revoke.js';
+import { approvalsDecide, approvalsList, approvalsShow } from './approvals.js';
 import { hideOptionValues, secretList, secretRm, secretRotate, secretRotateMaster, secretSet } from './secret.js';
 import { serve } from './serve.js';
 import { VERSION } from './version.js';
@@ -88,5 +93,80 @@ export async function main(argv: string[]): Promise<void> {
     .showHelpAfterError()
     .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2))
     .action((opts) => exit(secretRotateMaster(opts)));
+  const usage = (cmd: Command): Command => cmd.showHelpAfterError().exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
+  usage(program.command('init').description('write a commented warden.yaml, the starter policy pack and its tests'))
+    .option('--dir <dir>', 'where to write', '.')
+    .option('--force', 'overwrite existing files')
+    .action((opts) => void (process.exitCode = init(opts)));
+  const policy = usage(program.command('policy').description('check, test and explain Cedar policies (the config is -c FILE, else ./warden.yaml)'));
+  usage(policy.command('validate').description('validate policies strictly against the gateway schema; list each with its effect, location and engine'))
+    .argument('[files...]', 'policy files or directories (default: the config\'s policy.files)')
+    .option('-c, --config <file>', 'config file (its policy.arguments shape the schema)')
+    .action((files: string[], opts) => exit(policyValidate(files, opts)));
+  usage(policy.command('test').description('run YAML policy test cases (see policies/starter/starter.test.yaml); exit 1 if any fails'))
+    .argument('<files...>', 'case files')
+    .option('-c, --config <file>', 'config whose policy a case file without `policies:` is run against')
+    .action((files: string[], opts) => exit(policyTest(files, opts)));
+  usage(policy.command('explain').description('decide one request (a test case without expect, YAML or JSON) and say why'))
+    .option('-c, --config <file>', 'config file with the policy')
+    .option('--request <file>', 'the request, or - for standard input', '-')
+    .option('--json', 'the decision, the determining policies and the Cedar request as built, as JSON')
+    .action((opts) => exit(policyExplain(opts)));
+  usage(policy.command('schema').description('print the Cedar schema policies are validated against'))
+    .option('-c, --config <file>', 'config file (its policy.arguments)')
+    .action((opts) => exit(policySchema(opts)));
+  const task = program.command('task').description('tasks: units of authority with a purpose, a grant decided by policy, and an expiry');
+  const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
+  usage(task.command('start').description("start a task for an agent; prints the task's gateway token on stdout (the summary on stderr)"))
+    .option('-c, --config <file>', 'config file (store, policy, token service)', 'warden.yaml')
+    .requiredOption('--agent <id>', 'the agent the task is for')
+    .option('--user <sub>', 'the human the agent acts for')
+    .requiredOption('--purpose <text>', 'what the task is for (recorded, and readable by policies)')
+    .option('--server <name>', 'grant a whole server (repeatable)', collect)
+    .option('--tool <name>', 'grant one tool by the name clients see, e.g. files__write_file (repeatable)', collect)
+    .option('--ttl <duration>', 'how long the task lives: seconds or 90s, 15m, 2h', '15m')
+    .option('--json', 'the task, what was refused, and the token as JSON')
+    .action(taskStart);
+  usage(task.command('list').description('tasks, newest first'))
+    .option('-c, --config <file>', 'config file naming the store', 'warden.yaml')
+    .option('--state <state>', 'active, ended or revoked')
+    .option('--agent <id>', 'tasks of this agent')
+    .option('-n, --limit <n>', 'how many', '100')
+    .option('--json', 'one JSON object per line')
+    .action(taskList);
+  usage(task.command('show').description('one task').argument('<id>'))
+    .option('-c, --config <file>', 'config file naming the store', 'warden.yaml')
+    .option('--json', 'as JSON')
+    .action(taskShow);
+  usage(task.command('end').description('end a task: its tokens are refused from the next request on, on every replica').argument('<id>'))
+    .option('-c, --config <file>', 'config file naming the store', 'warden.yaml')
+    .option('--revoke', 'record it as revoked rather than ended')
+    .action(taskEnd);
+  const approvals = program.command('approvals').description('human approval of calls a policy marks @approval');
+  usage(approvals.command('list').description('approval requests, newest first'))
+    .option('-c, --config <file>', 'config file naming the store', 'warden.yaml')
+    .option('--state <state>', 'pending (default), approved, denied, consumed or all')
+    .option('-n, --limit <n>', 'how many', '100')
+    .option('--json', 'one JSON object per line')
+    .action(approvalsList);
+  usage(approvals.command('show').description('one request: who, which call, why, the redacted arguments').argument('<id>'))
+    .option('-c, --config <file>', 'config file naming the store', 'warden.yaml')
+    .option('--json', 'as JSON')
+    .action(approvalsShow);
+  for (const [name, state] of [['approve', 'approved'], ['deny', 'denied']] as const) {
+    usage(approvals.command(name).description(`${name} a pending request: it covers exactly that call, once`).argument('<id>'))
+      .option('-c, --config <file>', 'config file naming the store', 'warden.yaml')
+      .requiredOption('--as <approver>', 'who decides (one of approvals.approvers)')
+      .option('--reason <text>', 'why (recorded)')
+      .action((id: string, opts: { config: string; as: string; reason?: string }) => approvalsDecide(state, id, opts));
+  }
+  usage(program.command('revoke').description('revoke a task, agent, user or token: refused from its next request on, on every gateway sharing the store'))
+    .argument('<kind>', 'task, agent, user or token')
+    .argument('<value>', 'the task id, agent id, user (subject) or token id (jti)')
+    .option('-c, --config <file>', 'config file naming the store', 'warden.yaml')
+    .option('--reason <text>', 'why (recorded)')
+    .option('--foreign', 'a token id this gateway did not issue (from another issuer): kept until removed')
+    .option('--json', 'the revocation record as JSON')
+    .action((kind: string, value: string, opts) => revokeCommand(kind, value, opts));
   await program.parseAsync(argv);
 }

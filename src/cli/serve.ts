@@ -1,4 +1,4 @@
-/** `warden serve --config FILE`: runs the gateway until SIGINT or SIGTERM. */
+/** `warden serve --config FILE`: runs the gateway until SIGINT or SIGTERM; SIGHUP reloads the policy files. */
 import { loadConfig } from '../config/index.js';
 import { createLogger } from '../telemetry/log.js';
 import { startGateway } from './start-gateway.js';
@@ -9,10 +9,13 @@ export async function serve(opts: { config: string }): Promise<void> {
   const running = await startGateway(config, baseDir, log, file);
   const upstreams = Object.keys(config.mcpServers).join(', ') || '(none)';
   process.stdout.write(`warden: listening on ${running.url} (config ${file}; store ${running.store.location}; upstreams: ${upstreams})\n`);
+  const reload = () => void running.policy.reload();
+  process.on('SIGHUP', reload);
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
+  process.off('SIGHUP', reload);
   await running.close();
 }

@@ -4,19 +4,31 @@ import { Checkpointer, withCheckpoints } from '../audit/checkpoints.js';
 import { AuditRecorder } from '../audit/index.js';
 import { startRetention } from '../audit/retention.js';
 import { createSinks, SinkPump } from '../audit/sinks/index.js';
-import { ConfigError, resolveStoreSpec, type WardenConfig } from '../config/index.js';
-import { Gateway } from '../gateway/index.js';
-import { createIdentity } from '../identity/index.js';
+import { checkAdminConfig } from '../admin/index.js';
+import { approvalNotifierFor, readApprovalSecrets } from '../approvals/notifier.js';
+import { ConfigError, resolveStoreSpec, type ServerConfig, type WardenConfig } from '../config/index.js';
+import { checkSecretReferences, openVaultForReferences, secretInjector } from '../credentials/inject.js';
+import { checkUserSecrets, forUser } from '../credentials/user-secrets.js';
+import { auditPrincipal, Gateway } from '../gateway/index.js';
+import { createIdentity, type Principal } from '../identity/index.js';
 import { SigningKeys } from '../identity/signing-keys.js';
 import { isLoopbackHost, splitListen, startIngress } from '../ingress/index.js';
 import { openStore, type Store } from '../store/index.js';
+import { RevocationList } from '../revocation/index.js';
 import type { Logger } from '../telemetry/log.js';
+import type { TaskService } from '../tasks/index.js';
+import type { ApprovalRecord } from '../store/types.js';
+import { startPolicy, type RunningPolicy } from './start-policy.js';
+import { approvalServiceFor, leaseManagerFor, startTaskHook, subjectSigner, taskServiceFor } from './services.js';
 import { VERSION } from './version.js';
 
 export interface RunningGateway {
   url: string;
   store: Store;
   gateway: Gateway;
+  policy: RunningPolicy;
+  tasks: TaskService;
+  revocations: RevocationList;
   close(): Promise<void>;
 }
 
@@ -40,10 +52,38 @@ export function checkAuthMode(config: WardenConfig, log: Logger, source = 'confi
   if (config.tls?.clientCaFile && !auth.spiffe) throw refuse('tls.clientCaFile', 'client certificates are read as X.509-SVIDs: configure auth.spiffe with the trust domain');
 }
 
+/** Every use of vault secrets (an upstream connection opened with them) is an audit event: names, never values. */
+async function recordSecretUse(audit: AuditRecorder, upstream: string, owner: Principal | null, secrets: readonly { name: string }[]): Promise<void> {
+  await audit.record({
+    startedAt: Date.now(),
+    ...auditPrincipal(owner),
+    sessionId: null,
+    protocolVersion: null,
+    method: 'secret/use',
+    upstream,
+    target: [...new Set(secrets.map((x) => x.name))].sort().join(', '),
+    argsDigest: null,
+    outcome: 'ok',
+    errorCode: null,
+  });
+}
+
 export async function startGateway(config: WardenConfig, baseDir: string, log: Logger, source?: string): Promise<RunningGateway> {
   checkAuthMode(config, log, source);
+  checkAdminConfig(config, source);
+  const approvalSecrets = readApprovalSecrets(config.approvals, process.env, source);
+  const policy = startPolicy(config, baseDir, log);
   const store = await openStore(resolveStoreSpec(config.store, baseDir));
+  // Revocations: this replica's in-memory list, kept current from the store; requests fail closed when it is stale.
+  const revocations = new RevocationList({ store: store.revocations, maxStalenessMs: config.revocation.maxStalenessSeconds * 1000, pollMs: config.revocation.pollMs, log });
+  await revocations.start();
+  let vault: Awaited<ReturnType<typeof openVaultForReferences>>;
   try {
+    // `${secret:NAME}` references: every one must resolve now, or the gateway does not start.
+    vault = await openVaultForReferences(config, store.secrets, { env: process.env, masterKeyFile: config.vault.masterKeyFile, previousKeyFiles: config.vault.previousKeyFiles, baseDir }, source);
+    for (const warning of await checkSecretReferences(config, vault, { source })) log.warn(warning);
+    const mappingProblems = await checkUserSecrets(Object.fromEntries(Object.entries(config.mcpServers).filter(([, x]) => !x.disabled)), vault);
+    if (mappingProblems.length > 0) throw new ConfigError(`invalid config ${source ?? 'config'}:\n${mappingProblems.map((p) => `  - ${p}`).join('\n')}`);
     const instance = `${hostname()}:${process.pid}`;
     const ts = config.tokenService;
     // One set of signing keys for gateway tokens and audit checkpoints. A retired key stays published until
@@ -66,23 +106,89 @@ export async function startGateway(config: WardenConfig, baseDir: string, log: L
     pump?.start();
     const stopRetention = startRetention(store.audit, { retentionDays: config.audit.retentionDays, sinks: sinks.map((k) => k.name) }, log);
     const audit = new AuditRecorder(withCheckpoints(store.audit, checkpointer), log, { instance, available: () => store.isOpen(), onCommitted: () => pump?.wake() });
-    const gateway = new Gateway({ config, audit, log, version: VERSION });
-    const ingress = await startIngress(config, gateway, log, baseDir, (publicUrl) => createIdentity(config, publicUrl, baseDir, store, keys));
+    // Leases: issued when a task's session connects an upstream that refers to one, revoked when the task ends.
+    // The issuer of subject tokens for token-exchange leases: known once listening when publicUrl is unset.
+    const issuerRef: { url?: string } = { url: config.publicUrl };
+    const issuer = () => config.tokenService.issuer ?? new URL(issuerRef.url ?? 'http://127.0.0.1').origin;
+    const leases = leaseManagerFor(config, store, log, audit, subjectSigner(keys, issuer));
+    leases?.check(Object.fromEntries(Object.entries(config.mcpServers).filter(([, s]) => !s.disabled)));
+    leases?.startSweeping();
+    // A task that ends here stops its sessions' upstream processes at once and revokes its leases.
+    const late: { gateway?: Gateway } = {};
+    const tasks = taskServiceFor(config, store.tasks, policy.current, async (t) => {
+      await late.gateway?.endTask(t.id);
+      if (leases) await leases.revokeTask(t.id);
+    });
+    const injector = vault ? secretInjector(vault, log) : undefined;
+    const prepareServer =
+      leases || injector
+        ? async (name: string, server: ServerConfig, owner: Principal | null) => {
+            // Leases first, then secrets (a secret's value is never scanned for references); the session redacts every value.
+            const leased = leases ? await leases.prepare(name, server, owner) : { server, values: [], leaseIds: [] };
+            // A user's own credentials replace the shared ones for their sessions (userSecrets).
+            const personal = forUser(leased.server, owner?.user ?? null);
+            const injected = injector ? await injector(name, personal) : { server: personal, secrets: [] };
+            if (injected.secrets.length > 0) await recordSecretUse(audit, name, owner, injected.secrets);
+            return { server: injected.server, secrets: [...injected.secrets, ...leased.values.map((value) => ({ name: 'lease', value }))], leaseIds: leased.leaseIds };
+          }
+        : undefined;
+    // Approvers are told of each new request (approvals.webhook); its link needs the public URL, known once listening.
+    let linkBase = config.publicUrl;
+    const notifier = approvalNotifierFor(config.approvals, approvalSecrets, log, () => linkBase);
+    // Each new request is an audit event of its own (the call's event carries the approval id once it ends).
+    const requested = (r: ApprovalRecord): void => {
+      notifier?.notify(r);
+      void audit
+        .record({ startedAt: Date.now(), agent: r.agent, user: r.user, tenant: r.tenant, chain: r.chain, authMethod: null, task: r.task, sessionId: null, protocolVersion: null, method: 'approval/request', upstream: r.upstream, target: r.tool, argsDigest: null, decision: { effect: 'needs-approval', policyIds: r.policyIds, reason: r.reason }, approvalId: r.id, outcome: 'ok', errorCode: null })
+        .catch((err: unknown) => log.error({ err }, 'could not record an approval request'));
+    };
+    const approvals = approvalServiceFor(config, store.approvals, requested);
+    const gateway = new Gateway({
+      config,
+      audit,
+      log,
+      version: VERSION,
+      policy: policy.current,
+      tasks,
+      approvals,
+      revocations,
+      ...(prepareServer ? { prepareServer } : {}),
+    });
+    policy.attach(gateway);
+    late.gateway = gateway;
+    gateway.startTaskSweep();
+    // Decisions by signed callback (approvals.callback): POST /approvals/<id>/decision.
+    const callback = approvals && approvalSecrets.callback !== undefined ? { service: approvals, store: store.approvals, audit, secret: approvalSecrets.callback, toleranceSeconds: config.approvals.callback!.toleranceSeconds, log } : undefined;
+    // The admin API (admin.enabled): approvers decide, operators revoke and end tasks, through the same services.
+    const admin = config.admin.enabled ? { approvals, approvalStore: store.approvals, tasks, taskStore: store.tasks, tokens: store.tokens, revocations: store.revocations, audit, log, approverScope: config.admin.approverScope, adminScope: config.admin.adminScope, checkRevoked: (p: Principal) => revocations.check(p) } : undefined;
+    const ingress = await startIngress(config, gateway, log, baseDir, (publicUrl) => createIdentity(config, publicUrl, baseDir, store, keys, startTaskHook(config, tasks), (p) => revocations.check(p)), callback, admin);
+    linkBase ??= ingress.url;
+    issuerRef.url ??= ingress.url;
     return {
       url: ingress.url,
       store,
       gateway,
+      policy,
+      tasks,
+      revocations,
       close: async () => {
+        policy.close();
+        leases?.stop();
         await ingress.close();
         await gateway.close();
+        await revocations.stop();
         // The last events get a checkpoint before the store closes.
         stopRetention();
         await checkpointer.stop();
         await pump?.stop();
+        vault?.close();
         await store.close();
       },
     };
   } catch (err) {
+    policy.close();
+    await revocations.stop();
+    vault?.close();
     await store.close();
     throw err;
   }

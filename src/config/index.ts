@@ -6,9 +6,12 @@ export {
   type AuditConfig,
   type HttpServerConfig,
   type IssuerConfig,
+  type LeaseConfig,
   type OAuthAuthConfig,
+  type PolicyConfig,
   type ServerConfig,
   type StdioServerConfig,
   type TokenServiceConfig,
+  type ToolClassConfig,
   type WardenConfig,
 } from './schema.js';

@@ -7,12 +7,33 @@ import { z } from 'zod';
 
 const SERVER_NAME = /^[a-zA-Z0-9_-]{1,64}$/;
 
+/** A tool's classification, or an operator's override of part of it. */
+export const ToolClassSchema = z.strictObject({
+  access: z.enum(['read', 'write', 'execute']).optional(),
+  destructive: z.boolean().optional(),
+  openWorld: z.boolean().optional(),
+  risk: z.enum(['low', 'medium', 'high', 'critical']).optional(),
+  dataClasses: z.array(z.string().min(1)).optional(),
+});
+
 const common = {
   /** Desktop-app configs carry these; `type` is checked against the transport, `disabled` skips the server. */
   type: z.enum(['stdio', 'http', 'streamable-http', 'sse']).optional(),
   disabled: z.boolean().optional(),
   /** Per-call timeout for this upstream, overriding limits.callTimeoutMs. */
   timeoutMs: z.number().int().positive().optional(),
+  /** Where the server's effects land; policies read it as `resource.environment`. Unset counts as prod. */
+  environment: z.enum(['prod', 'staging', 'dev', 'sandbox']).optional(),
+  /** The tenant the server belongs to; unset: shared (policies see no `resource.tenant`). */
+  tenant: z.string().min(1).optional(),
+  /** Believe the server's MCP tool annotations (readOnlyHint, destructiveHint, openWorldHint). Unset: every tool counts as write, destructive, high risk. */
+  trustAnnotations: z.boolean().optional(),
+  /** Data classes of everything the server serves (e.g. pii, secrets). */
+  dataClasses: z.array(z.string().min(1)).optional(),
+  /** Classification overrides by tool name glob (`*` any run, `?` one character), applied in order over annotations. */
+  tools: z.record(z.string().min(1), ToolClassSchema).optional(),
+  /** Per-user credentials: user -> { shared secret name -> that user's secret name }; their sessions never use the shared one. */
+  userSecrets: z.record(z.string().min(1), z.record(z.string().min(1), z.string().min(1))).optional(),
 };
 
 export const StdioServerSchema = z.strictObject({
@@ -79,6 +100,8 @@ export const AgentSchema = z.strictObject({
   /** The human responsible for this agent. */
   owner: z.string().min(1).optional(),
   tenant: z.string().min(1).optional(),
+  /** Groups the agent belongs to; policies read them as `principal in Group::"..."` and `principal.groups`. */
+  groups: z.array(z.string().min(1)).default([]),
   /** Agents allowed to delegate to this one in a token exchange. */
   delegatesFrom: z.array(z.string().min(1)).default([]),
 });
@@ -152,6 +175,93 @@ export const VaultSchema = z.strictObject({
   previousKeyFiles: z.array(z.string().min(1)).default([]),
 });
 
+/** Cedar policies; without any, every request is denied (deny by default). */
+export const PolicySchema = z.strictObject({
+  /** Policy files or directories of `*.cedar` files, relative to the config file. */
+  files: z.array(z.string().min(1)).default([]),
+  /** Call arguments policies may read, as `name: CedarType` (replaces the default set; see README). */
+  arguments: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an argument name Cedar can address'), z.string().min(1)).optional(),
+  /** Arguments holding file paths, normalised before the decision and when forwarded. */
+  pathArguments: z.array(z.string().min(1)).optional(),
+  /** Reload when a policy file changes. */
+  watch: z.boolean().default(true),
+});
+
+/** Credentials issued per task (`${lease:NAME}` in an upstream's env, args, url or headers). */
+export const LeaseSchema = z.discriminatedUnion('provider', [
+  z.strictObject({
+    provider: z.literal('postgres'),
+    /** The environment variable holding the admin connection string that creates and drops the roles. */
+    adminUrlEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/).default('WARDEN_LEASE_PG_URL'),
+    /** Privileges of each task's role, each run as `GRANT <grant> TO <role>`, e.g. `SELECT ON ALL TABLES IN SCHEMA public`. */
+    grants: z.array(z.string().min(1)).default([]),
+  }),
+  z.strictObject({
+    provider: z.literal('oauth-exchange'),
+    /** The downstream authorization server's token endpoint (RFC 8693 token exchange). */
+    tokenUrl: z.url({ protocol: /^https?$/ }),
+    clientId: z.string().min(1),
+    /** The environment variable holding the gateway's client secret at that server. */
+    clientSecretEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/).default('WARDEN_LEASE_CLIENT_SECRET'),
+    audience: z.string().min(1).optional(),
+    resource: z.string().min(1).optional(),
+    scope: z.string().min(1).optional(),
+    /** RFC 7009 revocation endpoint: the token is revoked there when the task ends. */
+    revocationUrl: z.url({ protocol: /^https?$/ }).optional(),
+  }),
+]);
+
+/** Human approval of calls a policy marks `@approval`. */
+export const ApprovalsSchema = z.strictObject({
+  /** How long a call waits for a decision before it is answered `approval_pending`. */
+  holdSeconds: z.number().min(0).max(3600).default(120),
+  /** How long a request, and an approval given for it, stays valid (a retried call can use it until then). */
+  ttlSeconds: z.number().positive().max(7 * 86400).default(600),
+  /** Identities allowed to approve (`warden approvals approve --as NAME`). */
+  approvers: z.array(z.string().min(1)).default([]),
+  /** The user an agent acts for may not approve that agent's calls. */
+  separationOfDuties: z.boolean().default(false),
+  /** A signed POST (the audit webhook's HMAC scheme) for each new request. The secret comes from the environment variable named here. */
+  webhook: z
+    .strictObject({
+      url: z.url({ protocol: /^https?$/ }),
+      secretEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/).default('WARDEN_APPROVAL_WEBHOOK_SECRET'),
+      timeoutMs: z.number().int().positive().max(60_000).default(5000),
+      headers: z.record(z.string(), z.string()).default({}),
+    })
+    .optional(),
+  /** Decisions by a signed POST to `/approvals/<id>/decision`. The secret comes from the environment variable named here. */
+  callback: z
+    .strictObject({
+      enabled: z.boolean().default(false),
+      secretEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/).default('WARDEN_APPROVAL_CALLBACK_SECRET'),
+      toleranceSeconds: z.number().int().min(1).max(3600).default(300),
+    })
+    .optional(),
+});
+
+/** The admin HTTP API under /admin/ (src/admin/): needs auth in oauth mode. Scopes a token needs to decide approvals, and to revoke and end tasks. */
+export const AdminSchema = z.strictObject({
+  enabled: z.boolean().default(false),
+  approverScope: z.string().min(1).default('warden:approve'),
+  adminScope: z.string().min(1).default('warden:admin'),
+});
+
+/**
+ * How each replica keeps its in-memory revocation list current (see src/revocation/). A replica that has not
+ * confirmed its list current for maxStalenessSeconds refuses every request (fail closed) until it has.
+ */
+export const RevocationSchema = z
+  .strictObject({
+    /** The longest a replica serves on a revocation list it has not confirmed current. */
+    maxStalenessSeconds: z.number().positive().max(3600).default(5),
+    /** How often the list is re-read (SQLite: the only channel; PostgreSQL: a heartbeat beside LISTEN). */
+    pollMs: z.number().int().min(10).max(600_000).default(500),
+  })
+  .refine((r) => r.pollMs * 2 <= r.maxStalenessSeconds * 1000, {
+    message: 'pollMs must be at most half of maxStalenessSeconds, or requests would be refused between two reads',
+  });
+
 const hostPort = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[a-zA-Z0-9.-]+):\d{1,5}$/, 'must be host:port, e.g. 127.0.0.1:7400');
 
 export const ConfigSchema = z
@@ -188,6 +298,11 @@ export const ConfigSchema = z
       .prefault({}),
     audit: AuditSchema.prefault({}),
     vault: VaultSchema.prefault({}),
+    policy: PolicySchema.optional(),
+    approvals: ApprovalsSchema.prefault({}),
+    admin: AdminSchema.prefault({}),
+    revocation: RevocationSchema.prefault({}),
+    leases: z.record(z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'lease names are 1-64 of [A-Za-z0-9_-]'), LeaseSchema).default({}),
     log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).prefault({}),
     mcpServers: z.record(z.string().regex(SERVER_NAME, 'server names must be 1-64 of [a-zA-Z0-9_-]'), ServerSchema),
   })
@@ -209,5 +324,8 @@ export type AgentConfig = z.infer<typeof AgentSchema>;
 export type TokenServiceConfig = z.infer<typeof TokenServiceSchema>;
 export type AuditConfig = z.infer<typeof AuditSchema>;
 export type VaultConfig = z.infer<typeof VaultSchema>;
+export type PolicyConfig = z.infer<typeof PolicySchema>;
+export type LeaseConfig = z.infer<typeof LeaseSchema>;
+export type ToolClassConfig = z.infer<typeof ToolClassSchema>;
 
 export const isStdioServer = (s: ServerConfig): s is StdioServerConfig => 'command' in s;

@@ -2,23 +2,36 @@
  * The decision path for every MCP request: route, forward, record. Later steps (authenticate, decide, hold,
  * broker, filter) slot in here; this module composes the steps and owns none of their logic.
  */
-import type { AuditOutcome } from '../audit/event.js';
+import type { ApprovalService } from '../approvals/index.js';
+import type { AuditDecision, AuditOutcome } from '../audit/event.js';
 import type { AuditRecorder } from '../audit/recorder.js';
 import type { ServerConfig, WardenConfig } from '../config/schema.js';
 import { errorCodeOf, toJsonRpcError, WardenError } from '../protocol/errors.js';
 import { errorResponse, successResponse, type JsonRpcRequest, type JsonRpcResponse } from '../protocol/jsonrpc.js';
 import { SUPPORTED_REVISIONS } from '../protocol/revisions.js';
 import type { Principal } from '../identity/principal.js';
+import type { GatewayPolicy, TaskFacts } from '../policy/index.js';
 import type { Logger } from '../telemetry/log.js';
+import { Authorizer } from './authorize.js';
 import type { RequestOutbound } from './channel.js';
 import { route, type RouteContext } from './router.js';
-import { GatewaySession, type SessionInit } from './session.js';
+import { GatewaySession, type SessionDeps, type SessionInit } from './session.js';
 
 export interface GatewayOptions {
   config: WardenConfig;
   audit: AuditRecorder;
   log: Logger;
   version: string;
+  /** The policy set in force (it may be replaced between requests by a reload). */
+  policy: () => GatewayPolicy;
+  /** Holds calls that need approval until a human decides; absent: such calls are refused. */
+  approvals?: ApprovalService;
+  /** Injects credentials into an upstream's config for the session's owner, before each connect. */
+  prepareServer?: SessionDeps['prepareServer'];
+  /** Refuses a principal that was revoked (its token, agent, user or task); throws a WardenError. */
+  revocations?: { check(p: Principal): void };
+  /** Looks up the task a token is for on every request made with it; throws when the task may not be used. */
+  tasks?: { active(id: string, agent: string, chain: readonly string[]): Promise<TaskFacts>; isActive(id: string): Promise<boolean> };
 }
 
 /** What the ingress knows about a request, for the audit record. */
@@ -49,7 +62,10 @@ function outcomeOf(err: unknown): AuditOutcome {
   const code = errorCodeOf(err);
   if (code === 'upstream_timeout') return 'timeout';
   if (code === 'cancelled') return 'cancelled';
-  if (code === 'audit_unavailable') return 'denied';
+  const refused = ['audit_unavailable', 'policy_denied', 'approval_required', 'task_inactive', 'approval_pending', 'approval_denied', 'revoked', 'revocation_unavailable'];
+  if (code !== undefined && refused.includes(code)) {
+    return 'denied';
+  }
   return 'error';
 }
 
@@ -57,16 +73,52 @@ export class Gateway {
   private readonly servers: ReadonlyMap<string, ServerConfig>;
   private stateless?: GatewaySession;
   private auditHealthy = true;
+  private readonly authorizer: Authorizer;
 
   constructor(private readonly opts: GatewayOptions) {
     this.servers = new Map(Object.entries(opts.config.mcpServers).filter(([, s]) => !s.disabled));
+    this.authorizer = new Authorizer({ policy: opts.policy, servers: this.servers, agents: opts.config.agents, log: opts.log, approvals: opts.approvals });
   }
 
   get serverNames(): string[] {
     return [...this.servers.keys()];
   }
 
+  /** Sessions opened with a task token, by task: their upstream processes stop when the task does. */
+  private readonly taskSessions = new Map<string, Set<GatewaySession>>();
+  private sweeper: NodeJS.Timeout | undefined;
+
+  /** Stops the upstream connections (and stdio processes) of every session of a task that ended. */
+  async endTask(task: string): Promise<void> {
+    const sessions = this.taskSessions.get(task);
+    this.taskSessions.delete(task);
+    await Promise.all([...(sessions ?? [])].map((s) => s.closeUpstreams()));
+  }
+
+  /** Finds tasks that ended elsewhere (the CLI, another replica) or expired, every `everyMs`. */
+  startTaskSweep(everyMs = 5000): void {
+    this.sweeper = setInterval(() => {
+      for (const [task, sessions] of this.taskSessions) {
+        for (const s of sessions) if (s.isClosed) sessions.delete(s);
+        if (sessions.size === 0) this.taskSessions.delete(task);
+        else void this.opts.tasks?.isActive(task).then((alive) => (alive ? undefined : this.endTask(task)), () => undefined);
+      }
+    }, everyMs);
+    this.sweeper.unref();
+  }
+
   openSession(init: SessionInit): GatewaySession {
+    const session = this.newSession(init);
+    const task = init.owner?.task;
+    if (task) {
+      let set = this.taskSessions.get(task);
+      if (!set) this.taskSessions.set(task, (set = new Set()));
+      set.add(session);
+    }
+    return session;
+  }
+
+  private newSession(init: SessionInit): GatewaySession {
     const { config, log, version } = this.opts;
     return new GatewaySession(init, {
       servers: this.servers,
@@ -74,6 +126,7 @@ export class Gateway {
       callTimeoutMs: config.limits.callTimeoutMs,
       log,
       version,
+      ...(this.opts.prepareServer ? { prepareServer: this.opts.prepareServer } : {}),
       onUpstreamDown: (upstream, sessionId) =>
         void this.recordOutcome('upstream/down', sessionId, { protocolVersion: null, startedAt: Date.now(), principal: null }, new WardenError('upstream_crashed', 'upstream connection lost'), upstream).catch(
           () => undefined,
@@ -113,16 +166,46 @@ export class Gateway {
     out: RequestOutbound = NO_STREAM,
   ): Promise<JsonRpcResponse> {
     session.lastSeen = Date.now();
+    let task: TaskFacts | undefined;
+    let failure: unknown;
+    const taskId = meta.principal?.task ?? null;
+    if (meta.principal && this.opts.revocations) {
+      // Revocation takes effect on the next request: checked before anything else is looked at.
+      // In memory and synchronous: no await on the hot path.
+      try {
+        this.opts.revocations.check(meta.principal);
+      } catch (err) {
+        failure = err;
+      }
+    }
+    if (taskId !== null && failure === undefined) {
+      // A task token is good only while its task is active: read from the store on every request, so an
+      // ended task refuses the next call on every replica. No task service means no task can be checked.
+      if (this.opts.tasks === undefined) failure = new WardenError('task_inactive', 'Tasks are not available on this gateway', -32007);
+      else task = await this.opts.tasks.active(taskId, meta.principal!.agent, meta.principal!.chain).catch((err: unknown) => void (failure = err));
+    }
     const ctx: RouteContext = {
       session,
       out,
       timeoutMs: (name) => this.servers.get(name)?.timeoutMs ?? this.opts.config.limits.callTimeoutMs,
       argumentsMode: this.opts.config.audit.arguments,
-      audit: { upstream: null, target: null, argsDigest: null, arguments: null, upstreamStatus: null },
+      authz: this.authorizer.forRequest(meta.principal, {
+        transport: session.shared ? 'http-stateless' : 'http',
+        name: typeof session.init.clientInfo.name === 'string' ? session.init.clientInfo.name : '',
+        protocolVersion: meta.protocolVersion ?? session.init.protocolVersion,
+      }, task),
+      audit: { upstream: null, target: null, argsDigest: null, arguments: null, upstreamStatus: null, decision: null },
+      stillAllowed: async () => {
+        // A held call ends when its caller is revoked or its task stops while it waits.
+        const p = meta.principal;
+        if (p && this.opts.revocations) this.opts.revocations.check(p);
+        if (p?.task && this.opts.tasks) await this.opts.tasks.active(p.task, p.agent, p.chain);
+      },
     };
     let result: Record<string, unknown> | undefined;
-    let failure: unknown;
-    if (!this.auditHealthy || !this.opts.audit.available()) {
+    if (failure !== undefined) {
+      // Refused before routing (the task is not usable).
+    } else if (!this.auditHealthy || !this.opts.audit.available()) {
       // The audit log failed on an earlier request, or its store is closed: refuse before anything reaches an upstream.
       failure = new WardenError('audit_unavailable', 'The audit log is unavailable; the request was refused', -32004, 503);
     } else {
@@ -134,7 +217,7 @@ export class Gateway {
       }
     }
     try {
-      await this.opts.audit.record({
+      const event = {
         startedAt: meta.startedAt,
         ...auditPrincipal(meta.principal),
         sessionId: session.id,
@@ -143,11 +226,22 @@ export class Gateway {
         upstream: ctx.audit.upstream,
         target: ctx.audit.target,
         argsDigest: ctx.audit.argsDigest,
-        arguments: ctx.audit.arguments,
         upstreamStatus: ctx.audit.upstreamStatus,
-        outcome: failure === undefined ? 'ok' : outcomeOf(failure),
-        errorCode: failure === undefined ? null : errorCodeOf(failure),
-      });
+        ...(ctx.audit.leaseIds && ctx.audit.leaseIds.length > 0 ? { leaseIds: [...ctx.audit.leaseIds] } : {}),
+      };
+      await Promise.all([
+        this.opts.audit.record({
+          ...event,
+          arguments: ctx.audit.arguments,
+          decision: ctx.authz.decision,
+          approvalId: ctx.authz.approvalId,
+          outcome: failure === undefined ? 'ok' : outcomeOf(failure),
+          errorCode: failure === undefined ? null : errorCodeOf(failure),
+        }),
+        // The filter step replaced injected secret values in the upstream's answer: its own event, right after
+        // the request's (the audit table has no column for it, and a new field would not be kept or hashed).
+        ctx.audit.redacted ? this.opts.audit.record({ ...event, method: 'response/redacted', outcome: 'ok', errorCode: null }) : undefined,
+      ]);
       this.auditHealthy = true;
     } catch (err) {
       this.auditHealthy = false;
@@ -157,7 +251,7 @@ export class Gateway {
   }
 
   /** Records an event the ingress handled itself (a token exchange, a session ended). Throws if it cannot be stored. */
-  async recordOutcome(method: string, sessionId: string | null, meta: RequestMeta, failure?: unknown, upstream: string | null = null): Promise<void> {
+  async recordOutcome(method: string, sessionId: string | null, meta: RequestMeta, failure?: unknown, upstream: string | null = null, decision: AuditDecision | null = null): Promise<void> {
     await this.opts.audit.record({
       startedAt: meta.startedAt,
       ...auditPrincipal(meta.principal),
@@ -167,6 +261,7 @@ export class Gateway {
       upstream,
       target: null,
       argsDigest: null,
+      decision,
       outcome: failure === undefined ? 'ok' : outcomeOf(failure),
       errorCode: failure === undefined ? null : errorCodeOf(failure),
     });
@@ -178,6 +273,7 @@ export class Gateway {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.sweeper);
     await this.stateless?.close();
   }
 }

@@ -1,4 +1,7 @@
 export type { Outbound, RequestOutbound } from './channel.js';
-export { Gateway, type GatewayOptions, type RequestMeta } from './gateway.js';
+export { auditPrincipal, Gateway, type GatewayOptions, type RequestMeta } from './gateway.js';
 export { EXPOSED_NAME, exposedName } from './naming.js';
 export { GatewaySession, type SessionInit } from './session.js';
+export { serverOfExposedName } from './naming.js';
+export { serverFacts } from './classification.js';
+export { subjectOf } from './authorize.js';

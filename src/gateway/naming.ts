@@ -21,3 +21,15 @@ export function exposedName(server: string, name: string, prefixed: boolean, sep
   }
   return `${safe.slice(0, MAX - HASH_LEN - 1)}_${hash}`;
 }
+
+/**
+ * The configured server an exposed tool name belongs to (for task grants, before any list is fetched):
+ * with prefixes, the server whose `<name><separator>` starts it; without, the only server. Undefined when
+ * none or several could.
+ */
+export function serverOfExposedName(exposed: string, servers: readonly string[], prefix: 'auto' | 'always' | 'never', separator: string): string | undefined {
+  const prefixed = prefix === 'always' || (prefix === 'auto' && servers.length > 1);
+  if (!prefixed) return servers.length === 1 ? servers[0] : undefined;
+  const owners = servers.filter((s) => exposed.startsWith(`${s}${separator}`));
+  return owners.length === 1 ? owners[0] : undefined;
+}

@@ -7,7 +7,10 @@ import { redactArguments } from '../audit/redact.js';
 import { JsonRpcCode, WardenError } from '../protocol/errors.js';
 import type { JsonRpcRequest, Params } from '../protocol/jsonrpc.js';
 import { stripModernMeta } from '../protocol/revisions.js';
+import type { AuditDecision } from '../audit/event.js';
 import type { UpstreamClient } from '../upstream/index.js';
+import type { HoldHooks } from '../approvals/index.js';
+import type { RequestAuthorization } from './authorize.js';
 import { unknownName, validItems, type ListKind } from './catalog.js';
 import type { RequestOutbound } from './channel.js';
 import type { GatewaySession } from './session.js';
@@ -19,6 +22,11 @@ export interface RouteAudit {
   argsDigest: string | null;
   arguments: string | null;
   upstreamStatus: string | null;
+  decision: AuditDecision | null;
+  /** An injected secret's value was found in what the upstream sent back, and replaced before it went on. */
+  redacted?: boolean;
+  /** Leases the upstream hop used. */
+  leaseIds?: readonly string[];
 }
 
 /** How `audit.arguments` wants a call's arguments kept: nothing, a digest, or a digest plus a redacted copy. */
@@ -29,6 +37,10 @@ export interface RouteContext {
   session: GatewaySession;
   out: RequestOutbound;
   timeoutMs: (upstream: string) => number;
+  /** The decide step for this request's principal. */
+  authz: RequestAuthorization;
+  /** Re-checks the caller while a call is held for approval (revocation, its task): throws to end the hold. */
+  stillAllowed?: () => Promise<void>;
   /** Filled in while routing, for the audit event. */
   audit: RouteAudit;
 }
@@ -55,7 +67,7 @@ async function listAll(ctx: RouteContext, client: UpstreamClient, kind: ListKind
   for (let page = 0; page < MAX_PAGES; page++) {
     const r = await client.request(method, cursor ? { cursor } : undefined, { timeoutMs: ctx.timeoutMs(client.name), signal: ctx.out.signal });
     if (!Array.isArray(r[key])) throw invalidResult(client.name, method);
-    items.push(...r[key]);
+    items.push(...filtered(ctx, ctx.session.redact(client.name, r[key])));
     cursor = typeof r.nextCursor === 'string' && r.nextCursor.length > 0 ? r.nextCursor : undefined;
     if (!cursor) break;
   }
@@ -83,7 +95,7 @@ async function load(ctx: RouteContext, kind: ListKind, refresh = false): Promise
 
 async function list(ctx: RouteContext, kind: ListKind): Promise<Record<string, unknown>> {
   await load(ctx, kind);
-  return { [LISTS[kind].key]: ctx.session.catalog.entries(kind, ctx.session.order).map((e) => e.item) };
+  return { [LISTS[kind].key]: ctx.authz.filter(kind, ctx.session.catalog.entries(kind, ctx.session.order)).map((e) => e.item) };
 }
 
 async function resolveName(ctx: RouteContext, kind: 'tools' | 'prompts', exposed: unknown) {
@@ -127,19 +139,31 @@ async function forward(ctx: RouteContext, upstream: string, method: string, para
   const client = ctx.session.upstream(upstream);
   let result: Record<string, unknown>;
   try {
-    result = await ctx.session.track(upstream, ctx.out, params, (forwarded, tag) =>
-      client.request(method, forwarded, { timeoutMs: ctx.timeoutMs(upstream), signal: ctx.out.signal, tag }),
+    result = await ctx.session.track(
+      upstream,
+      ctx.out,
+      params,
+      (forwarded, tag) => client.request(method, forwarded, { timeoutMs: ctx.timeoutMs(upstream), signal: ctx.out.signal, tag }),
+      () => (ctx.audit.redacted = true),
     );
   } catch (err) {
     ctx.audit.upstreamStatus = hopStatus(err);
-    throw err;
+    throw filtered(ctx, ctx.session.redactError(upstream, err));
   }
+  result = filtered(ctx, ctx.session.redact(upstream, result));
   if (!check(result)) {
     ctx.audit.upstreamStatus = 'invalid';
     throw invalidResult(upstream, method);
   }
   ctx.audit.upstreamStatus = 'ok';
+  ctx.audit.leaseIds = ctx.session.leaseIds(upstream);
   return result;
+}
+
+/** The filter step: what an upstream sent, with injected secret values replaced; the audit learns that it happened. */
+function filtered<T>(ctx: RouteContext, r: { value: T; redacted: boolean }): T {
+  if (r.redacted) ctx.audit.redacted = true;
+  return r.value;
 }
 
 /** How an upstream hop ended, for the audit record. */
@@ -166,6 +190,32 @@ function recordArguments(ctx: RouteContext, args: unknown): void {
   if (ctx.argumentsMode === 'redacted') ctx.audit.arguments = redactArguments(args ?? {});
 }
 
+/** Decides, and records the arguments as forwarded (normalised) whatever the decision, for the audit digest. */
+async function checkRecording(
+  ctx: RouteContext,
+  check: () => Record<string, unknown> | undefined | Promise<Record<string, unknown> | undefined>,
+  raw: unknown,
+): Promise<Record<string, unknown> | undefined> {
+  try {
+    return await check();
+  } finally {
+    recordArguments(ctx, ctx.authz.forwarded ?? raw);
+  }
+}
+
+/** While a call waits for approval, a client that asked for progress hears why it waits. */
+function progressWhileHeld(ctx: RouteContext, params: Params | undefined): HoldHooks['waiting'] {
+  const token = isObject(params?._meta) ? params._meta.progressToken : undefined;
+  if (typeof token !== 'string' && typeof token !== 'number') return undefined;
+  return (r, waitedMs) =>
+    void ctx.out.send({ jsonrpc: '2.0', method: 'notifications/progress', params: { progressToken: token, progress: Math.floor(waitedMs / 1000), message: `waiting for human approval ${r.id}` } });
+}
+
+/** The params with the arguments as decided (paths normalised), so the upstream acts on what was allowed. */
+function withArguments(params: Params, args: Record<string, unknown> | undefined): Params {
+  return args === undefined ? params : { ...params, arguments: args };
+}
+
 const hasArray = (key: string) => (r: Record<string, unknown>) => Array.isArray(r[key]);
 const anything = () => true;
 
@@ -184,23 +234,28 @@ export async function route(ctx: RouteContext, req: JsonRpcRequest): Promise<Rec
       return list(ctx, 'resourceTemplates');
     case 'tools/call': {
       const entry = await resolveName(ctx, 'tools', params?.name);
+      ctx.audit.upstream = entry.upstream;
       ctx.audit.target = entry.original;
-      recordArguments(ctx, params?.arguments);
+      const args = await checkRecording(ctx, () => ctx.authz.checkCall(entry, params?.arguments, { signal: ctx.out.signal, waiting: progressWhileHeld(ctx, params), ...(ctx.stillAllowed ? { guard: ctx.stillAllowed } : {}) }), params?.arguments);
       // A task-augmented call (2025-11-25) answers with a task handle instead of content.
       const ok = (r: Record<string, unknown>) => Array.isArray(r.content) || isObject(r.task);
-      return forward(ctx, entry.upstream, 'tools/call', { ...params, name: entry.original }, ok);
+      return forward(ctx, entry.upstream, 'tools/call', withArguments({ ...params, name: entry.original }, args), ok);
     }
     case 'prompts/get': {
       const entry = await resolveName(ctx, 'prompts', params?.name);
+      ctx.audit.upstream = entry.upstream;
       ctx.audit.target = entry.original;
-      recordArguments(ctx, params?.arguments);
-      return forward(ctx, entry.upstream, 'prompts/get', { ...params, name: entry.original }, hasArray('messages'));
+      const args = await checkRecording(ctx, () => ctx.authz.check('get_prompt', 'prompts', entry, params?.arguments), params?.arguments);
+      return forward(ctx, entry.upstream, 'prompts/get', withArguments({ ...params, name: entry.original }, args), hasArray('messages'));
     }
     case 'resources/read':
     case 'resources/subscribe':
     case 'resources/unsubscribe': {
       const upstream = await resolveUri(ctx, params?.uri);
+      ctx.audit.upstream = upstream;
       ctx.audit.target = params?.uri as string;
+      // Unsubscribing only stops updates: it needs no permission.
+      if (req.method !== 'resources/unsubscribe') ctx.authz.checkResource('read_resource', upstream, params?.uri as string);
       return forward(ctx, upstream, req.method, params, req.method === 'resources/read' ? hasArray('contents') : anything);
     }
     case 'completion/complete':
@@ -229,6 +284,7 @@ async function complete(ctx: RouteContext, params: Params | undefined): Promise<
   if (ref?.type === 'ref/prompt') {
     const entry = await resolveName(ctx, 'prompts', ref.name);
     ctx.audit.target = entry.original;
+    ctx.authz.check('complete', 'prompts', entry);
     return forward(ctx, entry.upstream, 'completion/complete', { ...params, ref: { ...ref, name: entry.original } }, check);
   }
   if (ref?.type === 'ref/resource') {
@@ -236,6 +292,7 @@ async function complete(ctx: RouteContext, params: Params | undefined): Promise<
     await load(ctx, 'resourceTemplates');
     const owner = ctx.session.catalog.entries('resourceTemplates', ctx.session.order).find((e) => e.original === uri)?.upstream ?? (await resolveUri(ctx, uri));
     ctx.audit.target = String(uri);
+    ctx.authz.checkResource('complete', owner, String(uri));
     return forward(ctx, owner, 'completion/complete', params, check);
   }
   throw new WardenError('invalid_params', 'completion/complete needs a ref of type ref/prompt or ref/resource', JsonRpcCode.InvalidParams);

@@ -5,8 +5,10 @@
  * (sampling, elicitation, roots) can only ever reach the client whose session caused it.
  */
 import type { ServerConfig } from '../config/schema.js';
+import { Redactor, type InjectedSecret, type Redacted } from '../credentials/redactor.js';
 import { JsonRpcCode, WardenError } from '../protocol/errors.js';
 import type { JsonRpcId, JsonRpcMessage, JsonRpcNotification, JsonRpcRequest, JsonRpcResponse, Params } from '../protocol/jsonrpc.js';
+import type { Principal } from '../identity/principal.js';
 import type { Logger } from '../telemetry/log.js';
 import { UpstreamClient } from '../upstream/index.js';
 import { Catalog, type ListKind, type NamingPolicy } from './catalog.js';
@@ -17,6 +19,8 @@ export interface SessionInit {
   protocolVersion: string;
   clientInfo: Record<string, unknown>;
   clientCapabilities: Record<string, unknown>;
+  /** Who opened the session (null: the shared stateless session); upstream credentials are prepared for it. */
+  owner?: Principal | null;
 }
 
 export interface SessionDeps {
@@ -27,6 +31,19 @@ export interface SessionDeps {
   version: string;
   /** An upstream connection of this session was lost (a crash, a refused connect): for the audit log. */
   onUpstreamDown?: (upstream: string, sessionId: string | null) => void;
+  /**
+   * The config an upstream connection of this session is opened with, prepared before every (re)connect:
+   * where credentials are injected for the session's owner. Throws to refuse the connection.
+   */
+  prepareServer?: (upstream: string, server: ServerConfig, owner: Principal | null) => Promise<ServerConfig | PreparedServer>;
+}
+
+/** A prepared config and the secret values injected into it, which the session then redacts from upstream output. */
+export interface PreparedServer {
+  server: ServerConfig;
+  secrets: readonly InjectedSecret[];
+  /** Leases (per-task credentials) in this config, by id: recorded on every call that uses the connection. */
+  leaseIds?: readonly string[];
 }
 
 /** Client capabilities the gateway can relay for an upstream; anything else is not declared upstream. */
@@ -40,6 +57,8 @@ const REQUIRED_CAPABILITY: Record<string, (typeof RELAYABLE)[number]> = {
 interface Active {
   upstream: string;
   out: RequestOutbound;
+  /** A message the upstream sent during this request had secret values redacted (for the request's audit). */
+  onRedacted?: () => void;
 }
 
 export class GatewaySession {
@@ -56,6 +75,8 @@ export class GatewaySession {
   private readonly clientRequests = new Map<JsonRpcId, { resolve: (r: Record<string, unknown>) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
   private nextClientRequestId = 1;
   private closed = false;
+  /** The secret values injected into this session's upstreams, redacted from everything they send back. */
+  private readonly redactor = new Redactor();
 
   constructor(readonly init: SessionInit, private readonly deps: SessionDeps) {
     this.catalog = new Catalog(deps.naming);
@@ -79,14 +100,48 @@ export class GatewaySession {
       clientCapabilities: mirrored,
       clientInfo: { name: 'mcp-warden', version: this.deps.version },
       connectTimeoutMs: Math.min(this.deps.callTimeoutMs, 30_000),
-      log: this.deps.log,
+      // Upstream stderr and failure reasons are logged: the session's secrets are redacted from those too.
+      log: this.deps.log.child({}, { serializers: { stderr: this.redactLogged, reason: this.redactLogged } }),
       onRequest: (req, tag) => this.relayRequest(name, req, tag as Active | undefined),
       onNotification: (n, tag) => this.relayNotification(name, n, tag as Active | undefined),
       onReady: () => this.catalog.invalidate(name),
       onDown: () => this.deps.onUpstreamDown?.(name, this.init.id),
+      ...(this.deps.prepareServer ? { prepare: (s: ServerConfig) => this.prepare(name, s) } : {}),
     });
     this.upstreams.set(name, client);
     return client;
+  }
+
+  private readonly redactLogged = (v: unknown): unknown => (typeof v === 'string' ? this.redactor.text(v) : v);
+
+  private async prepare(name: string, server: ServerConfig): Promise<ServerConfig> {
+    const prepared = await this.deps.prepareServer!(name, server, this.init.owner ?? null);
+    if (!('secrets' in prepared)) return prepared;
+    this.redactor.add(prepared.secrets);
+    if (prepared.leaseIds !== undefined && prepared.leaseIds.length > 0) this.leases.set(name, prepared.leaseIds);
+    return prepared.server;
+  }
+
+  private readonly leases = new Map<string, readonly string[]>();
+
+  /** The leases the connection to `upstream` was opened with (credentials used by its calls). */
+  leaseIds(upstream: string): readonly string[] {
+    return this.leases.get(upstream) ?? [];
+  }
+
+  /** `value` (a result from `upstream`) with every secret injected into this session's upstreams replaced by `[redacted:NAME]`. */
+  redact<T>(upstream: string, value: T): Redacted<T> {
+    return this.logRedaction(upstream, this.redactor.json(value));
+  }
+
+  /** The same for an error an upstream answered with (its message and data). */
+  redactError(upstream: string, err: unknown): Redacted<unknown> {
+    return this.logRedaction(upstream, this.redactor.error(err));
+  }
+
+  private logRedaction<T>(upstream: string, r: Redacted<T>): Redacted<T> {
+    if (r.redacted) this.deps.log.warn({ upstream, secrets: r.names }, 'upstream output held injected secret values: redacted');
+    return r;
   }
 
   /** Starts connecting every upstream in the background so the first list does not wait for spawns serially. */
@@ -99,8 +154,14 @@ export class GatewaySession {
    * progress token is replaced by one the gateway owns, so two requests (or two stateless clients) that pick
    * the same token never receive each other's progress; it is mapped back on the way to the client.
    */
-  async track<T>(upstream: string, out: RequestOutbound, params: Params | undefined, fn: (params: Params | undefined, tag: unknown) => Promise<T>): Promise<T> {
-    const a: Active = { upstream, out };
+  async track<T>(
+    upstream: string,
+    out: RequestOutbound,
+    params: Params | undefined,
+    fn: (params: Params | undefined, tag: unknown) => Promise<T>,
+    onRedacted?: () => void,
+  ): Promise<T> {
+    const a: Active = { upstream, out, onRedacted };
     this.active.add(a);
     const meta = params?._meta as Record<string, unknown> | undefined;
     const clientToken = meta?.progressToken;
@@ -124,10 +185,21 @@ export class GatewaySession {
    * message is dropped rather than shown to a client that did not cause it.
    */
   private streamFor(upstream: string, tag?: Active): Outbound | undefined {
-    if (tag && this.active.has(tag)) return tag.out;
+    return this.activeFor(upstream, tag)?.out ?? (this.init.id === null ? undefined : this.standalone);
+  }
+
+  /** The in-flight request a message from `upstream` belongs to, by the same rules. */
+  private activeFor(upstream: string, tag?: Active): Active | undefined {
+    if (tag && this.active.has(tag)) return tag;
     const candidates = [...this.active].filter((a) => a.upstream === upstream);
-    if (this.init.id === null) return candidates.length === 1 ? candidates[0]!.out : undefined;
-    return candidates.at(-1)?.out ?? this.standalone;
+    return this.init.id === null ? (candidates.length === 1 ? candidates[0] : undefined) : candidates.at(-1);
+  }
+
+  /** An upstream's message on its way to the client, redacted; the request it belongs to learns of a redaction. */
+  private redactRelayed<T>(upstream: string, value: T, tag?: Active): T {
+    const r = this.redact(upstream, value);
+    if (r.redacted) this.activeFor(upstream, tag)?.onRedacted?.();
+    return r.value;
   }
 
   /** True for the session shared by stateless (2026-07-28) requests: its upstream state belongs to no one client. */
@@ -136,6 +208,7 @@ export class GatewaySession {
   }
 
   private relayNotification(upstream: string, n: JsonRpcNotification, tag?: Active): void {
+    n = this.redactRelayed(upstream, n, tag);
     const method = n.method;
     if (method === 'notifications/progress') {
       const route = this.progressRoutes.get(String(n.params?.progressToken));
@@ -179,7 +252,8 @@ export class GatewaySession {
         reject(new WardenError('upstream_timeout', `The client did not answer ${req.method} in time`, JsonRpcCode.UpstreamTimeout));
       }, this.deps.callTimeoutMs);
       this.clientRequests.set(id, { resolve, reject, timer });
-      const message: JsonRpcMessage = { jsonrpc: '2.0', id, method: req.method, ...(req.params ? { params: req.params } : {}) };
+      const params = this.redactRelayed(upstream, req.params, tag);
+      const message: JsonRpcMessage = { jsonrpc: '2.0', id, method: req.method, ...(params ? { params } : {}) };
       if (!out.send(message)) {
         clearTimeout(timer);
         this.clientRequests.delete(id);
@@ -202,6 +276,21 @@ export class GatewaySession {
   /** Forwards a client notification that upstreams need (roots changes) to every connected upstream. */
   broadcast(method: string, params?: Params): void {
     for (const c of this.upstreams.values()) void c.notify(method, params);
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /**
+   * Stops this session's upstream connections (a stdio upstream's process exits) when the task it ran
+   * under ends; a later request opens new ones, which a task check refuses first.
+   */
+  async closeUpstreams(): Promise<void> {
+    const clients = [...this.upstreams.entries()];
+    this.upstreams.clear();
+    for (const [name] of clients) this.catalog.invalidate(name);
+    await Promise.all(clients.map(([, c]) => c.close().catch(() => undefined)));
   }
 
   async close(): Promise<void> {

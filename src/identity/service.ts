@@ -5,7 +5,8 @@ import { NoAuthenticator, OAuthAuthenticator, type Authenticator } from './authe
 import { GatewayTokens } from './gateway-tokens.js';
 import { metadataUrl, protectedResourceMetadata } from './metadata.js';
 import { SigningKeys } from './signing-keys.js';
-import { TokenExchange } from './token-exchange.js';
+import type { Principal } from './principal.js';
+import { TokenExchange, type StartTaskHook } from './token-exchange.js';
 
 export interface Identity {
   authenticator: Authenticator;
@@ -20,7 +21,15 @@ export interface Identity {
 }
 
 /** `keys` is the gateway's one set of signing keys (shared with audit checkpoints), used when the token service is on. */
-export function createIdentity(config: WardenConfig, publicUrl: string, baseDir: string, store: Store, keys: SigningKeys): Identity {
+export function createIdentity(
+  config: WardenConfig,
+  publicUrl: string,
+  baseDir: string,
+  store: Store,
+  keys: SigningKeys,
+  startTask?: StartTaskHook,
+  checkRevoked?: (p: Principal) => void,
+): Identity {
   const auth = config.auth;
   if (!auth || auth.mode === 'none') {
     return { authenticator: new NoAuthenticator(), resource: publicUrl, metadataUrl: metadataUrl(publicUrl), metadata: null, requiredScopes: [] };
@@ -37,6 +46,6 @@ export function createIdentity(config: WardenConfig, publicUrl: string, baseDir:
     metadata: protectedResourceMetadata(publicUrl, servers, auth.requiredScopes),
     requiredScopes: auth.requiredScopes,
     keys: local ? keys : undefined,
-    exchange: local ? new TokenExchange({ config: ts, audience: publicUrl, authenticator, tokens: local, replay: store.replay, agents: config.agents }) : undefined,
+    exchange: local ? new TokenExchange({ config: ts, audience: publicUrl, authenticator, tokens: local, replay: store.replay, agents: config.agents, startTask, checkRevoked }) : undefined,
   };
 }

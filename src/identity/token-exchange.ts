@@ -40,8 +40,26 @@ export interface TokenExchangeOptions {
   tokens: GatewayTokens;
   replay: ReplayStore;
   agents: Record<string, AgentConfig>;
+  /** Starts a task for the new token (the `task_*` parameters); absent: those parameters are refused. */
+  startTask?: StartTaskHook;
+  /** Throws when a principal was revoked: a revoked token, agent, user or task mints nothing. */
+  checkRevoked?: (p: Principal) => void | Promise<void>;
   now?: () => number;
 }
+
+/** What an exchange asks of a task: a purpose, whole servers, single tools, a lifetime in seconds. */
+export interface TaskAsk {
+  purpose: string;
+  servers: string[];
+  tools: string[];
+  ttlSeconds: number;
+}
+
+/**
+ * Starts a task for `who` (the principal the new token will carry) and returns its id and expiry (epoch
+ * seconds). Throws an Error whose message says what was refused when nothing can be granted.
+ */
+export type StartTaskHook = (who: Principal, ask: TaskAsk) => Promise<{ id: string; expiresAt: number }>;
 
 const fail = (code: OAuthErrorCode, description: string) => new TokenExchangeError(code, description);
 
@@ -74,25 +92,51 @@ export class TokenExchange {
 
     const subject = await this.verify(subjectToken, 'subject');
     const actor = await this.verify(actorToken, 'actor');
+    for (const [role, p] of [['subject', subject], ['actor', actor]] as const) {
+      try {
+        await this.opts.checkRevoked?.(p);
+      } catch {
+        throw fail('invalid_grant', `The ${role} token may not be used: it, its agent, user or task was revoked`);
+      }
+    }
     if (actor.method === 'gateway-token') throw fail('invalid_grant', "The actor token must be the agent's own credential, not a gateway token");
     await this.consumeActorAssertion(actor);
 
     const chain = this.delegationChain(subject, actor);
     const tenant = this.tenantFor(subject, actor);
     const scopes = this.narrowScopes(subject, p('scope'));
-    const expiresAt = this.lifetime(subject, p('expires_in'));
+    let expiresAt = this.lifetime(subject, p('expires_in'));
+    let task = subject.task;
+    const purpose = p('task_purpose');
+    if (purpose !== undefined) {
+      // A new task narrows a token to its grant; a token already bound to a task cannot start another.
+      if (subject.task !== null) throw fail('invalid_request', 'The subject token already belongs to a task');
+      if (this.opts.startTask === undefined) throw fail('invalid_request', 'Tasks are not available on this gateway');
+      const list = (name: string) => (p(name) ?? '').split(' ').filter(Boolean);
+      const ttlText = p('task_ttl');
+      if (ttlText !== undefined && !/^\d{1,9}$/.test(ttlText)) throw fail('invalid_request', 'task_ttl must be a whole number of seconds');
+      const ask = { purpose, servers: list('task_servers'), tools: list('task_tools'), ttlSeconds: ttlText === undefined ? expiresAt - this.nowSeconds() : Number(ttlText) };
+      const who: Principal = { ...actor, user: subject.user, tenant, chain, scopes, task: null };
+      try {
+        const started = await this.opts.startTask(who, ask);
+        task = started.id;
+        expiresAt = Math.min(expiresAt, started.expiresAt);
+      } catch (err) {
+        throw fail('invalid_scope', `The task was not started: ${err instanceof Error ? err.message : 'refused'}`);
+      }
+    }
     const { token, record } = await this.opts.tokens.mint({
       user: subject.user,
       agent: actor.agent,
       tenant,
       chain,
       scopes,
-      task: subject.task,
+      task,
       parentJti: subject.method === 'gateway-token' ? subject.tokenId : null,
       expiresAt,
     });
     const body: ExchangeResult = { access_token: token, issued_token_type: TYPE_ACCESS_TOKEN, token_type: 'Bearer', expires_in: expiresAt - this.nowSeconds(), scope: scopes.join(' ') };
-    const issued: Principal = { ...actor, user: subject.user, tenant, chain, scopes, task: subject.task, method: 'gateway-token', issuer: this.opts.tokens.issuer, tokenId: record.jti, expiresAt };
+    const issued: Principal = { ...actor, user: subject.user, tenant, chain, scopes, task, method: 'gateway-token', issuer: this.opts.tokens.issuer, tokenId: record.jti, expiresAt };
     return { body, issued };
   }
 

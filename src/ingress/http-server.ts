@@ -8,12 +8,14 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import type { TLSSocket } from 'node:tls';
+import { AdminApi, type AdminServices } from '../admin/index.js';
 import type { WardenConfig } from '../config/schema.js';
 import { systemClock } from '../core/ids.js';
 import type { Gateway } from '../gateway/gateway.js';
 import type { Identity } from '../identity/index.js';
 import { JsonRpcCode, WardenError } from '../protocol/errors.js';
 import type { Logger } from '../telemetry/log.js';
+import { ApprovalCallback, type ApprovalCallbackOptions } from './approval-routes.js';
 import { createHostGuard, type HostGuard } from './guard.js';
 import { routeIdentity } from './oauth-routes.js';
 import { SessionRegistry } from './sessions.js';
@@ -54,11 +56,13 @@ function peerSan(req: IncomingMessage): string | undefined {
   return cert.subjectAltName ?? undefined;
 }
 
-export async function startIngress(config: WardenConfig, gateway: Gateway, log: Logger, baseDir: string, identityFor: (publicUrl: string) => Identity): Promise<Ingress> {
+/** `approvalCallback`: serve `POST /approvals/<id>/decision` (config approvals.callback.enabled); `admin`: serve `/admin/` (config admin.enabled). */
+export async function startIngress(config: WardenConfig, gateway: Gateway, log: Logger, baseDir: string, identityFor: (publicUrl: string) => Identity, approvalCallback?: ApprovalCallbackOptions, admin?: AdminServices): Promise<Ingress> {
+  const approvals = approvalCallback ? new ApprovalCallback(approvalCallback) : undefined;
   const { host, port } = splitListen(config.listen);
   const sessions = new SessionRegistry(config.limits.sessionIdleMs, config.limits.maxSessions);
   // The guard and identity need the bound port, known only after listen(); requests wait for neither.
-  const bound: { guard?: HostGuard; identity?: Identity; endpoint?: StreamableHttpEndpoint } = {};
+  const bound: { guard?: HostGuard; identity?: Identity; endpoint?: StreamableHttpEndpoint; admin?: AdminApi } = {};
 
   const handler = (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0]!;
@@ -82,6 +86,8 @@ export async function startIngress(config: WardenConfig, gateway: Gateway, log: 
       return;
     }
     if (routeIdentity(path, req, res, bound.identity, gateway, systemClock)) return;
+    if (approvals?.route(path, req, res)) return;
+    if (bound.admin?.route(path, req, res, peerSan(req))) return;
     if (path === '/healthz' && req.method === 'GET') {
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'ok', sessions: sessions.size }));
       return;
@@ -112,6 +118,7 @@ export async function startIngress(config: WardenConfig, gateway: Gateway, log: 
     resourceMetadataUrl: identity.metadataUrl,
     requiredScopes: identity.requiredScopes,
   });
+  if (admin) bound.admin = new AdminApi({ ...admin, authenticator: identity.authenticator, resourceMetadataUrl: identity.metadataUrl, requiredScopes: identity.requiredScopes });
   bound.guard = createHostGuard(host, actual, config.allowedHosts, config.allowedOrigins, config.publicUrl);
   return {
     url,

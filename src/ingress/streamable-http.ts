@@ -150,12 +150,14 @@ export class StreamableHttpEndpoint {
       protocolVersion,
       clientInfo: (params.clientInfo as Record<string, unknown>) ?? {},
       clientCapabilities: (params.capabilities as Record<string, unknown>) ?? {},
+      owner: meta.principal,
     });
     sessions.add(id, session, principalKey(meta.principal!));
-    session.warmUp();
     const stream = new ResponseStream(res, false, false);
     const response = await gateway.handleLocal(session, msg, { ...meta, protocolVersion }, () => gateway.initializeResult(protocolVersion));
+    // Upstreams start only for a session the checks let open (a revoked task's session never spawns one).
     if ('error' in response) await sessions.remove(id);
+    else session.warmUp();
     stream.finish(response, 200, 'error' in response ? {} : { 'mcp-session-id': id });
   }
 

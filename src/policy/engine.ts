@@ -16,7 +16,7 @@ import { Unsupported, type Env } from './compile-expr.js';
 import { compilePolicy, fallbackPolicy, type CompiledPolicy } from './compile-policy.js';
 import { PolicyInputError, type PolicyProblem } from './errors.js';
 import { WasmFallback, type RawRequest } from './fallback.js';
-import { buildStore, isPlainObject, jsonToRecord, toUid, type EntityJson, type EntityUidJson } from './input.js';
+import { buildStore, isPlainObject, jsonToRecord, toUid, type EntityJson, type EntityStore, type EntityUidJson } from './input.js';
 import { parseSources, validatePolicies, type ParsedPolicy, type PolicySource } from './load.js';
 import { CompiledSet, type Decision } from './policy-set.js';
 import { buildSchemaModel, type SchemaModel } from './schema-model.js';
@@ -92,6 +92,19 @@ export class PolicyEngine {
   }
 
   /**
+   * Decides with this set, and offers the same request, converted once, to `next` (a set loaded against the
+   * same schema, such as the approval set): the second decision costs only its evaluation.
+   */
+  decideThen(req: DecisionRequest, next: PolicyEngine): { first: Decision; then: () => Decision } {
+    const principal = toUid(req.principal, 'principal');
+    const action = toUid(req.action, 'action');
+    const resource = toUid(req.resource, 'resource');
+    const { context, store } = this.read(req, principal, action, resource);
+    const env: Env = { principal, action, resource, context, store };
+    return { first: this.set.evaluate(env, req as RawRequest), then: () => next.set.evaluate(env, req as RawRequest) };
+  }
+
+  /**
    * One decision per resource for the same principal, action, context and entities (filtering a list):
    * the entities and context are read once.
    */
@@ -110,14 +123,34 @@ export class PolicyEngine {
   }
 
   private read(req: Omit<DecisionRequest, 'resource'>, principal: EntityUid, action: EntityUid, resource: EntityUid): Pick<Env, 'context' | 'store'> {
+    const context = this.readContext(req, principal, action, resource);
+    return { context, store: this.prepareEntities(req.entities ?? []) };
+  }
+
+  private readContext(req: Omit<DecisionRequest, 'resource'>, principal: EntityUid, action: EntityUid, resource: EntityUid): CedarRecord {
     const ctx = req.context ?? {};
     if (!isPlainObject(ctx)) throw new PolicyInputError('context must be a record');
-    const entities = req.entities ?? [];
-    if (!Array.isArray(entities)) throw new PolicyInputError('entities must be an array');
-    if (this.model === undefined) return { context: jsonToRecord(ctx, 'context'), store: buildStore(entities) };
+    if (this.model === undefined) return jsonToRecord(ctx, 'context');
     const def = checkRequest(this.model, principal, action, resource);
-    const context: CedarRecord = typedRecord(ctx, def.context, 'context');
-    return { context, store: buildTypedStore(this.model, entities) };
+    return typedRecord(ctx, def.context, 'context');
+  }
+
+  /**
+   * Entities read (and checked against the schema) once, for requests that share them: a store is not
+   * changed by decisions, so one can serve many requests of the same principal and resource.
+   */
+  prepareEntities(entities: readonly EntityJson[]): EntityStore {
+    if (!Array.isArray(entities)) throw new PolicyInputError('entities must be an array');
+    return this.model === undefined ? buildStore(entities) : buildTypedStore(this.model, entities);
+  }
+
+  /** As decideThen, with the request's entities prepared already (by an engine of the same schema). */
+  decidePreparedThen(req: DecisionRequest, store: EntityStore, next: PolicyEngine): { first: Decision; then: () => Decision } {
+    const principal = toUid(req.principal, 'principal');
+    const action = toUid(req.action, 'action');
+    const resource = toUid(req.resource, 'resource');
+    const env: Env = { principal, action, resource, context: this.readContext(req, principal, action, resource), store };
+    return { first: this.set.evaluate(env, req as RawRequest), then: () => next.set.evaluate(env, req as RawRequest) };
   }
 }
 

@@ -12,7 +12,7 @@ export interface PolicyProblem {
   message: string;
 }
 
-export type PolicyLoadErrorCode = 'policy_parse' | 'policy_invalid' | 'schema_invalid' | 'policy_duplicate_id' | 'policy_unsupported';
+export type PolicyLoadErrorCode = 'policy_file' | 'policy_parse' | 'policy_invalid' | 'schema_invalid' | 'policy_duplicate_id' | 'policy_unsupported';
 
 export class PolicyLoadError extends Error {
   override readonly name = 'PolicyLoadError';

@@ -16,6 +16,8 @@ export const JsonRpcCode = {
   SessionNotFound: -32005,
   Forbidden: -32006,
   Unauthorized: -32007,
+  PolicyDenied: -32008,
+  ApprovalRequired: -32009,
   HeaderMismatch: -32020,
   UnsupportedProtocolVersion: -32022,
 } as const;
@@ -53,6 +55,14 @@ export type WardenErrorCode =
   | 'unsupported_grant_type'
   | 'method_not_allowed'
   | 'insufficient_scope'
+  | 'policy_denied'
+  | 'approval_required'
+  | 'task_inactive'
+  | 'revoked'
+  | 'revocation_unavailable'
+  | 'approval_pending'
+  | 'approval_denied'
+  | 'forbidden'
   | 'cancelled'
   | 'internal';
 

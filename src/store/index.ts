@@ -11,6 +11,11 @@ import { openSqliteStore } from './sqlite/store.js';
 import type { Store } from './types.js';
 
 export type {
+  ApprovalRecord,
+  LeaseRecord,
+  LeaseStore,
+  ApprovalState,
+  ApprovalStore,
   AuditChainHead,
   AuditCheckpoint,
   AuditKeyRecord,
@@ -19,8 +24,17 @@ export type {
   IssuedTokenRecord,
   KeyStore,
   ReplayStore,
+  NewRevocation,
+  RevocationFeed,
+  RevocationKind,
+  RevocationRecord,
+  RevocationStore,
   SigningKeyRecord,
   Store,
+  TaskFilter,
+  TaskRecord,
+  TaskState,
+  TaskStore,
   TokenStore,
   TraceQuery,
 } from './types.js';

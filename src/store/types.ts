@@ -202,6 +202,189 @@ export interface SecretStore {
   rewrap(from: SecretWrap, keyId: string, wrappedKey: Buffer, updatedAt: string): Promise<boolean>;
 }
 
+export type TaskState = 'active' | 'ended' | 'revoked';
+
+/** A task: a unit of authority with a purpose, a grant (servers and tools, by exposed name) and an expiry. */
+export interface TaskRecord {
+  /** UUIDv7. */
+  id: string;
+  /** The agent the task belongs to, the human it acts for, and the tenant. */
+  agent: string;
+  user: string | null;
+  tenant: string | null;
+  purpose: string;
+  /** What was granted (possibly narrower than what was asked). */
+  servers: string[];
+  tools: string[];
+  /** ISO-8601. */
+  createdAt: string;
+  expiresAt: string;
+  state: TaskState;
+  /** ISO-8601 when the task stopped being active, and who stopped it (an agent id, `cli`, or `expired`). */
+  endedAt: string | null;
+  endedBy: string | null;
+}
+
+export interface TaskFilter {
+  state?: TaskState;
+  agent?: string;
+  tenant?: string;
+  /** Newest first; default 100. */
+  limit?: number;
+}
+
+export interface TaskStore {
+  /** Stores a new task; throws if the id exists. */
+  create(task: TaskRecord): Promise<void>;
+  get(id: string): Promise<TaskRecord | undefined>;
+  /** Newest first (by id, which sorts by creation time). */
+  list(filter?: TaskFilter): Promise<TaskRecord[]>;
+  /**
+   * Moves an active task to `ended` or `revoked`, atomically (compare-and-set on state = 'active').
+   * Returns the updated record, or undefined when the task does not exist or is no longer active.
+   */
+  finish(id: string, state: 'ended' | 'revoked', at: string, by: string): Promise<TaskRecord | undefined>;
+}
+
+export type ApprovalState = 'pending' | 'approved' | 'denied' | 'consumed';
+
+/**
+ * A human approval for one call: bound to the call's digest (principal, task, tool, arguments), decided
+ * once, and consumed by the one call it authorises. Never holds the arguments themselves, only a redacted view.
+ */
+export interface ApprovalRecord {
+  /** UUIDv7. */
+  id: string;
+  /** sha256 hex over the canonical call (see src/approvals/digest.ts). */
+  digest: string;
+  agent: string;
+  user: string | null;
+  tenant: string | null;
+  /** Delegating agents, nearest first. */
+  chain: string[];
+  task: string | null;
+  upstream: string;
+  /** The tool as clients name it. */
+  tool: string;
+  /** A redacted JSON view of the arguments, for the approver; null when not kept. */
+  arguments: string | null;
+  /** Why approval is needed (the policy's reason) and which policies said so. */
+  reason: string;
+  policyIds: string[];
+  /** ISO-8601. The request (and an approval given for it) is void after expiresAt. */
+  createdAt: string;
+  expiresAt: string;
+  state: ApprovalState;
+  decidedBy: string | null;
+  decidedAt: string | null;
+  decisionReason: string | null;
+  consumedAt: string | null;
+}
+
+export interface ApprovalStore {
+  /** Stores a new pending request; throws if the id exists. */
+  create(r: ApprovalRecord): Promise<void>;
+  get(id: string): Promise<ApprovalRecord | undefined>;
+  /** Newest first; `state` filters; default limit 100. */
+  list(filter?: { state?: ApprovalState; limit?: number }): Promise<ApprovalRecord[]>;
+  /**
+   * pending -> approved | denied, atomically, only while unexpired at `at`. Returns the updated record, or
+   * undefined when it does not exist, is no longer pending, or has expired.
+   */
+  decide(id: string, state: 'approved' | 'denied', by: string, reason: string | null, at: string): Promise<ApprovalRecord | undefined>;
+  /**
+   * approved -> consumed for one approved, unexpired record with this digest (the oldest), atomically: of
+   * two concurrent calls exactly one gets it. Returns the consumed record or undefined.
+   */
+  consume(digest: string, at: string): Promise<ApprovalRecord | undefined>;
+  /** The newest pending, unexpired request with this digest, so a retried call waits on the same request. */
+  pendingFor(digest: string, at: string): Promise<ApprovalRecord | undefined>;
+}
+
+/** A credential issued for a task (a database role, ...): recorded by id and handle, never its value. */
+export interface LeaseRecord {
+  /** UUIDv7. */
+  id: string;
+  task: string;
+  /** The configured lease (config `leases.<name>`). */
+  name: string;
+  provider: string;
+  /** What the provider revokes by (a role name); never a secret. */
+  handle: string;
+  createdAt: string;
+  expiresAt: string;
+  state: 'active' | 'revoked';
+  revokedAt: string | null;
+}
+
+export interface LeaseStore {
+  create(r: LeaseRecord): Promise<void>;
+  /** Active leases, oldest first; of one task when given. */
+  active(task?: string): Promise<LeaseRecord[]>;
+  /** active -> revoked (compare-and-set); false when it was not active. */
+  revoke(id: string, at: string): Promise<boolean>;
+}
+
+export type RevocationKind = 'task' | 'agent' | 'user' | 'token';
+
+/**
+ * A revocation: from the next request on, every replica refuses a principal whose task, agent, user, token
+ * id (jti) or delegation chain names it. One record per (kind, value).
+ */
+export interface RevocationRecord {
+  /** UUIDv7. */
+  id: string;
+  kind: RevocationKind;
+  /** The task id, agent id, user (subject) or token jti. */
+  value: string;
+  /** ISO-8601. */
+  revokedAt: string;
+  /** Who revoked it (`cli`, an operator name). */
+  by: string;
+  reason: string | null;
+  /** ISO-8601 after which the record may be dropped (a token's or task's expiry: it is refused anyway); null: kept. */
+  expiresAt: string | null;
+  /**
+   * Position in the store's revocation log, assigned by `add`: strictly increasing in commit order (never
+   * reused), so a reader that remembers the last seq it saw and reads `since` it misses nothing.
+   */
+  seq: number;
+}
+
+/** What `add` stores; the store assigns `seq`. */
+export type NewRevocation = Omit<RevocationRecord, 'seq'>;
+
+/**
+ * A dedicated connection that hears of new revocations as they commit (PostgreSQL LISTEN). Reads go over the
+ * same connection, so a successful read also proves that the channel is alive.
+ */
+export interface RevocationFeed {
+  /** As RevocationStore.since, over the feed's connection. */
+  since(afterSeq: number, limit: number): Promise<RevocationRecord[]>;
+  close(): Promise<void>;
+}
+
+export interface RevocationStore {
+  /**
+   * Stores a revocation, idempotent per (kind, value): when that pair is revoked already, nothing is written
+   * and the stored record comes back with created false. On PostgreSQL a new record is announced with
+   * pg_notify('warden_revocations', id) in the inserting transaction (delivered when it commits).
+   */
+  add(r: NewRevocation): Promise<{ record: RevocationRecord; created: boolean }>;
+  /** Newest first; `kind` filters; limit 1..10000 (default 100). */
+  list(filter?: { kind?: RevocationKind; limit?: number }): Promise<RevocationRecord[]>;
+  /** Up to `limit` records with seq > afterSeq, by seq ascending: load with 0, then follow the log. */
+  since(afterSeq: number, limit: number): Promise<RevocationRecord[]>;
+  /** Deletes records whose expiresAt is at or before `now` (ISO-8601); returns how many. */
+  prune(now: string): Promise<number>;
+  /**
+   * PostgreSQL only (absent on SQLite, where readers poll): opens a feed on its own connection. `onNotify`
+   * gets the id of each revocation as it commits; `onLost` is called once if the connection fails (not after
+   * close). Rejects with a StoreError when it cannot connect.
+   */
+  subscribe?(onNotify: (id: string) => void, onLost: (err: Error) => void): Promise<RevocationFeed>;
+}
+
 export interface Store {
   readonly kind: 'sqlite' | 'postgres';
   /** Where it lives, safe to print (a PostgreSQL URL has its password removed). */
@@ -211,6 +394,10 @@ export interface Store {
   readonly replay: ReplayStore;
   readonly tokens: TokenStore;
   readonly secrets: SecretStore;
+  readonly tasks: TaskStore;
+  readonly approvals: ApprovalStore;
+  readonly leases: LeaseStore;
+  readonly revocations: RevocationStore;
   /** False once closed. Cheap and synchronous: checked before a call is forwarded, so a closed store refuses it. */
   isOpen(): boolean;
   /** The schema version after migrations. */

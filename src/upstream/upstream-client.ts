@@ -28,6 +28,8 @@ export interface UpstreamClientOptions {
   onDown?: (reason: string) => void;
   /** For tests: replaces the transport factory. */
   transportFactory?: () => Transport;
+  /** Produces the config each (re)connect uses, e.g. with credentials injected; a throw fails that connect. */
+  prepare?: (server: ServerConfig) => Promise<ServerConfig>;
   backoff?: { initialMs: number; maxMs: number };
 }
 
@@ -85,7 +87,18 @@ export class UpstreamClient {
   private async connect(): Promise<RpcPeer> {
     this.state = 'connecting';
     const { name, log } = this.opts;
-    const transport = this.opts.transportFactory?.() ?? createTransport(name, this.opts.server, log);
+    let server = this.opts.server;
+    if (this.opts.prepare !== undefined) {
+      try {
+        server = await this.opts.prepare(server);
+      } catch (err) {
+        if ((this.state as State) === 'closed') throw err;
+        this.scheduleRestart('credentials could not be prepared');
+        // The reason names no secret: preparation errors are written for the client.
+        throw err instanceof WardenError ? err : this.unavailable('could not be given its credentials');
+      }
+    }
+    const transport = this.opts.transportFactory?.() ?? createTransport(name, server, log);
     const peer = new RpcPeer(transport, name, {
       onRequest: this.opts.onRequest,
       onNotification: this.opts.onNotification,

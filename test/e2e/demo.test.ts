@@ -25,6 +25,15 @@ test('warden demo plays a session through the gateway and leaves its audit store
   assert.match(out, /Hello from a file behind mcp-warden\./);
   assert.match(out, /mcp-warden/);
   assert.match(out, /unknown tool is refused.*Unknown tool: nosuch__tool/);
+  // Policy: the starter pack hides what no policy permits, holds a destructive prod write for approval,
+  // and denies a write whose normalised path leaves the allowed folder.
+  assert.doesNotMatch(out, /NOT refused/);
+  assert.match(out, /write_file in the demo folder \(destructive, prod\) is held: approval request \S+, "destructive tools in prod need a human approval"/);
+  assert.match(out, /alice approves it .* -> Successfully wrote to/);
+  assert.match(out, /escape\.txt -> MCP error -32008: Denied by policy/);
+  assert.ok(!existsSync(join(tmp.dir, '.warden', 'demo', 'escape.txt')), 'the escaping write reached the server');
+  assert.match(out, /^\s+\S+Z\s+tools\/call\s+files\/write_file\s+ok\s/m);
+  assert.match(out, /^\s+\S+Z\s+tools\/call\s+files\/write_file\s+denied\(policy_denied\)/m);
 
   // The audit lines: one table row per request, the calls with their upstream/target and the refusal.
   assert.match(out, /audit log recorded every request/);

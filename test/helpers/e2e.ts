@@ -13,6 +13,7 @@ import { createInterface } from 'node:readline';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { stringify } from 'yaml';
+import { ALLOW_ALL_POLICY } from './gateway.js';
 import { ROOT } from './servers.js';
 
 const require = createRequire(import.meta.url);
@@ -41,7 +42,7 @@ export function writeConfig(dir: string, config: Record<string, unknown> | strin
 
 /** A development config on an ephemeral loopback port with a store next to the config file. */
 export function devConfig(mcpServers: Record<string, unknown>, extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return { listen: '127.0.0.1:0', auth: { mode: 'none' }, store: 'warden.db', log: { level: 'error' }, mcpServers, ...extra };
+  return { listen: '127.0.0.1:0', auth: { mode: 'none' }, store: 'warden.db', log: { level: 'error' }, policy: { files: [ALLOW_ALL_POLICY] }, mcpServers, ...extra };
 }
 
 export interface RunResult {

@@ -2,6 +2,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Writable } from 'node:stream';
 import { startGateway, type RunningGateway } from '../../src/cli/start-gateway.js';
 import { validateConfig } from '../../src/config/index.js';
@@ -13,6 +14,9 @@ export interface TestGateway extends RunningGateway {
   logs: () => string;
 }
 
+/** A policy that allows everything: tests of other steps run under it unless they bring their own `policy`. */
+export const ALLOW_ALL_POLICY = fileURLToPath(new URL('../fixtures/policies/allow-all.cedar', import.meta.url));
+
 export async function startTestGateway(mcpServers: Record<string, unknown>, extra: Record<string, unknown> = {}): Promise<TestGateway> {
   const dir = mkdtempSync(join(tmpdir(), 'warden-test-'));
   const lines: string[] = [];
@@ -22,7 +26,7 @@ export async function startTestGateway(mcpServers: Record<string, unknown>, extr
       cb();
     },
   });
-  const config = validateConfig({ listen: '127.0.0.1:0', store: join(dir, 'warden.db'), auth: { mode: 'none' }, mcpServers, ...extra }, 'test');
+  const config = validateConfig({ listen: '127.0.0.1:0', store: join(dir, 'warden.db'), auth: { mode: 'none' }, policy: { files: [ALLOW_ALL_POLICY] }, mcpServers, ...extra }, 'test');
   const running = await startGateway(config, dir, createLogger('debug', sink));
   return {
     ...running,

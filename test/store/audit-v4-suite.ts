@@ -3,7 +3,8 @@
  * before them still verify), sink cursors and pruning. Traces are in trace-suite.ts. Run by runStoreSuite on
  * every backend; tests that need a database of their own get one from `hooks.openFresh`.
  */
-import { after, describe, test } from 'node:test';
+import { trackedStores } from './tracked.js';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { eventContent, eventHash, linkContents } from '../../src/audit/chain.js';
@@ -53,15 +54,7 @@ const isClosed = (e: unknown) => e instanceof StoreError && e.code === 'store_un
 
 export function runAuditV4Suite(name: string, open: () => Promise<Store>, hooks: FreshHooks, makeEvent: (o?: Partial<AuditEvent>) => AuditEvent): void {
   describe(`store suite (audit v4): ${name}`, () => {
-    const opened: Store[] = [];
-    const track = async (s: Promise<Store>): Promise<Store> => {
-      const store = await s;
-      opened.push(store);
-      return store;
-    };
-    after(async () => {
-      for (const s of opened) await s.close();
-    });
+    const track = trackedStores();
 
     test('events chained under schema 3 still verify after migration 4; new fields round-trip and verify', async () => {
       const old = Array.from({ length: 12 }, (_, i) => makeEvent({ chain: i % 3 === 0 ? ['p', 'q'] : [], sessionId: i % 2 ? null : 's' }));

@@ -9,7 +9,11 @@ import pg from 'pg';
 import { openStore, StoreError } from '../../src/store/index.js';
 import { postgresMigrations } from '../../src/store/postgres/migrations.js';
 import { openPostgresStore } from '../../src/store/postgres/store.js';
+import { runApprovalsSuite } from './approvals-suite.js';
+import { runLeasesSuite } from './leases-suite.js';
 import { makeEvent, runStoreSuite } from './store-suite.js';
+import { runTasksSuite } from './tasks-suite.js';
+import { runRevocationsSuite } from './revocations-suite.js';
 
 const baseUrl = process.env.WARDEN_TEST_DATABASE_URL;
 const isCode = (code: string) => (e: unknown) => e instanceof StoreError && e.code === code;
@@ -68,6 +72,11 @@ if (baseUrl === undefined || baseUrl === '') {
     },
   });
 
+  runTasksSuite('postgres', () => openStore(urlFor('tasks')));
+  runApprovalsSuite('postgres', () => openStore(urlFor('approvals')));
+  runLeasesSuite('postgres', () => openStore(urlFor('leases')));
+  runRevocationsSuite('postgres', () => openStore(urlFor('revocations')));
+
   describe('postgres store', () => {
     test('location hides the password; tables live in the chosen schema', async () => {
       const u = new URL(urlFor('loc'));
@@ -84,15 +93,19 @@ if (baseUrl === undefined || baseUrl === '') {
       assert.deepEqual(
         r.rows.map((x) => x.table_name),
         [
+          'warden_approvals',
           'warden_audit_checkpoints',
           'warden_audit_events',
           'warden_audit_keys',
           'warden_audit_sink_cursors',
           'warden_issued_tokens',
+          'warden_leases',
           'warden_replay_markers',
+          'warden_revocations',
           'warden_schema_migrations',
           'warden_secrets',
           'warden_signing_keys',
+          'warden_tasks',
         ],
       );
     });

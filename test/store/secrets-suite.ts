@@ -3,7 +3,8 @@
  * (test/credentials/vault-suite.ts). Tests share one database, so each uses names of its own; those that
  * look at the whole table (key ids, re-wrap pages) get a fresh database from `hooks.openFresh`.
  */
-import { after, describe, test } from 'node:test';
+import { trackedStores } from './tracked.js';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { StoreError, type Store } from '../../src/store/index.js';
@@ -34,15 +35,7 @@ const isClosed = (e: unknown) => e instanceof StoreError && e.code === 'store_un
 
 export function runSecretsSuite(name: string, open: () => Promise<Store>, hooks: FreshHooks): void {
   describe(`store suite (secrets): ${name}`, () => {
-    const opened: Store[] = [];
-    const track = async (s: Promise<Store>): Promise<Store> => {
-      const store = await s;
-      opened.push(store);
-      return store;
-    };
-    after(async () => {
-      for (const s of opened) await s.close();
-    });
+    const track = trackedStores();
 
     test('insert then latest round-trips every field, bytes exact; a duplicate version inserts nothing', async () => {
       const s = await track(open());

@@ -7,7 +7,11 @@ import Database from 'better-sqlite3';
 import { openStore, StoreError } from '../../src/store/index.js';
 import { openSqliteStore } from '../../src/store/sqlite/store.js';
 import { sqliteMigrations } from '../../src/store/sqlite/migrations.js';
+import { runApprovalsSuite } from './approvals-suite.js';
+import { runLeasesSuite } from './leases-suite.js';
 import { makeEvent, runStoreSuite } from './store-suite.js';
+import { runTasksSuite } from './tasks-suite.js';
+import { runRevocationsSuite } from './revocations-suite.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'warden-store-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -39,6 +43,11 @@ runStoreSuite('sqlite', () => openStore(join(dir, 'suite.db')), {
     return openStore(file);
   },
 });
+
+runTasksSuite('sqlite', () => openStore(join(dir, 'tasks.db')));
+runApprovalsSuite('sqlite', () => openStore(join(dir, 'approvals.db')));
+runLeasesSuite('sqlite', () => openStore(join(dir, 'leases.db')));
+runRevocationsSuite('sqlite', () => openStore(join(dir, 'revocations.db')));
 
 const isCode = (code: string) => (e: unknown) => e instanceof StoreError && e.code === code;
 

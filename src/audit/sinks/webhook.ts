@@ -80,27 +80,29 @@ export class WebhookSink implements Sink {
   }
 
   async deliver(events: AuditEvent[]): Promise<void> {
-    const body = JSON.stringify({ events });
-    const timestamp = String(Math.floor(this.now() / 1000));
-    let res: Response;
-    try {
-      res = await fetch(this.url, {
-        method: 'POST',
-        headers: {
-          ...this.opts.headers,
-          'content-type': 'application/json',
-          [TIMESTAMP_HEADER]: timestamp,
-          [SIGNATURE_HEADER]: signWebhook(this.opts.secret, timestamp, body),
-        },
-        body,
-        redirect: 'manual',
-        signal: AbortSignal.timeout(this.timeoutMs),
-      });
-    } catch (err) {
-      throw new Error(`webhook ${this.name}: ${describeFetchError(err, this.timeoutMs)}`);
-    }
+    const failure = await postSigned({ url: this.url, secret: this.opts.secret, headers: this.opts.headers, body: JSON.stringify({ events }), timeoutMs: this.timeoutMs, now: this.now });
+    if (failure !== undefined) throw new Error(`webhook ${this.name}: ${failure}`);
+  }
+}
+
+/**
+ * One signed JSON POST (the scheme above); undefined when the receiver answered 2xx, else a short reason
+ * that names neither the URL nor the secret. Redirects are not followed.
+ */
+export async function postSigned(o: { url: URL | string; secret: string; headers?: Record<string, string> | undefined; body: string; timeoutMs: number; now?: () => number }): Promise<string | undefined> {
+  const timestamp = String(Math.floor((o.now ?? Date.now)() / 1000));
+  try {
+    const res = await fetch(o.url, {
+      method: 'POST',
+      headers: { ...o.headers, 'content-type': 'application/json', [TIMESTAMP_HEADER]: timestamp, [SIGNATURE_HEADER]: signWebhook(o.secret, timestamp, o.body) },
+      body: o.body,
+      redirect: 'manual',
+      signal: AbortSignal.timeout(o.timeoutMs),
+    });
     await res.body?.cancel().catch(() => undefined);
-    if (res.status < 200 || res.status > 299) throw new Error(`webhook ${this.name}: the receiver answered HTTP ${res.status}`);
+    return res.status >= 200 && res.status <= 299 ? undefined : `the receiver answered HTTP ${res.status}`;
+  } catch (err) {
+    return describeFetchError(err, o.timeoutMs);
   }
 }
 

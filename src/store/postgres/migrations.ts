@@ -1,8 +1,12 @@
 /** PostgreSQL schema migrations. Append new versions at the end; never edit one that has shipped. */
 import type pg from 'pg';
 import type { Migration } from '../migration.js';
+import { approvalsMigration } from './approvals.js';
+import { leasesMigration } from './leases.js';
 import { backfillChain } from './audit.js';
 import { secretsMigration } from './secrets.js';
+import { tasksMigration } from './tasks.js';
+import { revocationsMigration } from './revocations.js';
 
 /** A migration whose data step needs code: `run` follows `sql` in the same transaction. */
 export interface PostgresMigration extends Migration {
@@ -144,4 +148,8 @@ export const postgresMigrations: readonly PostgresMigration[] = [
     `,
   },
   secretsMigration,
+  tasksMigration,
+  approvalsMigration,
+  revocationsMigration,
+  leasesMigration,
 ];

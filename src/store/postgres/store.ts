@@ -3,11 +3,17 @@ import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { StoreError, toStoreError, type StoreErrorCode } from '../errors.js';
 import { assertOrdered, latestVersion } from '../migration.js';
-import type { AuditStore, KeyStore, ReplayStore, SecretStore, Store, TokenStore } from '../types.js';
+import type { ApprovalStore, AuditStore, KeyStore, ReplayStore, SecretStore, Store, TaskStore, TokenStore } from '../types.js';
+import { PostgresApprovalStore } from './approvals.js';
+import { PostgresLeaseStore } from './leases.js';
+import type { LeaseStore } from '../types.js';
 import { PostgresAuditStore, type InTransaction, type Run } from './audit.js';
 import { PostgresKeyStore, PostgresReplayStore, PostgresTokenStore } from './identity.js';
 import { postgresMigrations, type PostgresMigration } from './migrations.js';
 import { PostgresSecretStore } from './secrets.js';
+import { PostgresTaskStore } from './tasks.js';
+import { PostgresRevocationStore } from './revocations.js';
+import type { RevocationStore } from '../types.js';
 import { parsePostgresUrl, type PostgresTarget } from './url.js';
 
 export interface PostgresStoreOptions {
@@ -143,6 +149,10 @@ class PostgresStore implements Store {
   readonly replay: ReplayStore;
   readonly tokens: TokenStore;
   readonly secrets: SecretStore;
+  readonly tasks: TaskStore;
+  readonly approvals: ApprovalStore;
+  readonly revocations: RevocationStore;
+  readonly leases: LeaseStore;
   private closed = false;
 
   constructor(
@@ -155,6 +165,10 @@ class PostgresStore implements Store {
     this.replay = new PostgresReplayStore(this.run);
     this.tokens = new PostgresTokenStore(this.run);
     this.secrets = new PostgresSecretStore(this.run);
+    this.tasks = new PostgresTaskStore(this.run);
+    this.approvals = new PostgresApprovalStore(this.run);
+    this.revocations = new PostgresRevocationStore(this.run, this.transaction, target, () => this.ensureOpen());
+    this.leases = new PostgresLeaseStore(this.run);
   }
 
   async schemaVersion(): Promise<number> {

@@ -1,8 +1,12 @@
 /** SQLite schema migrations. Append new versions at the end; never edit one that has shipped. */
 import type Database from 'better-sqlite3';
 import type { Migration } from '../migration.js';
+import { approvalsMigration } from './approvals.js';
+import { leasesMigration } from './leases.js';
 import { backfillChain } from './audit.js';
 import { secretsMigration } from './secrets.js';
+import { tasksMigration } from './tasks.js';
+import { revocationsMigration } from './revocations.js';
 
 /** A migration whose data step needs code: `run` follows `sql` in the same transaction. */
 export interface SqliteMigration extends Migration {
@@ -137,4 +141,8 @@ export const sqliteMigrations: readonly SqliteMigration[] = [
     `,
   },
   secretsMigration,
+  tasksMigration,
+  approvalsMigration,
+  revocationsMigration,
+  leasesMigration,
 ];

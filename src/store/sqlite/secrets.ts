@@ -2,8 +2,7 @@
  * Vault secrets on SQLite: envelopes only (see src/credentials/envelope.ts), never a plaintext. Every write
  * is one statement, so it is atomic; SQLite serializes writers on the file.
  */
-import type Database from 'better-sqlite3';
-import { toStoreError } from '../errors.js';
+import { SqliteStatements } from './statements.js';
 import { checkIso } from '../identity-rows.js';
 import {
   checkLimit,
@@ -36,19 +35,7 @@ const WRAPPED_BY_OTHER = `SELECT name, tenant, environment, upstream, version, k
 const REWRAP = `UPDATE warden_secrets SET key_id = ?, wrapped_key = ?, updated_at = ?
   WHERE ${identityWhere(q)} AND version = ? AND key_id = ? AND wrapped_key = ?`;
 
-export class SqliteSecretStore implements SecretStore {
-  private readonly stmt: (sql: string) => Database.Statement;
-
-  /** `ensureOpen` throws once the store is closed, so no call reaches a closed handle. */
-  constructor(db: Database.Database, private readonly ensureOpen: () => void) {
-    const cache = new Map<string, Database.Statement>();
-    this.stmt = (sql) => {
-      let s = cache.get(sql);
-      if (s === undefined) cache.set(sql, (s = db.prepare(sql)));
-      return s;
-    };
-  }
-
+export class SqliteSecretStore extends SqliteStatements implements SecretStore {
   async latest(id: SecretIdentity): Promise<SecretRecord | undefined> {
     const params = identityParams(id);
     return this.guard('secret read', () => {
@@ -90,16 +77,6 @@ export class SqliteSecretStore implements SecretStore {
       'secret rewrap',
       () => this.stmt(REWRAP).run(keyId, wrappedKey, updatedAt, ...params, from.version, from.keyId, from.wrappedKey).changes === 1,
     );
-  }
-
-  /** Runs `body` after the open check, turning a database failure into a StoreError (store_unavailable). */
-  private guard<T>(what: string, body: () => T): T {
-    this.ensureOpen();
-    try {
-      return body();
-    } catch (err) {
-      throw toStoreError(err, 'store_unavailable', `${what} failed`);
-    }
   }
 }
 

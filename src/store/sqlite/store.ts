@@ -4,11 +4,17 @@ import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { StoreError, toStoreError } from '../errors.js';
 import { assertOrdered, latestVersion } from '../migration.js';
-import type { AuditStore, KeyStore, ReplayStore, SecretStore, Store, TokenStore } from '../types.js';
+import type { LeaseStore } from '../types.js';
+import type { ApprovalStore, AuditStore, KeyStore, ReplayStore, SecretStore, Store, TaskStore, TokenStore } from '../types.js';
+import { SqliteApprovalStore } from './approvals.js';
+import { SqliteLeaseStore } from './leases.js';
 import { SqliteAuditStore } from './audit.js';
 import { SqliteKeyStore, SqliteReplayStore, SqliteTokenStore } from './identity.js';
 import { sqliteMigrations, type SqliteMigration } from './migrations.js';
 import { SqliteSecretStore } from './secrets.js';
+import { SqliteTaskStore } from './tasks.js';
+import { SqliteRevocationStore } from './revocations.js';
+import type { RevocationStore } from '../types.js';
 
 export interface SqliteStoreOptions {
   /** Create the file's parent directory if missing (default true). */
@@ -86,6 +92,10 @@ class SqliteStore implements Store {
   readonly replay: ReplayStore;
   readonly tokens: TokenStore;
   readonly secrets: SecretStore;
+  readonly tasks: TaskStore;
+  readonly approvals: ApprovalStore;
+  readonly revocations: RevocationStore;
+  readonly leases: LeaseStore;
   private closed = false;
   private readonly version: Database.Statement<[], { v: number | null }>;
 
@@ -99,6 +109,10 @@ class SqliteStore implements Store {
     this.replay = new SqliteReplayStore(db, ensureOpen);
     this.tokens = new SqliteTokenStore(db, ensureOpen);
     this.secrets = new SqliteSecretStore(db, ensureOpen);
+    this.tasks = new SqliteTaskStore(db, ensureOpen);
+    this.approvals = new SqliteApprovalStore(db, ensureOpen);
+    this.revocations = new SqliteRevocationStore(db, ensureOpen);
+    this.leases = new SqliteLeaseStore(db, ensureOpen);
     this.version = db.prepare(VERSION_SQL);
   }
 

@@ -1,0 +1,157 @@
+/**
+ * Human approval for one call. A needs-approval decision opens a request bound to the call's digest (or
+ * joins the pending one for the same call); the call is held while a human decides, and an approval is
+ * consumed by exactly one call. A call that timed out can be retried: the identical call finds the
+ * approval and uses it once. State lives in the store, so an approver in another process (the CLI) or on
+ * another replica is seen by polling.
+ */
+import { performance } from 'node:perf_hooks';
+import { uuidv7 } from '../core/ids.js';
+import { JsonRpcCode, WardenError } from '../protocol/errors.js';
+import type { ApprovalRecord, ApprovalStore } from '../store/types.js';
+import { callDigest, type ApprovableCall } from './digest.js';
+
+export interface ApprovalOptions {
+  store: ApprovalStore;
+  /** How long a call is held waiting (ms). */
+  holdMs: number;
+  /** How long a request, and an approval given for it, stays valid (ms). */
+  ttlMs: number;
+  /** Identities allowed to approve. */
+  approvers: readonly string[];
+  /** The user an agent acts for may not approve its calls either. */
+  separationOfDuties: boolean;
+  pollMs?: number;
+  now?: () => number;
+  /** Called once a new request is stored (to notify approvers); it must not block, and what it throws is ignored. */
+  onOpened?: (r: ApprovalRecord) => void;
+}
+
+export interface HoldRequest extends ApprovableCall {
+  /** A redacted view of the arguments for the approver, or null. */
+  view: string | null;
+  reason: string;
+  policyIds: string[];
+}
+
+export interface HoldHooks {
+  signal: AbortSignal;
+  /** Called when the call starts waiting (with the request) and every few seconds while it waits. */
+  waiting?: (r: ApprovalRecord, waitedMs: number) => void;
+  /** Checked on every poll; throws to end the hold (the caller was revoked, its task ended). */
+  guard?: () => Promise<void>;
+}
+
+const sleep = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+
+export class ApprovalService {
+  constructor(private readonly opts: ApprovalOptions) {}
+
+  private now(): number {
+    return (this.opts.now ?? Date.now)();
+  }
+
+  private iso(): string {
+    return new Date(this.now()).toISOString();
+  }
+
+  /**
+   * Resolves with the consumed approval once the call may go ahead; throws approval_denied, or
+   * approval_pending (with the request id) when the hold ends first.
+   */
+  async hold(call: HoldRequest, hooks: HoldHooks): Promise<ApprovalRecord> {
+    const { store } = this.opts;
+    const digest = callDigest(call);
+    const ready = await store.consume(digest, this.iso());
+    if (ready !== undefined) return ready;
+    const request = (await store.pendingFor(digest, this.iso())) ?? (await this.open(call, digest));
+    // How long it has waited is measured on the monotonic clock; expiry on the (injectable) wall clock.
+    const started = performance.now();
+    let lastNotice = -Infinity;
+    while (!hooks.signal.aborted) {
+      const waited = performance.now() - started;
+      if (waited - lastNotice >= 5000) {
+        hooks.waiting?.(request, waited);
+        lastNotice = waited;
+      }
+      await hooks.guard?.();
+      const current = await store.get(request.id);
+      if (current?.state === 'denied') {
+        throw new WardenError('approval_denied', `The approval ${request.id} was denied${current.decisionReason ? `: ${current.decisionReason}` : ''}`, JsonRpcCode.PolicyDenied, 200, { approvalId: request.id });
+      }
+      if (current?.state === 'approved' || current?.state === 'consumed') {
+        const used = await store.consume(digest, this.iso());
+        if (used !== undefined) return used;
+        // Another identical call took this approval first: this one needs its own.
+        return this.hold(call, hooks);
+      }
+      if (current === undefined || Date.parse(current.expiresAt) <= this.now()) break;
+      if (waited >= this.opts.holdMs) break;
+      await sleep(Math.min(this.opts.pollMs ?? 250, Math.max(1, this.opts.holdMs - waited)), hooks.signal);
+    }
+    if (hooks.signal.aborted) throw new WardenError('cancelled', 'The request was cancelled while waiting for approval');
+    throw new WardenError(
+      'approval_pending',
+      `This call needs a human approval (${call.reason}). Request ${request.id} is waiting; once it is approved, send the same call again.`,
+      JsonRpcCode.ApprovalRequired,
+      200,
+      { approvalId: request.id },
+    );
+  }
+
+  private async open(call: HoldRequest, digest: string): Promise<ApprovalRecord> {
+    const now = this.now();
+    const r: ApprovalRecord = {
+      id: uuidv7(now),
+      digest,
+      agent: call.agent,
+      user: call.user,
+      tenant: call.tenant,
+      chain: [...call.chain],
+      task: call.task,
+      upstream: call.upstream,
+      tool: call.tool,
+      arguments: call.view,
+      reason: call.reason,
+      policyIds: call.policyIds,
+      createdAt: new Date(now).toISOString(),
+      expiresAt: new Date(now + this.opts.ttlMs).toISOString(),
+      state: 'pending',
+      decidedBy: null,
+      decidedAt: null,
+      decisionReason: null,
+      consumedAt: null,
+    };
+    await this.opts.store.create(r);
+    try {
+      this.opts.onOpened?.(r);
+    } catch {
+      // A notification never fails or delays the held call.
+    }
+    return r;
+  }
+
+  /** An approver's decision. Refuses unknown approvers, self-approval, and requests not pending or expired. */
+  async decide(id: string, approver: string, state: 'approved' | 'denied', reason: string | null): Promise<ApprovalRecord> {
+    const refuse = (why: string) => new WardenError('forbidden', why, JsonRpcCode.Forbidden);
+    if (!this.opts.approvers.includes(approver)) throw refuse(`${approver} is not an approver (config approvals.approvers)`);
+    const r = await this.opts.store.get(id);
+    if (r === undefined) throw refuse(`no approval request ${id}`);
+    if (approver === r.agent || r.chain.includes(approver)) throw refuse('an agent may not approve its own request');
+    if (this.opts.separationOfDuties && approver === r.user) throw refuse('with separationOfDuties the user an agent acts for may not approve its calls');
+    const done = await this.opts.store.decide(id, state, approver, reason, this.iso());
+    if (done !== undefined) return done;
+    const now = await this.opts.store.get(id);
+    if (now !== undefined && now.state !== 'pending') throw refuse(`request ${id} is already ${now.state}`);
+    throw refuse(`request ${id} has expired`);
+  }
+}

@@ -1,0 +1,99 @@
+/**
+ * `warden init`: a starting point that works: a commented config, the starter policy pack and its tests.
+ * Nothing is overwritten without --force, and nothing is written when any file would be refused. The pack
+ * is read from the package (`policies/starter/`), next to `src/` and `dist/` alike.
+ * Exit codes: 0 written, 1 a file exists (or cannot be written), 2 bad usage.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+
+export interface InitOptions {
+  dir?: string;
+  force?: boolean;
+}
+
+export interface InitIo {
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+}
+
+const pack = (name: string): string => readFileSync(new URL(`../../policies/starter/${name}`, import.meta.url), 'utf8');
+
+export const CONFIG_TEMPLATE = `# mcp-warden configuration, written by \`warden init\`. Relative paths are relative to this file.
+# Check it with \`warden policy validate\` and run it with \`warden serve -c warden.yaml\`.
+
+# Where the gateway listens for MCP clients (Streamable HTTP at http://127.0.0.1:7400/mcp).
+listen: 127.0.0.1:7400
+
+# How clients authenticate. \`mode: none\` is for local development only: it is accepted on a loopback
+# address alone, and every caller is the agent "anonymous" (given a tenant under \`agents\` below).
+# For real use, trust your identity provider's tokens instead:
+# auth:
+#   issuers:
+#     - issuer: https://idp.example.com
+#       jwksUri: https://idp.example.com/.well-known/jwks.json
+#       tenantClaim: tenant        # the claim naming the caller's tenant
+#   requiredScopes: [mcp]
+auth:
+  mode: none
+
+# Registered agents by id (OAuth client id or SPIFFE ID): tenant, owner and groups are what policies read.
+agents:
+  anonymous:
+    description: every caller while auth.mode is none
+    tenant: acme
+
+# Cedar policies: every *.cedar file in policies/. Deny by default: without a permit, nothing is allowed.
+# Test them with \`warden policy test policies/starter.test.yaml\`; see the schema with \`warden policy schema\`.
+policy:
+  files: [policies]
+
+# The MCP servers behind the gateway, in the mcpServers shape desktop apps and IDEs use.
+mcpServers:
+  files:
+    command: npx
+    args: [-y, "@modelcontextprotocol/server-filesystem", ./data]
+    environment: dev          # prod (the default), staging, dev or sandbox: policies read resource.environment
+    tenant: acme              # whose server this is; unset means shared
+    trustAnnotations: true    # believe the server's readOnlyHint/destructiveHint; unset: every tool is a destructive write
+    tools:                    # classification overrides by tool name glob, applied over the annotations
+      "move_file": { destructive: true, risk: high }
+`;
+
+/** Writes the config and the starter pack into `dir`; returns the exit code. */
+export function init(opts: InitOptions, io: InitIo = { stdout: process.stdout, stderr: process.stderr }): number {
+  const dir = resolve(opts.dir ?? '.');
+  const files: Array<[string, string]> = [
+    ['warden.yaml', CONFIG_TEMPLATE],
+    [join('policies', 'starter.cedar'), pack('starter.cedar')],
+    [join('policies', 'starter.test.yaml'), pack('starter.test.yaml')],
+  ];
+  const shown = (name: string): string => relative(process.cwd(), join(dir, name)) || name;
+  if (!opts.force) {
+    const existing = files.filter(([name]) => existsSync(join(dir, name)));
+    if (existing.length > 0) {
+      for (const [name] of existing) io.stderr.write(`warden init: ${shown(name)} already exists; not overwriting it (use --force)\n`);
+      return 1;
+    }
+  }
+  const hadData = existsSync(join(dir, 'data'));
+  try {
+    mkdirSync(join(dir, 'policies'), { recursive: true });
+    mkdirSync(join(dir, 'data'), { recursive: true });
+    // `wx` refuses a file that appeared since the check; --force replaces.
+    for (const [name, text] of files) writeFileSync(join(dir, name), text, { flag: opts.force ? 'w' : 'wx' });
+  } catch (err) {
+    io.stderr.write(`warden init: cannot write in ${dir} (${(err as NodeJS.ErrnoException).code ?? 'error'})\n`);
+    return 1;
+  }
+  for (const [name] of files) io.stdout.write(`wrote ${shown(name)}\n`);
+  if (!hadData) io.stdout.write(`created ${shown('data')}/ (the directory the filesystem server serves)\n`);
+  const cd = dir === process.cwd() ? '' : `  cd ${relative(process.cwd(), dir) || dir}\n`;
+  const next: Array<[string, string]> = [
+    ['warden policy test policies/starter.test.yaml', 'the starter policies pass their tests'],
+    ['warden policy validate', 'every policy, checked against the schema'],
+    ['warden serve -c warden.yaml', 'the gateway, in front of the filesystem server on ./data'],
+  ];
+  io.stdout.write(`\nNext:\n${cd}${next.map(([cmd, why]) => `  ${cmd.padEnd(47)}  # ${why}\n`).join('')}`);
+  return 0;
+}

@@ -1,0 +1,89 @@
+/** The task and approval services of a config: grants decided by its policy over its servers, state in its store. */
+import { randomUUID } from 'node:crypto';
+import { SignJWT } from 'jose';
+import type { WardenConfig } from '../config/index.js';
+import type { SigningKeys } from '../identity/signing-keys.js';
+import type { StartTaskHook } from '../identity/index.js';
+import { serverFacts, serverOfExposedName, subjectOf } from '../gateway/index.js';
+import type { GatewayPolicy } from '../policy/index.js';
+import { ApprovalService } from '../approvals/index.js';
+import type { AuditRecorder } from '../audit/index.js';
+import type { ApprovalRecord, ApprovalStore, LeaseRecord, Store, TaskRecord, TaskStore } from '../store/types.js';
+import { LeaseManager, type SubjectSigner } from '../credentials/leases/manager.js';
+import type { Logger } from '../telemetry/log.js';
+import { TaskService } from '../tasks/index.js';
+
+export function taskServiceFor(config: WardenConfig, store: TaskStore, policy: () => GatewayPolicy, onEnd?: (task: TaskRecord) => Promise<void>): TaskService {
+  const enabled = Object.entries(config.mcpServers).filter(([, s]) => !s.disabled);
+  const names = enabled.map(([n]) => n);
+  return new TaskService({
+    store,
+    policy,
+    servers: new Map(enabled.map(([n, s]) => [n, serverFacts(n, s)])),
+    serverOfTool: (tool) => serverOfExposedName(tool, names, config.naming.prefix, config.naming.separator),
+    maxTtlSeconds: config.tokenService.maxTtlSeconds,
+    ...(onEnd ? { onEnd } : {}),
+  });
+}
+
+/** Starting tasks from a token exchange (`task_purpose`, `task_servers`, `task_tools`, `task_ttl`). */
+export function startTaskHook(config: WardenConfig, tasks: TaskService): StartTaskHook {
+  return async (who, ask) => {
+    const { task } = await tasks.start(subjectOf(config.agents, who), ask);
+    return { id: task.id, expiresAt: Math.floor(Date.parse(task.expiresAt) / 1000) };
+  };
+}
+
+/** The approval service of a config; undefined without approvers (calls needing approval are then refused). */
+export function approvalServiceFor(config: WardenConfig, store: ApprovalStore, onOpened?: (r: ApprovalRecord) => void): ApprovalService | undefined {
+  const a = config.approvals;
+  if (a.approvers.length === 0) return undefined;
+  return new ApprovalService({ store, holdMs: a.holdSeconds * 1000, ttlMs: a.ttlSeconds * 1000, approvers: a.approvers, separationOfDuties: a.separationOfDuties, ...(onOpened ? { onOpened } : {}) });
+}
+
+/** The lease manager of a config; undefined when it configures no leases. */
+export function leaseManagerFor(config: WardenConfig, store: Store, log: Logger, audit?: AuditRecorder, signSubject?: SubjectSigner): LeaseManager | undefined {
+  if (Object.keys(config.leases).length === 0) return undefined;
+  const onEvent = async (event: 'issued' | 'revoked', l: LeaseRecord): Promise<void> =>
+    void (await audit
+      ?.record({
+        startedAt: Date.now(),
+        agent: null,
+        user: null,
+        tenant: null,
+        chain: [],
+        authMethod: null,
+        task: l.task,
+        sessionId: null,
+        protocolVersion: null,
+        method: event === 'issued' ? 'lease/issue' : 'lease/revoke',
+        upstream: null,
+        target: `${l.name} (${l.provider} ${l.handle})`,
+        argsDigest: null,
+        leaseIds: [l.id],
+        outcome: 'ok',
+        errorCode: null,
+      })
+      .catch((err: unknown) => log.error({ err }, 'could not record a lease event')));
+  return new LeaseManager({ store: store.leases, tasks: store.tasks, leases: config.leases, log, onEvent, ...(signSubject ? { signSubject } : {}) });
+}
+
+/**
+ * Signs token-exchange subject tokens with the gateway's keys (published at /.well-known/jwks.json): the
+ * task's user as `sub`, its agent as `act`, the task id; short-lived (at most 5 minutes, never past the task).
+ */
+export function subjectSigner(keys: SigningKeys, issuer: () => string): SubjectSigner {
+  return async (c, audience, expiresAt) => {
+    const key = await keys.current();
+    const exp = Math.min(Math.floor(expiresAt.getTime() / 1000), Math.floor(Date.now() / 1000) + 300);
+    return new SignJWT({ act: { sub: c.agent }, client_id: c.agent, task: c.task, ...(c.tenant ? { tenant: c.tenant } : {}) })
+      .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'JWT' })
+      .setIssuer(issuer())
+      .setSubject(c.user ?? c.agent)
+      .setAudience(audience)
+      .setIssuedAt()
+      .setExpirationTime(exp)
+      .setJti(randomUUID())
+      .sign(key.key);
+  };
+}

@@ -1,0 +1,130 @@
+/**
+ * `warden task start|list|show|end`: tasks from the operator's side. `start` asks the policy for a grant
+ * (action `start_task`), stores the task and prints a gateway token bound to it on stdout (the summary
+ * goes to stderr), so `TOKEN=$(warden task start ...)` works. The token never outlives the task.
+ */
+import type { AuditDecision } from '../audit/event.js';
+import { AuditRecorder } from '../audit/index.js';
+import type { LoadedConfig } from '../config/index.js';
+import { GatewayTokens } from '../identity/gateway-tokens.js';
+import { SigningKeys } from '../identity/signing-keys.js';
+import { loadGatewayPolicy, loadPolicyFiles, type GatewayPolicy } from '../policy/index.js';
+import type { Store } from '../store/index.js';
+import type { TaskRecord } from '../store/types.js';
+import { createLogger } from '../telemetry/log.js';
+import { withConfiguredStore } from './configured-store.js';
+import { leaseManagerFor, taskServiceFor } from './services.js';
+
+export interface TaskStartOptions {
+  config: string;
+  agent: string;
+  user?: string;
+  purpose: string;
+  server?: string[];
+  tool?: string[];
+  ttl: string;
+  json?: boolean;
+}
+
+const UNIT_S: Record<string, number> = { s: 1, m: 60, h: 3600 };
+
+export function parseTtl(ttl: string): number {
+  const m = /^(\d{1,7})([smh]?)$/.exec(ttl.trim());
+  if (!m) throw new Error('--ttl must be a number of seconds or a duration such as 90s, 15m, 2h');
+  return Number(m[1]) * (UNIT_S[m[2] || 's'] as number);
+}
+
+function policyOf(loaded: LoadedConfig): GatewayPolicy {
+  const p = loaded.config.policy;
+  if (p === undefined || p.files.length === 0) return loadGatewayPolicy({ sources: [] });
+  return loadPolicyFiles({ files: p.files, baseDir: loaded.baseDir, arguments: p.arguments, pathArguments: p.pathArguments });
+}
+
+
+/** Task start and end are audit events with the task id, so `warden audit trace --task` shows the whole story. */
+async function recordTaskEvent(store: Store, t: TaskRecord, method: string, decision: AuditDecision | null): Promise<void> {
+  const audit = new AuditRecorder(store.audit, createLogger('error'), { instance: 'warden-cli' });
+  await audit.record({
+    startedAt: Date.now(),
+    agent: t.agent,
+    user: t.user,
+    tenant: t.tenant,
+    chain: [],
+    authMethod: 'cli',
+    task: t.id,
+    sessionId: null,
+    protocolVersion: null,
+    method,
+    upstream: null,
+    target: null,
+    argsDigest: null,
+    decision,
+    outcome: 'ok',
+    errorCode: null,
+  });
+}
+
+function describe(t: TaskRecord): string {
+  const grant = [...t.servers.map((s) => `server ${s}`), ...t.tools].join(', ') || '(nothing)';
+  return `${t.id}  ${t.state.padEnd(7)}  agent ${t.agent}${t.user ? ` for ${t.user}` : ''}${t.tenant ? ` (tenant ${t.tenant})` : ''}  expires ${t.expiresAt}\n  purpose: ${t.purpose}\n  grant:   ${grant}`;
+}
+
+export function taskStart(opts: TaskStartOptions): Promise<void> {
+  return withConfiguredStore(
+    opts.config,
+    async (store, loaded) => {
+      const { config } = loaded;
+      const auth = config.auth;
+      if (!auth || auth.mode === 'none' || !config.tokenService.enabled) throw new Error('a task token is a gateway token: configure auth (issuers or spiffe) with the token service enabled');
+      const reg = config.agents[opts.agent];
+      const subject = { agent: opts.agent, user: opts.user ?? null, tenant: reg?.tenant ?? null, chain: [], owner: reg?.owner, groups: reg?.groups ?? [], authMethod: 'cli', scopes: [] };
+      const policy = policyOf(loaded);
+      const service = taskServiceFor(config, store.tasks, () => policy);
+      const { task, grant } = await service.start(subject, { purpose: opts.purpose, servers: opts.server ?? [], tools: opts.tool ?? [], ttlSeconds: parseTtl(opts.ttl) });
+      const publicUrl = config.publicUrl ?? `http://${config.listen}/mcp`;
+      const ts = config.tokenService;
+      const keys = new SigningKeys(store.keys, ts.algorithm, ts.keyRotationHours * 3600_000, (ts.maxTtlSeconds + 300) * 1000);
+      const tokens = new GatewayTokens(ts.issuer ?? new URL(publicUrl).origin, publicUrl, keys, store.tokens, auth.clockSkewSeconds);
+      const { token, record } = await tokens.mint({ agent: task.agent, user: task.user, tenant: task.tenant, chain: [], scopes: [], task: task.id, parentJti: null, expiresAt: Math.floor(Date.parse(task.expiresAt) / 1000) });
+      const granted = `granted ${[...task.servers, ...task.tools].join(', ')}${grant.refused.length ? `; refused ${grant.refused.map((r) => r.item).join(', ')}` : ''}`;
+      await recordTaskEvent(store, task, 'task/start', { effect: 'allow', policyIds: [], reason: granted, policyVersion: policy.version });
+      if (opts.json) {
+        process.stdout.write(JSON.stringify({ task, refused: grant.refused, token, tokenId: record.jti }) + '\n');
+        return;
+      }
+      process.stderr.write(`task started\n${describe(task)}\n`);
+      for (const r of grant.refused) process.stderr.write(`  not granted: ${r.item}: ${r.reason}\n`);
+      process.stdout.write(token + '\n');
+    },
+    { createDir: true },
+  );
+}
+
+export function taskList(opts: { config: string; state?: string; agent?: string; json?: boolean; limit: string }): Promise<void> {
+  const state = opts.state;
+  if (state !== undefined && !['active', 'ended', 'revoked'].includes(state)) throw new Error('--state must be active, ended or revoked');
+  return withConfiguredStore(opts.config, async (store) => {
+    const tasks = await store.tasks.list({ ...(state ? { state: state as TaskRecord['state'] } : {}), ...(opts.agent ? { agent: opts.agent } : {}), limit: Number(opts.limit) || 100 });
+    for (const t of tasks) process.stdout.write((opts.json ? JSON.stringify(t) : describe(t)) + '\n');
+    if (!opts.json && tasks.length === 0) process.stdout.write('no tasks\n');
+  });
+}
+
+export function taskShow(id: string, opts: { config: string; json?: boolean }): Promise<void> {
+  return withConfiguredStore(opts.config, async (store) => {
+    const t = await store.tasks.get(id);
+    if (t === undefined) throw new Error(`no task ${id}`);
+    process.stdout.write((opts.json ? JSON.stringify(t) : describe(t)) + '\n');
+  });
+}
+
+export function taskEnd(id: string, opts: { config: string; revoke?: boolean }): Promise<void> {
+  return withConfiguredStore(opts.config, async (store, loaded) => {
+    // Ending a task here also revokes its leases at once (the gateways' sweepers would, within seconds).
+    const leases = leaseManagerFor(loaded.config, store, createLogger('error'), new AuditRecorder(store.audit, createLogger('error'), { instance: 'warden-cli' }));
+    const service = taskServiceFor(loaded.config, store.tasks, () => policyOf(loaded), leases ? async (t) => void (await leases.revokeTask(t.id)) : undefined);
+    const t = await service.end(id, 'cli', opts.revoke ? 'revoked' : 'ended');
+    await recordTaskEvent(store, t, opts.revoke ? 'task/revoke' : 'task/end', null);
+    process.stdout.write(`task ${t.id} ${t.state}; its tokens are refused from the next request on\n`);
+  });
+}

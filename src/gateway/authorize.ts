@@ -1,0 +1,221 @@
+/**
+ * The decide step: turns a routed request into a Cedar decision and enforces it before anything reaches an
+ * upstream. A deny or a needed approval throws (the call never leaves the gateway); lists keep only what
+ * the caller may use. Every decision is left on the request for its audit event.
+ */
+import type { AuditDecision } from '../audit/event.js';
+import type { AgentConfig, ServerConfig } from '../config/index.js';
+import type { Principal } from '../identity/principal.js';
+import { PolicyInputError, type ActionName, type CallContext, type GatewayDecision, type GatewayPolicy, type Subject, type Target, type TaskFacts } from '../policy/index.js';
+import { inGrant } from '../tasks/index.js';
+import type { ApprovalService, HoldHooks } from '../approvals/index.js';
+import { redactArguments } from '../audit/redact.js';
+import { JsonRpcCode, WardenError } from '../protocol/errors.js';
+import type { Logger } from '../telemetry/log.js';
+import type { Entry, ListKind } from './catalog.js';
+import { classifyTool, serverFacts } from './classification.js';
+import { RateMeter } from './rate-meter.js';
+
+export interface AuthorizerOptions {
+  /** The policy set in force; read once per request. */
+  policy: () => GatewayPolicy;
+  servers: ReadonlyMap<string, ServerConfig>;
+  agents: Readonly<Record<string, AgentConfig>>;
+  log: Logger;
+  /** Holds calls that need approval; absent: they are refused with approval_required. */
+  approvals?: ApprovalService | undefined;
+  now?: () => number;
+}
+
+export interface ClientFacts {
+  transport: string;
+  name: string;
+  protocolVersion: string;
+}
+
+/** The policy subject of a principal: its registration adds the tenant (if the token has none), owner and groups. */
+export function subjectOf(agents: Readonly<Record<string, AgentConfig>>, p: Principal): Subject {
+  const reg = agents[p.agent];
+  return { agent: p.agent, user: p.user, tenant: p.tenant ?? reg?.tenant ?? null, chain: p.chain, owner: reg?.owner, groups: reg?.groups ?? [], authMethod: p.method, scopes: p.scopes };
+}
+
+const USE_ACTION: Record<ListKind, ActionName> = { tools: 'call_tool', prompts: 'get_prompt', resources: 'read_resource', resourceTemplates: 'read_resource' };
+
+export class Authorizer {
+  private readonly meter: RateMeter;
+  private readonly toolTargets = new WeakMap<object, Target>();
+
+  constructor(private readonly opts: AuthorizerOptions) {
+    this.meter = new RateMeter(opts.now);
+  }
+
+  get approvals(): ApprovalService | undefined {
+    return this.opts.approvals;
+  }
+
+  /** The decide step for one request by `principal` (null: not authenticated, so everything is denied). */
+  forRequest(principal: Principal | null, client: ClientFacts, task?: TaskFacts): RequestAuthorization {
+    return new RequestAuthorization(this, this.opts.policy(), principal === null ? null : this.subject(principal), client, task);
+  }
+
+  subject(p: Principal): Subject {
+    return subjectOf(this.opts.agents, p);
+  }
+
+  target(kind: ListKind, entry: Entry): Target {
+    const cfg = this.opts.servers.get(entry.upstream);
+    if (cfg === undefined) throw new WardenError('internal', 'route to an unconfigured upstream');
+    const server = serverFacts(entry.upstream, cfg);
+    if (kind === 'tools') {
+      // One Target per listed tool, so the policy can reuse what it prepared for it.
+      let t = this.toolTargets.get(entry.item);
+      if (t === undefined) this.toolTargets.set(entry.item, (t = { kind: 'tool', server, id: String(entry.item.name), name: entry.original, class: classifyTool(cfg, { ...entry.item, name: entry.original }) }));
+      return t;
+    }
+    if (kind === 'prompts') return { kind: 'prompt', server, id: String(entry.item.name), name: entry.original };
+    return { kind: 'resource', server, uri: entry.original };
+  }
+
+  serverTarget(name: string): Target {
+    const cfg = this.opts.servers.get(name);
+    if (cfg === undefined) throw new WardenError('internal', 'route to an unconfigured upstream');
+    return { kind: 'server', server: serverFacts(name, cfg) };
+  }
+
+  callsPerMinute(agent: string, count: boolean): number {
+    return count ? this.meter.hit(agent) : this.meter.peek(agent);
+  }
+
+  get now(): Date {
+    return new Date((this.opts.now ?? Date.now)());
+  }
+
+  logErrors(d: GatewayDecision): void {
+    if (d.errors.length > 0) this.opts.log.warn({ policyErrors: d.errors, policyVersion: d.version }, 'policies skipped because their evaluation failed');
+  }
+}
+
+/** One request's view of the decide step; `decision` is what its audit event records. */
+export class RequestAuthorization {
+  decision: AuditDecision | null = null;
+  /** The approval this call used, or the request it waits on. */
+  approvalId: string | null = null;
+  /** The arguments as they will be forwarded (paths normalised), once read; what the audit digest covers. */
+  forwarded: Record<string, unknown> | undefined;
+
+  constructor(
+    private readonly authz: Authorizer,
+    private readonly policy: GatewayPolicy,
+    private readonly subject: Subject | null,
+    private readonly client: ClientFacts,
+    /** The task the caller's token is for: calls are limited to its grant. */
+    private readonly task: TaskFacts | undefined,
+  ) {}
+
+  private context(args: Record<string, unknown> | undefined): CallContext {
+    const agent = this.subject?.agent ?? '';
+    return { arguments: args, task: this.task, approval: 'none', now: this.authz.now, client: this.client, callsPerMinute: this.authz.callsPerMinute(agent, args !== undefined) };
+  }
+
+  /** Outside the task's grant, nothing is allowed, whatever the policies say. */
+  private granted(target: Target): boolean {
+    if (this.task === undefined || target.kind === 'server') return true;
+    return inGrant(this.task, target.server.name, target.kind === 'tool' ? target.id : undefined);
+  }
+
+  /**
+   * Decides a use of one item (a tool call, a prompt, a resource read, a completion) and returns the
+   * arguments to forward (path arguments normalised). Throws policy_denied or approval_required.
+   */
+  check(action: ActionName, kind: ListKind, entry: Entry, args?: unknown): Record<string, unknown> | undefined {
+    return this.checkTarget(action, this.authz.target(kind, entry), args);
+  }
+
+  /** Decides a use of a resource (by URI) of one upstream. */
+  checkResource(action: ActionName, upstream: string, uri: string): void {
+    this.check(action, 'resources', { upstream, original: uri, item: {} });
+  }
+
+  /**
+   * Decides a tool call; a call that needs approval is held until a human decides (when approvals are
+   * configured), and goes ahead only with an approval bound to exactly this call, which it consumes.
+   */
+  async checkCall(entry: Entry, args: unknown, hooks: HoldHooks): Promise<Record<string, unknown> | undefined> {
+    const target = this.authz.target('tools', entry);
+    const approvals = this.authz.approvals;
+    const forwarded = this.checkTarget('call_tool', target, args, approvals !== undefined);
+    if (this.decision?.effect !== 'needs-approval' || approvals === undefined || this.subject === null) return forwarded;
+    const s = this.subject;
+    try {
+      const used = await approvals.hold(
+        {
+          agent: s.agent,
+          user: s.user,
+          tenant: s.tenant,
+          chain: s.chain,
+          task: this.task?.id ?? null,
+          upstream: entry.upstream,
+          tool: String(entry.item.name),
+          arguments: forwarded ?? {},
+          view: redactArguments(forwarded ?? {}),
+          reason: this.decision.reason ?? '',
+          policyIds: this.decision.policyIds,
+        },
+        hooks,
+      );
+      this.approvalId = used.id;
+    } catch (err) {
+      const id = err instanceof WardenError ? err.data?.approvalId : undefined;
+      if (typeof id === 'string') this.approvalId = id;
+      throw err;
+    }
+    return forwarded;
+  }
+
+  private checkTarget(action: ActionName, target: Target, args?: unknown, holdable = false): Record<string, unknown> | undefined {
+    if (this.subject === null) throw this.deny({ effect: 'deny', policyIds: [], reason: 'the caller is not authenticated', version: this.policy.version, errors: [] });
+    if (!this.granted(target)) throw this.deny({ effect: 'deny', policyIds: [], reason: `outside the grant of task ${this.task?.id}`, version: this.policy.version, errors: [] });
+    let forwarded: Record<string, unknown> | undefined;
+    let d: GatewayDecision;
+    try {
+      const read = this.policy.readArguments(args);
+      forwarded = args === undefined ? undefined : read.forwarded;
+      this.forwarded = forwarded;
+      d = this.policy.decide(action, this.subject, target, this.context(read.decided));
+    } catch (err) {
+      if (!(err instanceof PolicyInputError)) throw err;
+      d = { effect: 'deny', policyIds: [], reason: err.message, version: this.policy.version, errors: [] };
+    }
+    this.authz.logErrors(d);
+    this.decision = { effect: d.effect, policyIds: d.policyIds, reason: d.reason, policyVersion: d.version };
+    if (d.effect === 'deny') throw this.deny(d);
+    if (d.effect === 'needs-approval' && !holdable) {
+      throw new WardenError('approval_required', `This call needs a human approval: ${d.reason}`, JsonRpcCode.ApprovalRequired);
+    }
+    return forwarded;
+  }
+
+  private deny(d: GatewayDecision): WardenError {
+    this.decision = { effect: 'deny', policyIds: d.policyIds, reason: d.reason, policyVersion: d.version };
+    return new WardenError('policy_denied', `Denied by policy: ${d.reason}`, JsonRpcCode.PolicyDenied);
+  }
+
+  /** Keeps the entries the caller may see: its server must allow `list`, the item its use. */
+  filter(kind: ListKind, entries: readonly Entry[]): Entry[] {
+    if (this.subject === null || entries.length === 0) return this.record(kind, [], entries.length);
+    const ctx = this.context(undefined);
+    const servers = [...new Set(entries.map((e) => e.upstream))];
+    const listable = this.policy.visible('list', this.subject, servers.map((s) => this.authz.serverTarget(s)), ctx);
+    const open = new Set(servers.filter((_, i) => listable[i]));
+    const targets = entries.filter((e) => open.has(e.upstream)).map((e) => [e, this.authz.target(kind, e)] as const);
+    const inTask = targets.filter(([, t]) => this.granted(t));
+    const candidates = inTask.map(([e]) => e);
+    const shown = this.policy.visible(USE_ACTION[kind], this.subject, inTask.map(([, t]) => t), ctx);
+    return this.record(kind, candidates.filter((_, i) => shown[i]), entries.length);
+  }
+
+  private record(kind: ListKind, shown: Entry[], total: number): Entry[] {
+    this.decision = { effect: 'allow', policyIds: [], reason: `${shown.length} of ${total} ${kind} shown`, policyVersion: this.policy.version };
+    return shown;
+  }
+}

@@ -1,0 +1,94 @@
+/**
+ * `warden task` on the real binary against a running `warden serve` on the same store: `task start` asks
+ * the policy for a grant and prints a gateway token; a client uses it for exactly the granted tool; `task
+ * end` makes the next call with it fail; list/show/audit tell the story. Real JWT issuer keys, a real
+ * filesystem server.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, before, test } from 'node:test';
+import { BearerSession } from '../helpers/auth.js';
+import { assertBuilt, freePort, runWarden, startWarden, tempDir, writeConfig, type RunningWarden } from '../helpers/e2e.js';
+import { createTestIssuer } from '../helpers/idp.js';
+import { filesystemStdio } from '../helpers/servers.js';
+
+const STARTER = fileURLToPath(new URL('../../policies/starter/starter.cedar', import.meta.url));
+const tmp = tempDir('warden-task-cli-');
+let warden: RunningWarden | undefined;
+let config = '';
+let data = '';
+
+before(async () => {
+  assertBuilt();
+  data = join(tmp.dir, 'data');
+  mkdirSync(data);
+  const idp = await createTestIssuer(tmp.dir);
+  const port = await freePort();
+  config = writeConfig(tmp.dir, {
+    listen: `127.0.0.1:${port}`,
+    store: 'warden.db',
+    auth: { issuers: [{ issuer: idp.issuer, jwksFile: idp.jwksFile }] },
+    agents: { 'agent-a': { tenant: 'acme' } },
+    policy: { files: [STARTER] },
+    log: { level: 'error' },
+    mcpServers: { files: { ...filesystemStdio(data), tenant: 'acme', environment: 'dev', trustAnnotations: true } },
+  });
+  warden = await startWarden(config);
+});
+
+after(async () => {
+  await warden?.stop();
+  tmp.remove();
+});
+
+test('task start grants by policy and prints a token the gateway accepts; task end refuses its next call', async () => {
+  const started = await runWarden(['task', 'start', '-c', config, '--agent', 'agent-a', '--user', 'alice', '--purpose', 'write the weekly report', '--tool', 'write_file', '--server', 'nosuch', '--ttl', '10m']);
+  assert.equal(started.code, 0, started.stderr);
+  const token = started.stdout.trim();
+  assert.match(token, /^[\w-]+\.[\w-]+\.[\w-]+$/, 'stdout is exactly the token');
+  assert.match(started.stderr, /task started/);
+  assert.match(started.stderr, /grant:\s+write_file/);
+  assert.match(started.stderr, /not granted: nosuch: no such server/);
+  const id = /^(\S+)\s+active/m.exec(started.stderr)?.[1];
+  assert.ok(id, started.stderr);
+
+  const s = new BearerSession(warden!.url, token);
+  await s.initialize();
+  assert.deepEqual(await s.toolNames(), ['write_file'], 'one upstream: names are not prefixed');
+  await s.call('write_file', { path: join(data, 'report.txt'), content: 'done' });
+  assert.equal(readFileSync(join(data, 'report.txt'), 'utf8'), 'done');
+
+  const shown = await runWarden(['task', 'show', id, '-c', config, '--json']);
+  assert.equal(shown.code, 0, shown.stderr);
+  assert.equal((JSON.parse(shown.stdout) as { state: string }).state, 'active');
+
+  const ended = await runWarden(['task', 'end', id, '-c', config]);
+  assert.equal(ended.code, 0, ended.stderr);
+  assert.match(ended.stdout, /ended/);
+  const { message } = await s.request('tools/call', { name: 'write_file', arguments: { path: join(data, 'late.txt'), content: 'x' } });
+  assert.equal((message.error as { data: { reason: string } }).data.reason, 'task_inactive');
+  assert.ok(!existsSync(join(data, 'late.txt')));
+
+  const list = await runWarden(['task', 'list', '-c', config, '--state', 'ended', '--json']);
+  assert.deepEqual(list.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { id: string }).id), [id]);
+  const audit = await runWarden(['audit', 'trace', '--task', id, '-c', config, '--json']);
+  const methods = audit.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { method: string; outcome: string }).method);
+  for (const m of ['task/start', 'tools/call', 'task/end']) assert.ok(methods.includes(m), `${m} missing from the task's trace: ${methods.join(', ')}`);
+  assert.ok(!audit.stdout.includes(token), 'the token is not in the audit log');
+});
+
+test('task start refuses what policy does not grant, a TTL above the maximum, and a config without auth', async () => {
+  const other = await runWarden(['task', 'start', '-c', config, '--agent', 'agent-x', '--purpose', 'p', '--server', 'files']);
+  assert.equal(other.code, 1);
+  assert.match(other.stderr, /nothing asked for was granted/);
+  assert.equal(other.stdout, '', 'no token is printed');
+  const long = await runWarden(['task', 'start', '-c', config, '--agent', 'agent-a', '--purpose', 'p', '--server', 'files', '--ttl', '48h']);
+  assert.equal(long.code, 1);
+  assert.match(long.stderr, /above the maximum/);
+  const dev = writeConfig(tmp.dir, { store: 'dev.db', auth: { mode: 'none' }, mcpServers: {} }, 'dev.yaml');
+  const none = await runWarden(['task', 'start', '-c', dev, '--agent', 'a', '--purpose', 'p', '--server', 'x']);
+  assert.equal(none.code, 1);
+  assert.match(none.stderr, /a task token is a gateway token/);
+});
