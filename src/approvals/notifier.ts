@@ -8,7 +8,8 @@
  * short reason, never the URL (it may carry a token) nor the secret.
  *
  * Secrets come from the environment, never the config file: `readApprovalSecrets` refuses a configured
- * webhook or callback whose variable is unset or shorter than 16 bytes, before the gateway starts.
+ * webhook or callback whose variable is unset or shorter than 16 bytes, and a configured approval page whose
+ * secret is unset or shorter than 32 bytes (or whose named client secret is unset), before the gateway starts.
  */
 import { postSigned } from '../audit/sinks/webhook.js';
 import { ConfigError } from '../config/index.js';
@@ -22,26 +23,37 @@ export type ApprovalsConfig = WardenConfig['approvals'];
 export interface ApprovalSecrets {
   webhook?: string;
   callback?: string;
+  /** `approvals.page.secretEnv`: keys the page's cookies and CSRF tokens. */
+  page?: string;
+  /** `approvals.page.signIn.clientSecretEnv`, when named: the page's OpenID client is confidential. */
+  pageClientSecret?: string;
 }
 
 const MIN_SECRET_BYTES = 16;
+/** The page secret keys sessions that authorise decisions: HMAC-SHA256 keys of the hash's full size. */
+const MIN_PAGE_SECRET_BYTES = 32;
 
 /**
- * Reads the secrets `approvals.webhook` and `approvals.callback` (when enabled) name; throws a ConfigError
+ * Reads the secrets `approvals.webhook`, `approvals.callback` (when enabled) and `approvals.page` name; throws a ConfigError
  * listing every missing or short one (by variable name, never its value). `source` names the config file.
  */
 export function readApprovalSecrets(approvals: ApprovalsConfig, env: NodeJS.ProcessEnv = process.env, source = 'config'): ApprovalSecrets {
   const problems: string[] = [];
-  const read = (path: string, name: string): string | undefined => {
+  const read = (path: string, name: string, min = MIN_SECRET_BYTES, what = 'the signing secret'): string | undefined => {
     const value = env[name];
-    if (value === undefined || value === '') problems.push(`${path}: the environment variable ${name} (the signing secret) is not set`);
-    else if (Buffer.byteLength(value) < MIN_SECRET_BYTES) problems.push(`${path}: the secret in ${name} must be at least ${MIN_SECRET_BYTES} bytes`);
+    if (value === undefined || value === '') problems.push(`${path}: the environment variable ${name} (${what}) is not set`);
+    else if (Buffer.byteLength(value) < min) problems.push(`${path}: the secret in ${name} must be at least ${min} bytes`);
     else return value;
     return undefined;
   };
   const secrets: ApprovalSecrets = {};
   if (approvals.webhook) secrets.webhook = read('approvals.webhook.secretEnv', approvals.webhook.secretEnv);
   if (approvals.callback?.enabled) secrets.callback = read('approvals.callback.secretEnv', approvals.callback.secretEnv);
+  if (approvals.page) {
+    secrets.page = read('approvals.page.secretEnv', approvals.page.secretEnv, MIN_PAGE_SECRET_BYTES, 'the approval page secret');
+    const client = approvals.page.signIn.clientSecretEnv;
+    if (client !== undefined) secrets.pageClientSecret = read('approvals.page.signIn.clientSecretEnv', client, 1, 'the sign-in client secret');
+  }
   if (problems.length > 0) throw new ConfigError(`invalid config ${source}:\n  - ${problems.join('\n  - ')}`);
   return secrets;
 }

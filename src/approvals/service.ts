@@ -70,10 +70,9 @@ export class ApprovalService {
    */
   async hold(call: HoldRequest, hooks: HoldHooks): Promise<ApprovalRecord> {
     const { store } = this.opts;
-    const digest = callDigest(call);
-    const ready = await store.consume(digest, this.iso());
-    if (ready !== undefined) return ready;
-    const request = (await store.pendingFor(digest, this.iso())) ?? (await this.open(call, digest));
+    const start = await this.begin(call);
+    if ('used' in start) return start.used;
+    const { digest, request } = start;
     // How long it has waited is measured on the monotonic clock; expiry on the (injectable) wall clock.
     const started = performance.now();
     let lastNotice = -Infinity;
@@ -85,9 +84,7 @@ export class ApprovalService {
       }
       await hooks.guard?.();
       const current = await store.get(request.id);
-      if (current?.state === 'denied') {
-        throw new WardenError('approval_denied', `The approval ${request.id} was denied${current.decisionReason ? `: ${current.decisionReason}` : ''}`, JsonRpcCode.PolicyDenied, 200, { approvalId: request.id });
-      }
+      if (current?.state === 'denied') throw this.denied(current);
       if (current?.state === 'approved' || current?.state === 'consumed') {
         const used = await store.consume(digest, this.iso());
         if (used !== undefined) return used;
@@ -106,6 +103,28 @@ export class ApprovalService {
       200,
       { approvalId: request.id },
     );
+  }
+
+  /**
+   * The first step of a hold, without waiting: consumes an approval given for exactly this call, or opens
+   * (or joins) the pending request for it. An in-protocol prompt uses it to answer at once with a link.
+   */
+  async begin(call: HoldRequest): Promise<{ used: ApprovalRecord } | { digest: string; request: ApprovalRecord }> {
+    const { store } = this.opts;
+    const digest = callDigest(call);
+    const used = await store.consume(digest, this.iso());
+    if (used !== undefined) return { used };
+    return { digest, request: (await store.pendingFor(digest, this.iso())) ?? (await this.open(call, digest)) };
+  }
+
+  /** One request as stored, whatever its state. */
+  find(id: string): Promise<ApprovalRecord | undefined> {
+    return this.opts.store.get(id);
+  }
+
+  /** The refusal a call gets once its request was denied. */
+  denied(r: ApprovalRecord): WardenError {
+    return new WardenError('approval_denied', `The approval ${r.id} was denied${r.decisionReason ? `: ${r.decisionReason}` : ''}`, JsonRpcCode.PolicyDenied, 200, { approvalId: r.id });
   }
 
   private async open(call: HoldRequest, digest: string): Promise<ApprovalRecord> {

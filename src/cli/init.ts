@@ -48,6 +48,15 @@ agents:
 policy:
   files: [policies]
 
+# Who approves the calls a policy marks @approval (under the starter pack: destructive tools in prod).
+# Without approvers those calls are refused; decide with \`warden approvals\`, the admin API, or the page.
+# approvals:
+#   approvers: [alice]
+#   holdSeconds: 120
+#   prompt: url                # ask the person at the client to open the approval page (URL elicitation)
+#   page:                      # <origin>/approvals/<id>: approvers sign in with OpenID Connect and decide
+#     signIn: { issuer: https://idp.example.com, clientId: warden-approvals }   # secret: WARDEN_APPROVAL_PAGE_SECRET
+
 # The MCP servers behind the gateway, in the mcpServers shape desktop apps and IDEs use.
 mcpServers:
   files:

@@ -6,6 +6,9 @@ import { startRetention } from '../audit/retention.js';
 import { createSinks, SinkPump } from '../audit/sinks/index.js';
 import { checkAdminConfig } from '../admin/index.js';
 import { approvalNotifierFor, readApprovalSecrets } from '../approvals/notifier.js';
+import { approvalPageUrl } from '../approvals/page-url.js';
+import { RequestStateCodec } from '../approvals/request-state.js';
+import type { ApprovalService } from '../approvals/index.js';
 import { ConfigError, resolveStoreSpec, type ServerConfig, type WardenConfig } from '../config/index.js';
 import { checkSecretReferences, openVaultForReferences, secretInjector } from '../credentials/inject.js';
 import { checkUserSecrets, forUser } from '../credentials/user-secrets.js';
@@ -29,6 +32,8 @@ export interface RunningGateway {
   policy: RunningPolicy;
   tasks: TaskService;
   revocations: RevocationList;
+  /** Absent when no approvers are configured. */
+  approvals: ApprovalService | undefined;
   close(): Promise<void>;
 }
 
@@ -143,6 +148,11 @@ export async function startGateway(config: WardenConfig, baseDir: string, log: L
         .catch((err: unknown) => log.error({ err }, 'could not record an approval request'));
     };
     const approvals = approvalServiceFor(config, store.approvals, requested);
+    // In-protocol prompts (approvals.prompt: url) link to the approval page; their requestState is keyed by its secret.
+    const approvalPrompt =
+      config.approvals.prompt === 'url' && approvals && approvalSecrets.page !== undefined
+        ? { pageUrl: (id: string) => approvalPageUrl(linkBase!, id), state: new RequestStateCodec(approvalSecrets.page) }
+        : undefined;
     const gateway = new Gateway({
       config,
       audit,
@@ -152,6 +162,7 @@ export async function startGateway(config: WardenConfig, baseDir: string, log: L
       tasks,
       approvals,
       revocations,
+      ...(approvalPrompt ? { approvalPrompt } : {}),
       ...(prepareServer ? { prepareServer } : {}),
     });
     policy.attach(gateway);
@@ -161,7 +172,14 @@ export async function startGateway(config: WardenConfig, baseDir: string, log: L
     const callback = approvals && approvalSecrets.callback !== undefined ? { service: approvals, store: store.approvals, audit, secret: approvalSecrets.callback, toleranceSeconds: config.approvals.callback!.toleranceSeconds, log } : undefined;
     // The admin API (admin.enabled): approvers decide, operators revoke and end tasks, through the same services.
     const admin = config.admin.enabled ? { approvals, approvalStore: store.approvals, tasks, taskStore: store.tasks, tokens: store.tokens, revocations: store.revocations, audit, log, approverScope: config.admin.approverScope, adminScope: config.admin.adminScope, checkRevoked: (p: Principal) => revocations.check(p) } : undefined;
-    const ingress = await startIngress(config, gateway, log, baseDir, (publicUrl) => createIdentity(config, publicUrl, baseDir, store, keys, startTaskHook(config, tasks), (p) => revocations.check(p)), callback, admin);
+    // The approval page (approvals.page): approvers sign in (OpenID Connect) and decide in a browser at /approvals/<id>.
+    const pageConfig = config.approvals.page;
+    if (pageConfig && !approvals) log.warn('approvals.page is configured but approvals.approvers is empty: the approval page is not served');
+    const page =
+      pageConfig && approvals && approvalSecrets.page !== undefined
+        ? { service: approvals, store: store.approvals, audit, log, secret: approvalSecrets.page, page: pageConfig, clientSecret: approvalSecrets.pageClientSecret, approvers: config.approvals.approvers, separationOfDuties: config.approvals.separationOfDuties }
+        : undefined;
+    const ingress = await startIngress(config, gateway, log, baseDir, (publicUrl) => createIdentity(config, publicUrl, baseDir, store, keys, startTaskHook(config, tasks), (p) => revocations.check(p)), callback, admin, page);
     linkBase ??= ingress.url;
     issuerRef.url ??= ingress.url;
     return {
@@ -171,6 +189,7 @@ export async function startGateway(config: WardenConfig, baseDir: string, log: L
       policy,
       tasks,
       revocations,
+      approvals,
       close: async () => {
         policy.close();
         leases?.stop();

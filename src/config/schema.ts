@@ -238,7 +238,34 @@ export const ApprovalsSchema = z.strictObject({
       toleranceSeconds: z.number().int().min(1).max(3600).default(300),
     })
     .optional(),
-});
+  /**
+   * A web page per request at `/approvals/<id>` where an approver signs in (OpenID Connect, authorization
+   * code with PKCE) and decides. The secret (at least 32 bytes, the same on every replica) keys the page's
+   * cookies and the `requestState` of in-protocol prompts.
+   */
+  page: z
+    .strictObject({
+      secretEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/).default('WARDEN_APPROVAL_PAGE_SECRET'),
+      /** How long an approver stays signed in to the page. */
+      sessionMinutes: z.number().int().min(1).max(720).default(15),
+      signIn: z.strictObject({
+        issuer: z.url({ protocol: /^https?$/ }),
+        clientId: z.string().min(1),
+        /** Set for a confidential client (client_secret_basic); unset for a public one (PKCE only). */
+        clientSecretEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/).optional(),
+        /** The ID token claim that names the approver, compared with `approvals.approvers`. */
+        claim: z.string().min(1).default('sub'),
+        scope: z.string().min(1).default('openid'),
+      }),
+    })
+    .optional(),
+  /**
+   * `url`: a held call asks the person at the client in the protocol, with a link to the approval page
+   * (URL elicitation on 2025-11-25 sessions, an input-required result on 2026-07-28), where the client
+   * declared URL elicitation. Needs `page`.
+   */
+  prompt: z.enum(['none', 'url']).default('none'),
+}).refine((a) => a.prompt === 'none' || a.page !== undefined, { message: 'approvals.prompt "url" needs approvals.page (the page the prompt links to)', path: ['prompt'] });
 
 /** The admin HTTP API under /admin/ (src/admin/): needs auth in oauth mode. Scopes a token needs to decide approvals, and to revoke and end tasks. */
 export const AdminSchema = z.strictObject({

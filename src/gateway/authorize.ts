@@ -13,6 +13,7 @@ import { redactArguments } from '../audit/redact.js';
 import { JsonRpcCode, WardenError } from '../protocol/errors.js';
 import type { Logger } from '../telemetry/log.js';
 import type { Entry, ListKind } from './catalog.js';
+import { InputRequired, type Holder } from './approval-prompt.js';
 import { classifyTool, serverFacts } from './classification.js';
 import { RateMeter } from './rate-meter.js';
 
@@ -140,14 +141,15 @@ export class RequestAuthorization {
    * Decides a tool call; a call that needs approval is held until a human decides (when approvals are
    * configured), and goes ahead only with an approval bound to exactly this call, which it consumes.
    */
-  async checkCall(entry: Entry, args: unknown, hooks: HoldHooks): Promise<Record<string, unknown> | undefined> {
+  async checkCall(entry: Entry, args: unknown, hooks: HoldHooks, hold: Holder = (approvals, call, h) => approvals.hold(call, h)): Promise<Record<string, unknown> | undefined> {
     const target = this.authz.target('tools', entry);
     const approvals = this.authz.approvals;
     const forwarded = this.checkTarget('call_tool', target, args, approvals !== undefined);
     if (this.decision?.effect !== 'needs-approval' || approvals === undefined || this.subject === null) return forwarded;
     const s = this.subject;
     try {
-      const used = await approvals.hold(
+      const used = await hold(
+        approvals,
         {
           agent: s.agent,
           user: s.user,
@@ -165,7 +167,8 @@ export class RequestAuthorization {
       );
       this.approvalId = used.id;
     } catch (err) {
-      const id = err instanceof WardenError ? err.data?.approvalId : undefined;
+      // A refusal, or an input-required answer, names the request the call waits on.
+      const id = err instanceof WardenError || err instanceof InputRequired ? err.data?.approvalId : undefined;
       if (typeof id === 'string') this.approvalId = id;
       throw err;
     }

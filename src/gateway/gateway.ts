@@ -12,6 +12,7 @@ import { SUPPORTED_REVISIONS } from '../protocol/revisions.js';
 import type { Principal } from '../identity/principal.js';
 import type { GatewayPolicy, TaskFacts } from '../policy/index.js';
 import type { Logger } from '../telemetry/log.js';
+import type { ApprovalPromptSettings } from './approval-prompt.js';
 import { Authorizer } from './authorize.js';
 import type { RequestOutbound } from './channel.js';
 import { route, type RouteContext } from './router.js';
@@ -26,6 +27,8 @@ export interface GatewayOptions {
   policy: () => GatewayPolicy;
   /** Holds calls that need approval until a human decides; absent: such calls are refused. */
   approvals?: ApprovalService;
+  /** Asks in the protocol, with a link to the approval page, where the client supports it (approvals.prompt). */
+  approvalPrompt?: ApprovalPromptSettings;
   /** Injects credentials into an upstream's config for the session's owner, before each connect. */
   prepareServer?: SessionDeps['prepareServer'];
   /** Refuses a principal that was revoked (its token, agent, user or task); throws a WardenError. */
@@ -62,7 +65,7 @@ function outcomeOf(err: unknown): AuditOutcome {
   const code = errorCodeOf(err);
   if (code === 'upstream_timeout') return 'timeout';
   if (code === 'cancelled') return 'cancelled';
-  const refused = ['audit_unavailable', 'policy_denied', 'approval_required', 'task_inactive', 'approval_pending', 'approval_denied', 'revoked', 'revocation_unavailable'];
+  const refused = ['audit_unavailable', 'policy_denied', 'approval_required', 'task_inactive', 'approval_pending', 'approval_denied', 'approval_declined', 'revoked', 'revocation_unavailable'];
   if (code !== undefined && refused.includes(code)) {
     return 'denied';
   }
@@ -195,6 +198,7 @@ export class Gateway {
         protocolVersion: meta.protocolVersion ?? session.init.protocolVersion,
       }, task),
       audit: { upstream: null, target: null, argsDigest: null, arguments: null, upstreamStatus: null, decision: null },
+      prompt: this.opts.approvalPrompt,
       stillAllowed: async () => {
         // A held call ends when its caller is revoked or its task stops while it waits.
         const p = meta.principal;
@@ -235,8 +239,9 @@ export class Gateway {
           arguments: ctx.audit.arguments,
           decision: ctx.authz.decision,
           approvalId: ctx.authz.approvalId,
-          outcome: failure === undefined ? 'ok' : outcomeOf(failure),
-          errorCode: failure === undefined ? null : errorCodeOf(failure),
+          // A call answered with an approval prompt did not run: recorded like a call still waiting for approval.
+          outcome: failure === undefined ? (ctx.audit.inputRequired ? 'denied' : 'ok') : outcomeOf(failure),
+          errorCode: failure === undefined ? (ctx.audit.inputRequired ? 'approval_pending' : null) : errorCodeOf(failure),
         }),
         // The filter step replaced injected secret values in the upstream's answer: its own event, right after
         // the request's (the audit table has no column for it, and a new field would not be kept or hashed).

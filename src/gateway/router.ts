@@ -11,6 +11,7 @@ import type { AuditDecision } from '../audit/event.js';
 import type { UpstreamClient } from '../upstream/index.js';
 import type { HoldHooks } from '../approvals/index.js';
 import type { RequestAuthorization } from './authorize.js';
+import { holderFor, InputRequired, withoutInputFields, type ApprovalPromptSettings } from './approval-prompt.js';
 import { unknownName, validItems, type ListKind } from './catalog.js';
 import type { RequestOutbound } from './channel.js';
 import type { GatewaySession } from './session.js';
@@ -27,6 +28,8 @@ export interface RouteAudit {
   redacted?: boolean;
   /** Leases the upstream hop used. */
   leaseIds?: readonly string[];
+  /** The call was answered with an input-required result (an approval prompt) instead of running. */
+  inputRequired?: boolean;
 }
 
 /** How `audit.arguments` wants a call's arguments kept: nothing, a digest, or a digest plus a redacted copy. */
@@ -41,6 +44,8 @@ export interface RouteContext {
   authz: RequestAuthorization;
   /** Re-checks the caller while a call is held for approval (revocation, its task): throws to end the hold. */
   stillAllowed?: () => Promise<void>;
+  /** In-protocol approval prompts (config approvals.prompt), where configured. */
+  prompt?: ApprovalPromptSettings | undefined;
   /** Filled in while routing, for the audit event. */
   audit: RouteAudit;
 }
@@ -236,10 +241,19 @@ export async function route(ctx: RouteContext, req: JsonRpcRequest): Promise<Rec
       const entry = await resolveName(ctx, 'tools', params?.name);
       ctx.audit.upstream = entry.upstream;
       ctx.audit.target = entry.original;
-      const args = await checkRecording(ctx, () => ctx.authz.checkCall(entry, params?.arguments, { signal: ctx.out.signal, waiting: progressWhileHeld(ctx, params), ...(ctx.stillAllowed ? { guard: ctx.stillAllowed } : {}) }), params?.arguments);
+      const hooks = { signal: ctx.out.signal, waiting: progressWhileHeld(ctx, params), ...(ctx.stillAllowed ? { guard: ctx.stillAllowed } : {}) };
+      const hold = holderFor(ctx.prompt, ctx.session, ctx.out, req.params);
+      let args: Record<string, unknown> | undefined;
+      try {
+        args = await checkRecording(ctx, () => ctx.authz.checkCall(entry, params?.arguments, hooks, hold), params?.arguments);
+      } catch (err) {
+        if (!(err instanceof InputRequired)) throw err;
+        ctx.audit.inputRequired = true;
+        return err.result;
+      }
       // A task-augmented call (2025-11-25) answers with a task handle instead of content.
       const ok = (r: Record<string, unknown>) => Array.isArray(r.content) || isObject(r.task);
-      return forward(ctx, entry.upstream, 'tools/call', withArguments({ ...params, name: entry.original }, args), ok);
+      return forward(ctx, entry.upstream, 'tools/call', withArguments({ ...withoutInputFields(params), name: entry.original }, args), ok);
     }
     case 'prompts/get': {
       const entry = await resolveName(ctx, 'prompts', params?.name);

@@ -243,17 +243,23 @@ export class GatewaySession {
     if (!needed || !(needed in this.init.clientCapabilities)) {
       return Promise.reject(new WardenError('client_capability_missing', `The client does not support ${req.method}`, JsonRpcCode.MethodNotFound));
     }
-    const out = this.streamFor(upstream, tag);
+    return this.askClient(this.streamFor(upstream, tag), req.method, this.redactRelayed(upstream, req.params, tag));
+  }
+
+  /**
+   * Sends a request to this session's client on `out` (the stream of the request it concerns) and returns
+   * its answer: for relayed upstream requests, and the gateway's own approval prompts.
+   */
+  askClient(out: Outbound | undefined, method: string, params: Params | undefined): Promise<Record<string, unknown>> {
     if (!out || this.closed) return Promise.reject(new WardenError('client_capability_missing', 'The client has no open stream to receive the request', JsonRpcCode.InternalError));
     const id = `warden-${this.nextClientRequestId++}`;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.clientRequests.delete(id);
-        reject(new WardenError('upstream_timeout', `The client did not answer ${req.method} in time`, JsonRpcCode.UpstreamTimeout));
+        reject(new WardenError('upstream_timeout', `The client did not answer ${method} in time`, JsonRpcCode.UpstreamTimeout));
       }, this.deps.callTimeoutMs);
       this.clientRequests.set(id, { resolve, reject, timer });
-      const params = this.redactRelayed(upstream, req.params, tag);
-      const message: JsonRpcMessage = { jsonrpc: '2.0', id, method: req.method, ...(params ? { params } : {}) };
+      const message: JsonRpcMessage = { jsonrpc: '2.0', id, method, ...(params ? { params } : {}) };
       if (!out.send(message)) {
         clearTimeout(timer);
         this.clientRequests.delete(id);

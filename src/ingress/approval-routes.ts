@@ -19,6 +19,7 @@ import { WardenError } from '../protocol/errors.js';
 import type { ApprovalRecord, ApprovalStore } from '../store/types.js';
 import type { Logger } from '../telemetry/log.js';
 import { readBody } from './body.js';
+import { decideRequest, recordDecision, Refusal } from './approval-decision.js';
 
 export interface ApprovalCallbackOptions {
   service: ApprovalService;
@@ -37,16 +38,6 @@ const PATH = /^\/approvals\/([0-9A-Za-z_-]{1,64})\/decision$/;
 const MAX_BODY_BYTES = 16 * 1024;
 /** Signatures remembered at once; beyond this (only reachable by a secret holder) requests are refused, not forgotten. */
 const MAX_REMEMBERED = 10_000;
-
-class Refusal extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 interface DecisionBody {
   decision: 'approve' | 'deny';
@@ -111,23 +102,9 @@ export class ApprovalCallback {
       this.authenticate(req, raw);
       signed = true;
       body = parseDecision(raw, id);
-      record = await this.opts.store.get(id);
-      if (record === undefined) throw new Refusal(404, 'unknown_approval', `No approval request ${id}`);
-      this.assertPending(record);
-      const state = body.decision === 'approve' ? 'approved' : 'denied';
-      let done: ApprovalRecord;
-      try {
-        done = await this.opts.service.decide(id, body.approver, state, body.reason);
-      } catch (err) {
-        if (!(err instanceof WardenError)) throw err;
-        // Decided or expired meanwhile is a conflict; anything else is the approver checks refusing.
-        const current = await this.opts.store.get(id);
-        if (current !== undefined) this.assertPending(current);
-        throw new Refusal(403, 'forbidden', err.message);
-      }
-      const decision: AuditDecision = { effect: state === 'approved' ? 'allow' : 'deny', policyIds: done.policyIds, reason: `${state} by ${body.approver}${body.reason ? `: ${body.reason}` : ''}` };
+      const { done, decision } = await decideRequest({ service: this.opts.service, store: this.opts.store, now: () => this.now() }, id, body.approver, body.decision, body.reason, (r) => (record = r));
       // The decision is stored: answer it even if its audit event could not be (the failure is logged).
-      await this.record(startedAt, done, body, true, decision).catch((err: unknown) => this.opts.log.error({ err, approvalId: id }, 'could not record an approval decision'));
+      await this.record(startedAt, id, done, body, true, decision).catch((err: unknown) => this.opts.log.error({ err, approvalId: id }, 'could not record an approval decision'));
       json(res, 200, { id, state: done.state });
     } catch (err) {
       const r =
@@ -138,7 +115,7 @@ export class ApprovalCallback {
             : new Refusal(500, 'internal', 'The decision could not be made');
       if (r.status === 500) this.opts.log.error({ err, approvalId: id }, 'approval callback failed');
       else this.opts.log.warn({ approvalId: id, status: r.status, code: r.code }, 'approval callback refused');
-      await this.record(startedAt, record, body, signed, null, r.code).catch(() => undefined);
+      await this.record(startedAt, id, record, body, signed, null, r.code).catch(() => undefined);
       json(res, r.status, { error: r.code, message: r.message }, r.status === 405 ? { allow: 'POST' } : {});
     }
   }
@@ -158,31 +135,8 @@ export class ApprovalCallback {
     this.seen.set(headers.signature, (Number(headers.timestamp) + toleranceSeconds + 1) * 1000);
   }
 
-  private assertPending(r: ApprovalRecord): void {
-    if (r.state !== 'pending') throw new Refusal(409, 'not_pending', `Request ${r.id} is already ${r.state}`);
-    if (Date.parse(r.expiresAt) <= this.now()) throw new Refusal(409, 'not_pending', `Request ${r.id} has expired`);
-  }
-
   /** The decision, or a refused attempt, as an audit event (like `warden approvals approve`, authMethod `webhook`). */
-  private record(startedAt: number, r: ApprovalRecord | undefined, body: DecisionBody | undefined, signed: boolean, decision: AuditDecision | null, errorCode: string | null = null) {
-    return this.opts.audit.record({
-      startedAt,
-      agent: r?.agent ?? null,
-      user: r?.user ?? null,
-      tenant: r?.tenant ?? null,
-      chain: r?.chain ?? [],
-      authMethod: signed ? 'webhook' : null,
-      task: r?.task ?? null,
-      sessionId: null,
-      protocolVersion: null,
-      method: body ? `approval/${body.decision}` : 'approval/decision',
-      upstream: r?.upstream ?? null,
-      target: r?.tool ?? null,
-      argsDigest: null,
-      decision,
-      approvalId: r?.id ?? null,
-      outcome: errorCode === null ? 'ok' : errorCode === 'internal' ? 'error' : 'denied',
-      errorCode,
-    });
+  private record(startedAt: number, id: string, record: ApprovalRecord | undefined, body: DecisionBody | undefined, signed: boolean, decision: AuditDecision | null, errorCode: string | null = null) {
+    return recordDecision(this.opts.audit, { startedAt, record, id, verb: body?.decision, authMethod: signed ? 'webhook' : null, decision, errorCode });
   }
 }

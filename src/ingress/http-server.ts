@@ -15,6 +15,7 @@ import type { Gateway } from '../gateway/gateway.js';
 import type { Identity } from '../identity/index.js';
 import { JsonRpcCode, WardenError } from '../protocol/errors.js';
 import type { Logger } from '../telemetry/log.js';
+import { ApprovalPage, type ApprovalPageOptions } from './approval-page.js';
 import { ApprovalCallback, type ApprovalCallbackOptions } from './approval-routes.js';
 import { createHostGuard, type HostGuard } from './guard.js';
 import { routeIdentity } from './oauth-routes.js';
@@ -56,13 +57,18 @@ function peerSan(req: IncomingMessage): string | undefined {
   return cert.subjectAltName ?? undefined;
 }
 
-/** `approvalCallback`: serve `POST /approvals/<id>/decision` (config approvals.callback.enabled); `admin`: serve `/admin/` (config admin.enabled). */
-export async function startIngress(config: WardenConfig, gateway: Gateway, log: Logger, baseDir: string, identityFor: (publicUrl: string) => Identity, approvalCallback?: ApprovalCallbackOptions, admin?: AdminServices): Promise<Ingress> {
+/**
+ * `approvalCallback`: serve `POST /approvals/<id>/decision` (config approvals.callback.enabled); `admin`: serve
+ * `/admin/` (config admin.enabled); `approvalPage`: serve the sign-in approval page `/approvals/<uuid>` (config approvals.page).
+ */
+export async function startIngress(config: WardenConfig, gateway: Gateway, log: Logger, baseDir: string, identityFor: (publicUrl: string) => Identity, approvalCallback?: ApprovalCallbackOptions, admin?: AdminServices, approvalPage?: ApprovalPageOptions): Promise<Ingress> {
   const approvals = approvalCallback ? new ApprovalCallback(approvalCallback) : undefined;
   const { host, port } = splitListen(config.listen);
   const sessions = new SessionRegistry(config.limits.sessionIdleMs, config.limits.maxSessions);
   // The guard and identity need the bound port, known only after listen(); requests wait for neither.
   const bound: { guard?: HostGuard; identity?: Identity; endpoint?: StreamableHttpEndpoint; admin?: AdminApi } = {};
+  // Its links and cookies need the public URL, read per request (it is known once listening).
+  const page = approvalPage ? new ApprovalPage(approvalPage, () => bound.identity!.resource) : undefined;
 
   const handler = (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0]!;
@@ -86,6 +92,7 @@ export async function startIngress(config: WardenConfig, gateway: Gateway, log: 
       return;
     }
     if (routeIdentity(path, req, res, bound.identity, gateway, systemClock)) return;
+    if (page?.route(path, req, res)) return;
     if (approvals?.route(path, req, res)) return;
     if (bound.admin?.route(path, req, res, peerSan(req))) return;
     if (path === '/healthz' && req.method === 'GET') {

@@ -62,6 +62,7 @@ export type WardenErrorCode =
   | 'revocation_unavailable'
   | 'approval_pending'
   | 'approval_denied'
+  | 'approval_declined'
   | 'forbidden'
   | 'cancelled'
   | 'internal';

@@ -11,21 +11,21 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
 import { signWebhook } from '../../src/audit/sinks/index.js';
-import { recorded } from '../helpers/auth.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { RawSession } from '../helpers/mcp-http.js';
 import { tsFixtureStdio } from '../helpers/servers.js';
+import { nextPending, recordedCalls, setEnv } from '../helpers/approvals.js';
 
 const POLICY = fileURLToPath(new URL('../fixtures/policies/approvals.cedar', import.meta.url));
 const ENV = 'WARDEN_APPROVAL_CALLBACK_SECRET';
 const SECRET = 'callback-secret-for-tests-0123456789';
-const saved = process.env[ENV];
+let restoreEnv: () => void = () => {};
 const recDir = mkdtempSync(join(tmpdir(), 'warden-callback-'));
 const record = join(recDir, 'upstream.log');
 let gw: TestGateway;
 
 before(async () => {
-  process.env[ENV] = SECRET;
+  restoreEnv = setEnv(ENV, SECRET);
   gw = await startTestGateway(
     // Annotations are not trusted, so `echo` counts as destructive; unset environment counts as prod.
     { rec: tsFixtureStdio('recording-upstream.ts', [], { RECORD_FILE: record }) },
@@ -37,11 +37,10 @@ before(async () => {
 after(async () => {
   await gw?.close();
   rmSync(recDir, { recursive: true, force: true });
-  if (saved === undefined) delete process.env[ENV];
-  else process.env[ENV] = saved;
+  restoreEnv();
 });
 
-const calls = (message: string) => recorded(record).filter((l) => l.includes('"tools/call"') && l.includes(message));
+const calls = (message: string) => recordedCalls(record, message);
 const decisionUrl = (id: string) => `${new URL(gw.url).origin}/approvals/${id}/decision`;
 
 interface Signed {
@@ -60,20 +59,13 @@ async function post(id: string, req: Signed): Promise<{ status: number; body: Re
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
-async function nextPending(seen: string[] = []): Promise<string> {
-  for (let i = 0; i < 100; i++) {
-    const found = (await gw.store.approvals.list({ state: 'pending' })).find((r) => !seen.includes(r.id));
-    if (found) return found.id;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return assert.fail('no pending approval request appeared');
-}
+const pending = (seen: string[] = []) => nextPending(gw.store.approvals, seen);
 
 test('a held call is approved by a signed callback and runs once; forged, stale, replayed and refused decisions are not accepted', async () => {
   const s = new RawSession(gw.url);
   await s.initialize();
   const held = s.request('tools/call', { name: 'echo', arguments: { message: 'deploy-7' } });
-  const id = await nextPending();
+  const id = await pending();
   const approve = { id, decision: 'approve', approver: 'alice', reason: 'change 7' };
 
   const unsigned = await fetch(decisionUrl(id), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(approve) });
@@ -131,7 +123,7 @@ test('a denial by callback refuses the held call, which never reaches the upstre
   const s = new RawSession(gw.url);
   await s.initialize();
   const held = s.request('tools/call', { name: 'echo', arguments: { message: 'drop-db' } });
-  const id = await nextPending();
+  const id = await pending();
   const get = await fetch(decisionUrl(id));
   assert.equal(get.status, 405);
   const no = await post(id, sign({ id, decision: 'deny', approver: 'alice', reason: 'not today' }));

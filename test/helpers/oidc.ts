@@ -1,8 +1,9 @@
 /**
  * A real OpenID provider (oidc-provider v9) in the test process on 127.0.0.1: JWT access tokens (RFC 9068,
  * ES256) audience-bound to one resource (RFC 8707), a confidential agent client (client credentials,
- * client_secret_basic) and a public user-facing app (authorization code with PKCE S256), login and consent
- * through the provider's development interactions, driven with fetch and a cookie jar. Its keys can be
+ * client_secret_basic), a public user-facing app (authorization code with PKCE S256) and the approval page's
+ * sign-in clients (ID tokens; public and confidential), login and consent through the provider's development
+ * interactions, driven with fetch and a cookie jar. Its keys can be
  * rotated while it runs, and every fetch of its JWKS is counted.
  */
 import { createHash, randomBytes } from 'node:crypto';
@@ -14,6 +15,12 @@ import { errors, Provider } from 'oidc-provider';
 export const AGENT_CLIENT = { id: 'agent-cc', secret: 'agent-cc-secret-0123456789abcdef' };
 export const APP_CLIENT = { id: 'app-web', redirectUri: 'http://127.0.0.1:9/callback' };
 export const RESOURCE_SCOPES = 'mcp:tools files:read';
+/**
+ * The approval page's sign-in (src/ingress/approver-signin.ts): native clients, so the provider accepts their
+ * loopback redirect URI on any port (RFC 8252 7.3), as the gateway's port is chosen when a test starts.
+ */
+export const PAGE_CLIENT = { id: 'warden-approvals', redirectUri: 'http://127.0.0.1/approvals/callback' };
+export const PAGE_CONFIDENTIAL_CLIENT = { id: 'warden-approvals-confidential', secret: 'page-client-secret-0123456789abcdef', redirectUri: 'http://127.0.0.1/approvals/callback' };
 
 export interface TestOidcProvider {
   issuer: string;
@@ -54,6 +61,23 @@ function configuration(resource: string, keys: JWK[]): Record<string, unknown> {
         redirect_uris: [APP_CLIENT.redirectUri],
         token_endpoint_auth_method: 'none',
       },
+      {
+        client_id: PAGE_CLIENT.id,
+        application_type: 'native',
+        grant_types: ['authorization_code'],
+        response_types: ['code'],
+        redirect_uris: [PAGE_CLIENT.redirectUri],
+        token_endpoint_auth_method: 'none',
+      },
+      {
+        client_id: PAGE_CONFIDENTIAL_CLIENT.id,
+        client_secret: PAGE_CONFIDENTIAL_CLIENT.secret,
+        application_type: 'native',
+        grant_types: ['authorization_code'],
+        response_types: ['code'],
+        redirect_uris: [PAGE_CONFIDENTIAL_CLIENT.redirectUri],
+        token_endpoint_auth_method: 'client_secret_basic',
+      },
     ],
     jwks: { keys },
     clientDefaults: { id_token_signed_response_alg: 'ES256' },
@@ -77,9 +101,18 @@ function configuration(resource: string, keys: JWK[]): Record<string, unknown> {
   };
 }
 
-/** A minimal cookie jar: name -> value, paths ignored (the provider's cookie names are distinct). */
-class CookieJar {
+/**
+ * A minimal cookie jar: name -> value, hosts and paths ignored (every server in a test is on 127.0.0.1, where a
+ * browser too shares cookies across ports, and the provider's and the gateway's cookie names are distinct).
+ */
+export class CookieJar {
   private readonly cookies = new Map<string, string>();
+  get(name: string): string | undefined {
+    return this.cookies.get(name);
+  }
+  set(name: string, value: string): void {
+    this.cookies.set(name, value);
+  }
   store(res: Response): void {
     for (const line of res.headers.getSetCookie()) {
       const [pair, ...attrs] = line.split(';');
@@ -94,6 +127,41 @@ class CookieJar {
   header(): string {
     return [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
   }
+}
+
+/**
+ * Goes where a browser would from `url`, following redirects and submitting the provider's login (as `user`)
+ * and consent forms, until a redirect points to a URL `stop` accepts (a client's redirect URI); returns it.
+ * Cookies of every hop are kept in `jar`.
+ */
+export async function followLogin(url: string, user: string, jar: CookieJar, stop: (next: URL) => boolean): Promise<URL> {
+  for (let step = 0; step < 12; step++) {
+    let res = await fetch(url, { redirect: 'manual', headers: { cookie: jar.header() }, signal: AbortSignal.timeout(5000) });
+    jar.store(res);
+    if (res.status === 200) {
+      // A login or consent page: submit its form the way a browser would.
+      const html = await res.text();
+      const prompt = /name="prompt" value="(\w+)"/.exec(html)?.[1];
+      const action = /<form[^>]*action="([^"]+)"/.exec(html)?.[1];
+      if (!prompt || !action) throw new Error(`unexpected page at ${url}: ${html.slice(0, 500)}`);
+      const form: Record<string, string> = prompt === 'login' ? { prompt, login: user, password: 'any' } : { prompt };
+      res = await fetch(new URL(action.replace(/&amp;/g, '&'), url), {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { cookie: jar.header(), 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams(form).toString(),
+        signal: AbortSignal.timeout(5000),
+      });
+      jar.store(res);
+    }
+    const location = res.headers.get('location');
+    if (res.status < 300 || res.status >= 400 || !location) throw new Error(`authorization flow stopped at ${url}: ${res.status} ${await res.text()}`);
+    await res.arrayBuffer();
+    const next = new URL(location, url);
+    if (stop(next)) return next;
+    url = next.href;
+  }
+  throw new Error('the authorization flow did not reach the redirect URI');
 }
 
 export async function startOidcProvider(resource: string): Promise<TestOidcProvider> {
@@ -154,40 +222,10 @@ export async function startOidcProvider(resource: string): Promise<TestOidcProvi
         code_challenge: createHash('sha256').update(verifier).digest('base64url'),
         code_challenge_method: 'S256',
       }).toString();
-      const jar = new CookieJar();
-      let url = auth.href;
-      let code: string | undefined;
-      for (let step = 0; step < 12 && code === undefined; step++) {
-        let res = await fetch(url, { redirect: 'manual', headers: { cookie: jar.header() }, signal: AbortSignal.timeout(5000) });
-        jar.store(res);
-        if (res.status === 200) {
-          // A login or consent page: submit its form the way a browser would.
-          const html = await res.text();
-          const prompt = /name="prompt" value="(\w+)"/.exec(html)?.[1];
-          const action = /<form[^>]*action="([^"]+)"/.exec(html)?.[1];
-          if (!prompt || !action) throw new Error(`unexpected page at ${url}: ${html.slice(0, 500)}`);
-          const form: Record<string, string> = prompt === 'login' ? { prompt, login: user, password: 'any' } : { prompt };
-          res = await fetch(new URL(action.replace(/&amp;/g, '&'), url), {
-            method: 'POST',
-            redirect: 'manual',
-            headers: { cookie: jar.header(), 'content-type': 'application/x-www-form-urlencoded' },
-            body: new URLSearchParams(form).toString(),
-            signal: AbortSignal.timeout(5000),
-          });
-          jar.store(res);
-        }
-        const location = res.headers.get('location');
-        if (res.status < 300 || res.status >= 400 || !location) throw new Error(`authorization flow stopped at ${url}: ${res.status} ${await res.text()}`);
-        await res.arrayBuffer();
-        const next = new URL(location, url);
-        if (next.href.startsWith(APP_CLIENT.redirectUri)) {
-          if (next.searchParams.get('state') !== state) throw new Error('state mismatch');
-          const c = next.searchParams.get('code');
-          if (!c) throw new Error(`no code: ${next.search}`);
-          code = c;
-        } else url = next.href;
-      }
-      if (!code) throw new Error('the authorization flow did not reach the redirect URI');
+      const next = await followLogin(auth.href, user, new CookieJar(), (u) => u.href.startsWith(APP_CLIENT.redirectUri));
+      if (next.searchParams.get('state') !== state) throw new Error('state mismatch');
+      const code = next.searchParams.get('code');
+      if (!code) throw new Error(`no code: ${next.search}`);
       return tokenEndpoint({ grant_type: 'authorization_code', code, redirect_uri: APP_CLIENT.redirectUri, code_verifier: verifier, client_id: APP_CLIENT.id, resource });
     },
     close: () =>

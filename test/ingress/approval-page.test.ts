@@ -1,0 +1,553 @@
+/**
+ * The approval page against a real OpenID provider (oidc-provider, test/helpers/oidc.ts) and a real gateway:
+ * an approver signs in (authorization code + PKCE, state, nonce) and approves or denies a held call from a
+ * browser-like client (fetch and a cookie jar). Each check is also attacked: non-approvers, the agent
+ * itself and the user under separationOfDuties are shown no buttons and their forged POSTs are refused;
+ * missing sessions, bad CSRF tokens, foreign origins, tampered cookies, a mismatched state, a replayed
+ * callback and a redirect elsewhere are refused; nothing secret reaches the logs or the pages.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { exportJWK, generateKeyPair, SignJWT, type CryptoKey } from 'jose';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, test } from 'node:test';
+import type { ApprovalService } from '../../src/approvals/index.js';
+import type { AuditRecorder } from '../../src/audit/index.js';
+import { uuidv7 } from '../../src/core/ids.js';
+import { ApprovalPage, LOGIN_COOKIE, SESSION_COOKIE } from '../../src/ingress/approval-page.js';
+import { safeNext } from '../../src/ingress/approver-signin.js';
+import { deriveKey, mac } from '../../src/ingress/page-cookies.js';
+import type { ApprovalRecord } from '../../src/store/types.js';
+import { silentLogger } from '../../src/telemetry/log.js';
+import { startAuthGateway, type AuthGateway } from '../helpers/auth.js';
+import { CookieJar, followLogin, PAGE_CLIENT, PAGE_CONFIDENTIAL_CLIENT, startOidcProvider, type TestOidcProvider } from '../helpers/oidc.js';
+import { RawSession } from '../helpers/mcp-http.js';
+import { tsFixtureStdio } from '../helpers/servers.js';
+import { startTestGateway } from '../helpers/gateway.js';
+import { readApprovalSecrets } from '../../src/approvals/notifier.js';
+import { validateConfig } from '../../src/config/index.js';
+import { nextPending, recordedCalls, setEnv } from '../helpers/approvals.js';
+
+const POLICY = fileURLToPath(new URL('../fixtures/policies/approvals.cedar', import.meta.url));
+const ENV = 'WARDEN_APPROVAL_PAGE_SECRET';
+const SECRET = 'approval-page-secret-for-tests-0123456789abcdef';
+const EVIL = 'http://evil.example';
+let restoreEnv: () => void = () => {};
+const dir = mkdtempSync(join(tmpdir(), 'warden-page-'));
+const record = join(dir, 'upstream.log');
+let op: TestOidcProvider;
+let gw: AuthGateway;
+let origin = '';
+/** Every authorization code and cookie value seen, to prove none of them reaches a log. */
+const seen: string[] = [];
+const pages: string[] = [];
+
+before(async () => {
+  restoreEnv = setEnv(ENV, SECRET);
+  op = await startOidcProvider('https://unused.example/mcp');
+  gw = await startAuthGateway(
+    // Annotations are not trusted, so `echo` counts as destructive; unset environment counts as prod.
+    { rec: tsFixtureStdio('recording-upstream.ts', [], { RECORD_FILE: record }) },
+    {
+      policy: { files: [POLICY] },
+      // `anonymous` is the agent in auth mode none, agent-y delegates a request below: both listed, so the
+      // self-approval rule is what refuses them.
+      approvals: { approvers: ['alice', 'anonymous', 'carol', 'agent-y'], holdSeconds: 30, separationOfDuties: true, page: { signIn: { issuer: op.issuer, clientId: PAGE_CLIENT.id } } },
+      // The host guard lets this origin through, so the page's own Origin check is what refuses it.
+      allowedOrigins: [EVIL],
+    },
+  );
+  origin = new URL(gw.publicUrl).origin;
+});
+
+after(async () => {
+  await gw?.close();
+  await op?.close();
+  rmSync(dir, { recursive: true, force: true });
+  restoreEnv();
+});
+
+const calls = (message: string) => recordedCalls(record, message);
+
+const pending = (seen: string[] = []) => nextPending(gw.store.approvals, seen);
+
+/** A browser: one cookie jar for the provider and the gateway, redirects followed by hand. */
+class Browser {
+  readonly jar = new CookieJar();
+  /** The Set-Cookie lines of the last response. */
+  setCookies: string[] = [];
+  /** The gateway's origin unless given (the suite's gateway is known only once it started). */
+  constructor(private readonly base?: string) {}
+
+  private get origin(): string {
+    return this.base ?? origin;
+  }
+
+  async get(url: string): Promise<Response> {
+    const res = await fetch(new URL(url, this.origin), { redirect: 'manual', headers: { cookie: this.jar.header() }, signal: AbortSignal.timeout(5000) });
+    this.jar.store(res);
+    this.setCookies = res.headers.getSetCookie();
+    for (const c of this.setCookies) seen.push(c.split(';')[0]!.split('=').slice(1).join('='));
+    return res;
+  }
+
+  async page(id: string): Promise<{ status: number; html: string; res: Response }> {
+    const res = await this.get(`/approvals/${id}`);
+    const html = await res.text();
+    pages.push(html);
+    return { status: res.status, html, res };
+  }
+
+  /** Opens the request, signs in at the provider, and comes back; returns the callback URL it used. */
+  async signIn(user: string, id: string): Promise<URL> {
+    const start = await this.get(`/approvals/${id}`);
+    assert.equal(start.status, 302);
+    const auth = new URL(start.headers.get('location')!);
+    assert.equal(auth.origin, op.issuer);
+    const back = await followLogin(auth.href, user, this.jar, (u) => u.pathname === '/approvals/callback');
+    seen.push(back.searchParams.get('code') ?? '');
+    const done = await this.get(back.href);
+    assert.equal(done.status, 302, await done.text());
+    assert.equal(done.headers.get('location'), `/approvals/${id}`);
+    return back;
+  }
+
+  csrfFrom(html: string): string {
+    return /name="csrf" value="([^"]+)"/.exec(html)?.[1] ?? assert.fail('no CSRF token on the page');
+  }
+
+  /** The token this browser's own session would carry for `id` (what a non-approver could compute, given the form). */
+  ownCsrf(id: string): string {
+    return mac(deriveKey(SECRET, 'csrf'), `${this.jar.get(SESSION_COOKIE)}\n${id}`);
+  }
+
+  async post(id: string, form: Record<string, string>, headers: Record<string, string> = {}): Promise<{ status: number; html: string }> {
+    const res = await fetch(`${this.origin}/approvals/${id}`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { cookie: this.jar.header(), 'content-type': 'application/x-www-form-urlencoded', origin: this.origin, ...headers },
+      body: new URLSearchParams(form).toString(),
+      signal: AbortSignal.timeout(5000),
+    });
+    const html = await res.text();
+    pages.push(html);
+    return { status: res.status, html };
+  }
+}
+
+const alice = new Browser();
+
+describe('the approval page', () => {
+  test('an approver signs in and approves: the held call runs once; a second decision is 409', async () => {
+    const s = new RawSession(gw.url);
+    await s.initialize();
+    const held = s.request('tools/call', { name: 'echo', arguments: { message: 'deploy-page-1' } });
+    const id = await pending();
+
+    const cookies = await alice.get(`/approvals/${id}`);
+    const login = cookies.headers.getSetCookie().find((c) => c.startsWith(`${LOGIN_COOKIE}=`)) ?? assert.fail('no sign-in cookie');
+    assert.match(login, /; Path=\/approvals; Max-Age=600; HttpOnly; SameSite=Lax$/);
+    const auth = new URL(cookies.headers.get('location')!);
+    assert.equal(auth.searchParams.get('code_challenge_method'), 'S256');
+    assert.equal(auth.searchParams.get('redirect_uri'), `${origin}/approvals/callback`);
+    assert.ok(auth.searchParams.get('state') && auth.searchParams.get('nonce'));
+    await cookies.arrayBuffer();
+
+    await alice.signIn('alice', id);
+    assert.ok(alice.jar.get(SESSION_COOKIE));
+    const session = alice.setCookies.find((c) => c.startsWith(`${SESSION_COOKIE}=`)) ?? assert.fail('no session cookie');
+    assert.match(session, /; Path=\/approvals; Max-Age=900; HttpOnly; SameSite=Lax$/, 'no Secure on an http public URL');
+    assert.ok(alice.setCookies.some((c) => c.startsWith(`${LOGIN_COOKIE}=;`) && /Max-Age=0/.test(c)), 'the sign-in cookie is cleared');
+    const { status, html, res } = await alice.page(id);
+    assert.equal(status, 200, html);
+    assert.equal(res.headers.get('content-security-policy'), "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'");
+    assert.equal(res.headers.get('cache-control'), 'no-store');
+    assert.equal(res.headers.get('x-frame-options'), 'DENY');
+    // same-origin, not no-referrer: under no-referrer a browser posts the form with `Origin: null`.
+    assert.equal(res.headers.get('referrer-policy'), 'same-origin');
+    assert.match(html, /Signed in as <strong>alice<\/strong>/);
+    assert.match(html, /<dt>Tool<\/dt><dd>echo<\/dd>/);
+    assert.match(html, /<dt>Agent<\/dt><dd>anonymous<\/dd>/);
+    assert.match(html, /destructive tools in prod need a human approval/);
+    assert.match(html, /deploy-page-1/);
+    assert.match(html, /<button type="submit" name="decision" value="approve">Approve<\/button>/);
+    assert.ok(!/<script/i.test(html));
+    assert.equal(calls('deploy-page-1').length, 0, 'nothing reaches the upstream while held');
+
+    const ok = await alice.post(id, { csrf: alice.csrfFrom(html), decision: 'approve', reason: 'change <b>7</b>' });
+    assert.equal(ok.status, 200, ok.html);
+    assert.match(ok.html, /Approved by <strong>alice<\/strong>/);
+    assert.match(ok.html, /change &lt;b&gt;7&lt;\/b&gt;/);
+    const { message } = await held;
+    assert.equal((message.result as { content: { text: string }[] }).content[0]?.text, 'deploy-page-1', JSON.stringify(message));
+    assert.equal(calls('deploy-page-1').length, 1, 'the upstream saw exactly one call');
+
+    const again = await alice.post(id, { csrf: alice.csrfFrom(html), decision: 'deny' });
+    assert.equal(again.status, 409);
+    assert.match(again.html, /already (approved|consumed)/);
+    const shown = await alice.page(id);
+    assert.ok(!shown.html.includes('name="decision"'), 'a decided request shows no buttons');
+
+    const events = await gw.store.audit.tail({ limit: 500 });
+    assert.ok(events.some((e) => e.method === 'approval/approve' && e.approvalId === id && e.outcome === 'ok' && e.authMethod === 'oidc' && /approved by alice: change <b>7<\/b>/.test(e.decision?.reason ?? '')));
+    assert.ok(events.some((e) => e.method === 'approval/deny' && e.approvalId === id && e.outcome === 'denied' && e.errorCode === 'not_pending'));
+  });
+
+  test('a denial refuses the held call; a tool argument with <script> is shown escaped', async () => {
+    const s = new RawSession(gw.url);
+    await s.initialize();
+    const held = s.request('tools/call', { name: 'echo', arguments: { message: '<script>alert("drop")</script>' } });
+    const id = await pending();
+    const { html } = await alice.page(id);
+    assert.ok(!html.includes('<script>'), 'the argument is not markup');
+    assert.match(html, /&lt;script&gt;alert\(\\&quot;drop\\&quot;\)&lt;\/script&gt;/);
+    const no = await alice.post(id, { csrf: alice.csrfFrom(html), decision: 'deny', reason: 'not today' });
+    assert.equal(no.status, 200, no.html);
+    assert.match(no.html, /Denied by <strong>alice<\/strong>/);
+    const { message } = await held;
+    const err = message.error as { message: string; data: { reason: string; approvalId: string } };
+    assert.equal(err.data.reason, 'approval_denied');
+    assert.equal(err.data.approvalId, id);
+    assert.equal(calls('drop').length, 0);
+  });
+
+  test('who may not decide sees why and no buttons, and their forged decisions are refused (403)', async () => {
+    // A pending request made for carol's agent: with separationOfDuties carol may not approve it.
+    const now = Date.now();
+    const r: ApprovalRecord = { id: uuidv7(now), digest: 'd'.repeat(64), agent: 'agent-x', user: 'carol', tenant: null, chain: ['agent-y'], task: null, upstream: 'rec', tool: 'echo', arguments: '{"message":"sod"}', reason: 'needs a human', policyIds: ['hold'], createdAt: new Date(now).toISOString(), expiresAt: new Date(now + 600_000).toISOString(), state: 'pending', decidedBy: null, decidedAt: null, decisionReason: null, consumedAt: null };
+    await gw.store.approvals.create(r);
+    const cases: Array<[string, RegExp, RegExp]> = [
+      ['mallory', /mallory is not listed in approvals\.approvers/, /mallory is not an approver/],
+      ['agent-y', /you are an agent that delegated this request/, /may not approve its own request/],
+      ['carol', /separationOfDuties/, /separationOfDuties/],
+    ];
+    for (const [user, why, refused] of cases) {
+      const b = new Browser();
+      await b.signIn(user, r.id);
+      const { status, html } = await b.page(r.id);
+      assert.equal(status, 200);
+      assert.match(html, new RegExp(`Signed in as <strong>${user}</strong>`));
+      assert.match(html, why);
+      assert.ok(!html.includes('name="decision"') && !html.includes('name="csrf"'), `${user} sees no form`);
+      const forged = await b.post(r.id, { csrf: b.ownCsrf(r.id), decision: 'approve' });
+      assert.equal(forged.status, 403, forged.html);
+      assert.match(forged.html, refused);
+    }
+    // The agent itself (anonymous, listed as an approver) on its own held call.
+    const s = new RawSession(gw.url);
+    await s.initialize();
+    const held = s.request('tools/call', { name: 'echo', arguments: { message: 'self-page' } });
+    const id = await pending([r.id]);
+    const agent = new Browser();
+    await agent.signIn('anonymous', id);
+    const mine = await agent.page(id);
+    assert.match(mine.html, /you are the agent that made this request/);
+    const self = await agent.post(id, { csrf: agent.ownCsrf(id), decision: 'approve' });
+    assert.equal(self.status, 403);
+    assert.match(self.html, /may not approve its own request/);
+    assert.equal((await gw.store.approvals.get(r.id))?.state, 'pending');
+    assert.ok((await gw.store.audit.tail({ limit: 500 })).some((e) => e.method === 'approval/approve' && e.approvalId === r.id && e.errorCode === 'forbidden' && e.authMethod === 'oidc'));
+    await alice.post(id, { csrf: alice.ownCsrf(id), decision: 'deny' });
+    await held;
+  });
+
+  test('no session, bad CSRF, a foreign origin, a tampered cookie, a bad form and a large body are refused', async () => {
+    const now = Date.now();
+    const r: ApprovalRecord = { id: uuidv7(now), digest: 'e'.repeat(64), agent: 'agent-x', user: 'bob', tenant: null, chain: [], task: null, upstream: 'rec', tool: 'echo', arguments: null, reason: 'needs a human', policyIds: ['hold'], createdAt: new Date(now).toISOString(), expiresAt: new Date(now + 600_000).toISOString(), state: 'pending', decidedBy: null, decidedAt: null, decisionReason: null, consumedAt: null };
+    await gw.store.approvals.create(r);
+    const { html } = await alice.page(r.id);
+    const csrf = alice.csrfFrom(html);
+
+    const anonymous = await new Browser().post(r.id, { csrf, decision: 'approve' });
+    assert.equal(anonymous.status, 401);
+    assert.equal((await alice.post(r.id, { decision: 'approve' })).status, 403);
+    assert.equal((await alice.post(r.id, { csrf: 'x' + csrf.slice(1), decision: 'approve' })).status, 403);
+    // A token for another request, or for another session, is not valid here.
+    assert.equal((await alice.post(r.id, { csrf: alice.ownCsrf(uuidv7()), decision: 'approve' })).status, 403);
+    const other = new Browser();
+    await other.signIn('carol', r.id);
+    assert.equal((await alice.post(r.id, { csrf: other.ownCsrf(r.id), decision: 'approve' })).status, 403);
+    const foreign = await alice.post(r.id, { csrf, decision: 'approve' }, { origin: EVIL });
+    assert.equal(foreign.status, 403);
+    assert.match(foreign.html, /only be sent from the approval page/);
+    assert.equal((await alice.post(r.id, { csrf, decision: 'approve' }, { 'sec-fetch-site': 'cross-site' })).status, 403);
+    assert.equal((await alice.post(r.id, { csrf, decision: 'maybe' })).status, 400);
+    const unknown = uuidv7();
+    assert.equal((await alice.post(unknown, { csrf: alice.ownCsrf(unknown), decision: 'approve' })).status, 404);
+    assert.equal((await alice.post(r.id, { csrf, decision: 'approve', pad: 'x'.repeat(20_000) })).status, 413);
+
+    const tampered = new Browser();
+    const value = alice.jar.get(SESSION_COOKIE)!;
+    const [body, sig] = value.split('.');
+    const forgedBody = Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(body!, 'base64url').toString()), n: 'alice2' })).toString('base64url');
+    for (const v of [`${body}.${sig![0] === 'A' ? 'B' : 'A'}${sig!.slice(1)}`, `${forgedBody}.${sig}`]) {
+      tampered.jar.set(SESSION_COOKIE, v);
+      const res = await tampered.get(`/approvals/${r.id}`);
+      assert.equal(res.status, 302, 'a tampered session is not signed in');
+      assert.ok(res.headers.get('location')!.startsWith(op.issuer));
+      await res.arrayBuffer();
+      assert.equal((await tampered.post(r.id, { csrf, decision: 'approve' })).status, 401);
+    }
+    assert.equal((await gw.store.approvals.get(r.id))?.state, 'pending', 'nothing was decided');
+    const refused = (await gw.store.audit.tail({ limit: 500 })).filter((e) => e.approvalId === r.id && e.outcome === 'denied');
+    for (const code of ['unauthenticated', 'invalid_csrf', 'forbidden_origin', 'invalid_request', 'body_too_large']) assert.ok(refused.some((e) => e.errorCode === code), `a refusal (${code}) is audited`);
+  });
+
+  test('sign-in: a mismatched state, a replayed callback, a refused code and a redirect elsewhere are refused', async () => {
+    const id = uuidv7();
+    const b = new Browser();
+    const start = await b.get(`/approvals/${id}`);
+    assert.equal(start.status, 302, 'an unknown id is not revealed before sign-in');
+    let back = await followLogin(start.headers.get('location')!, 'alice', b.jar, (u) => u.pathname === '/approvals/callback');
+    seen.push(back.searchParams.get('code')!);
+    const wrong = new URL(back);
+    wrong.searchParams.set('state', 'not-the-state');
+    const mismatch = await b.get(wrong.href);
+    assert.equal(mismatch.status, 400);
+    assert.match(await mismatch.text(), /not valid here/);
+    assert.equal(b.jar.get(SESSION_COOKIE), undefined);
+
+    // A code the provider refuses: a page, with neither the code nor the provider's answer on it.
+    const d = new Browser();
+    const state = new URL((await d.get(`/approvals/${id}`)).headers.get('location')!).searchParams.get('state')!;
+    const refusedCode = await d.get(`/approvals/callback?state=${state}&code=bogus-code-0123456789abcdef`);
+    assert.equal(refusedCode.status, 502);
+    const text = await refusedCode.text();
+    assert.match(text, /did not accept the sign-in/);
+    assert.ok(!text.includes('bogus-code') && !gw.logs().includes('bogus-code'));
+    assert.equal(d.jar.get(SESSION_COOKIE), undefined);
+
+    // A full sign-in, then the same callback again: without its cookie, and with the cookie put back.
+    const c = new Browser();
+    const first = await c.get(`/approvals/${id}`);
+    back = await followLogin(first.headers.get('location')!, 'alice', c.jar, (u) => u.pathname === '/approvals/callback');
+    seen.push(back.searchParams.get('code')!);
+    const kept = c.jar.get(LOGIN_COOKIE)!;
+    const evil = new URL(back);
+    evil.searchParams.set('next', 'https://evil.example/');
+    evil.searchParams.set('redirect_uri', 'https://evil.example/');
+    const done = await c.get(evil.href);
+    assert.equal(done.status, 302);
+    assert.equal(done.headers.get('location'), `/approvals/${id}`, 'only the request page is a destination');
+    assert.equal((await c.page(id)).status, 404);
+    const replay = await new Browser().get(back.href);
+    assert.equal(replay.status, 400);
+    const again = new Browser();
+    again.jar.set(LOGIN_COOKIE, kept);
+    const replayed = await again.get(back.href);
+    assert.equal(replayed.status, 400);
+    assert.equal(again.jar.get(SESSION_COOKIE), undefined, 'a replayed callback signs nobody in');
+    const error = await new Browser().get('/approvals/callback?error=access_denied&state=x');
+    assert.equal(error.status, 400);
+    assert.match(await error.text(), /did not sign you in \(access_denied\)/);
+  });
+
+  test('only a relative /approvals/<uuid> path is a destination after sign-in', () => {
+    const id = uuidv7();
+    assert.equal(safeNext(`/approvals/${id}`), `/approvals/${id}`);
+    for (const bad of ['https://evil.example/', '//evil.example/approvals/x', `/approvals/${id}/../../admin`, `/\\evil.example`, `/approvals/${id}?x=1`, '/approvals/callback', `https://evil.example/approvals/${id}`, undefined, 42]) {
+      assert.equal(safeNext(bad), undefined, String(bad));
+    }
+  });
+
+  test('no code, cookie value or secret is in the logs, and no secret or code is on a page', async () => {
+    const logs = gw.logs();
+    assert.ok(seen.length > 5);
+    for (const v of [SECRET, ...seen.filter((x) => x.length >= 16)]) assert.ok(!logs.includes(v), 'a code, a cookie or the secret is in the logs');
+    const all = pages.join('\n');
+    for (const v of [SECRET, ...seen.filter((x) => x.length >= 16 && !x.includes('.'))]) assert.ok(!all.includes(v), 'a code or the secret is on a page');
+    assert.match(logs, /approver signed in/);
+  });
+});
+
+/** The page alone on a bare HTTP server, with a fixed request and stub services: the sign-in's own paths. */
+async function barePage(issuer: string, signIn: { clientId: string; claim?: string }, clientSecret?: string, clock?: () => number, scheme = 'http'): Promise<{ origin: string; record: ApprovalRecord; close(): Promise<void> }> {
+  const now = Date.now();
+  const r: ApprovalRecord = { id: uuidv7(now), digest: 'f'.repeat(64), agent: 'agent-x', user: null, tenant: null, chain: [], task: null, upstream: 'rec', tool: 'echo', arguments: null, reason: 'needs a human', policyIds: ['hold'], createdAt: new Date(now).toISOString(), expiresAt: new Date(now + 600_000).toISOString(), state: 'pending', decidedBy: null, decidedAt: null, decisionReason: null, consumedAt: null };
+  let publicUrl = '';
+  const page = new ApprovalPage(
+    {
+      service: {} as ApprovalService,
+      store: { get: (id: string) => Promise.resolve(id === r.id ? r : undefined) },
+      audit: { record: () => Promise.resolve({}) } as unknown as AuditRecorder,
+      log: silentLogger(),
+      secret: SECRET,
+      page: { secretEnv: ENV, sessionMinutes: 15, signIn: { issuer, clientId: signIn.clientId, claim: signIn.claim ?? 'sub', scope: 'openid' } },
+      clientSecret,
+      approvers: ['alice'],
+      separationOfDuties: false,
+      ...(clock ? { now: clock } : {}),
+    },
+    () => publicUrl,
+  );
+  const server: Server = createServer((req, res) => {
+    if (!page.route((req.url ?? '/').split('?')[0]!, req, res)) res.writeHead(404).end();
+  });
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', () => done()));
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  publicUrl = `${scheme}://${base.slice('http://'.length)}/mcp`;
+  return { origin: base, record: r, close: () => new Promise<void>((done) => server.close(() => done())) };
+}
+
+describe('the sign-in on its own', () => {
+  test('a confidential client signs in with its secret; a wrong secret or a missing claim is refused', async () => {
+    const good = await barePage(op.issuer, { clientId: PAGE_CONFIDENTIAL_CLIENT.id }, PAGE_CONFIDENTIAL_CLIENT.secret);
+    const bad = await barePage(op.issuer, { clientId: PAGE_CONFIDENTIAL_CLIENT.id }, 'not-the-client-secret');
+    const noClaim = await barePage(op.issuer, { clientId: PAGE_CLIENT.id, claim: 'email' });
+    try {
+      const b = new Browser(good.origin);
+      await b.signIn('alice', good.record.id);
+      const { status, html } = await b.page(good.record.id);
+      assert.equal(status, 200);
+      assert.match(html, /Signed in as <strong>alice<\/strong>/);
+      assert.match(html, /name="decision" value="approve"/);
+
+      for (const [page, status, why] of [[bad, 502, /did not accept/], [noClaim, 403, /claim &quot;email&quot; is missing/]] as const) {
+        const c = new Browser(page.origin);
+        const start = await c.get(`/approvals/${page.record.id}`);
+        const back = await followLogin(start.headers.get('location')!, 'alice', c.jar, (u) => u.pathname === '/approvals/callback');
+        const res = await c.get(back.href);
+        assert.equal(res.status, status);
+        const text = await res.text();
+        assert.match(text, why);
+        assert.ok(!text.includes('not-the-client-secret') && !text.includes(back.searchParams.get('code')!));
+        assert.equal(c.jar.get(SESSION_COOKIE), undefined);
+      }
+    } finally {
+      await Promise.all([good.close(), bad.close(), noClaim.close()]);
+    }
+  });
+
+  test('every ID token check fires: nonce, audience, azp, issuer, expiry, signing key; a session ends after sessionMinutes', async () => {
+    // A provider whose token endpoint answers whatever ID token the test chooses.
+    const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
+    const stranger = await generateKeyPair('ES256');
+    const jwk = { ...(await exportJWK(publicKey)), kid: 'k1', alg: 'ES256', use: 'sig' };
+    let claims: (nonce: string) => Record<string, unknown> = () => ({});
+    let key: CryptoKey = privateKey;
+    let nonce = '';
+    const stub = createServer((req, res) => {
+      const issuer = `http://127.0.0.1:${(stub.address() as AddressInfo).port}`;
+      const send = (body: unknown) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+      if (req.url === '/.well-known/openid-configuration') return send({ issuer, authorization_endpoint: `${issuer}/auth`, token_endpoint: `${issuer}/token`, jwks_uri: `${issuer}/jwks` });
+      if (req.url === '/jwks') return send({ keys: [jwk] });
+      const c = { iss: issuer, aud: 'stub-client', sub: 'alice', nonce, iat: Math.floor(Date.now() / 1000), exp: Math.floor(Date.now() / 1000) + 300, ...claims(nonce) };
+      void new SignJWT(c).setProtectedHeader({ alg: 'ES256', kid: 'k1' }).sign(key).then((idToken) => send({ access_token: 'at', token_type: 'Bearer', id_token: idToken }));
+    });
+    await new Promise<void>((done) => stub.listen(0, '127.0.0.1', () => done()));
+    let clock = Date.now();
+    const page = await barePage(`http://127.0.0.1:${(stub.address() as AddressInfo).port}`, { clientId: 'stub-client' }, undefined, () => clock);
+    const attempt = async (b = new Browser(page.origin)): Promise<Response> => {
+      const start = new URL((await b.get(`/approvals/${page.record.id}`)).headers.get('location')!);
+      nonce = start.searchParams.get('nonce')!;
+      const res = await b.get(`/approvals/callback?state=${start.searchParams.get('state')}&code=c`);
+      await res.arrayBuffer();
+      return res;
+    };
+    try {
+      const bad: Array<[string, (n: string) => Record<string, unknown>]> = [
+        ['nonce', () => ({ nonce: 'another-nonce' })],
+        ['no nonce', () => ({ nonce: undefined })],
+        ['audience', () => ({ aud: 'another-client' })],
+        ['azp', () => ({ aud: ['stub-client', 'another-client'] })],
+        ['azp other', () => ({ azp: 'another-client' })],
+        ['issuer', () => ({ iss: op.issuer })],
+        ['expired', () => ({ exp: Math.floor(Date.now() / 1000) - 120 })],
+      ];
+      for (const [what, c] of bad) {
+        claims = c;
+        assert.equal((await attempt()).status, 403, what);
+      }
+      claims = () => ({});
+      // A sign-in finished more than 10 minutes after it started.
+      const slow = new Browser(page.origin);
+      const started = new URL((await slow.get(`/approvals/${page.record.id}`)).headers.get('location')!);
+      nonce = started.searchParams.get('nonce')!;
+      clock += 11 * 60_000;
+      const late = await slow.get(`/approvals/callback?state=${started.searchParams.get('state')}&code=c`);
+      assert.equal(late.status, 400);
+      assert.match(await late.text(), /within 10 minutes/);
+      clock -= 11 * 60_000;
+      key = stranger.privateKey;
+      assert.equal((await attempt()).status, 403, 'a key the provider does not publish');
+      key = privateKey;
+      claims = () => ({ aud: ['stub-client', 'another-client'], azp: 'stub-client' });
+      const b = new Browser(page.origin);
+      assert.equal((await attempt(b)).status, 302, 'the stub provider signs in when every claim is right');
+      assert.equal((await b.page(page.record.id)).status, 200);
+      clock += 16 * 60_000;
+      assert.equal((await b.page(page.record.id)).status, 302, 'the session ended after sessionMinutes');
+    } finally {
+      await page.close();
+      await new Promise<void>((done) => stub.close(() => done()));
+    }
+  });
+
+  test('discovery that fails (or names another issuer) is a 503 page and is tried again next time, then kept', async () => {
+    let fetches = 0;
+    const flaky = createServer((_req, res) => {
+      fetches++;
+      if (fetches === 1) return void res.writeHead(500).end();
+      // Then a document for another issuer (OpenID Connect Discovery 4.3 refuses it), then the right one.
+      const issuer = fetches === 2 ? op.issuer : `http://127.0.0.1:${(flaky.address() as AddressInfo).port}`;
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ issuer, authorization_endpoint: `${op.issuer}/auth`, token_endpoint: `${op.issuer}/token`, jwks_uri: op.jwksUri }));
+    });
+    await new Promise<void>((done) => flaky.listen(0, '127.0.0.1', () => done()));
+    const page = await barePage(`http://127.0.0.1:${(flaky.address() as AddressInfo).port}`, { clientId: PAGE_CLIENT.id });
+    try {
+      const b = new Browser(page.origin);
+      for (let i = 0; i < 2; i++) {
+        const down = await b.get(`/approvals/${page.record.id}`);
+        assert.equal(down.status, 503);
+        assert.match(await down.text(), /cannot be reached/);
+      }
+      for (let i = 0; i < 2; i++) {
+        const up = await b.get(`/approvals/${page.record.id}`);
+        assert.equal(up.status, 302);
+        assert.ok(up.headers.get('location')!.startsWith(`${op.issuer}/auth?`));
+        await up.arrayBuffer();
+      }
+      assert.equal(fetches, 3, 'fetched again after each failure, then cached');
+    } finally {
+      await page.close();
+      await new Promise<void>((done) => flaky.close(() => done()));
+    }
+  });
+
+  test('behind an https public URL the cookies are Secure and the callback is https', async () => {
+    const page = await barePage(op.issuer, { clientId: PAGE_CLIENT.id }, undefined, undefined, 'https');
+    try {
+      const b = new Browser(page.origin);
+      const res = await b.get(`/approvals/${page.record.id}`);
+      assert.equal(res.status, 302);
+      assert.equal(new URL(res.headers.get('location')!).searchParams.get('redirect_uri'), `https://${page.origin.slice('http://'.length)}/approvals/callback`);
+      assert.match(b.setCookies.join('\n'), new RegExp(`^${LOGIN_COOKIE}=.*; HttpOnly; SameSite=Lax; Secure$`));
+      await res.arrayBuffer();
+    } finally {
+      await page.close();
+    }
+  });
+
+  test('the gateway refuses to start without a page secret of 32 bytes, naming the variable, never the value', () => {
+    const approvals = validateConfig({ listen: '127.0.0.1:0', auth: { mode: 'none' }, mcpServers: {}, approvals: { approvers: ['alice'], page: { secretEnv: 'WARDEN_TEST_PAGE_SECRET', signIn: { issuer: op.issuer, clientId: PAGE_CLIENT.id, clientSecretEnv: 'WARDEN_TEST_PAGE_CLIENT' } } } }, 'test').approvals;
+    assert.throws(() => readApprovalSecrets(approvals, {}), (err: Error) => /WARDEN_TEST_PAGE_SECRET.*not set/.test(err.message) && /WARDEN_TEST_PAGE_CLIENT.*not set/.test(err.message));
+    assert.throws(() => readApprovalSecrets(approvals, { WARDEN_TEST_PAGE_SECRET: 'short-page-secret', WARDEN_TEST_PAGE_CLIENT: 'c' }), (err: Error) => /WARDEN_TEST_PAGE_SECRET must be at least 32 bytes/.test(err.message) && !err.message.includes('short-page-secret'));
+    assert.deepEqual(readApprovalSecrets(approvals, { WARDEN_TEST_PAGE_SECRET: SECRET, WARDEN_TEST_PAGE_CLIENT: 'c' }), { page: SECRET, pageClientSecret: 'c' });
+  });
+
+  test('without approvers the page is not served, with a warning', async () => {
+    const plain = await startTestGateway({}, { approvals: { page: { signIn: { issuer: op.issuer, clientId: PAGE_CLIENT.id } } } });
+    try {
+      const res = await fetch(`${new URL(plain.url).origin}/approvals/${uuidv7()}`, { redirect: 'manual' });
+      assert.equal(res.status, 404);
+      await res.arrayBuffer();
+      assert.match(plain.logs(), /approval page is not served/);
+    } finally {
+      await plain.close();
+    }
+  });
+});
