@@ -22,6 +22,8 @@ import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { rawPost, RawSession, type RawResponse } from '../helpers/mcp-http.js';
 import { tsFixtureStdio } from '../helpers/servers.js';
 import { nextPending, recordedCalls, setEnv } from '../helpers/approvals.js';
+import { RequestStateCodec } from '../../src/approvals/request-state.js';
+import { validateConfig } from '../../src/config/index.js';
 
 const POLICY = fileURLToPath(new URL('../fixtures/policies/approvals.cedar', import.meta.url));
 const ENV = 'WARDEN_TEST_APPROVAL_PAGE_SECRET';
@@ -220,5 +222,22 @@ describe('2026-07-28 requests: input-required results', () => {
     const r = await call({ message: 'mrtr-3' }, {}, {});
     assert.equal(reasonOf(r), 'approval_pending');
     assert.equal(calls('mrtr-3').length, 0);
+  });
+});
+
+describe('the prompt settings', () => {
+  test('prompt: url needs the page it links to; the page secret must be long enough', () => {
+    assert.throws(() => validateConfig({ auth: { mode: 'none' }, mcpServers: {}, approvals: { approvers: ['alice'], prompt: 'url' } }, 'x.yaml'), /approvals\.prompt.*needs approvals\.page/);
+    assert.throws(() => new RequestStateCodec('too-short'), /at least 32 bytes/);
+  });
+
+  test('a requestState is refused once expired, and under another key', () => {
+    let now = Date.parse('2026-11-22T10:00:00Z');
+    const codec = new RequestStateCodec(SECRET, () => now);
+    const sealed = codec.seal({ approvalId: 'a-1', digest: 'd'.repeat(64), exp: now / 1000 + 60 });
+    assert.deepEqual(codec.open(sealed), { approvalId: 'a-1', digest: 'd'.repeat(64), exp: now / 1000 + 60 });
+    assert.equal(new RequestStateCodec(`${SECRET}-other-replica-config`).open(sealed), undefined, 'another secret');
+    now += 61_000;
+    assert.equal(codec.open(sealed), undefined, 'expired');
   });
 });
