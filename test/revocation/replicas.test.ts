@@ -130,9 +130,17 @@ if (baseUrl === undefined || baseUrl === '') {
       const committed = performance.now();
       assert.deepEqual([result.created, result.taskEnded, result.task?.state], [true, true, 'revoked']);
       const refused = await firstRefusal(s, committed);
-      assert.equal(refused.reason, 'revoked', 'the revocation list refuses it before the task check runs');
+      // The task's ended state (read from the store per request) may refuse it before B hears the notification.
+      assert.ok(['revoked', 'task_inactive'].includes(refused.reason), refused.reason);
       assert.ok(refused.afterMs < 1000, `${refused.afterMs.toFixed(0)} ms`);
-      t.diagnostic(`refused ${refused.afterMs.toFixed(1)} ms after the revocation committed`);
+      t.diagnostic(`refused (${refused.reason}) ${refused.afterMs.toFixed(1)} ms after the revocation committed`);
+      // Either way B's revocation list has it within the second: it is checked before the task, so it decides.
+      let reason = refused.reason;
+      while (reason !== 'revoked' && performance.now() - committed < 1000) {
+        await new Promise((r) => setTimeout(r, 20));
+        reason = await echo(s);
+      }
+      assert.equal(reason, 'revoked', "B's revocation list refuses it within a second");
     });
 
     test('a token revoked on replica A: B refuses it within a second; another token of the agent is served', async (t) => {
