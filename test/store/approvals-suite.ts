@@ -3,7 +3,7 @@
  * database that only this suite writes approvals to; ids are UUIDv7 from one process, so a test's approvals
  * are always the newest, and each test uses digests of its own.
  */
-import { trackedStores } from './tracked.js';
+import { exactlyOneWins, trackedStores } from './tracked.js';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -307,19 +307,11 @@ export function runApprovalsSuite(name: string, open: () => Promise<Store>): voi
     test('concurrent consumes: exactly one gets the approval, on one handle and across two (as two replicas)', async () => {
       const a = await track(open());
       const b = await track(open());
-      for (const [x, y] of [
-        [a, a],
-        [a, b],
-      ] as const) {
-        for (let i = 0; i < 20; i++) {
-          const r = await approved(x);
-          const results = await Promise.all([x.approvals.consume(r.digest, MID), y.approvals.consume(r.digest, LAST), x.approvals.consume(r.digest, MID), y.approvals.consume(r.digest, LAST)]);
-          const winners = results.filter((w) => w !== undefined);
-          assert.equal(winners.length, 1, `exactly one winner, got ${JSON.stringify(results)}`);
-          assert.deepEqual(await a.approvals.get(r.id), winners[0], 'the stored record is the winner');
-          assert.deepEqual(await b.approvals.get(r.id), winners[0]);
-        }
-      }
+      await exactlyOneWins(a, b, 20, async (x, y) => {
+        const r = await approved(x);
+        const results = await Promise.all([x.approvals.consume(r.digest, MID), y.approvals.consume(r.digest, LAST), x.approvals.consume(r.digest, MID), y.approvals.consume(r.digest, LAST)]);
+        return { results, read: (st) => st.approvals.get(r.id) };
+      });
     });
 
     test('concurrent consumes of two approvals for one digest: each is taken exactly once', async () => {
@@ -338,19 +330,12 @@ export function runApprovalsSuite(name: string, open: () => Promise<Store>): voi
     test('concurrent decisions: exactly one wins, on one handle and across two', async () => {
       const a = await track(open());
       const b = await track(open());
-      for (const [x, y] of [
-        [a, a],
-        [a, b],
-      ] as const) {
-        for (let i = 0; i < 10; i++) {
-          const r = makeApproval();
-          await x.approvals.create(r);
-          const results = await Promise.all([x.approvals.decide(r.id, 'approved', 'alice', null, MID), y.approvals.decide(r.id, 'denied', 'bob', 'no', LAST)]);
-          const winners = results.filter((w) => w !== undefined);
-          assert.equal(winners.length, 1, `exactly one winner, got ${JSON.stringify(results)}`);
-          assert.deepEqual(await b.approvals.get(r.id), winners[0]);
-        }
-      }
+      await exactlyOneWins(a, b, 10, async (x, y) => {
+        const r = makeApproval();
+        await x.approvals.create(r);
+        const results = await Promise.all([x.approvals.decide(r.id, 'approved', 'alice', null, MID), y.approvals.decide(r.id, 'denied', 'bob', 'no', LAST)]);
+        return { results, read: (st) => st.approvals.get(r.id) };
+      });
     });
 
     test('a closed store rejects the approval calls', async () => {
