@@ -179,7 +179,7 @@ export const VaultSchema = z.strictObject({
 export const PolicySchema = z.strictObject({
   /** Policy files or directories of `*.cedar` files, relative to the config file. */
   files: z.array(z.string().min(1)).default([]),
-  /** Call arguments policies may read, as `name: CedarType` (replaces the default set; see README). */
+  /** Call arguments policies may read, as `name: CedarType` (replaces the default set; see docs/policy.md). */
   arguments: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an argument name Cedar can address'), z.string().min(1)).optional(),
   /** Arguments holding file paths, normalised before the decision and when forwarded. */
   pathArguments: z.array(z.string().min(1)).optional(),

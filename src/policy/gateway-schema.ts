@@ -34,7 +34,7 @@ const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** The schema text with `Arguments` built from `{name: CedarType}` (every argument optional). */
 export function gatewaySchemaText(args: Readonly<Record<string, string>> = DEFAULT_ARGUMENTS): string {
   const fields = Object.entries(args).map(([k, t]) => `${NAME.test(k) ? k : JSON.stringify(k)}?: ${t}`);
-  return `// mcp-warden's policy model (generated; see README "Policy").
+  return `// mcp-warden's policy model (generated; see docs/policy.md).
 type Arguments = { ${fields.join(', ')} };
 type Context = {
   arguments: Arguments,
