@@ -35,7 +35,7 @@ export async function measureAuthCost(): Promise<AuthCost> {
   const { publicKey, privateKey } = await generateKeyPair('ES256', { extractable: true });
   writeFileSync(join(dir, 'jwks.json'), JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid: 'k1', alg: 'ES256', use: 'sig' }] }));
   const auth = new OAuthAuthenticator({
-    config: { mode: 'oauth', issuers: [{ issuer: 'https://idp.bench', jwksFile: 'jwks.json', algorithms: ['ES256'], tenantClaim: 'tenant' }], requiredScopes: ['mcp'], clockSkewSeconds: 60, maxTokenBytes: 16384 },
+    config: { mode: 'oauth', issuers: [{ issuer: 'https://idp.bench', jwksFile: 'jwks.json', algorithms: ['ES256'], tenantClaim: 'tenant', allowUntypedTokens: false }], requiredScopes: ['mcp'], clockSkewSeconds: 60, maxTokenBytes: 16384 },
     audience: AUDIENCE,
     agents: {},
     baseDir: dir,

@@ -25,9 +25,12 @@ async function found(ctx: AdminContext, id: string): Promise<ApprovalRecord> {
   return r;
 }
 
+/** One request, with `call`: its complete call while pending (`{shown, params, bytes}`), or why it is not shown. */
 export async function showApproval(ctx: AdminContext, id: string): Promise<Answer> {
   ctx.requireScope(ctx.opts.approverScope, ctx.opts.adminScope);
-  return { status: 200, body: await found(ctx, id) };
+  const r = await found(ctx, id);
+  const call = ctx.opts.approvals ? await ctx.opts.approvals.shownCall(r) : { shown: false, reason: 'no approvers are configured (approvals.approvers)' };
+  return { status: 200, body: { ...r, call } };
 }
 
 function assertPending(ctx: AdminContext, r: ApprovalRecord): void {

@@ -16,6 +16,7 @@ import { ConfigError } from '../config/index.js';
 import type { WardenConfig } from '../config/schema.js';
 import type { ApprovalRecord } from '../store/types.js';
 import type { Logger } from '../telemetry/log.js';
+import { jsonBytes } from './call-view.js';
 
 export type ApprovalsConfig = WardenConfig['approvals'];
 
@@ -75,14 +76,12 @@ export interface ApprovalNotifierOptions {
   now?: () => number;
 }
 
-/** The body a receiver gets; `arguments` is the redacted view the CLI shows (parsed), or null. */
-export function approvalRequestedBody(r: ApprovalRecord, publicUrl: string | undefined): Record<string, unknown> {
-  let view: unknown = r.arguments;
-  try {
-    if (r.arguments !== null) view = JSON.parse(r.arguments);
-  } catch {
-    // Not JSON: send the text as it is.
-  }
+/**
+ * The body a receiver gets: the request, and the complete call approvers are shown (`call.params`: every
+ * key and value the upstream would receive, values from the vault as `[redacted:NAME]`; `call.bytes` its
+ * size as JSON). `arguments` is `call.params.arguments`, whole.
+ */
+export function approvalRequestedBody(r: ApprovalRecord, call: Record<string, unknown>, publicUrl: string | undefined): Record<string, unknown> {
   const approval = {
     id: r.id,
     agent: r.agent,
@@ -92,7 +91,8 @@ export function approvalRequestedBody(r: ApprovalRecord, publicUrl: string | und
     task: r.task,
     upstream: r.upstream,
     tool: r.tool,
-    arguments: view,
+    arguments: call.arguments ?? null,
+    call: { params: call, bytes: jsonBytes(call) },
     reason: r.reason,
     policyIds: r.policyIds,
     createdAt: r.createdAt,
@@ -119,8 +119,8 @@ export class ApprovalNotifier {
   }
 
   /** For ApprovalServiceOptions.onOpened: starts the delivery and returns at once; never throws. */
-  readonly notify = (r: ApprovalRecord): void => {
-    const p = this.deliver(r).catch(() => false);
+  readonly notify = (r: ApprovalRecord, call: Record<string, unknown>): void => {
+    const p = this.deliver(r, call).catch(() => false);
     this.inFlight.add(p);
     void p.finally(() => this.inFlight.delete(p));
   };
@@ -131,8 +131,8 @@ export class ApprovalNotifier {
   }
 
   /** Two attempts at most; true when the receiver answered 2xx. */
-  async deliver(r: ApprovalRecord): Promise<boolean> {
-    const body = JSON.stringify(approvalRequestedBody(r, this.opts.publicUrl()));
+  async deliver(r: ApprovalRecord, call: Record<string, unknown>): Promise<boolean> {
+    const body = JSON.stringify(approvalRequestedBody(r, call, this.opts.publicUrl()));
     for (let attempt = 1; attempt <= 2; attempt++) {
       const failure = await this.attempt(body);
       if (failure === undefined) {

@@ -10,6 +10,8 @@ import { uuidv7 } from '../core/ids.js';
 import { JsonRpcCode, WardenError } from '../protocol/errors.js';
 import type { ApprovalRecord, ApprovalStore } from '../store/types.js';
 import { callDigest, type ApprovableCall } from './digest.js';
+import { readShownCall, type ShownCall } from './shown-call.js';
+import type { CallSealer } from './sealed-call.js';
 
 export interface ApprovalOptions {
   store: ApprovalStore;
@@ -23,13 +25,23 @@ export interface ApprovalOptions {
   separationOfDuties: boolean;
   pollMs?: number;
   now?: () => number;
-  /** Called once a new request is stored (to notify approvers); it must not block, and what it throws is ignored. */
-  onOpened?: (r: ApprovalRecord) => void;
+  /**
+   * Called once a new request is stored (to notify approvers), with the complete call approvers are shown; it
+   * must not block, and what it throws is ignored.
+   */
+  onOpened?: (r: ApprovalRecord, call: Record<string, unknown>) => void;
+  /**
+   * Seals the complete call of each new request for approvers (under the master key). Absent: none is kept,
+   * and approvers see only the redacted view (the gateway refuses to start that way; see start-gateway.ts).
+   */
+  sealer?: CallSealer;
 }
 
 export interface HoldRequest extends ApprovableCall {
-  /** A redacted view of the arguments for the approver, or null. */
+  /** A redacted summary of the arguments, kept with the request after it is decided, or null. */
   view: string | null;
+  /** The complete call approvers are shown: `params` with values injected from the vault replaced by their names. */
+  shown: Record<string, unknown>;
   reason: string;
   policyIds: string[];
 }
@@ -122,6 +134,11 @@ export class ApprovalService {
     return this.opts.store.get(id);
   }
 
+  /** The complete call of a pending request, for an approver; or why it cannot be shown. */
+  shownCall(r: ApprovalRecord): Promise<ShownCall> {
+    return readShownCall(this.opts.store, this.opts.sealer, r, this.now());
+  }
+
   /** The refusal a call gets once its request was denied. */
   denied(r: ApprovalRecord): WardenError {
     return new WardenError('approval_denied', `The approval ${r.id} was denied${r.decisionReason ? `: ${r.decisionReason}` : ''}`, JsonRpcCode.PolicyDenied, 200, { approvalId: r.id });
@@ -150,9 +167,11 @@ export class ApprovalService {
       decisionReason: null,
       consumedAt: null,
     };
-    await this.opts.store.create(r);
+    await this.opts.store.create(r, this.opts.sealer?.seal(r.id, digest, call.shown) ?? null);
+    // Sealed calls of requests that expired meanwhile go now (decided ones went with their decision).
+    await this.opts.store.forgetCalls(r.createdAt).catch(() => undefined);
     try {
-      this.opts.onOpened?.(r);
+      this.opts.onOpened?.(r, call.shown);
     } catch {
       // A notification never fails or delays the held call.
     }

@@ -2,18 +2,30 @@
  * `warden approvals list|show|approve|deny`: the approver's side. Approving needs `--as NAME`, a name in
  * config `approvals.approvers`; an agent never approves its own request. Each decision is an audit event.
  */
+import { printable, readShownCall, renderCall, type ShownCall } from '../approvals/index.js';
 import type { AuditDecision } from '../audit/event.js';
 import { AuditRecorder } from '../audit/index.js';
 import type { ApprovalRecord, ApprovalState } from '../store/types.js';
 import { createLogger } from '../telemetry/log.js';
 import { withConfiguredStore } from './configured-store.js';
-import { approvalServiceFor } from './services.js';
+import { approvalServiceFor, callSealerFor } from './services.js';
 
-
+/**
+ * One request in a few lines. Every field can come from a client or an upstream, so each is printed with
+ * control characters (terminal escapes, line breaks, bidirectional overrides) as visible escapes.
+ */
 function describe(r: ApprovalRecord): string {
-  const who = `${r.agent}${r.user ? ` for ${r.user}` : ''}${r.chain.length ? ` via ${r.chain.join(' <- ')}` : ''}${r.tenant ? ` (tenant ${r.tenant})` : ''}`;
-  const decided = r.decidedBy ? `\n  decided: ${r.state} by ${r.decidedBy} at ${r.decidedAt}${r.decisionReason ? ` (${r.decisionReason})` : ''}` : '';
-  return `${r.id}  ${r.state.padEnd(8)}  ${r.upstream}/${r.tool}  ${who}  expires ${r.expiresAt}${r.task ? `\n  task:    ${r.task}` : ''}\n  reason:  ${r.reason}\n  args:    ${r.arguments ?? '(not kept)'}${decided}`;
+  const p = (v: string) => printable(v);
+  const who = `${p(r.agent)}${r.user ? ` for ${p(r.user)}` : ''}${r.chain.length ? ` via ${r.chain.map(p).join(' <- ')}` : ''}${r.tenant ? ` (tenant ${p(r.tenant)})` : ''}`;
+  const decided = r.decidedBy ? `\n  decided: ${r.state} by ${p(r.decidedBy)} at ${r.decidedAt}${r.decisionReason ? ` (${p(r.decisionReason)})` : ''}` : '';
+  return `${r.id}  ${r.state.padEnd(8)}  ${p(r.upstream)}/${p(r.tool)}  ${who}  expires ${r.expiresAt}${r.task ? `\n  task:    ${p(r.task)}` : ''}\n  reason:  ${p(r.reason)}\n  args:    ${r.arguments === null ? '(not kept)' : `${p(r.arguments)} (a redacted summary)`}${decided}`;
+}
+
+/** The complete call as an approver reads it (see src/approvals/call-view.ts), or why it cannot be shown. */
+function describeCall(c: ShownCall): string {
+  if (!c.shown) return `  call:    not shown: ${c.reason}`;
+  const body = renderCall(c.params).split('\n').map((l) => `    ${l}`).join('\n');
+  return `  call:    the params the upstream receives, complete (${c.bytes.toLocaleString('en-US')} bytes as JSON):\n${body}`;
 }
 
 export function approvalsList(opts: { config: string; state?: string; json?: boolean; limit: string }): Promise<void> {
@@ -26,11 +38,19 @@ export function approvalsList(opts: { config: string; state?: string; json?: boo
   });
 }
 
+/** One request, with its complete call while it is pending (opened with the vault master key, when given). */
 export function approvalsShow(id: string, opts: { config: string; json?: boolean }): Promise<void> {
-  return withConfiguredStore(opts.config, async (store) => {
+  return withConfiguredStore(opts.config, async (store, { config, baseDir }) => {
     const r = await store.approvals.get(id);
     if (r === undefined) throw new Error(`no approval request ${id}`);
-    process.stdout.write((opts.json ? JSON.stringify(r) : describe(r)) + '\n');
+    const sealer = callSealerFor(config, baseDir, false);
+    let call: ShownCall;
+    try {
+      call = await readShownCall(store.approvals, sealer, r, Date.now());
+    } finally {
+      sealer?.close();
+    }
+    process.stdout.write((opts.json ? JSON.stringify({ ...r, call }) : `${describe(r)}\n${describeCall(call)}`) + '\n');
   });
 }
 

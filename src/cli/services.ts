@@ -1,14 +1,15 @@
 /** The task and approval services of a config: grants decided by its policy over its servers, state in its store. */
 import { randomUUID } from 'node:crypto';
 import { SignJWT } from 'jose';
-import type { WardenConfig } from '../config/index.js';
+import { ConfigError, type WardenConfig } from '../config/index.js';
 import type { SigningKeys } from '../identity/signing-keys.js';
 import type { StartTaskHook } from '../identity/index.js';
 import { serverFacts, serverOfExposedName, subjectOf } from '../gateway/index.js';
 import type { GatewayPolicy } from '../policy/index.js';
-import { ApprovalService } from '../approvals/index.js';
+import { ApprovalService, CallSealer, type ApprovalOptions } from '../approvals/index.js';
+import { loadMasterKeys, MASTER_KEY_ENV, MasterKeyMissing, VaultError, type MasterKeys } from '../credentials/index.js';
 import type { AuditRecorder } from '../audit/index.js';
-import type { ApprovalRecord, ApprovalStore, LeaseRecord, Store, TaskRecord, TaskStore } from '../store/types.js';
+import type { ApprovalStore, LeaseRecord, Store, TaskRecord, TaskStore } from '../store/types.js';
 import { LeaseManager, type SubjectSigner } from '../credentials/leases/manager.js';
 import type { Logger } from '../telemetry/log.js';
 import { TaskService } from '../tasks/index.js';
@@ -34,11 +35,41 @@ export function startTaskHook(config: WardenConfig, tasks: TaskService): StartTa
   };
 }
 
-/** The approval service of a config; undefined without approvers (calls needing approval are then refused). */
-export function approvalServiceFor(config: WardenConfig, store: ApprovalStore, onOpened?: (r: ApprovalRecord) => void): ApprovalService | undefined {
+/**
+ * The approval service of a config; undefined without approvers (calls needing approval are then refused).
+ * `sealer` keeps each held call for approvers (the gateway passes one; a CLI that only decides needs none).
+ */
+export function approvalServiceFor(config: WardenConfig, store: ApprovalStore, onOpened?: ApprovalOptions['onOpened'], sealer?: CallSealer): ApprovalService | undefined {
   const a = config.approvals;
   if (a.approvers.length === 0) return undefined;
-  return new ApprovalService({ store, holdMs: a.holdSeconds * 1000, ttlMs: a.ttlSeconds * 1000, approvers: a.approvers, separationOfDuties: a.separationOfDuties, ...(onOpened ? { onOpened } : {}) });
+  return new ApprovalService({ store, holdMs: a.holdSeconds * 1000, ttlMs: a.ttlSeconds * 1000, approvers: a.approvers, separationOfDuties: a.separationOfDuties, ...(onOpened ? { onOpened } : {}), ...(sealer ? { sealer } : {}) });
+}
+
+/**
+ * The sealer of held calls: approvers are shown each call in full, and the gateway keeps it encrypted under
+ * the vault master key while the request is pending. Undefined without approvers. No key, or a bad one, is
+ * a ConfigError when `required` (the gateway does not start: a request approvers cannot see is not opened);
+ * otherwise (the CLI) undefined, and readShownCall says why the call cannot be shown.
+ */
+export function callSealerFor(config: WardenConfig, baseDir: string, required: boolean, source = 'config', env: NodeJS.ProcessEnv = process.env): CallSealer | undefined {
+  if (config.approvals.approvers.length === 0) return undefined;
+  let keys: MasterKeys;
+  try {
+    keys = loadMasterKeys({ env, masterKeyFile: config.vault.masterKeyFile, previousKeyFiles: config.vault.previousKeyFiles, baseDir });
+  } catch (err) {
+    if (!(err instanceof VaultError)) throw err;
+    if (!required) return undefined;
+    const why =
+      err instanceof MasterKeyMissing
+        ? `no vault master key is configured: set ${MASTER_KEY_ENV} (32 bytes as hex or base64, e.g. from \`openssl rand -base64 32\`) or vault.masterKeyFile`
+        : `the vault master key cannot be used: ${err.message}`;
+    throw new ConfigError(`invalid config ${source}:\n  - approvals.approvers: approvers are shown each held call in full, which the gateway keeps encrypted under the vault master key until it is decided; ${why}`);
+  }
+  try {
+    return CallSealer.fromKeys(keys);
+  } finally {
+    [keys.current, ...keys.previous].forEach((k) => k.fill(0));
+  }
 }
 
 /** The lease manager of a config; undefined when it configures no leases. */

@@ -22,7 +22,7 @@ import type { Logger } from '../telemetry/log.js';
 import type { TaskService } from '../tasks/index.js';
 import type { ApprovalRecord } from '../store/types.js';
 import { startPolicy, type RunningPolicy } from './start-policy.js';
-import { approvalServiceFor, leaseManagerFor, startTaskHook, subjectSigner, taskServiceFor } from './services.js';
+import { approvalServiceFor, callSealerFor, leaseManagerFor, startTaskHook, subjectSigner, taskServiceFor } from './services.js';
 import { VERSION } from './version.js';
 
 export interface RunningGateway {
@@ -77,6 +77,8 @@ export async function startGateway(config: WardenConfig, baseDir: string, log: L
   checkAuthMode(config, log, source);
   checkAdminConfig(config, source);
   const approvalSecrets = readApprovalSecrets(config.approvals, process.env, source);
+  // With approvers, a master key is required: held calls are kept for them encrypted under it.
+  const sealer = callSealerFor(config, baseDir, true, source);
   const policy = startPolicy(config, baseDir, log);
   const store = await openStore(resolveStoreSpec(config.store, baseDir));
   // Revocations: this replica's in-memory list, kept current from the store; requests fail closed when it is stale.
@@ -141,13 +143,15 @@ export async function startGateway(config: WardenConfig, baseDir: string, log: L
     let linkBase = config.publicUrl;
     const notifier = approvalNotifierFor(config.approvals, approvalSecrets, log, () => linkBase);
     // Each new request is an audit event of its own (the call's event carries the approval id once it ends).
-    const requested = (r: ApprovalRecord): void => {
-      notifier?.notify(r);
+    const requested = (r: ApprovalRecord, call: Record<string, unknown>): void => {
+      notifier?.notify(r, call);
       void audit
         .record({ startedAt: Date.now(), agent: r.agent, user: r.user, tenant: r.tenant, chain: r.chain, authMethod: null, task: r.task, sessionId: null, protocolVersion: null, method: 'approval/request', upstream: r.upstream, target: r.tool, argsDigest: null, decision: { effect: 'needs-approval', policyIds: r.policyIds, reason: r.reason }, approvalId: r.id, outcome: 'ok', errorCode: null })
         .catch((err: unknown) => log.error({ err }, 'could not record an approval request'));
     };
-    const approvals = approvalServiceFor(config, store.approvals, requested);
+    const approvals = approvalServiceFor(config, store.approvals, requested, sealer);
+    // Complete calls of requests decided or expired while no gateway ran are deleted now.
+    if (approvals) await store.approvals.forgetCalls(new Date().toISOString());
     // In-protocol prompts (approvals.prompt: url) link to the approval page; their requestState is keyed by its secret.
     const approvalPrompt =
       config.approvals.prompt === 'url' && approvals && approvalSecrets.page !== undefined
@@ -201,6 +205,7 @@ export async function startGateway(config: WardenConfig, baseDir: string, log: L
         await checkpointer.stop();
         await pump?.stop();
         vault?.close();
+        sealer?.close();
         await store.close();
       },
     };
@@ -208,6 +213,7 @@ export async function startGateway(config: WardenConfig, baseDir: string, log: L
     policy.close();
     await revocations.stop();
     vault?.close();
+    sealer?.close();
     await store.close();
     throw err;
   }

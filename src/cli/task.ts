@@ -7,6 +7,7 @@ import type { AuditDecision } from '../audit/event.js';
 import { AuditRecorder } from '../audit/index.js';
 import type { LoadedConfig } from '../config/index.js';
 import { GatewayTokens } from '../identity/gateway-tokens.js';
+import { AgentIssuers } from '../identity/agent-issuers.js';
 import { SigningKeys } from '../identity/signing-keys.js';
 import { loadGatewayPolicy, loadPolicyFiles, type GatewayPolicy } from '../policy/index.js';
 import type { Store } from '../store/index.js';
@@ -84,7 +85,7 @@ export function taskStart(opts: TaskStartOptions): Promise<void> {
       const publicUrl = config.publicUrl ?? `http://${config.listen}/mcp`;
       const ts = config.tokenService;
       const keys = new SigningKeys(store.keys, ts.algorithm, ts.keyRotationHours * 3600_000, (ts.maxTtlSeconds + 300) * 1000);
-      const tokens = new GatewayTokens(ts.issuer ?? new URL(publicUrl).origin, publicUrl, keys, store.tokens, auth.clockSkewSeconds);
+      const tokens = new GatewayTokens(ts.issuer ?? new URL(publicUrl).origin, publicUrl, keys, store.tokens, auth.clockSkewSeconds, { homes: new AgentIssuers({ auth, agents: config.agents }) });
       const { token, record } = await tokens.mint({ agent: task.agent, user: task.user, tenant: task.tenant, chain: [], scopes: [], task: task.id, parentJti: null, expiresAt: Math.floor(Date.parse(task.expiresAt) / 1000) });
       const granted = `granted ${[...task.servers, ...task.tools].join(', ')}${grant.refused.length ? `; refused ${grant.refused.map((r) => r.item).join(', ')}` : ''}`;
       await recordTaskEvent(store, task, 'task/start', { effect: 'allow', policyIds: [], reason: granted, policyVersion: policy.version });

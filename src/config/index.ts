@@ -15,3 +15,4 @@ export {
   type ToolClassConfig,
   type WardenConfig,
 } from './schema.js';
+export { agentHome, agentIssuerProblems, trustDomainIssuer, trustDomainOf, type AgentIssuerConfig } from './agent-issuers.js';

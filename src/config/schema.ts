@@ -4,6 +4,7 @@
  * must not be silently ignored.
  */
 import { z } from 'zod';
+import { agentIssuerProblems } from './agent-issuers.js';
 
 const SERVER_NAME = /^[a-zA-Z0-9_-]{1,64}$/;
 
@@ -69,6 +70,8 @@ export const IssuerSchema = z
     algorithms: z.array(z.enum(ASYMMETRIC_ALGS)).min(1).default([...ASYMMETRIC_ALGS]),
     /** The claim naming the tenant, if the issuer puts one in its tokens. */
     tenantClaim: z.string().min(1).default('tenant'),
+    /** Accept this issuer's tokens without a `typ` header. Default false: a token must say it is an access token (`at+jwt` or `JWT`). */
+    allowUntypedTokens: z.boolean().default(false),
   })
   .refine((i) => (i.jwksUri === undefined) !== (i.jwksFile === undefined), { message: 'give exactly one of jwksUri or jwksFile' });
 
@@ -97,6 +100,11 @@ export const TlsSchema = z.strictObject({
 
 export const AgentSchema = z.strictObject({
   description: z.string().optional(),
+  /**
+   * The only issuer whose tokens may act as this agent: one of auth.issuers, or spiffe://<trustDomain>.
+   * Default: a SPIFFE ID's trust domain, else the one OAuth issuer (required when several are trusted).
+   */
+  issuer: z.string().min(1).optional(),
   /** The human responsible for this agent. */
   owner: z.string().min(1).optional(),
   tenant: z.string().min(1).optional(),
@@ -334,6 +342,7 @@ export const ConfigSchema = z
     mcpServers: z.record(z.string().regex(SERVER_NAME, 'server names must be 1-64 of [a-zA-Z0-9_-]'), ServerSchema),
   })
   .superRefine((cfg, ctx) => {
+    for (const problem of agentIssuerProblems(cfg)) ctx.addIssue({ code: 'custom', ...problem });
     for (const name of Object.keys(cfg.mcpServers)) {
       if (name.includes(cfg.naming.separator)) {
         ctx.addIssue({ code: 'custom', path: ['mcpServers', name], message: `server name must not contain the naming separator "${cfg.naming.separator}"` });

@@ -68,37 +68,73 @@ function decrypt(key: Buffer, iv: Buffer, aad: Buffer, ciphertext: Buffer, tag: 
   }
 }
 
+/** What an envelope is bound to: the AAD of its value, and the AAD of its wrapped data key under a master key id. */
+export interface EnvelopeBinding {
+  value: Buffer;
+  wrap: (keyId: string) => Buffer;
+}
+
+/** The binding of one version of a vault secret. */
+const secretBinding = (id: SecretIdentity, version: number): EnvelopeBinding => ({ value: secretAad(id, version), wrap: (keyId) => wrapAad(keyId, id, version) });
+
+function wrapWith(dataKey: Buffer, binding: EnvelopeBinding, master: MasterKey, random: Random): Buffer {
+  const iv = random(IV_BYTES);
+  const { ciphertext, tag } = encrypt(master.key, iv, binding.wrap(master.id), dataKey);
+  return Buffer.concat([iv, ciphertext, tag]);
+}
+
+/** The data key of a wrapped key, or undefined when it fails authentication. */
+function unwrapWith(b: Buffer, binding: EnvelopeBinding, master: MasterKey): Buffer | undefined {
+  const key =
+    b.length === WRAPPED_KEY_BYTES
+      ? decrypt(master.key, b.subarray(0, IV_BYTES), binding.wrap(master.id), b.subarray(IV_BYTES, IV_BYTES + KEY_BYTES), b.subarray(IV_BYTES + KEY_BYTES))
+      : undefined;
+  if (key !== undefined && key.length === KEY_BYTES) return key;
+  key?.fill(0);
+  return undefined;
+}
+
+/**
+ * Encrypts `value` under a fresh data key wrapped by `master`, both bound to `binding`. The envelope of any
+ * sensitive record the gateway keeps (vault secrets, the calls approvers are shown).
+ */
+export function sealEnvelope(binding: EnvelopeBinding, value: Buffer, master: MasterKey, random: Random = randomBytes): Envelope {
+  const dataKey = random(KEY_BYTES);
+  try {
+    const iv = random(IV_BYTES);
+    const { ciphertext, tag } = encrypt(dataKey, iv, binding.value, value);
+    return { keyId: master.id, wrappedKey: wrapWith(dataKey, binding, master, random), iv, ciphertext, tag };
+  } finally {
+    dataKey.fill(0);
+  }
+}
+
+/** Decrypts an envelope sealed with `binding` by `master` (the caller matched its key id); undefined when any part fails authentication. */
+export function openEnvelope(e: Envelope, binding: EnvelopeBinding, master: MasterKey): Buffer | undefined {
+  const dataKey = unwrapWith(e.wrappedKey, binding, master);
+  if (dataKey === undefined) return undefined;
+  try {
+    return decrypt(dataKey, e.iv, binding.value, e.ciphertext, e.tag);
+  } finally {
+    dataKey.fill(0);
+  }
+}
+
 /** Wraps a data key under a master key. */
 export function wrapDataKey(dataKey: Buffer, id: SecretIdentity, version: number, master: MasterKey, random: Random = randomBytes): Buffer {
-  const iv = random(IV_BYTES);
-  const { ciphertext, tag } = encrypt(master.key, iv, wrapAad(master.id, id, version), dataKey);
-  return Buffer.concat([iv, ciphertext, tag]);
+  return wrapWith(dataKey, secretBinding(id, version), master, random);
 }
 
 /** Unwraps the data key of a row wrapped by `master` (the caller matched its key id). Throws SecretTampered. */
 export function unwrapDataKey(w: SecretWrap, master: MasterKey): Buffer {
-  const b = w.wrappedKey;
-  const key =
-    b.length === WRAPPED_KEY_BYTES
-      ? decrypt(master.key, b.subarray(0, IV_BYTES), wrapAad(master.id, w, w.version), b.subarray(IV_BYTES, IV_BYTES + KEY_BYTES), b.subarray(IV_BYTES + KEY_BYTES))
-      : undefined;
-  if (key === undefined || key.length !== KEY_BYTES) {
-    key?.fill(0);
-    throw new SecretTampered(`secret ${describeSecret(w)} version ${w.version}: its wrapped data key failed authentication (modified, or moved from another row)`);
-  }
+  const key = unwrapWith(w.wrappedKey, secretBinding(w, w.version), master);
+  if (key === undefined) throw new SecretTampered(`secret ${describeSecret(w)} version ${w.version}: its wrapped data key failed authentication (modified, or moved from another row)`);
   return key;
 }
 
 /** Encrypts `value` as version `version` of the secret `id`, under a fresh data key wrapped by `master`. */
 export function sealSecret(id: SecretIdentity, version: number, value: Buffer, master: MasterKey, random: Random = randomBytes): Envelope {
-  const dataKey = random(KEY_BYTES);
-  try {
-    const iv = random(IV_BYTES);
-    const { ciphertext, tag } = encrypt(dataKey, iv, secretAad(id, version), value);
-    return { keyId: master.id, wrappedKey: wrapDataKey(dataKey, id, version, master, random), iv, ciphertext, tag };
-  } finally {
-    dataKey.fill(0);
-  }
+  return sealEnvelope(secretBinding(id, version), value, master, random);
 }
 
 /** Decrypts a stored version with the master key that wrapped it. Throws SecretTampered; never a partial value. */

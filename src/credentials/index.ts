@@ -2,7 +2,8 @@
 export { Vault, listSecrets, DEFAULT_MAX_VALUE_BYTES, type VaultKeys, type VaultOptions } from './vault.js';
 export type { RotateOptions, RotateResult } from './rotate.js';
 export { describeScope, describeSecret, toIdentity, type SecretListFilter, type SecretRef } from './ref.js';
-export { masterKeyId, parseMasterKey, readMasterKeyFile, MASTER_KEY_BYTES } from './master-key.js';
+export { masterKeyId, parseMasterKey, readMasterKeyFile, checkMasterKey, MASTER_KEY_BYTES } from './master-key.js';
+export { sealEnvelope, openEnvelope, type Envelope, type EnvelopeBinding, type MasterKey } from './envelope.js';
 export {
   loadMasterKeys,
   loadNewMasterKey,

@@ -14,6 +14,7 @@ import { JsonRpcCode, WardenError } from '../protocol/errors.js';
 import type { Logger } from '../telemetry/log.js';
 import type { Entry, ListKind } from './catalog.js';
 import { InputRequired, type Holder } from './approval-prompt.js';
+import { forwardedParams } from './forwarded-call.js';
 import { classifyTool, serverFacts } from './classification.js';
 import { RateMeter } from './rate-meter.js';
 
@@ -28,6 +29,16 @@ export interface AuthorizerOptions {
   now?: () => number;
 }
 
+/** What a tool call brings besides its arguments, for the approval that may hold it. */
+export interface HeldCall {
+  /** The rest of the params forwarded with the call (callParts in forwarded-call.ts). */
+  rest: Record<string, unknown>;
+  /** Replaces values injected from the vault by their names, in what approvers are shown. */
+  conceal?: (params: Record<string, unknown>) => Record<string, unknown>;
+  /** How the call is held (an approval prompt, see approval-prompt.ts); default: a plain hold. */
+  hold?: Holder;
+}
+
 export interface ClientFacts {
   transport: string;
   name: string;
@@ -36,8 +47,8 @@ export interface ClientFacts {
 
 /** The policy subject of a principal: its registration adds the tenant (if the token has none), owner and groups. */
 export function subjectOf(agents: Readonly<Record<string, AgentConfig>>, p: Principal): Subject {
-  const reg = agents[p.agent];
-  return { agent: p.agent, user: p.user, tenant: p.tenant ?? reg?.tenant ?? null, chain: p.chain, owner: reg?.owner, groups: reg?.groups ?? [], authMethod: p.method, scopes: p.scopes };
+  const reg = Object.hasOwn(agents, p.agent) ? agents[p.agent] : undefined;
+  return { agent: p.agent, user: p.user, tenant: p.tenant ?? reg?.tenant ?? null, chain: p.chain, owner: reg?.owner, groups: reg?.groups ?? [], authMethod: p.method, issuer: p.issuer, scopes: p.scopes };
 }
 
 const USE_ACTION: Record<ListKind, ActionName> = { tools: 'call_tool', prompts: 'get_prompt', resources: 'read_resource', resourceTemplates: 'read_resource' };
@@ -140,13 +151,17 @@ export class RequestAuthorization {
   /**
    * Decides a tool call; a call that needs approval is held until a human decides (when approvals are
    * configured), and goes ahead only with an approval bound to exactly this call, which it consumes.
+   * `call.rest` is the rest of the params forwarded with it (see forwarded-call.ts): the approval binds them
+   * with the arguments as decided.
    */
-  async checkCall(entry: Entry, args: unknown, hooks: HoldHooks, hold: Holder = (approvals, call, h) => approvals.hold(call, h)): Promise<Record<string, unknown> | undefined> {
+  async checkCall(entry: Entry, args: unknown, hooks: HoldHooks, call: HeldCall = { rest: {} }): Promise<Record<string, unknown> | undefined> {
     const target = this.authz.target('tools', entry);
     const approvals = this.authz.approvals;
     const forwarded = this.checkTarget('call_tool', target, args, approvals !== undefined);
     if (this.decision?.effect !== 'needs-approval' || approvals === undefined || this.subject === null) return forwarded;
     const s = this.subject;
+    const params = forwardedParams(call.rest, entry.original, forwarded);
+    const hold = call.hold ?? ((a, c, h) => a.hold(c, h));
     try {
       const used = await hold(
         approvals,
@@ -158,8 +173,9 @@ export class RequestAuthorization {
           task: this.task?.id ?? null,
           upstream: entry.upstream,
           tool: String(entry.item.name),
-          arguments: forwarded ?? {},
+          params,
           view: redactArguments(forwarded ?? {}),
+          shown: call.conceal ? call.conceal(params) : params,
           reason: this.decision.reason ?? '',
           policyIds: this.decision.policyIds,
         },

@@ -11,7 +11,8 @@ import type { AuditDecision } from '../audit/event.js';
 import type { UpstreamClient } from '../upstream/index.js';
 import type { HoldHooks } from '../approvals/index.js';
 import type { RequestAuthorization } from './authorize.js';
-import { holderFor, InputRequired, withoutInputFields, type ApprovalPromptSettings } from './approval-prompt.js';
+import { holderFor, InputRequired, type ApprovalPromptSettings } from './approval-prompt.js';
+import { callParts, forwardedParams, withProgressToken } from './forwarded-call.js';
 import { unknownName, validItems, type ListKind } from './catalog.js';
 import type { RequestOutbound } from './channel.js';
 import type { GatewaySession } from './session.js';
@@ -243,9 +244,12 @@ export async function route(ctx: RouteContext, req: JsonRpcRequest): Promise<Rec
       ctx.audit.target = entry.original;
       const hooks = { signal: ctx.out.signal, waiting: progressWhileHeld(ctx, params), ...(ctx.stillAllowed ? { guard: ctx.stillAllowed } : {}) };
       const hold = holderFor(ctx.prompt, ctx.session, ctx.out, req.params);
+      // What is bound to an approval is what is forwarded: both are built from these parts (forwarded-call.ts).
+      const { rest, progressToken } = callParts(params);
+      const conceal = (p: Record<string, unknown>) => ctx.session.concealSecrets(p);
       let args: Record<string, unknown> | undefined;
       try {
-        args = await checkRecording(ctx, () => ctx.authz.checkCall(entry, params?.arguments, hooks, hold), params?.arguments);
+        args = await checkRecording(ctx, () => ctx.authz.checkCall(entry, params?.arguments, hooks, { rest, hold, conceal }), params?.arguments);
       } catch (err) {
         if (!(err instanceof InputRequired)) throw err;
         ctx.audit.inputRequired = true;
@@ -253,7 +257,7 @@ export async function route(ctx: RouteContext, req: JsonRpcRequest): Promise<Rec
       }
       // A task-augmented call (2025-11-25) answers with a task handle instead of content.
       const ok = (r: Record<string, unknown>) => Array.isArray(r.content) || isObject(r.task);
-      return forward(ctx, entry.upstream, 'tools/call', withArguments({ ...withoutInputFields(params), name: entry.original }, args), ok);
+      return forward(ctx, entry.upstream, 'tools/call', withProgressToken(forwardedParams(rest, entry.original, args), progressToken), ok);
     }
     case 'prompts/get': {
       const entry = await resolveName(ctx, 'prompts', params?.name);

@@ -129,6 +129,11 @@ export class GatewaySession {
     return this.leases.get(upstream) ?? [];
   }
 
+  /** `value` with every secret injected into this session's upstreams shown as `[redacted:NAME]`: what approvers are shown of a call. */
+  concealSecrets<T>(value: T): T {
+    return this.redactor.json(value).value;
+  }
+
   /** `value` (a result from `upstream`) with every secret injected into this session's upstreams replaced by `[redacted:NAME]`. */
   redact<T>(upstream: string, value: T): Redacted<T> {
     return this.logRedaction(upstream, this.redactor.json(value));

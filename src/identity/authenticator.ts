@@ -1,10 +1,13 @@
 /**
  * Authenticates every request (a session is never authentication): finds the bearer token, picks the
  * verifier by the token's claimed issuer (then verifies with that issuer's keys only), builds the
- * Principal, and checks the tenant against the agent's registration and the required scopes.
+ * Principal, and checks that every agent id the token names belongs to its issuer (agent-issuers.ts), the
+ * tenant against the agent's registration, and the required scopes.
  */
 import { decodeJwt, type JWTPayload } from 'jose';
+import { trustDomainIssuer } from '../config/agent-issuers.js';
 import type { AgentConfig, OAuthAuthConfig } from '../config/schema.js';
+import { AgentIssuers } from './agent-issuers.js';
 import { extractBearer } from './bearer.js';
 import { actChain, scopesOf, stringClaim } from './claims.js';
 import { AuthError, invalidToken } from './errors.js';
@@ -57,9 +60,12 @@ export class OAuthAuthenticator implements Authenticator {
   private readonly issuers: Map<string, IssuerVerifier>;
   private readonly spiffe?: SpiffeVerifier;
   private readonly now: () => number;
+  /** Which issuer each agent id belongs to. */
+  readonly homes: AgentIssuers;
 
   constructor(private readonly opts: OAuthAuthenticatorOptions) {
     const { config, audience, baseDir } = opts;
+    this.homes = new AgentIssuers({ auth: config, agents: opts.agents });
     this.issuers = new Map(config.issuers.map((i) => [i.issuer, new IssuerVerifier(i, audience, config.clockSkewSeconds, baseDir)]));
     if (config.spiffe) this.spiffe = new SpiffeVerifier(config.spiffe.trustDomain, config.spiffe.bundleFile, baseDir, audience, config.clockSkewSeconds);
     this.now = opts.now ?? (() => Math.floor(Date.now() / 1000));
@@ -99,17 +105,26 @@ export class OAuthAuthenticator implements Authenticator {
     }
     if (this.spiffe && typeof unverified.sub === 'string' && unverified.sub.startsWith('spiffe://')) {
       const svid = await this.spiffe.verify(token, now);
-      return this.withTenant({ ...ANONYMOUS, agent: svid.spiffeId, method: 'spiffe-jwt', tokenId: svid.jti, expiresAt: svid.exp }, null);
+      const domain = trustDomainIssuer(this.spiffe.trustDomain);
+      this.homes.check(domain, [['sub', svid.spiffeId]]);
+      return this.withTenant({ ...ANONYMOUS, agent: svid.spiffeId, method: 'spiffe-jwt', issuer: domain, tokenId: svid.jti, expiresAt: svid.exp }, null);
     }
     throw invalidToken('The token issuer is not trusted');
   }
 
-  /** A foreign token: its current actor (act.sub, else the client) is the agent; prior actors are not trusted. */
+  /**
+   * A foreign token: its current actor (act.sub, else the client) is the agent; prior actors are not trusted,
+   * but none of the ids it names may belong to another issuer.
+   */
   private fromClaims(claims: JWTPayload, issuer: string, tenantClaim: string): Principal {
     const sub = String(claims.sub);
-    const client = stringClaim(claims, 'client_id') ?? stringClaim(claims, 'azp');
-    const actor = actChain(claims)[0];
+    const clientId = stringClaim(claims, 'client_id');
+    const azp = stringClaim(claims, 'azp');
+    const client = clientId ?? azp;
+    const actors = actChain(claims);
+    const actor = actors[0];
     const agent = actor ?? client ?? sub;
+    this.homes.check(issuer, [['client_id', clientId], ['azp', azp], ['sub', sub], ...actors.map((a, i) => [i === 0 ? 'act.sub' : 'a nested act.sub', a] as const)]);
     return this.withTenant(
       {
         agent,
@@ -129,7 +144,9 @@ export class OAuthAuthenticator implements Authenticator {
 
   private fromCertificate(san: string): Principal {
     const agent = spiffeIdFromSan(san, this.spiffe!.trustDomain);
-    return this.withTenant({ ...ANONYMOUS, agent, method: 'mtls' }, null);
+    const domain = trustDomainIssuer(this.spiffe!.trustDomain);
+    this.homes.check(domain, [['the certificate URI SAN', agent]]);
+    return this.withTenant({ ...ANONYMOUS, agent, method: 'mtls', issuer: domain }, null);
   }
 
   /** The tenant a token claims must agree with the agent's registration; a registered tenant fills a missing claim. */

@@ -1,7 +1,8 @@
 /**
  * Tokens the gateway mints and accepts: short-lived, audience-bound access tokens (RFC 9068 shape) with the
  * delegation chain in nested `act` claims. The chain is also recorded in the store under the token's jti,
- * and verification takes it from there: the store, not the token, is what the gateway trusts.
+ * and verification takes it from there: the store, not the token, is what the gateway trusts. The record
+ * also keeps the issuer that vouched for the agent, which is the principal's `issuer` (what policies read).
  */
 import { createLocalJWKSet, jwtVerify, SignJWT, type JWK, type JWTVerifyGetKey } from 'jose';
 import { uuidv7 } from '../core/ids.js';
@@ -11,9 +12,19 @@ import { invalidToken } from './errors.js';
 import { describeJoseError } from './jose-errors.js';
 import type { Principal } from './principal.js';
 import type { SigningKeys } from './signing-keys.js';
+import { AgentIssuers } from './agent-issuers.js';
 
-/** What a new token says; the record the store keeps adds its jti and times. `expiresAt` is in epoch seconds. */
-export type MintRequest = Omit<IssuedTokenRecord, 'jti' | 'issuedAt' | 'expiresAt'> & { expiresAt: number };
+/**
+ * What a new token says; the record the store keeps adds its jti and times. `expiresAt` is in epoch seconds.
+ * `agentIssuer` is who vouched for the agent (an exchange's actor token); default: the agent's own issuer.
+ */
+export type MintRequest = Omit<IssuedTokenRecord, 'jti' | 'issuedAt' | 'expiresAt' | 'agentIssuer'> & { expiresAt: number; agentIssuer?: string | null };
+
+export interface GatewayTokensOptions {
+  /** Which issuer each agent id belongs to; default: none is bound. */
+  homes?: AgentIssuers;
+  now?: () => number;
+}
 
 /** Nested `act` claims: the current actor outermost, each earlier one inside (RFC 8693 section 4.1). */
 function actClaim(agent: string, chain: string[]): Record<string, unknown> {
@@ -24,6 +35,8 @@ function actClaim(agent: string, chain: string[]): Record<string, unknown> {
 
 export class GatewayTokens implements LocalTokenVerifier {
   private jwks?: { set: JWTVerifyGetKey; kids: Set<string>; loadedAt: number };
+  private readonly now: () => number;
+  private readonly homes: AgentIssuers;
 
   constructor(
     readonly issuer: string,
@@ -31,8 +44,11 @@ export class GatewayTokens implements LocalTokenVerifier {
     private readonly keys: SigningKeys,
     private readonly store: TokenStore,
     private readonly skewSeconds: number,
-    private readonly now: () => number = Date.now,
-  ) {}
+    opts: GatewayTokensOptions = {},
+  ) {
+    this.now = opts.now ?? Date.now;
+    this.homes = opts.homes ?? new AgentIssuers({ agents: {} });
+  }
 
   async mint(req: MintRequest): Promise<{ token: string; record: IssuedTokenRecord }> {
     const key = await this.keys.current();
@@ -48,6 +64,7 @@ export class GatewayTokens implements LocalTokenVerifier {
       parentJti: req.parentJti,
       issuedAt: new Date(iat * 1000).toISOString(),
       expiresAt: new Date(req.expiresAt * 1000).toISOString(),
+      agentIssuer: req.agentIssuer ?? this.homes.home(req.agent),
     };
     // Recorded before it is handed out: a token the store does not know is never accepted.
     await this.store.record(record);
@@ -86,6 +103,9 @@ export class GatewayTokens implements LocalTokenVerifier {
     }
     const record = await this.store.get(String(payload.jti));
     if (!record) throw invalidToken('The token is not known to this gateway');
+    // The agent's issuer as recorded at minting; a registration that moved to another issuer since voids it.
+    const agentIssuer = record.agentIssuer ?? this.issuer;
+    this.homes.check(agentIssuer, [['the token record', record.agent]]);
     return {
       agent: record.agent,
       user: record.user,
@@ -93,7 +113,7 @@ export class GatewayTokens implements LocalTokenVerifier {
       chain: record.chain,
       task: record.task,
       method: 'gateway-token',
-      issuer: this.issuer,
+      issuer: agentIssuer,
       scopes: record.scopes,
       tokenId: record.jti,
       expiresAt: Math.floor(Date.parse(record.expiresAt) / 1000),

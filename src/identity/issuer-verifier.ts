@@ -1,7 +1,8 @@
 /**
  * Verifies access tokens of one trusted OAuth issuer: signature with the issuer's keys (asymmetric
  * algorithms only), issuer, audience (RFC 8707: our own resource URI), exp/nbf/iat within a bounded skew,
- * and a token type that is an access token (RFC 9068 `at+jwt`, or plain `JWT`).
+ * and a token type that is an access token (RFC 9068 `at+jwt`, or plain `JWT`; none only where
+ * `allowUntypedTokens` says so).
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -21,9 +22,13 @@ export function loadJwksFile(file: string, baseDir: string): JSONWebKeySet {
   return JSON.parse(readFileSync(resolve(baseDir, file), 'utf8')) as JSONWebKeySet;
 }
 
-/** Checks what jose leaves to the caller: a token type that means "access token", and iat not in the future. */
-export function checkTypeAndIat(protectedHeader: { typ?: string }, claims: JWTPayload, skewSeconds: number, nowSeconds: number): void {
+/**
+ * Checks what jose leaves to the caller: a token type that means "access token" (a token without `typ` only
+ * when the issuer's config allows it), and iat not in the future.
+ */
+export function checkTypeAndIat(protectedHeader: { typ?: string }, claims: JWTPayload, skewSeconds: number, nowSeconds: number, allowUntyped = false): void {
   const typ = protectedHeader.typ?.toLowerCase();
+  if (typ === undefined && !allowUntyped) throw invalidToken('The token has no typ header; this issuer\'s tokens must say they are access tokens (at+jwt or JWT)');
   if (typ !== undefined && !ACCESS_TOKEN_TYPES.has(typ)) throw invalidToken('The token type is not an access token');
   if (typeof claims.iat === 'number' && claims.iat > nowSeconds + skewSeconds) throw invalidToken('The token was issued in the future');
 }
@@ -53,7 +58,7 @@ export class IssuerVerifier {
         requiredClaims: ['exp', 'sub'],
         currentDate: new Date(nowSeconds * 1000),
       });
-      checkTypeAndIat(protectedHeader, payload, this.skewSeconds, nowSeconds);
+      checkTypeAndIat(protectedHeader, payload, this.skewSeconds, nowSeconds, this.config.allowUntypedTokens);
       return { claims: payload, issuer: this.config.issuer };
     } catch (err) {
       throw describeJoseError(err);

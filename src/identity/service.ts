@@ -1,6 +1,7 @@
 /** Builds the identity side of a running gateway from its config, once the public URL is known. */
 import type { WardenConfig } from '../config/schema.js';
 import type { Store } from '../store/types.js';
+import { AgentIssuers } from './agent-issuers.js';
 import { NoAuthenticator, OAuthAuthenticator, type Authenticator } from './authenticator.js';
 import { GatewayTokens } from './gateway-tokens.js';
 import { metadataUrl, protectedResourceMetadata } from './metadata.js';
@@ -36,7 +37,8 @@ export function createIdentity(
   }
   const ts = config.tokenService;
   const issuer = ts.issuer ?? new URL(publicUrl).origin;
-  const local = ts.enabled ? new GatewayTokens(issuer, publicUrl, keys, store.tokens, auth.clockSkewSeconds) : undefined;
+  const homes = new AgentIssuers({ auth, agents: config.agents });
+  const local = ts.enabled ? new GatewayTokens(issuer, publicUrl, keys, store.tokens, auth.clockSkewSeconds, { homes }) : undefined;
   const authenticator = new OAuthAuthenticator({ config: auth, audience: publicUrl, agents: config.agents, baseDir, local });
   const servers = [...auth.issuers.map((i) => i.issuer), ...(local ? [issuer] : [])];
   return {

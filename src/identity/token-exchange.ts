@@ -134,9 +134,10 @@ export class TokenExchange {
       task,
       parentJti: subject.method === 'gateway-token' ? subject.tokenId : null,
       expiresAt,
+      agentIssuer: actor.issuer,
     });
     const body: ExchangeResult = { access_token: token, issued_token_type: TYPE_ACCESS_TOKEN, token_type: 'Bearer', expires_in: expiresAt - this.nowSeconds(), scope: scopes.join(' ') };
-    const issued: Principal = { ...actor, user: subject.user, tenant, chain, scopes, task, method: 'gateway-token', issuer: this.opts.tokens.issuer, tokenId: record.jti, expiresAt };
+    const issued: Principal = { ...actor, user: subject.user, tenant, chain, scopes, task, method: 'gateway-token', issuer: record.agentIssuer, tokenId: record.jti, expiresAt };
     return { body, issued };
   }
 

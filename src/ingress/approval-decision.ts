@@ -31,6 +31,8 @@ export interface DecisionDeps {
   service: ApprovalService;
   store: Pick<ApprovalStore, 'get'>;
   now: () => number;
+  /** Approve only a request whose complete call can be shown (the page: the approver saw it there). */
+  approveShownOnly?: boolean;
 }
 
 /**
@@ -42,6 +44,10 @@ export async function decideRequest(deps: DecisionDeps, id: string, approver: st
   if (record === undefined) throw new Refusal(404, 'unknown_approval', `No approval request ${id}`);
   seen(record);
   assertPending(record, deps.now());
+  if (verb === 'approve' && deps.approveShownOnly) {
+    const call = await deps.service.shownCall(record);
+    if (!call.shown) throw new Refusal(409, 'call_not_shown', `This request cannot be approved here: ${call.reason}. It can be denied.`);
+  }
   const state = verb === 'approve' ? 'approved' : 'denied';
   let done: ApprovalRecord;
   try {

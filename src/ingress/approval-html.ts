@@ -1,10 +1,12 @@
 /**
  * The approval page's HTML: plain server-rendered pages with no JavaScript and no external assets, so the
  * content security policy can forbid everything but inline style. Every value that comes from a request
- * (tool, arguments, names, reasons, the provider's error) is HTML-escaped where it is interpolated; the
- * markup around it is constant.
+ * (tool, arguments, names, reasons, the provider's error) is HTML-escaped where it is interpolated, with
+ * characters that would not show as themselves (controls, bidi overrides, zero-width) as visible escapes;
+ * the markup around it is constant.
  */
 import type { ServerResponse } from 'node:http';
+import { printable, renderCall, type ShownCall } from '../approvals/index.js';
 import type { ApprovalRecord } from '../store/types.js';
 
 /**
@@ -29,6 +31,7 @@ export function escapeHtml(value: unknown): string {
 const STYLE = `body{font:16px/1.5 system-ui,sans-serif;max-width:46rem;margin:2rem auto;padding:0 1rem;color:#1b1b1b}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem}dt{font-weight:600}dd{margin:0;overflow-wrap:anywhere}
 pre{background:#f3f3f3;padding:.75rem;overflow:auto;white-space:pre-wrap;overflow-wrap:anywhere}
+pre.call{max-height:40rem;tab-size:2}
 .who{color:#555}.note{border-left:4px solid #b35c00;padding-left:.75rem}textarea{width:100%;min-height:4rem}
 button{font-size:1rem;padding:.4rem 1.2rem;margin-right:.75rem}`;
 
@@ -53,8 +56,8 @@ export function messagePage(title: string, message: string, back?: string): stri
   return layout(title, `<p>${escapeHtml(message)}</p>${back ? `<p><a href="${escapeHtml(back)}">Back to the request</a></p>` : ''}`);
 }
 
-/** The arguments view, pretty-printed when it is JSON (it is already redacted by the gateway). */
-function argumentsView(view: string | null): string {
+/** The redacted summary kept after a decision, pretty-printed when it is JSON. */
+function summaryView(view: string | null): string {
   if (view === null) return '<p>(the arguments were not kept)</p>';
   let text = view;
   try {
@@ -62,11 +65,24 @@ function argumentsView(view: string | null): string {
   } catch {
     // Not JSON: shown as it is.
   }
-  return `<pre>${escapeHtml(text)}</pre>`;
+  return `<pre>${escapeHtml(printable(text))}</pre>`;
 }
 
-function details(r: ApprovalRecord, expired: boolean): string {
-  const row = (k: string, v: string | null) => `<dt>${k}</dt><dd>${v === null || v === '' ? '<em>none</em>' : escapeHtml(v)}</dd>`;
+/** The complete call while pending (every key and value, with sizes), else the redacted summary and why. */
+function callView(r: ApprovalRecord, call: ShownCall | undefined): string {
+  if (call?.shown) {
+    return `<h2>The call</h2>
+<p>The params ${escapeHtml(printable(r.upstream))} receives, complete: <strong>${call.bytes.toLocaleString('en-US')} bytes</strong> as JSON. Values from the vault show as their name.</p>
+<pre class="call">${escapeHtml(renderCall(call.params))}</pre>`;
+  }
+  const why = call === undefined ? '' : `<p class="note">The complete call is not shown: ${escapeHtml(call.reason)}.</p>`;
+  return `<h2>Arguments (redacted summary)</h2>
+${why}
+${summaryView(r.arguments)}`;
+}
+
+function details(r: ApprovalRecord, expired: boolean, call?: ShownCall): string {
+  const row = (k: string, v: string | null) => `<dt>${k}</dt><dd>${v === null || v === '' ? '<em>none</em>' : escapeHtml(printable(v))}</dd>`;
   const state = r.state === 'pending' && expired ? 'expired' : r.state;
   const decided = r.decidedBy ? `${r.decidedBy}${r.decidedAt ? ` at ${r.decidedAt}` : ''}${r.decisionReason ? `: ${r.decisionReason}` : ''}` : null;
   return `<dl>
@@ -83,8 +99,7 @@ ${row('Expires', r.expiresAt)}
 ${row('State', state)}
 ${decided ? row('Decided by', decided) : ''}
 </dl>
-<h2>Arguments</h2>
-${argumentsView(r.arguments)}`;
+${callView(r, call)}`;
 }
 
 export interface RequestView {
@@ -95,6 +110,8 @@ export interface RequestView {
   /** Why this approver may not decide, or null when they may (then `csrf` is set and the form is shown). */
   refusal: string | null;
   csrf: string;
+  /** The complete call, or why it is not shown (then the form offers Deny only). */
+  call: ShownCall;
 }
 
 /** The request, who is signed in, and the decision form when they may decide it. */
@@ -104,17 +121,17 @@ export function requestPage(v: RequestView): string {
   const open = r.state === 'pending' && !v.expired;
   let tail: string;
   if (!open) tail = `<p class="note">This request can no longer be decided (${escapeHtml(r.state === 'pending' ? 'expired' : r.state)}).</p>`;
-  else if (v.refusal !== null) tail = `<p class="note">You may not decide this request: ${escapeHtml(v.refusal)}.</p>`;
+  else if (v.refusal !== null) tail = `<p class="note">You may not decide this request: ${escapeHtml(printable(v.refusal))}.</p>`;
   else
+    // What cannot be shown cannot be approved here: only Deny is offered (and the POST refuses an approval).
     tail = `<form method="post" action="${escapeHtml(action)}">
 <input type="hidden" name="csrf" value="${escapeHtml(v.csrf)}">
 <p><label for="reason">Reason (recorded with your decision)</label><br>
 <textarea id="reason" name="reason" maxlength="2000"></textarea></p>
-<p><button type="submit" name="decision" value="approve">Approve</button>
-<button type="submit" name="decision" value="deny">Deny</button></p>
+<p>${v.call.shown ? '<button type="submit" name="decision" value="approve">Approve</button>\n' : ''}<button type="submit" name="decision" value="deny">Deny</button></p>
 </form>`;
-  return layout('Approval request', `<p class="who">Signed in as <strong>${escapeHtml(v.name)}</strong></p>
-${details(r, v.expired)}
+  return layout('Approval request', `<p class="who">Signed in as <strong>${escapeHtml(printable(v.name))}</strong></p>
+${details(r, v.expired, v.call)}
 ${tail}`);
 }
 
@@ -125,5 +142,5 @@ export function resultPage(r: ApprovalRecord): string {
     r.state === 'denied' ? 'The call will not run.' : 'The held call may now run once.'
   }</p>
 ${details(r, false)}`;
-  return layout(`${verb}: ${r.tool}`, body);
+  return layout(`${verb}: ${printable(r.tool)}`, body);
 }

@@ -51,7 +51,7 @@ export interface ApprovalPageOptions {
 const MAX_BODY_BYTES = 8 * 1024;
 const MAX_REASON = 2000;
 
-const TITLES: Record<number, string> = { 400: 'Not a valid decision', 401: 'Not signed in', 403: 'Refused', 404: 'Unknown request', 409: 'Already decided', 413: 'Too large', 500: 'Error' };
+const TITLES: Record<number, string> = { 400: 'Not a valid decision', 401: 'Not signed in', 403: 'Refused', 404: 'Unknown request', 409: 'Cannot be decided', 413: 'Too large', 500: 'Error' };
 
 interface DecisionForm {
   decision: 'approve' | 'deny';
@@ -123,7 +123,8 @@ export class ApprovalPage {
       const record = await this.opts.store.get(id);
       if (!record) return sendPage(res, 404, messagePage(TITLES[404]!, `There is no approval request ${id}.`));
       const expired = Date.parse(record.expiresAt) <= this.now();
-      sendPage(res, 200, requestPage({ record, name: session.name, expired, refusal: this.refusal(session.name, record), csrf: this.csrf(session, id) }));
+      const call = await this.opts.service.shownCall(record);
+      sendPage(res, 200, requestPage({ record, name: session.name, expired, refusal: this.refusal(session.name, record), csrf: this.csrf(session, id), call }));
     } catch (err) {
       this.opts.log.error({ err, approvalId: id }, 'approval page failed');
       if (!res.headersSent) sendPage(res, 500, messagePage(TITLES[500]!, 'The request could not be shown.'));
@@ -153,7 +154,7 @@ export class ApprovalPage {
       // Only now is the request known to come from the signed-in approver's own page.
       approver = session.name;
       form = parseForm(params);
-      const { done, decision } = await decideRequest({ service: this.opts.service, store: this.opts.store, now: () => this.now() }, id, approver, form.decision, form.reason, (r) => (record = r));
+      const { done, decision } = await decideRequest({ service: this.opts.service, store: this.opts.store, now: () => this.now(), approveShownOnly: true }, id, approver, form.decision, form.reason, (r) => (record = r));
       // The decision is stored: answer it even if its audit event could not be (the failure is logged).
       await this.record(startedAt, id, done, form, approver, decision).catch((err: unknown) => this.opts.log.error({ err, approvalId: id }, 'could not record an approval decision'));
       sendPage(res, 200, resultPage(done));

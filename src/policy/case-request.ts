@@ -21,6 +21,8 @@ const PrincipalSchema = z.strictObject({
   groups: Names.default([]),
   userGroups: Names.optional(),
   authMethod: z.enum(['none', 'oauth-jwt', 'spiffe-jwt', 'mtls', 'gateway-token']).default('oauth-jwt'),
+  /** The issuer that vouched for the agent (`principal.issuer`); unset: none. */
+  issuer: Name.optional(),
   scopes: Names.default([]),
 });
 

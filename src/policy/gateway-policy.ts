@@ -54,7 +54,7 @@ const MAX_CALLERS_PER_TARGET = 256;
 
 /** Everything subjectEntities reads (the delegation chain is context, not entities). */
 const subjectKey = (s: Subject): string =>
-  JSON.stringify([s.agent, s.user, s.tenant, s.owner ?? null, s.groups, s.userGroups ?? [], s.authMethod, s.scopes]);
+  JSON.stringify([s.agent, s.user, s.tenant, s.owner ?? null, s.groups, s.userGroups ?? [], s.authMethod, s.issuer ?? null, s.scopes]);
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 

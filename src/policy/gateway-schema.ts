@@ -49,7 +49,7 @@ type Context = {
 };
 entity Group;
 entity User in [Group] { tenant?: String, groups: Set<String> };
-entity Agent in [Group] { tenant?: String, owner?: String, groups: Set<String>, authMethod: String, scopes: Set<String> };
+entity Agent in [Group] { tenant?: String, owner?: String, groups: Set<String>, authMethod: String, issuer?: String, scopes: Set<String> };
 entity Server { name: String, environment: String, tenant?: String, trustAnnotations: Bool, dataClasses: Set<String> };
 entity Tool in [Server] {
   name: String, upstreamName: String, server: String, access: String, destructive: Bool, openWorld: Bool, risk: String,

@@ -20,6 +20,8 @@ export interface Subject {
   groups: readonly string[];
   userGroups?: readonly string[];
   authMethod: string;
+  /** The issuer that vouched for the agent (a token's `iss`, spiffe://<trustDomain>); null in development mode. */
+  issuer?: string | null | undefined;
   scopes: readonly string[];
 }
 
@@ -78,6 +80,7 @@ export function subjectEntities(s: Subject): { principal: EntityUidJson; entitie
   const attrs: Record<string, unknown> = { groups: [...s.groups], authMethod: s.authMethod, scopes: [...s.scopes] };
   if (s.tenant !== null) attrs.tenant = s.tenant;
   if (s.owner !== undefined) attrs.owner = s.owner;
+  if (s.issuer !== undefined && s.issuer !== null) attrs.issuer = s.issuer;
   const entities: EntityJson[] = [{ uid: principal, attrs, parents: groupsOf(s.groups) }];
   if (s.user !== null) {
     const groups = s.userGroups ?? [];

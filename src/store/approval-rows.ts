@@ -133,6 +133,11 @@ export function checkDecide(id: string, state: string, by: string, reason: strin
   checkIso(at, 'at');
 }
 
+/** Checks a sealed call given to `create`: null, or non-empty text. */
+export function checkSealedCall(sealed: unknown): asserts sealed is string | null {
+  if (sealed !== null && (typeof sealed !== 'string' || sealed === '')) throw new RangeError('a sealed call must be null or non-empty text');
+}
+
 /** Checks the arguments of `consume` and `pendingFor`: a digest and a canonical time. */
 export function checkDigestAt(digest: string, at: string): void {
   checkDigest(digest);
@@ -160,15 +165,18 @@ export function approvalSql(p: (i: number) => string): {
   decide: string;
   consume: (lock: string) => string;
   pendingFor: string;
+  sealedCall: string;
+  forgetCalls: string;
 } {
   const cols = APPROVAL_COLUMNS.join(', ');
   return {
     get: `SELECT ${cols} FROM warden_approvals WHERE id = ${p(1)}`,
     listAll: `SELECT ${cols} FROM warden_approvals ORDER BY id DESC LIMIT ${p(1)}`,
     listByState: `SELECT ${cols} FROM warden_approvals WHERE state = ${p(1)} ORDER BY id DESC LIMIT ${p(2)}`,
-    // Compare-and-set: only a pending, unexpired request changes, so of two deciders exactly one wins.
+    // Compare-and-set: only a pending, unexpired request changes, so of two deciders exactly one wins. The
+    // sealed call goes in the same statement: once decided, nothing shows it again.
     decide:
-      `UPDATE warden_approvals SET state = ${p(1)}, decided_by = ${p(2)}, decided_at = ${p(3)}, decision_reason = ${p(4)} ` +
+      `UPDATE warden_approvals SET state = ${p(1)}, decided_by = ${p(2)}, decided_at = ${p(3)}, decision_reason = ${p(4)}, sealed_call = NULL ` +
       `WHERE id = ${p(5)} AND state = 'pending' AND expires_at > ${p(3)} RETURNING ${cols}`,
     // One statement: pick the oldest approved, unexpired record with the digest and consume it only if it is
     // still approved. `lock` is the subquery's row-locking clause (PostgreSQL), empty on SQLite.
@@ -179,5 +187,7 @@ export function approvalSql(p: (i: number) => string): {
     pendingFor:
       `SELECT ${cols} FROM warden_approvals WHERE digest = ${p(1)} AND state = 'pending' AND expires_at > ${p(2)} ` +
       `ORDER BY id DESC LIMIT 1`,
+    sealedCall: `SELECT sealed_call FROM warden_approvals WHERE id = ${p(1)} AND state = 'pending' AND expires_at > ${p(2)} AND sealed_call IS NOT NULL`,
+    forgetCalls: `UPDATE warden_approvals SET sealed_call = NULL WHERE sealed_call IS NOT NULL AND (expires_at <= ${p(1)} OR state <> 'pending')`,
   };
 }

@@ -72,6 +72,7 @@ export const TOKEN_COLUMNS = [
   'parent_jti',
   'issued_at',
   'expires_at',
+  'agent_issuer',
 ] as const;
 export type TokenRow = Record<(typeof TOKEN_COLUMNS)[number], string | null>;
 
@@ -89,6 +90,7 @@ export function tokenToRow(t: IssuedTokenRecord): TokenRow {
     parent_jti: t.parentJti,
     issued_at: t.issuedAt,
     expires_at: t.expiresAt,
+    agent_issuer: t.agentIssuer,
   };
 }
 
@@ -104,5 +106,6 @@ export function tokenFromRow(r: TokenRow): IssuedTokenRecord {
     parentJti: r.parent_jti,
     issuedAt: r.issued_at as string,
     expiresAt: r.expires_at as string,
+    agentIssuer: r.agent_issuer,
   };
 }

@@ -131,6 +131,11 @@ export interface IssuedTokenRecord {
   parentJti: string | null;
   issuedAt: string;
   expiresAt: string;
+  /**
+   * The issuer that vouched for the agent when the token was minted (the actor token's issuer, or
+   * spiffe://<trustDomain>); null for tokens minted before it was recorded. See src/config/agent-issuers.ts.
+   */
+  agentIssuer: string | null;
 }
 
 export interface TokenStore {
@@ -249,8 +254,9 @@ export interface TaskStore {
 export type ApprovalState = 'pending' | 'approved' | 'denied' | 'consumed';
 
 /**
- * A human approval for one call: bound to the call's digest (principal, task, tool, arguments), decided
- * once, and consumed by the one call it authorises. Never holds the arguments themselves, only a redacted view.
+ * A human approval for one call: bound to the call's digest (principal, task, tool, params), decided once,
+ * and consumed by the one call it authorises. The record holds a redacted view of the arguments; the complete
+ * call is kept apart, encrypted, only while the request is pending (ApprovalStore.sealedCall).
  */
 export interface ApprovalRecord {
   /** UUIDv7. */
@@ -282,8 +288,16 @@ export interface ApprovalRecord {
 }
 
 export interface ApprovalStore {
-  /** Stores a new pending request; throws if the id exists. */
-  create(r: ApprovalRecord): Promise<void>;
+  /**
+   * Stores a new pending request; throws if the id exists. `sealedCall` is the complete call as approvers see
+   * it, encrypted under the master key (src/approvals/sealed-call.ts); it is kept only while the request is
+   * pending and unexpired.
+   */
+  create(r: ApprovalRecord, sealedCall?: string | null): Promise<void>;
+  /** The sealed call of a request still pending and unexpired at `at`; undefined once decided or expired, or when none was kept. */
+  sealedCall(id: string, at: string): Promise<string | undefined>;
+  /** Deletes the sealed calls of requests decided or expired at `at` (decide deletes its own at once); returns how many. */
+  forgetCalls(at: string): Promise<number>;
   get(id: string): Promise<ApprovalRecord | undefined>;
   /** Newest first; `state` filters; default limit 100. */
   list(filter?: { state?: ApprovalState; limit?: number }): Promise<ApprovalRecord[]>;

@@ -54,8 +54,9 @@ function captureLog() {
 
 let n = 0;
 const call = (over: Partial<HoldRequest> = {}): HoldRequest => {
-  const args = { path: `/data/x${n++}`, password: 'hunter2-do-not-send' };
-  return { agent: 'agent-a', user: 'bob', tenant: 'acme', chain: ['orchestrator'], task: 't1', upstream: 'files', tool: 'files__delete', arguments: args, view: redactArguments(args), reason: 'destructive in prod', policyIds: ['hold-prod'], ...over };
+  const args = { path: `/data/x${n++}`, password: 'hunter2-shown-in-full', note: `${'x'.repeat(300)}TAIL` };
+  const params = { name: 'delete', arguments: args, _meta: { trace: 't-1' } };
+  return { agent: 'agent-a', user: 'bob', tenant: 'acme', chain: ['orchestrator'], task: 't1', upstream: 'files', tool: 'files__delete', params, view: redactArguments(args), shown: params, reason: 'destructive in prod', policyIds: ['hold-prod'], ...over };
 };
 
 describe('approval notifier', () => {
@@ -70,7 +71,7 @@ describe('approval notifier', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const service = (notifier: { notify: (r: ApprovalRecord) => void } | undefined, holdMs = 50) =>
+  const service = (notifier: { notify: (r: ApprovalRecord, call: Record<string, unknown>) => void } | undefined, holdMs = 50) =>
     new ApprovalService({ store: store.approvals, holdMs, ttlMs: 60_000, approvers: ['alice'], separationOfDuties: false, pollMs: 10, ...(notifier ? { onOpened: notifier.notify } : {}) });
 
   /** Holds a call until the hold ends; returns the pending request's id and how long the hold took. */
@@ -81,12 +82,13 @@ describe('approval notifier', () => {
     return { id: String(err.data?.approvalId), ms: Date.now() - t0 };
   }
 
-  test('an opened request is POSTed once, with the documented body, signed so verifyWebhookSignature accepts it', async () => {
+  test('an opened request is POSTed once, with the documented body and the complete call, signed so verifyWebhookSignature accepts it', async () => {
     const rx = await receiver();
     const { log } = captureLog();
     const notifier = new ApprovalNotifier({ url: rx.url, secret: SECRET, headers: { 'x-api-key': 'k1' }, publicUrl: () => 'https://gw.example.com/mcp', log });
     try {
-      const { id } = await holdUntilPending(service(notifier));
+      const c = call();
+      const { id } = await holdUntilPending(service(notifier), c);
       await notifier.idle();
       assert.equal(rx.got.length, 1);
       const [{ headers, body }] = rx.got as [Received];
@@ -109,7 +111,8 @@ describe('approval notifier', () => {
           task: 't1',
           upstream: 'files',
           tool: 'files__delete',
-          arguments: { path: JSON.parse(r!.arguments!).path, password: '[redacted]' },
+          arguments: c.shown.arguments,
+          call: { params: c.shown, bytes: Buffer.byteLength(JSON.stringify(c.shown)) },
           reason: 'destructive in prod',
           policyIds: ['hold-prod'],
           createdAt: r!.createdAt,
@@ -117,7 +120,10 @@ describe('approval notifier', () => {
         },
         links: { approve: `https://gw.example.com/approvals/${id}/decision` },
       });
-      assert.doesNotMatch(body, /hunter2/, 'only the redacted view is sent');
+      // The approver's copy is complete: a value under a credential-like key, the text after 256 characters, _meta.
+      assert.match(body, /hunter2-shown-in-full/);
+      assert.match(body, /x{300}TAIL/);
+      assert.match(body, /"trace":"t-1"/);
     } finally {
       await stop(rx.server);
     }

@@ -13,7 +13,8 @@ import { ApprovalService, callDigest, type HoldRequest } from '../../src/approva
 import { WardenError } from '../../src/protocol/errors.js';
 import { openStore, type Store } from '../../src/store/index.js';
 
-const call = (over: Partial<HoldRequest> = {}): HoldRequest => ({
+/** A call to hold; `arguments` (default `{ path: '/data/x' }`) become its forwarded params. */
+const call = ({ arguments: args = { path: '/data/x' }, ...over }: Partial<HoldRequest> & { arguments?: Record<string, unknown> } = {}): HoldRequest => ({
   agent: 'agent-a',
   user: 'alice',
   tenant: 'acme',
@@ -21,8 +22,9 @@ const call = (over: Partial<HoldRequest> = {}): HoldRequest => ({
   task: 't1',
   upstream: 'files',
   tool: 'files__delete',
-  arguments: { path: '/data/x' },
-  view: '{"path":"/data/x"}',
+  params: { name: 'delete', arguments: args },
+  view: JSON.stringify(args),
+  shown: { name: 'delete', arguments: args },
   reason: 'destructive in prod',
   policyIds: ['p'],
   ...over,

@@ -201,6 +201,39 @@ export function runApprovalsSuite(name: string, open: () => Promise<Store>): voi
       assert.equal(await s.approvals.decide(uuidv7(), 'approved', 'alice', null, MID), undefined);
     });
 
+    test('a sealed call is read only while its request is pending and unexpired; a decision deletes it, forgetCalls deletes expired ones', async () => {
+      const s = await track(open());
+      const kept = makeApproval();
+      await s.approvals.create(kept, 'v1.sealed-kept');
+      assert.equal(await s.approvals.sealedCall(kept.id, MID), 'v1.sealed-kept');
+      assert.equal(await s.approvals.sealedCall(kept.id, T1), undefined, 'not at expiry');
+      assert.deepEqual(await s.approvals.get(kept.id), kept, 'the record itself does not carry it');
+      const none = makeApproval();
+      await s.approvals.create(none);
+      assert.equal(await s.approvals.sealedCall(none.id, MID), undefined, 'none kept');
+      assert.equal(await s.approvals.sealedCall(uuidv7(), MID), undefined, 'unknown id');
+
+      // Deciding deletes it in the same statement, either way; forgetCalls then finds nothing of it.
+      for (const state of ['approved', 'denied'] as const) {
+        const r = makeApproval();
+        await s.approvals.create(r, `v1.sealed-${state}`);
+        assert.ok(await s.approvals.decide(r.id, state, 'alice', null, MID));
+        assert.equal(await s.approvals.sealedCall(r.id, T0), undefined, `gone once ${state}`);
+      }
+      assert.equal(await s.approvals.forgetCalls(T0), 0, 'the decisions deleted their copies already');
+      const later = makeApproval({ createdAt: T1, expiresAt: T2 });
+      await s.approvals.create(later, 'v1.sealed-later');
+      // At T1 the first request has expired: forgetCalls deletes its copy (so an earlier clock reads nothing
+      // either), and leaves the unexpired one.
+      assert.ok((await s.approvals.forgetCalls(T1)) >= 1);
+      assert.equal(await s.approvals.sealedCall(kept.id, MID), undefined, 'deleted, not only hidden');
+      assert.equal(await s.approvals.sealedCall(later.id, T1), 'v1.sealed-later');
+      assert.equal(await s.approvals.forgetCalls(T1), 0, 'nothing left to forget');
+      await assert.rejects(s.approvals.create(makeApproval(), ''), RangeError);
+      await assert.rejects(s.approvals.sealedCall(kept.id, 'now'), RangeError);
+      await assert.rejects(s.approvals.forgetCalls('now'), RangeError);
+    });
+
     test('an expired request cannot be decided: it stays pending', async () => {
       const s = await track(open());
       const r = makeApproval();

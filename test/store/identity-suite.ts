@@ -177,6 +177,7 @@ export function runIdentitySuite(
         parentJti: `t-${randomUUID()}`,
         issuedAt: '2026-01-02T03:04:05.678Z',
         expiresAt: '2026-01-02T03:09:05.678Z',
+        agentIssuer: 'spiffe://acme',
       };
       const sparse: IssuedTokenRecord = {
         ...full,
@@ -187,6 +188,7 @@ export function runIdentitySuite(
         scopes: [],
         task: null,
         parentJti: null,
+        agentIssuer: null,
       };
       await s.tokens.record(full);
       await s.tokens.record(sparse);

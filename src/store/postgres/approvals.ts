@@ -18,8 +18,10 @@ import {
   approvalToRow,
   checkDecide,
   checkDigestAt,
+  checkSealedCall,
   type ApprovalRow,
 } from '../approval-rows.js';
+import { checkIso } from '../identity-rows.js';
 import { StoreError } from '../errors.js';
 import type { ApprovalRecord, ApprovalState, ApprovalStore } from '../types.js';
 import type { Run } from './audit.js';
@@ -29,14 +31,17 @@ const SQL = approvalSql(p);
 
 // Statement names carry the schema version: a name must never be reused for different text.
 // The conflict target is the primary key only: any other constraint failure still throws.
+const INSERT_COLUMNS = [...APPROVAL_COLUMNS, 'sealed_call'];
 const INSERT = {
-  name: 'warden_approvals_insert_v7',
-  text: `INSERT INTO warden_approvals (${APPROVAL_COLUMNS.join(', ')}) VALUES (${APPROVAL_COLUMNS.map((_, i) => p(i + 1)).join(', ')}) ON CONFLICT (id) DO NOTHING RETURNING id`,
+  name: 'warden_approvals_insert_v16',
+  text: `INSERT INTO warden_approvals (${INSERT_COLUMNS.join(', ')}) VALUES (${INSERT_COLUMNS.map((_, i) => p(i + 1)).join(', ')}) ON CONFLICT (id) DO NOTHING RETURNING id`,
 };
 const GET = { name: 'warden_approvals_get_v7', text: SQL.get };
 const LIST_ALL = { name: 'warden_approvals_list_all_v7', text: SQL.listAll };
 const LIST_BY_STATE = { name: 'warden_approvals_list_s_v7', text: SQL.listByState };
-const DECIDE = { name: 'warden_approvals_decide_v7', text: SQL.decide };
+const DECIDE = { name: 'warden_approvals_decide_v16', text: SQL.decide };
+const SEALED_CALL = { name: 'warden_approvals_sealed_call_v16', text: SQL.sealedCall };
+const FORGET_CALLS = { name: 'warden_approvals_forget_calls_v16', text: `WITH f AS (${SQL.forgetCalls} RETURNING 1) SELECT count(*)::int AS n FROM f` };
 const CONSUME = { name: 'warden_approvals_consume_v7', text: SQL.consume(' FOR UPDATE SKIP LOCKED') };
 const PENDING_FOR = { name: 'warden_approvals_pending_for_v7', text: SQL.pendingFor };
 
@@ -44,9 +49,10 @@ export class PostgresApprovalStore implements ApprovalStore {
   /** `run` checks for close and turns failures into StoreErrors with the password scrubbed. */
   constructor(private readonly run: Run) {}
 
-  async create(r: ApprovalRecord): Promise<void> {
+  async create(r: ApprovalRecord, sealedCall: string | null = null): Promise<void> {
     const row = approvalToRow(r);
-    const inserted = await this.run('approval create', INSERT, APPROVAL_COLUMNS.map((c) => row[c]));
+    checkSealedCall(sealedCall);
+    const inserted = await this.run('approval create', INSERT, [...APPROVAL_COLUMNS.map((c) => row[c]), sealedCall]);
     if (inserted.length !== 1) throw new StoreError('store_unavailable', `approval create failed: approval ${r.id} exists already`);
   }
 
@@ -75,6 +81,17 @@ export class PostgresApprovalStore implements ApprovalStore {
   async pendingFor(digest: string, at: string): Promise<ApprovalRecord | undefined> {
     checkDigestAt(digest, at);
     return this.one('approval read', PENDING_FOR, [digest, at]);
+  }
+
+  async sealedCall(id: string, at: string): Promise<string | undefined> {
+    checkIso(at, 'at');
+    const rows = await this.run<{ sealed_call: string }>('approval read', SEALED_CALL, [id, at]);
+    return rows[0]?.sealed_call;
+  }
+
+  async forgetCalls(at: string): Promise<number> {
+    checkIso(at, 'at');
+    return (await this.run<{ n: number }>('approval forget', FORGET_CALLS, [at]))[0]?.n ?? 0;
   }
 
   private async one(what: string, q: { name: string; text: string }, values: unknown[]): Promise<ApprovalRecord | undefined> {

@@ -152,4 +152,16 @@ export const postgresMigrations: readonly PostgresMigration[] = [
   approvalsMigration,
   revocationsMigration,
   leasesMigration,
+  {
+    version: 16,
+    name: 'sealed approval calls; the agent issuer of gateway tokens',
+    // sealed_call: the complete call an approver is shown, encrypted under the master key, kept only while
+    // the request is pending (decide clears it; expired ones are cleared by forgetCalls, found by the index).
+    // agent_issuer: who vouched for a gateway token's agent; null on rows written before.
+    sql: `
+      ALTER TABLE warden_approvals ADD COLUMN sealed_call text;
+      CREATE INDEX warden_approvals_sealed ON warden_approvals (expires_at) WHERE sealed_call IS NOT NULL;
+      ALTER TABLE warden_issued_tokens ADD COLUMN agent_issuer text;
+    `,
+  },
 ];

@@ -13,8 +13,10 @@ import {
   approvalToRow,
   checkDecide,
   checkDigestAt,
+  checkSealedCall,
   type ApprovalRow,
 } from '../approval-rows.js';
+import { checkIso } from '../identity-rows.js';
 import { StoreError } from '../errors.js';
 import type { ApprovalRecord, ApprovalState, ApprovalStore } from '../types.js';
 
@@ -22,15 +24,17 @@ import type { ApprovalRecord, ApprovalState, ApprovalStore } from '../types.js';
 const SQL = approvalSql((i) => `@p${i}`);
 const CONSUME = SQL.consume('');
 // The conflict target is the primary key only: any other constraint failure still throws.
-const INSERT = `INSERT INTO warden_approvals (${APPROVAL_COLUMNS.join(', ')}) VALUES (${APPROVAL_COLUMNS.map((c) => '@' + c).join(', ')}) ON CONFLICT (id) DO NOTHING`;
+const INSERT_COLUMNS = [...APPROVAL_COLUMNS, 'sealed_call'];
+const INSERT = `INSERT INTO warden_approvals (${INSERT_COLUMNS.join(', ')}) VALUES (${INSERT_COLUMNS.map((c) => '@' + c).join(', ')}) ON CONFLICT (id) DO NOTHING`;
 
 /** Binds values as @p1, @p2, ... */
 const params = (...values: unknown[]): Record<string, unknown> => Object.fromEntries(values.map((v, i) => [`p${i + 1}`, v]));
 
 export class SqliteApprovalStore extends SqliteStatements implements ApprovalStore {
-  async create(r: ApprovalRecord): Promise<void> {
+  async create(r: ApprovalRecord, sealedCall: string | null = null): Promise<void> {
     const row = approvalToRow(r);
-    const inserted = this.guard('approval create', () => this.stmt(INSERT).run(row).changes === 1);
+    checkSealedCall(sealedCall);
+    const inserted = this.guard('approval create', () => this.stmt(INSERT).run({ ...row, sealed_call: sealedCall }).changes === 1);
     if (!inserted) throw new StoreError('store_unavailable', `approval create failed: approval ${r.id} exists already`);
   }
 
@@ -59,6 +63,16 @@ export class SqliteApprovalStore extends SqliteStatements implements ApprovalSto
   async pendingFor(digest: string, at: string): Promise<ApprovalRecord | undefined> {
     checkDigestAt(digest, at);
     return this.one('approval read', SQL.pendingFor, params(digest, at));
+  }
+
+  async sealedCall(id: string, at: string): Promise<string | undefined> {
+    checkIso(at, 'at');
+    return this.guard('approval read', () => (this.stmt(SQL.sealedCall).get(params(id, at)) as { sealed_call: string } | undefined)?.sealed_call);
+  }
+
+  async forgetCalls(at: string): Promise<number> {
+    checkIso(at, 'at');
+    return this.guard('approval forget', () => this.stmt(SQL.forgetCalls).run(params(at)).changes);
   }
 
   private one(what: string, sql: string, values: Record<string, unknown>): ApprovalRecord | undefined {
