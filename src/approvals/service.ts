@@ -178,14 +178,22 @@ export class ApprovalService {
     return r;
   }
 
-  /** An approver's decision. Refuses unknown approvers, self-approval, and requests not pending or expired. */
-  async decide(id: string, approver: string, state: 'approved' | 'denied', reason: string | null): Promise<ApprovalRecord> {
+  /**
+   * An approver's decision. Refuses unknown approvers, self-approval, and requests not pending or expired;
+   * with `shownOnly` (the page, where the approver reads the call), an approval of a request whose complete
+   * call cannot be shown (call_not_shown).
+   */
+  async decide(id: string, approver: string, state: 'approved' | 'denied', reason: string | null, shownOnly = false): Promise<ApprovalRecord> {
     const refuse = (why: string) => new WardenError('forbidden', why, JsonRpcCode.Forbidden);
     if (!this.opts.approvers.includes(approver)) throw refuse(`${approver} is not an approver (config approvals.approvers)`);
     const r = await this.opts.store.get(id);
     if (r === undefined) throw refuse(`no approval request ${id}`);
     if (approver === r.agent || r.chain.includes(approver)) throw refuse('an agent may not approve its own request');
     if (this.opts.separationOfDuties && approver === r.user) throw refuse('with separationOfDuties the user an agent acts for may not approve its calls');
+    if (state === 'approved' && shownOnly && r.state === 'pending') {
+      const call = await this.shownCall(r);
+      if (!call.shown) throw new WardenError('call_not_shown', `This request cannot be approved here: ${call.reason}. It can be denied.`, JsonRpcCode.Forbidden);
+    }
     const done = await this.opts.store.decide(id, state, approver, reason, this.iso());
     if (done !== undefined) return done;
     const now = await this.opts.store.get(id);

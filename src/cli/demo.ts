@@ -3,7 +3,8 @@
  * (everything, filesystem on a fresh folder, memory), a short scripted session through it, and where the
  * audit lives. Everything it needs was installed by `npm install`, so it works offline.
  */
-import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -51,6 +52,13 @@ async function firstPending(running: RunningGateway): Promise<ApprovalRecord> {
   throw new Error('the held call opened no approval request');
 }
 
+/** The demo's own master key file (made once, readable by its owner only); in real use it comes from a secret store. */
+function demoMasterKey(dir: string): string {
+  const file = join(dir, 'master.key');
+  if (!existsSync(file)) writeFileSync(file, randomBytes(32).toString('base64'), { mode: 0o600 });
+  return 'master.key';
+}
+
 function say(line = ''): void {
   process.stdout.write(line + '\n');
 }
@@ -73,6 +81,8 @@ export async function demo(): Promise<void> {
     policy: { files: ['policies'] },
     // Destructive calls in prod wait for one of these people (the demo approves as alice).
     approvals: { approvers: ['alice'], holdSeconds: 30 },
+    // Approvers are shown each held call in full, kept encrypted under this key (made for the demo) meanwhile.
+    vault: { masterKeyFile: demoMasterKey(dir) },
     log: { level: 'error' },
     mcpServers: {
       everything: { command: process.execPath, args: [serverEntry('@modelcontextprotocol/server-everything'), 'stdio'], environment: 'dev', ...labels },

@@ -104,7 +104,8 @@ export class GatewayTokens implements LocalTokenVerifier {
     const record = await this.store.get(String(payload.jti));
     if (!record) throw invalidToken('The token is not known to this gateway');
     // The agent's issuer as recorded at minting; a registration that moved to another issuer since voids it.
-    const agentIssuer = record.agentIssuer ?? this.issuer;
+    // A record without one (written before it was kept) is the gateway's word for its agent's home.
+    const agentIssuer = record.agentIssuer ?? this.homes.home(record.agent) ?? this.issuer;
     this.homes.check(agentIssuer, [['the token record', record.agent]]);
     return {
       agent: record.agent,

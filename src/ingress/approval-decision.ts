@@ -44,16 +44,13 @@ export async function decideRequest(deps: DecisionDeps, id: string, approver: st
   if (record === undefined) throw new Refusal(404, 'unknown_approval', `No approval request ${id}`);
   seen(record);
   assertPending(record, deps.now());
-  if (verb === 'approve' && deps.approveShownOnly) {
-    const call = await deps.service.shownCall(record);
-    if (!call.shown) throw new Refusal(409, 'call_not_shown', `This request cannot be approved here: ${call.reason}. It can be denied.`);
-  }
   const state = verb === 'approve' ? 'approved' : 'denied';
   let done: ApprovalRecord;
   try {
-    done = await deps.service.decide(id, approver, state, reason);
+    done = await deps.service.decide(id, approver, state, reason, deps.approveShownOnly ?? false);
   } catch (err) {
     if (!(err instanceof WardenError)) throw err;
+    if (err.code === 'call_not_shown') throw new Refusal(409, err.code, err.message);
     // Decided or expired meanwhile is a conflict; anything else is the approver checks refusing.
     const current = await deps.store.get(id);
     if (current !== undefined) assertPending(current, deps.now());

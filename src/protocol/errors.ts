@@ -63,6 +63,7 @@ export type WardenErrorCode =
   | 'approval_pending'
   | 'approval_denied'
   | 'approval_declined'
+  | 'call_not_shown'
   | 'forbidden'
   | 'cancelled'
   | 'internal';

@@ -13,7 +13,7 @@ import { createInterface } from 'node:readline';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { stringify } from 'yaml';
-import { ALLOW_ALL_POLICY } from './gateway.js';
+import { ALLOW_ALL_POLICY, withMasterKey } from './gateway.js';
 import { ROOT } from './servers.js';
 
 const require = createRequire(import.meta.url);
@@ -32,10 +32,14 @@ export function tempDir(prefix = 'warden-e2e-'): { dir: string; remove: () => vo
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-/** Writes a config file: an object becomes YAML (or JSON for *.json), a string is written as is. */
+/**
+ * Writes a config file: an object becomes YAML (or JSON for *.json), a string is written as is. An object
+ * with approvers and no `vault` gets a master key file next to it (withMasterKey).
+ */
 export function writeConfig(dir: string, config: Record<string, unknown> | string, name = 'warden.yaml'): string {
   const file = join(dir, name);
-  const text = typeof config === 'string' ? config : name.endsWith('.json') ? JSON.stringify(config, null, 2) : stringify(config);
+  const value = typeof config === 'string' ? config : withMasterKey(dir, config);
+  const text = typeof value === 'string' ? value : name.endsWith('.json') ? JSON.stringify(value, null, 2) : stringify(value);
   writeFileSync(file, text);
   return file;
 }

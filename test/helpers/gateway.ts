@@ -1,5 +1,6 @@
 /** Starts a real gateway in-process for a test: temp SQLite store, loopback port, logs captured for assertions. */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,6 +18,18 @@ export interface TestGateway extends RunningGateway {
 /** A policy that allows everything: tests of other steps run under it unless they bring their own `policy`. */
 export const ALLOW_ALL_POLICY = fileURLToPath(new URL('../fixtures/policies/allow-all.cedar', import.meta.url));
 
+/**
+ * With approvers the gateway needs a vault master key (it keeps each held call for them, encrypted): a test
+ * that brings approvers but no `vault` gets a fresh key file in its directory.
+ */
+export function withMasterKey(dir: string, extra: Record<string, unknown>): Record<string, unknown> {
+  const approvers = (extra.approvals as { approvers?: unknown[] } | undefined)?.approvers ?? [];
+  if (approvers.length === 0 || extra.vault !== undefined || process.env.WARDEN_MASTER_KEY) return extra;
+  const file = join(dir, 'master.key');
+  writeFileSync(file, randomBytes(32).toString('base64'), { mode: 0o600 });
+  return { ...extra, vault: { masterKeyFile: file } };
+}
+
 export async function startTestGateway(mcpServers: Record<string, unknown>, extra: Record<string, unknown> = {}): Promise<TestGateway> {
   const dir = mkdtempSync(join(tmpdir(), 'warden-test-'));
   const lines: string[] = [];
@@ -26,7 +39,7 @@ export async function startTestGateway(mcpServers: Record<string, unknown>, extr
       cb();
     },
   });
-  const config = validateConfig({ listen: '127.0.0.1:0', store: join(dir, 'warden.db'), auth: { mode: 'none' }, policy: { files: [ALLOW_ALL_POLICY] }, mcpServers, ...extra }, 'test');
+  const config = validateConfig({ listen: '127.0.0.1:0', store: join(dir, 'warden.db'), auth: { mode: 'none' }, policy: { files: [ALLOW_ALL_POLICY] }, mcpServers, ...withMasterKey(dir, extra) }, 'test');
   const running = await startGateway(config, dir, createLogger('debug', sink));
   return {
     ...running,

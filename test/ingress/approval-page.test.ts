@@ -372,7 +372,8 @@ async function barePage(issuer: string, signIn: { clientId: string; claim?: stri
   let publicUrl = '';
   const page = new ApprovalPage(
     {
-      service: {} as ApprovalService,
+      // The sign-in is what is tested here: the service only shows a call.
+      service: { shownCall: () => Promise.resolve({ shown: true, params: { name: 'echo', arguments: {} }, bytes: 31 }) } as unknown as ApprovalService,
       store: { get: (id: string) => Promise.resolve(id === r.id ? r : undefined) },
       audit: { record: () => Promise.resolve({}) } as unknown as AuditRecorder,
       log: silentLogger(),
