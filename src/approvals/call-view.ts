@@ -1,7 +1,8 @@
 /**
  * What an approver is shown of a held call: the complete params forwarded to the upstream (every key, at
  * every depth, every value in full; values injected from the vault appear as `[redacted:NAME]`), laid out as
- * indented JSON with the size of every object, array and long string. Nothing is cut or hidden, so a payload
+ * indented JSON with the size of every object and array (its keys or items, and its bytes as compact JSON)
+ * and of every long string (its characters, and its UTF-8 bytes where they differ). Nothing is cut or hidden, so a payload
  * after the 256th character, under a key named like a credential, nested deep or past the 64th key is there.
  *
  * Every string and key is written as a JSON string literal, and characters that would not show as
@@ -60,10 +61,10 @@ interface Rendered {
 function scalar(value: unknown): Rendered {
   if (typeof value === 'string') {
     const json = JSON.stringify(value);
-    const bytes = Buffer.byteLength(json);
     const chars = [...value].length;
-    const note = chars >= ANNOTATE_FROM ? `  // ${count(chars, 'character')}${bytes - 2 !== chars ? `, ${count(bytes - 2, 'byte')}` : ''}` : '';
-    return { lines: [escapeInvisible(json)], note, bytes };
+    const utf8 = Buffer.byteLength(value);
+    const note = chars >= ANNOTATE_FROM ? `  // ${count(chars, 'character')}${utf8 !== chars ? `, ${count(utf8, 'byte')} UTF-8` : ''}` : '';
+    return { lines: [escapeInvisible(json)], note, bytes: Buffer.byteLength(json) };
   }
   const json = JSON.stringify(value) ?? 'null';
   return { lines: [json], note: '', bytes: Buffer.byteLength(json) };

@@ -32,7 +32,7 @@ export function callParts(params: Params | undefined): CallParts {
 
 /** The params the upstream receives (without the progress token): `rest`, its own tool name, the arguments as decided. */
 export function forwardedParams(rest: Record<string, unknown>, upstreamName: string, args: Record<string, unknown> | undefined): Record<string, unknown> {
-  return { ...rest, name: upstreamName, ...(args === undefined ? {} : { arguments: args }) };
+  return { name: upstreamName, ...(args === undefined ? {} : { arguments: args }), ...rest };
 }
 
 /** The forwarded params with the client's progress token back in `_meta` (track replaces it with the gateway's own). */

@@ -107,14 +107,23 @@ if (!existsSync(CHROMIUM) && !process.env.CI) {
     client.setNotificationHandler(ElicitationCompleteNotificationSchema, (n) => void completed.push(n.params.elicitationId));
     await client.connect(new StreamableHTTPClientTransport(new URL(gw.url)));
     try {
-      const held = client.callTool({ name: 'echo', arguments: { message: 'browser-approve-1' } }, undefined, { timeout: 60_000 });
+      // What an agent might hide from a quick look, and markup that must stay text.
+      const hidden = { note: `${'x'.repeat(300)}BROWSER-TAIL`, password: 'browser-password-value', html: '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>' };
+      const held = client.callTool({ name: 'echo', arguments: { message: 'browser-approve-1', ...hidden } }, undefined, { timeout: 60_000 });
       const url = await until(() => link, 'the approval prompt');
       assert.equal(new URL(url).origin, new URL(gw.publicUrl).origin, 'the link is on the gateway');
 
       await openAsBob(url);
       const body = await page.textContent('body');
       assert.match(body ?? '', /echo/, 'the page shows the tool');
-      assert.match(body ?? '', /browser-approve-1/, 'and the (redacted) arguments');
+      assert.match(body ?? '', /browser-approve-1/, 'and the arguments');
+      // The whole call: past 256 characters and under a credential-like key too, its size, and markup as text.
+      const shown = (await page.textContent('pre.call')) ?? '';
+      assert.ok(shown.includes('BROWSER-TAIL') && shown.includes('browser-password-value'), shown);
+      assert.ok(shown.includes('<script>window.__pwned=2</script>'), 'the markup is shown as text');
+      assert.match(body ?? '', /complete: [0-9,]+ bytes as JSON/);
+      assert.equal(await page.evaluate('window.__pwned'), undefined, 'nothing in the call ran');
+      assert.equal(await page.evaluate('document.querySelectorAll("main img, main script").length'), 0);
       assert.match(body ?? '', /bob/, 'and who is signed in');
       // WARDEN_TEST_SCREENSHOTS=DIR keeps a picture of the page to look at.
       if (process.env.WARDEN_TEST_SCREENSHOTS) await page.screenshot({ path: join(process.env.WARDEN_TEST_SCREENSHOTS, 'approval-page.png'), fullPage: true });

@@ -98,3 +98,42 @@ test('held, approved by another process, runs once; the same call needs a new ap
   assert.ok(events.some((e) => e.method === 'tools/call' && e.approvalId === pending.id && e.outcome === 'ok'));
   assert.ok(events.some((e) => e.method === 'approval/deny' && e.approvalId === second.id));
 });
+
+test('`approvals show` prints the whole call, escaped and with sizes, while pending; without the key or once decided, why not', async () => {
+  const s = new RawSession(warden!.url);
+  await s.initialize();
+  let deep: Record<string, unknown> = { leaf: 'CLI-DEPTH-20' };
+  for (let i = 19; i > 0; i--) deep = { [`l${i}`]: deep };
+  const args = {
+    message: 'cli-whole-1',
+    note: `${'n'.repeat(300)}CLI-TAIL`,
+    password: 'cli-password-value',
+    deep,
+    many: Object.fromEntries(Array.from({ length: 70 }, (_, i) => [`k${i}`, i === 69 ? 'CLI-KEY-70' : i])),
+    ansi: '\u001b[2J\u001b[31mCLI-ANSI\u001b[0m',
+  };
+  const held = s.request('tools/call', { name: 'echo', arguments: args, _meta: { trace: 'cli-trace' } });
+  const pending = await nextPending();
+  const shown = await runWarden(['approvals', 'show', pending.id, '-c', config]);
+  assert.equal(shown.code, 0, shown.stderr);
+  for (const marker of ['CLI-TAIL', 'cli-password-value', 'CLI-DEPTH-20', 'CLI-KEY-70', '"trace": "cli-trace"', '// 70 keys', '// 308 characters']) assert.ok(shown.stdout.includes(marker), `${marker} in:\n${shown.stdout}`);
+  assert.ok(shown.stdout.includes('\\u001b[2J\\u001b[31mCLI-ANSI\\u001b[0m'), 'the escape sequence is shown, not run');
+  assert.ok(!shown.stdout.includes('\u001b'), 'no raw control character reaches the terminal');
+  assert.match(shown.stdout, /call: {4}the params the upstream receives, complete \([0-9,]+ bytes as JSON\)/);
+  const json = await runWarden(['approvals', 'show', pending.id, '-c', config, '--json']);
+  assert.deepEqual((JSON.parse(json.stdout) as { call: { params: unknown } }).call.params, { name: 'echo', arguments: args, _meta: { trace: 'cli-trace' } });
+
+  // Another config on the same store, without the master key: the call is not shown, and the CLI says why.
+  const keyless = writeConfig(tmp.dir, { store: 'warden.db', auth: { mode: 'none' }, mcpServers: {}, vault: {} }, 'keyless.yaml');
+  const blind = await runWarden(['approvals', 'show', pending.id, '-c', keyless], { env: { ...process.env, WARDEN_MASTER_KEY: '' } });
+  assert.equal(blind.code, 0, blind.stderr);
+  assert.match(blind.stdout, /call: {4}not shown: the complete call is encrypted under the vault master key, which is not available here/);
+  assert.ok(!blind.stdout.includes('CLI-TAIL'));
+
+  const no = await runWarden(['approvals', 'deny', pending.id, '-c', config, '--as', 'alice']);
+  assert.equal(no.code, 0, no.stderr);
+  await held;
+  const after = await runWarden(['approvals', 'show', pending.id, '-c', config]);
+  assert.match(after.stdout, /call: {4}not shown: the complete call is deleted once a request is decided \(this one is denied\)/);
+  assert.ok(!after.stdout.includes('CLI-TAIL'));
+});
