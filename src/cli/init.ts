@@ -38,6 +38,8 @@ auth:
   mode: none
 
 # Registered agents by id (OAuth client id or SPIFFE ID): tenant, owner and groups are what policies read.
+# Each belongs to one issuer: with a single issuer that is the default; with several, name it per agent
+# (issuer: https://idp.example.com), so no other issuer's token can act as it.
 agents:
   anonymous:
     description: every caller while auth.mode is none
@@ -50,6 +52,8 @@ policy:
 
 # Who approves the calls a policy marks @approval (under the starter pack: destructive tools in prod).
 # Without approvers those calls are refused; decide with \`warden approvals\`, the admin API, or the page.
+# Approvers see each held call in full, kept encrypted until decided: approvals need a vault master key
+# (WARDEN_MASTER_KEY, or vault.masterKeyFile; make one with \`openssl rand -base64 32\`).
 # approvals:
 #   approvers: [alice]
 #   holdSeconds: 120

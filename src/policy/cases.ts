@@ -12,7 +12,7 @@
  * cases:
  *   - name: reads in own tenant are allowed
  *     principal: { agent: agent-a, tenant: acme }   # agent (required), user, tenant, chain (nearest first),
- *                                                   # owner, groups, userGroups, authMethod (oauth-jwt), scopes
+ *                                                   # owner, groups, userGroups, authMethod (oauth-jwt), issuer, scopes
  *     action: call_tool                             # list, call_tool, read_resource, get_prompt, complete, start_task
  *     resource:                                     # at most one of tool / prompt / uri; none: the server itself
  *       tool: files__read_file                      # exposed name; upstreamName defaults to the part after the first "__"

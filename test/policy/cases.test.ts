@@ -186,3 +186,16 @@ describe('case files: running', () => {
     assert.throws(() => parseRequest(`${read()}\nexpect: allow\n`.replace(/\n {4}/g, '\n'), 'req.yaml'), (err: unknown) => err instanceof CaseFileError && /req\.yaml:\d+:\d+: .*expect/.test(err.message));
   });
 });
+
+describe('principal.issuer', () => {
+  test('a policy tells agents apart by the issuer that vouched for them; a case names it', () => {
+    const byIssuer = loadGatewayPolicy({
+      sources: [{ name: 'issuer.cedar', text: `@id("idp-a-lists") permit (principal is Agent, action == Action::"list", resource) when { principal has issuer && principal.issuer == "https://idp-a.test" };` }],
+    });
+    const ask = (issuer?: string) =>
+      evaluate(byIssuer, parseRequest(JSON.stringify({ principal: { agent: 'bot', ...(issuer ? { issuer } : {}) }, action: 'list', resource: { server: { name: 'files' } } }), 'req.json')).decision.effect;
+    assert.equal(ask('https://idp-a.test'), 'allow');
+    assert.equal(ask('https://idp-b.test'), 'deny');
+    assert.equal(ask(), 'deny');
+  });
+});
