@@ -111,6 +111,9 @@ describe('admin API', () => {
 
     const shown = await admin('GET', `/admin/approvals/${id}`, tok.admin!);
     assert.deepEqual([shown.status, shown.body.state, shown.body.agent], [200, 'pending', 'agent-a']);
+    // An approver reading it gets the whole call, as the upstream would receive it.
+    const params = { name: 'echo', arguments: { message: 'deploy-1' } };
+    assert.deepEqual(shown.body.call, { shown: true, params, bytes: Buffer.byteLength(JSON.stringify(params)) });
     const ok = await admin('POST', approve, tok.carol!, { reason: 'change 1' });
     assert.deepEqual([ok.status, ok.body], [200, { id, state: 'approved' }]);
     const { message } = await held;
