@@ -12,12 +12,19 @@ export type ShownCall =
   | { shown: false; reason: string };
 
 /** `now`: epoch milliseconds. `sealer` absent: this process was given no master key. */
-export async function readShownCall(store: Pick<ApprovalStore, 'sealedCall'>, sealer: CallSealer | undefined, r: ApprovalRecord, now: number): Promise<ShownCall> {
+export async function readShownCall(
+  store: Pick<ApprovalStore, 'sealedCall'>,
+  sealer: CallSealer | undefined,
+  r: ApprovalRecord,
+  now: number,
+): Promise<ShownCall> {
   if (r.state !== 'pending') return { shown: false, reason: `the complete call is deleted once a request is decided (this one is ${r.state})` };
   if (Date.parse(r.expiresAt) <= now) return { shown: false, reason: 'the request has expired; its complete call is deleted' };
   const sealed = await store.sealedCall(r.id, new Date(now).toISOString());
   if (sealed === undefined) return { shown: false, reason: 'the complete call was not kept for this request' };
-  if (sealer === undefined) return { shown: false, reason: 'the complete call is encrypted under the vault master key, which is not available here: set WARDEN_MASTER_KEY or vault.masterKeyFile' };
+  if (sealer === undefined) {
+    return { shown: false, reason: 'the complete call is encrypted under the vault master key, which is not available here: set WARDEN_MASTER_KEY or vault.masterKeyFile' };
+  }
   try {
     const params = sealer.open(r.id, r.digest, sealed);
     return { shown: true, params, bytes: jsonBytes(params) };

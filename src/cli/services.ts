@@ -51,7 +51,13 @@ export function approvalServiceFor(config: WardenConfig, store: ApprovalStore, o
  * a ConfigError when `required` (the gateway does not start: a request approvers cannot see is not opened);
  * otherwise (the CLI) undefined, and readShownCall says why the call cannot be shown.
  */
-export function callSealerFor(config: WardenConfig, baseDir: string, required: boolean, source = 'config', env: NodeJS.ProcessEnv = process.env): CallSealer | undefined {
+export function callSealerFor(
+  config: WardenConfig,
+  baseDir: string,
+  required: boolean,
+  source = 'config',
+  env: NodeJS.ProcessEnv = process.env,
+): CallSealer | undefined {
   if (config.approvals.approvers.length === 0) return undefined;
   let keys: MasterKeys;
   try {
@@ -63,7 +69,8 @@ export function callSealerFor(config: WardenConfig, baseDir: string, required: b
       err instanceof MasterKeyMissing
         ? `no vault master key is configured: set ${MASTER_KEY_ENV} (32 bytes as hex or base64, e.g. from \`openssl rand -base64 32\`) or vault.masterKeyFile`
         : `the vault master key cannot be used: ${err.message}`;
-    throw new ConfigError(`invalid config ${source}:\n  - approvals.approvers: approvers are shown each held call in full, which the gateway keeps encrypted under the vault master key until it is decided; ${why}`);
+    const what = 'approvers are shown each held call in full, which the gateway keeps encrypted under the vault master key until it is decided';
+    throw new ConfigError(`invalid config ${source}:\n  - approvals.approvers: ${what}; ${why}`);
   }
   try {
     return CallSealer.fromKeys(keys);

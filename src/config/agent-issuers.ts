@@ -52,36 +52,47 @@ export function agentHome(cfg: AgentIssuerConfig, id: string): string | null {
   return issuers.length === 1 ? issuers[0]! : '(ambiguous: no issuer named)';
 }
 
+/** What is wrong with one registration: an issuer that is not trusted or does not fit, none where several are. */
+function registrationProblems(cfg: AgentIssuerConfig, id: string, reg: AgentIssuerConfig['agents'][string], known: string[], issuers: string[]): ConfigProblem[] {
+  const at = ['agents', id];
+  const problems: ConfigProblem[] = [];
+  const quoted = (list: string[]) => (list.length > 0 ? list.map((k) => `"${k}"`).join(', ') : 'none');
+  if (reg.issuer !== undefined && !known.includes(reg.issuer)) {
+    const message = `"${reg.issuer}" is not a trusted issuer (auth.issuers, or auth.spiffe as spiffe://<trustDomain>); trusted: ${quoted(known)}`;
+    problems.push({ path: [...at, 'issuer'], message });
+  } else if (reg.issuer?.startsWith('spiffe://') && trustDomainIssuer(trustDomainOf(id) ?? '') !== reg.issuer) {
+    problems.push({ path: [...at, 'issuer'], message: `only SPIFFE IDs of ${reg.issuer} come from that trust domain; this agent id is not one` });
+  } else if (reg.issuer === undefined && trustDomainOf(id) === undefined && issuers.length > 1) {
+    const message = `${issuers.length} issuers are trusted (${quoted(issuers)}): name the one whose tokens act as this agent, e.g. issuer: "${issuers[0]}"`;
+    problems.push({ path: at, message });
+  }
+  if (issuers.length <= 1) return problems;
+  for (const [i, from] of (reg.delegatesFrom ?? []).entries()) {
+    if (from === '*' || trustDomainOf(from) !== undefined || registration(cfg, from) !== undefined) continue;
+    const message = `"${from}" is not a registered agent: with several issuers, register it under agents with its issuer, so a token from another issuer cannot delegate as it`;
+    problems.push({ path: [...at, 'delegatesFrom', i], message });
+  }
+  return problems;
+}
+
+/** What is wrong with the list of OAuth issuers: one listed twice, one named like a trust domain or like the gateway itself. */
+function issuerListProblems(cfg: AgentIssuerConfig, issuers: string[]): ConfigProblem[] {
+  const own = cfg.tokenService?.enabled === false ? undefined : (cfg.tokenService?.issuer ?? (cfg.publicUrl ? new URL(cfg.publicUrl).origin : undefined));
+  return issuers.flatMap((issuer, i) => {
+    const path = ['auth', 'issuers', i, 'issuer'];
+    const out: ConfigProblem[] = [];
+    if (issuers.indexOf(issuer) !== i) out.push({ path, message: `"${issuer}" is listed twice: each issuer once, with one set of keys` });
+    if (issuer === own) out.push({ path, message: `"${issuer}" is the gateway's own token service issuer (tokenService.issuer or the origin of publicUrl): tokens naming it are the gateway's` });
+    if (issuer.startsWith('spiffe://')) out.push({ path, message: 'an OAuth issuer may not be named spiffe://...: that names a SPIFFE trust domain (auth.spiffe)' });
+    return out;
+  });
+}
+
 /** What is wrong with the config's agent registrations and issuers; empty when nothing is. */
 export function agentIssuerProblems(cfg: AgentIssuerConfig): ConfigProblem[] {
   if (cfg.auth?.mode !== 'oauth') return [];
-  const problems: ConfigProblem[] = [];
   const issuers = oauthIssuers(cfg);
   const domain = cfg.auth.spiffe?.trustDomain;
   const known = [...issuers, ...(domain !== undefined ? [trustDomainIssuer(domain)] : [])];
-  const listed = known.length > 0 ? known.map((k) => `"${k}"`).join(', ') : 'none';
-  for (const [id, reg] of Object.entries(cfg.agents)) {
-    const at = ['agents', id];
-    if (reg.issuer !== undefined) {
-      if (!known.includes(reg.issuer)) problems.push({ path: [...at, 'issuer'], message: `"${reg.issuer}" is not a trusted issuer (auth.issuers, or auth.spiffe as spiffe://<trustDomain>); trusted: ${listed}` });
-      else if (reg.issuer.startsWith('spiffe://') && trustDomainIssuer(trustDomainOf(id) ?? '') !== reg.issuer) {
-        problems.push({ path: [...at, 'issuer'], message: `only SPIFFE IDs of ${reg.issuer} come from that trust domain; this agent id is not one` });
-      }
-    } else if (trustDomainOf(id) === undefined && issuers.length > 1) {
-      problems.push({ path: at, message: `${issuers.length} issuers are trusted (${issuers.map((i) => `"${i}"`).join(', ')}): name the one whose tokens act as this agent, e.g. issuer: "${issuers[0]}"` });
-    }
-    if (issuers.length > 1) {
-      for (const [i, from] of (reg.delegatesFrom ?? []).entries()) {
-        if (from === '*' || trustDomainOf(from) !== undefined || registration(cfg, from) !== undefined) continue;
-        problems.push({ path: [...at, 'delegatesFrom', i], message: `"${from}" is not a registered agent: with several issuers, register it under agents with its issuer, so a token from another issuer cannot delegate as it` });
-      }
-    }
-  }
-  const own = cfg.tokenService?.enabled === false ? undefined : (cfg.tokenService?.issuer ?? (cfg.publicUrl ? new URL(cfg.publicUrl).origin : undefined));
-  issuers.forEach((issuer, i) => {
-    if (issuers.indexOf(issuer) !== i) problems.push({ path: ['auth', 'issuers', i, 'issuer'], message: `"${issuer}" is listed twice: each issuer once, with one set of keys` });
-    if (issuer === own) problems.push({ path: ['auth', 'issuers', i, 'issuer'], message: `"${issuer}" is the gateway's own token service issuer (tokenService.issuer or the origin of publicUrl): tokens naming it are the gateway's` });
-    if (issuer.startsWith('spiffe://')) problems.push({ path: ['auth', 'issuers', i, 'issuer'], message: 'an OAuth issuer may not be named spiffe://...: that names a SPIFFE trust domain (auth.spiffe)' });
-  });
-  return problems;
+  return [...Object.entries(cfg.agents).flatMap(([id, reg]) => registrationProblems(cfg, id, reg, known, issuers)), ...issuerListProblems(cfg, issuers)];
 }
