@@ -47,7 +47,7 @@ export function approvalServiceFor(config: WardenConfig, store: ApprovalStore, o
 
 /**
  * The sealer of held calls: approvers are shown each call in full, and the gateway keeps it encrypted under
- * the vault master key while the request is pending. Undefined without approvers. No key, or a bad one, is
+ * the vault master key while the request is pending. The gateway needs none without approvers. No key, or a bad one, is
  * a ConfigError when `required` (the gateway does not start: a request approvers cannot see is not opened);
  * otherwise (the CLI) undefined, and readShownCall says why the call cannot be shown.
  */
@@ -58,7 +58,7 @@ export function callSealerFor(
   source = 'config',
   env: NodeJS.ProcessEnv = process.env,
 ): CallSealer | undefined {
-  if (config.approvals.approvers.length === 0) return undefined;
+  if (required && config.approvals.approvers.length === 0) return undefined;
   let keys: MasterKeys;
   try {
     keys = loadMasterKeys({ env, masterKeyFile: config.vault.masterKeyFile, previousKeyFiles: config.vault.previousKeyFiles, baseDir });
