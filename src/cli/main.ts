@@ -10,6 +10,7 @@ import { taskEnd, taskList, taskShow, taskStart } from './task.js';
 import { revokeCommand } from './revoke.js';
 import { approvalsDecide, approvalsList, approvalsShow } from './approvals.js';
 import { hideOptionValues, secretList, secretRm, secretRotate, secretRotateMaster, secretSet } from './secret.js';
+import { scanCommand } from './scan.js';
 import { serve } from './serve.js';
 import { VERSION } from './version.js';
 
@@ -168,5 +169,12 @@ export async function main(argv: string[]): Promise<void> {
     .option('--foreign', 'a token id this gateway did not issue (from another issuer): kept until removed')
     .option('--json', 'the revocation record as JSON')
     .action((kind: string, value: string, opts) => revokeCommand(kind, value, opts));
+  usage(program.command('scan').description('find MCP client configs and report secrets, unpinned packages, broad roots and servers that bypass the gateway'))
+    .argument('[paths...]', 'files or folders (default: the known per-user config locations and the current folder)')
+    .option('--format <format>', 'text, json or sarif', 'text')
+    .option('-o, --output <file>', 'write the report to a file instead of stdout')
+    .option('--fail-on <severity>', 'exit 1 when a finding is at or above: info, low, medium, high or critical')
+    .option('--gateway-url <url>', 'a gateway URL: client entries pointing at it go through the gateway (repeatable)', collect)
+    .action((paths: string[], opts) => exit(scanCommand(paths, opts)));
   await program.parseAsync(argv);
 }

@@ -1,6 +1,7 @@
 /** The credentials module's public surface: the secrets vault, its master keys and its errors. */
 export { Vault, listSecrets, DEFAULT_MAX_VALUE_BYTES, type VaultKeys, type VaultOptions } from './vault.js';
 export type { RotateOptions, RotateResult } from './rotate.js';
+export { Redactor, MIN_REDACTED_LENGTH, type InjectedSecret } from './redactor.js';
 export { describeScope, describeSecret, toIdentity, type SecretListFilter, type SecretRef } from './ref.js';
 export { masterKeyId, parseMasterKey, readMasterKeyFile, checkMasterKey, MASTER_KEY_BYTES } from './master-key.js';
 export { sealEnvelope, openEnvelope, type Envelope, type EnvelopeBinding, type MasterKey } from './envelope.js';
