@@ -58,8 +58,10 @@ const AUTH_HEADERS = new Set(['authorization', 'proxy-authorization']);
 /** The longest whitespace-free literal run of a value that is not an auth scheme word: the credential in "Bearer abc". */
 function credentialIn(value: string): string | undefined {
   const tokens = literalText(value)
-    .split(/\s+/)
-    .filter((t) => t !== '' && !AUTH_SCHEMES.has(t.toLowerCase()));
+    .split(/[\s;,]+/)
+    .filter((t) => t !== '' && !AUTH_SCHEMES.has(t.toLowerCase()))
+    // `session=abc` (a cookie, a key=value pair): the value is the credential.
+    .map((t) => /^[A-Za-z_][\w.-]*=([^=].*)$/.exec(t)?.[1] ?? t);
   const best = tokens.sort((a, b) => b.length - a.length)[0];
   return best !== undefined && qualifies(best) ? best : undefined;
 }
@@ -169,8 +171,8 @@ export async function findSecrets(server: ServerEntry): Promise<SecretHit[]> {
     const previous = slot.kind === 'arg' ? server.args[Number(slot.name) - 1] : undefined;
     const matches = [...(lint.get(i) ?? []), ...mcpRules(slot, previous)];
     if (matches.length === 0) return;
-    // A secret inside another (a token inside a matched connection string) is replaced with the longer one.
-    const secrets = [...new Set(matches.map((m) => m.secret))].filter((s, _, all) => !all.some((o) => o !== s && o.includes(s)));
+    // Longest first: a connection string before the password inside it, so a replacement takes the whole.
+    const secrets = [...new Set(matches.map((m) => m.secret))].sort((a, b) => b.length - a.length);
     out.push({ slot, secrets, detector: matches[0]!.detector });
   });
   return out;

@@ -84,7 +84,8 @@ function hasCredential(server: ServerEntry, url: string, secrets: SecretHit[]): 
   return /\$\{[^}]*\}/.test(url) && !/^https?:\/\/\$\{/.test(url);
 }
 
-export function transportHits(server: ServerEntry, secrets: SecretHit[]): Hit[] {
+/** `viaGateway`: the entry is the gateway itself, which authenticates its callers (OAuth, negotiated by the client). */
+export function transportHits(server: ServerEntry, secrets: SecretHit[], viaGateway = false): Hit[] {
   if (server.disabled) return [];
   const remote = remoteOf(server, launchOf(server));
   if (!remote) return [];
@@ -102,7 +103,7 @@ export function transportHits(server: ServerEntry, secrets: SecretHit[]): Hit[] 
     const detail = `${safeUrl(remote.url)} is reached without TLS${credential ? ', and the credential for it travels in clear' : ''}`;
     out.push({ rule: 'plain-http-remote', severity: credential ? 'high' : 'medium', ...slotAt(remote.slot), detail });
   }
-  if (!credential) {
+  if (!credential && !viaGateway) {
     out.push({ rule: 'remote-no-auth', severity: plain ? 'medium' : 'low', ...slotAt(remote.slot), detail: `no credential is configured for ${safeUrl(remote.url)}` });
   }
   return out;
@@ -150,7 +151,7 @@ export function reachHits(server: ServerEntry, home?: string): Hit[] {
       else if (f.name === '--security-opt' && /unconfined|label[:=]disable/.test(v)) detail = 'turns off a kernel confinement (seccomp, AppArmor or SELinux)';
       else if (f.name === '--device') detail = 'passes a host device into the container';
       else if (['-v', '--volume', '--mount'].includes(f.name)) {
-        const source = f.name === '--mount' ? /(?:^|,)(?:source|src)=([^,]+)/.exec(f.value ?? '')?.[1] : (f.value ?? '').split(/:(?![\\/])/)[0];
+        const source = f.name === '--mount' ? /(?:^|,)(?:source|src)=([^,]+)/.exec(f.value ?? '')?.[1] : /^([A-Za-z]:[\\/][^:]*|[^:]*)/.exec(f.value ?? '')?.[1];
         if (source !== undefined && (isBroadRoot(source, home) || SENSITIVE_MOUNT.test(source))) {
           detail = `mounts a sensitive host path (${/docker\.sock/.test(source) ? 'the Docker socket' : isBroadRoot(source, home) ? 'a root or home directory' : 'a system or credential folder'})`;
           if (/docker\.sock/.test(source) || source.replace(/[\\/]+$/, '') === '') severity = 'critical';

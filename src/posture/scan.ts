@@ -7,7 +7,7 @@
  *   result.findings // [{ rule: 'hardcoded-secret', file, pointer: '/mcpServers/github/env/GITHUB_TOKEN', ... }]
  */
 import { createHash } from 'node:crypto';
-import { bypassHits, reuseHits, type CrossHit } from './detect-cross.js';
+import { bypassHits, isGatewayEntry, reuseHits, type CrossHit } from './detect-cross.js';
 import { findSecrets, type SecretHit } from './detect-secrets.js';
 import { autoApproveHits, longLivedTokens, reachHits, transportHits, unpinnedHits, type Hit } from './detect-server.js';
 import type { ParsedDocument } from './document.js';
@@ -60,6 +60,7 @@ function toFinding(hit: Hit, config: ClientConfig, server: ServerEntry | undefin
 export async function scanConfigs(read: { configs: ClientConfig[]; unreadable: UnreadableConfig[]; documents: Map<string, ParsedDocument> }, opts: Pick<ScanOptions, 'home' | 'gatewayUrls' | 'now'>): Promise<ScanResult> {
   const now = opts.now ?? new Date();
   const findings: Finding[] = [];
+  const gatewayUrls = [...(opts.gatewayUrls ?? []), ...read.configs.flatMap((c) => (c.gatewayUrl ? [c.gatewayUrl] : []))];
   const secrets = new Map<ServerEntry, SecretHit[]>();
   const located: Array<{ config: ClientConfig; server: ServerEntry; hits: SecretHit[] }> = [];
   for (const config of read.configs) {
@@ -74,11 +75,11 @@ export async function scanConfigs(read: { configs: ClientConfig[]; unreadable: U
         const detail = `a credential is written in clear in ${where}${config.scope === 'project' ? ' of a project file that is shared with the repository' : ''}`;
         findings.push(toFinding({ rule: 'hardcoded-secret', severity, pointer: h.slot.pointer, position: h.slot.position, detail }, config, server, { fingerprint: fingerprint(h.secrets[0]!), detector: h.detector }));
       }
-      const perServer = [...longLivedTokens(hits, now), ...transportHits(server, hits), ...unpinnedHits(server), ...reachHits(server, opts.home), ...autoApproveHits(server)];
+      const viaGateway = isGatewayEntry(server, gatewayUrls);
+      const perServer = [...longLivedTokens(hits, now), ...transportHits(server, hits, viaGateway), ...unpinnedHits(server), ...reachHits(server, opts.home), ...autoApproveHits(server)];
       for (const hit of perServer) findings.push(toFinding(hit, config, server));
     }
   }
-  const gatewayUrls = [...(opts.gatewayUrls ?? []), ...read.configs.flatMap((c) => (c.gatewayUrl ? [c.gatewayUrl] : []))];
   const cross: CrossHit[] = [...reuseHits(located), ...bypassHits(read.configs, gatewayUrls)];
   for (const hit of cross) findings.push(toFinding(hit, hit.config, hit.server));
   findings.sort((a, b) => a.file.localeCompare(b.file) || a.position.line - b.position.line || a.position.column - b.position.column || a.rule.localeCompare(b.rule));

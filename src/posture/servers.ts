@@ -142,6 +142,14 @@ export function readServers(doc: ParsedDocument, client: ClientKind): ServerEntr
         ...projects.flatMap(([dir, p]) => (isObj(p) ? fromMap(doc, client, p.mcpServers, ['projects', dir, 'mcpServers']) : [])),
       ];
     }
+    case 'gemini': {
+      // Gemini CLI connects only to servers in mcp.allowed (when given) and never to those in mcp.excluded.
+      const mcp = isObj(v.mcp) ? v.mcp : {};
+      const listed = (k: string) => (Array.isArray(mcp[k]) ? (mcp[k] as unknown[]).filter((n): n is string => typeof n === 'string') : undefined);
+      const allowed = listed('allowed');
+      const excluded = listed('excluded') ?? [];
+      return fromMap(doc, client, v.mcpServers, ['mcpServers']).map((s) => ({ ...s, disabled: s.disabled || excluded.includes(s.name) || (allowed !== undefined && !allowed.includes(s.name)) }));
+    }
     default:
       return [...fromMap(doc, client, v.mcpServers, ['mcpServers']), ...fromMap(doc, client, v.servers, ['servers'])];
   }
