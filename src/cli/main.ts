@@ -10,6 +10,7 @@ import { taskEnd, taskList, taskShow, taskStart } from './task.js';
 import { revokeCommand } from './revoke.js';
 import { approvalsDecide, approvalsList, approvalsShow } from './approvals.js';
 import { hideOptionValues, secretList, secretRm, secretRotate, secretRotateMaster, secretSet } from './secret.js';
+import { migrateCommand } from './migrate.js';
 import { scanCommand } from './scan.js';
 import { serve } from './serve.js';
 import { VERSION } from './version.js';
@@ -176,5 +177,23 @@ export async function main(argv: string[]): Promise<void> {
     .option('--fail-on <severity>', 'exit 1 when a finding is at or above: info, low, medium, high or critical')
     .option('--gateway-url <url>', 'a gateway URL: client entries pointing at it go through the gateway (repeatable)', collect)
     .action((paths: string[], opts) => exit(scanCommand(paths, opts)));
+  usage(program.command('migrate').description("move a client config's servers behind the gateway: secrets into the vault, servers into warden.yaml, one warden connect entry in the client"))
+    .argument('<file>', 'the client config (claude_desktop_config.json, .cursor/mcp.json, .vscode/mcp.json, config.toml, ...)')
+    .option('-c, --config <file>', 'the warden config to add the servers to (created when missing)', 'warden.yaml')
+    .option('--env <environment>', 'environment of the moved servers and their secrets: prod, staging, dev or sandbox', 'prod')
+    .option('--tenant <tenant>', 'tenant of the moved servers and their secrets')
+    .option('--gateway-url <url>', 'the URL the client reaches the gateway at (default: publicUrl, else http://listen/mcp)')
+    .option('--launcher <kind>', 'how the client starts warden: npx (pinned to this version), node (this installation) or warden (on PATH)', 'npx')
+    .option('--name <name>', 'name of the gateway entry in the client config (default warden)')
+    .option('--token-file <file>', "warden connect: the agent's bearer token file")
+    .option('--token-url <url>', 'warden connect: OAuth token endpoint (client credentials)')
+    .option('--client-id <id>', "warden connect: the agent's client id")
+    .option('--client-secret-file <file>', 'warden connect: the client secret file')
+    .option('--private-key <file>', 'warden connect: private key for private_key_jwt')
+    .option('--key-id <kid>', 'warden connect: kid of the private key')
+    .option('--scope <scopes>', 'warden connect: scopes to request')
+    .option('--dry-run', 'print what would change (a diff, secrets redacted) and write nothing')
+    .option('--json', 'the report as JSON')
+    .action((file: string, opts) => exit(migrateCommand(file, opts, { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() })));
   await program.parseAsync(argv);
 }
