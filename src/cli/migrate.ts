@@ -60,7 +60,7 @@ function credentialArgs(o: MigrateCliOptions, cwd: string): string[] {
 }
 
 /** The vault of a warden config, for the migration: `put` stores a value unless the same one is there. */
-async function openVault(configFile: string, env: NodeJS.ProcessEnv): Promise<SecretSink & { close(): Promise<void> }> {
+export async function openMigrationVault(configFile: string, env: NodeJS.ProcessEnv): Promise<SecretSink & { close(): Promise<void> }> {
   const { config, baseDir } = loadConfig(configFile);
   const keys = loadMasterKeys({ env, masterKeyFile: config.vault.masterKeyFile, previousKeyFiles: config.vault.previousKeyFiles, baseDir });
   const store = await openStore(resolveStoreSpec(config.store, baseDir), { createDir: true });
@@ -136,7 +136,7 @@ export async function migrateCommand(file: string, opts: MigrateCliOptions, io: 
       ...(opts.name ? { entryName: opts.name } : {}),
       dryRun: opts.dryRun === true,
       home: io.env.HOME ?? io.env.USERPROFILE ?? homedir(),
-      openVault: (cfg) => openVault(cfg, io.env),
+      openVault: (cfg) => openMigrationVault(cfg, io.env),
     });
     io.stdout.write(opts.json ? JSON.stringify(report, null, 2) + '\n' : describe(report, opts.config));
     return 0;
