@@ -11,6 +11,7 @@ import { revokeCommand } from './revoke.js';
 import { approvalsDecide, approvalsList, approvalsShow } from './approvals.js';
 import { hideOptionValues, secretList, secretRm, secretRotate, secretRotateMaster, secretSet } from './secret.js';
 import { migrateCommand } from './migrate.js';
+import { reviewCommand } from './review.js';
 import { scanCommand } from './scan.js';
 import { serve } from './serve.js';
 import { VERSION } from './version.js';
@@ -195,5 +196,13 @@ export async function main(argv: string[]): Promise<void> {
     .option('--dry-run', 'print what would change (a diff, secrets redacted) and write nothing')
     .option('--json', 'the report as JSON')
     .action((file: string, opts) => exit(migrateCommand(file, opts, { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() })));
+  usage(program.command('review').description("a deployment's readiness for production from its config, policy, store and audit; each finding with its fix"))
+    .option('-c, --config <file>', 'config file', 'warden.yaml')
+    .option('--format <format>', 'markdown or json', 'markdown')
+    .option('-o, --output <file>', 'write the report to a file instead of stdout')
+    .option('--fail-on <severity>', 'exit 1 when a finding is at or above: info, low, medium, high or critical')
+    .option('--unused-days <n>', 'report agents with no request for this many days', '30')
+    .option('--max-secret-age-days <n>', 'report upstream secrets not rotated for this many days', '90')
+    .action((opts) => exit(reviewCommand(opts, { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() })));
   await program.parseAsync(argv);
 }

@@ -3,5 +3,5 @@ export { auditPrincipal, Gateway, type GatewayOptions, type RequestMeta } from '
 export { EXPOSED_NAME, exposedName } from './naming.js';
 export { GatewaySession, type SessionInit } from './session.js';
 export { serverOfExposedName } from './naming.js';
-export { serverFacts } from './classification.js';
+export { classifyTool, serverFacts } from './classification.js';
 export { subjectOf } from './authorize.js';

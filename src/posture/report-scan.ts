@@ -8,7 +8,7 @@ import { relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Redactor } from '../credentials/index.js';
 import { describeMapping, mappingTags } from './frameworks.js';
-import { SEVERITIES, severityRank, type Finding, type Severity } from './model.js';
+import { SEVERITIES, severityAtLeast, severityRank, type Finding, type Severity } from './model.js';
 import type { ScanResult } from './scan.js';
 import { SCAN_RULES } from './scan-rules.js';
 import { fingerprint } from './values.js';
@@ -131,4 +131,4 @@ export function renderSarif(result: ScanResult, opts: RenderOptions): string {
 
 /** The exit code for `--fail-on`: 1 when a finding is at or above the threshold. */
 export const failsAt = (findings: readonly Finding[], threshold: Severity | undefined): boolean =>
-  threshold !== undefined && findings.some((f) => severityRank(f.severity) >= severityRank(threshold));
+  threshold !== undefined && findings.some((f) => severityAtLeast(f.severity, threshold));

@@ -17,10 +17,10 @@ export interface ScanRule {
 const rules = [
   {
     id: 'hardcoded-secret',
-    title: 'Secret written into an MCP client config',
+    title: 'Secret written in clear into an MCP config',
     severity: 'high',
     description:
-      'A credential is written in clear into a client config (args, env, headers or URL). Anyone who can read the file, its backups or the repository it is committed to can use it, and every agent the client runs holds it.',
+      'A credential is written in clear into a config file (args, env, headers or URL). Anyone who can read the file, its backups or the repository it is committed to can use it, and every process that reads the config holds it.',
     fix: 'Move it into the vault (`warden migrate FILE`, or `warden secret set NAME` and `${secret:NAME}` in warden.yaml), serve the server through the gateway, and rotate the credential: it has been exposed.',
     mapping: { asi: ['ASI03'], nhi: ['NHI2'], mcp: ['MCP01'], maestro: 'L4', nist: 'MANAGE' },
   },
