@@ -10,7 +10,7 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, loadConfig, resolveStoreSpec } from '../config/index.js';
 import { loadMasterKeys, SecretNotFound, Vault, VaultError } from '../credentials/index.js';
-import { migrate, MigrateError, type MigrateReport, type SecretSink } from '../posture/index.js';
+import { migrate, MigrateError, printable, type MigrateReport, type SecretSink } from '../posture/index.js';
 import { openStore } from '../store/index.js';
 import type { CliIo } from './scan.js';
 import { VERSION } from './version.js';
@@ -138,7 +138,7 @@ export async function migrateCommand(file: string, opts: MigrateCliOptions, io: 
       home: io.env.HOME ?? io.env.USERPROFILE ?? homedir(),
       openVault: (cfg) => openMigrationVault(cfg, io.env),
     });
-    io.stdout.write(opts.json ? JSON.stringify(report, null, 2) + '\n' : describe(report, opts.config));
+    io.stdout.write(opts.json ? JSON.stringify(report, null, 2) + '\n' : printable(describe(report, opts.config)));
     return 0;
   } catch (err) {
     const usage = err instanceof MigrateError || err instanceof ConfigError || (err instanceof VaultError && /master_key_(missing|invalid)|invalid_ref/.test(err.code));

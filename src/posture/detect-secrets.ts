@@ -164,12 +164,13 @@ async function secretlintHits(slots: Slot[]): Promise<Map<number, Match[]>> {
 
 /** Every hard-coded secret of a server, one hit per slot; secretlint's detector is named when both match. */
 export async function findSecrets(server: ServerEntry): Promise<SecretHit[]> {
-  const slots = server.slots.filter((s) => s.kind !== 'command' && s.kind !== 'cwd');
+  // The command is searched for known token formats only: its words are a program path, not named values.
+  const slots = server.slots.filter((s) => s.kind !== 'cwd');
   const lint = await secretlintHits(slots);
   const out: SecretHit[] = [];
   slots.forEach((slot, i) => {
     const previous = slot.kind === 'arg' ? server.args[Number(slot.name) - 1] : undefined;
-    const matches = [...(lint.get(i) ?? []), ...mcpRules(slot, previous)];
+    const matches = [...(lint.get(i) ?? []), ...(slot.kind === 'command' ? [] : mcpRules(slot, previous))];
     if (matches.length === 0) return;
     // Longest first: a connection string before the password inside it, so a replacement takes the whole.
     const secrets = [...new Set(matches.map((m) => m.secret))].sort((a, b) => b.length - a.length);

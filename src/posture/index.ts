@@ -8,3 +8,4 @@ export { review } from './review.js';
 export { renderReviewJson, renderReviewMarkdown } from './report-review.js';
 export { REVIEW_CHECKS, type ReviewCheck } from './review-rules.js';
 export type { AgentReadiness, ReviewDeps, ReviewFinding, ReviewInput, ReviewReport, UpstreamReadiness, Verdict } from './review-model.js';
+export { printable } from './values.js';

@@ -40,8 +40,12 @@ export interface MigrationScope {
 }
 
 const SERVER_NAME = /^[a-zA-Z0-9_-]{1,64}$/;
-/** A client reference: resolved by the client at run time, so the gateway needs its value in the vault. */
-const CLIENT_REF = /\$\{\{[^}]*\}\}|\$\{(?!workspaceFolder\}|userHome\})(?:env:|input:)?[A-Za-z_][A-Za-z0-9_.-]*(?::-[^}]*)?\}|\$[A-Z_][A-Z0-9_]*/g;
+/**
+ * A client reference: resolved by the client at run time, so the gateway needs its value in the vault. A
+ * warden reference already in a client value (`${secret:X}`, `${lease:X}`) is treated the same way: carried
+ * over, it would let a config from anywhere (a cloned repository) name any unscoped secret in the vault.
+ */
+const CLIENT_REF = /\$\{(?:secret|lease):[^}]*\}|\$\{\{[^}]*\}\}|\$\{(?!workspaceFolder\}|userHome\})(?:env:|input:)?[A-Za-z_][A-Za-z0-9_.-]*(?::-[^}]*)?\}|\$[A-Z_][A-Z0-9_]*/g;
 
 /** A valid, separator-free warden server name for a client's server name. */
 export function wardenName(clientName: string, separator = '__'): string {
@@ -84,21 +88,24 @@ export function planServer(config: ClientConfig, entry: ServerEntry, hits: Secre
     used.add(n);
     return n;
   };
-  /** The text of one slot with its secrets and client references replaced. */
+  /** The text of one slot with its client references and then its secrets replaced (in that order: the
+   *  references inserted for secrets must not be taken for client ones). */
   const rewrite = (slot: Slot | undefined, text: string): string => {
-    let out = resolvePaths(text, root, home);
-    const hit = slot && hits.find((h) => h.slot === slot);
-    for (const value of hit?.secrets ?? []) {
-      if (!out.includes(value)) continue; // inside a longer secret already replaced
-      const n = unique(`${name}/${slot ? slotKey(slot) : 'value'}`);
-      secrets.push({ name: n, upstream: name, value });
-      out = out.split(value).join(`\${secret:${n}}`);
-    }
-    out = out.replace(CLIENT_REF, (ref) => {
-      const n = unique(`${name}/${slot ? slotKey(slot) : 'value'}`);
+    const key = `${name}/${slot ? slotKey(slot) : 'value'}`;
+    let out = resolvePaths(text, root, home).replace(CLIENT_REF, (ref) => {
+      const n = unique(key);
       pending.push({ name: n, upstream: name, from: ref });
       return `\${secret:${n}}`;
     });
+    const hit = slot && hits.find((h) => h.slot === slot);
+    for (const value of hit?.secrets ?? []) {
+      // Replaced outside the references only; a value inside a longer secret is gone with it.
+      const parts = out.split(/(\$\{secret:[^}]*\})/);
+      if (!parts.some((p, i) => i % 2 === 0 && p.includes(value))) continue;
+      const n = unique(key);
+      secrets.push({ name: n, upstream: name, value });
+      out = parts.map((p, i) => (i % 2 === 0 ? p.split(value).join(`\${secret:${n}}`) : p)).join('');
+    }
     return out;
   };
   const slotOf = (kind: Slot['kind'], slotName: string) => entry.slots.find((s) => s.kind === kind && s.name === slotName);

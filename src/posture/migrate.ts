@@ -8,6 +8,7 @@
  * A run stopped anywhere loses nothing (the client config changes last, and only once the rest is done) and
  * a rerun finishes the job without duplicating anything: stored values compare equal, present entries match.
  */
+import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { parse as parseYaml, parseDocument } from 'yaml';
@@ -73,8 +74,9 @@ const stamp = (d: Date) => d.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$
 /** Writes next to the target and renames over it: readers see the old file or the new one, never half of one. */
 function writeAtomic(file: string, text: string): void {
   const mode = existsSync(file) ? statSync(file).mode & 0o777 : 0o600;
-  const tmp = join(dirname(file), `.${basename(file)}.warden-tmp-${process.pid}`);
-  writeFileSync(tmp, text, { mode });
+  // A fresh name, created exclusively: a file planted at a predictable name is never written through.
+  const tmp = join(dirname(file), `.${basename(file)}.warden-tmp-${randomBytes(8).toString('hex')}`);
+  writeFileSync(tmp, text, { mode, flag: 'wx' });
   chmodSync(tmp, mode);
   renameSync(tmp, file);
 }

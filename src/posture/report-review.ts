@@ -4,6 +4,7 @@ import { SEVERITIES } from './model.js';
 import type { ReviewReport, Verdict } from './review-model.js';
 import { REVIEW_CHECKS } from './review-rules.js';
 import { SCAN_RULES } from './scan-rules.js';
+import { printable } from './values.js';
 
 const MARK: Record<Verdict, string> = { yes: 'yes', partial: 'partly', no: '**no**', 'n/a': 'n/a' };
 const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
@@ -45,7 +46,7 @@ export function renderReviewMarkdown(r: ReviewReport): string {
       `Maps to: ${describeMapping(f.mapping)}`,
     );
   }
-  return lines.join('\n') + '\n';
+  return printable(lines.join('\n') + '\n');
 }
 
 export const renderReviewJson = (r: ReviewReport): string => JSON.stringify(r, null, 2) + '\n';

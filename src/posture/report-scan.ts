@@ -11,7 +11,7 @@ import { describeMapping, mappingTags } from './frameworks.js';
 import { SEVERITIES, severityAtLeast, severityRank, type Finding, type Severity } from './model.js';
 import type { ScanResult } from './scan.js';
 import { SCAN_RULES } from './scan-rules.js';
-import { fingerprint } from './values.js';
+import { fingerprint, printable } from './values.js';
 
 export interface RenderOptions {
   cwd: string;
@@ -56,7 +56,7 @@ export function renderText(result: ScanResult, opts: RenderOptions): string {
       `  maps to: ${describeMapping(f.mapping)}`,
     );
   }
-  return scrubberOf(result.secretValues).text(lines.join('\n') + '\n');
+  return printable(scrubberOf(result.secretValues).text(lines.join('\n') + '\n'));
 }
 
 export function renderJson(result: ScanResult, opts: RenderOptions): string {

@@ -99,3 +99,8 @@ export function safeUrl(url: string): string {
     return '(an unparsable URL)';
   }
 }
+
+/** Text safe for a terminal: control characters and bidirectional overrides (which could disguise a report) become `?`. */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const UNPRINTABLE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
+export const printable = (text: string): string => text.replace(UNPRINTABLE, '?');

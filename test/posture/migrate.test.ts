@@ -159,6 +159,18 @@ describe('warden migrate', () => {
     assert.equal(readFileSync(join(tmp.dir, 'warden.yaml'), 'utf8'), text);
   });
 
+  test('a warden reference already in a client value is not carried over: it becomes the server\'s own pending secret', async () => {
+    const file = join(home, '.cursor', 'mcp.json');
+    mkdirSync(join(home, '.cursor'), { recursive: true });
+    const servers = { notes: { command: 'npx', args: ['-y', '@acme/notes-mcp@1.0.0', '--key', '${lease:admin}'], env: { NOTES_TOKEN: '${secret:global/admin-token}' } } };
+    writeFileSync(file, JSON.stringify({ mcpServers: servers }));
+    const r = await migrate(options(file));
+    assert.deepEqual(r.pending.map((p) => [p.name, p.from]), [['notes/arg-3', '${lease:admin}'], ['notes/NOTES_TOKEN', '${secret:global/admin-token}']]);
+    const gw = parseYaml(readFileSync(join(tmp.dir, 'warden.yaml'), 'utf8')) as { mcpServers: Record<string, { args: string[]; env: Record<string, string> }> };
+    assert.deepEqual(gw.mcpServers.notes!.env, { NOTES_TOKEN: '${secret:notes/NOTES_TOKEN}' });
+    assert.equal(gw.mcpServers.notes!.args[3], '${secret:notes/arg-3}');
+  });
+
   test('Codex TOML: other tables and comments stay, the server tables go', async () => {
     const file = join(home, '.codex', 'config.toml');
     mkdirSync(join(home, '.codex'), { recursive: true });

@@ -96,7 +96,7 @@ describe('warden scan', () => {
     assert.deepEqual(run.tool.driver.rules.map((x) => x.id), SCAN_RULES.map((x) => x.id));
     assert.ok(run.originalUriBaseIds.SRCROOT!.uri.startsWith('file:///'));
     assert.equal(run.results.length, r.findings.length);
-    for (const res of run.results as Array<{ ruleId: string; ruleIndex: number; level: string; message: { text: string }; locations: Array<{ physicalLocation: { artifactLocation: { uri: string; uriBaseId?: string }; region: { startLine: number; startColumn: number } } }>; partialFingerprints: Record<string, string> }>) {
+    for (const res of run.results as unknown as Array<{ ruleId: string; ruleIndex: number; level: string; message: { text: string }; locations: Array<{ physicalLocation: { artifactLocation: { uri: string; uriBaseId?: string }; region: { startLine: number; startColumn: number } } }>; partialFingerprints: Record<string, string> }>) {
       assert.equal(run.tool.driver.rules[res.ruleIndex]!.id, res.ruleId);
       assert.ok(['error', 'warning', 'note'].includes(res.level));
       const loc = res.locations[0]!.physicalLocation;
@@ -153,6 +153,16 @@ describe('warden scan', () => {
     assert.match(unpinnedReason({ ecosystem: 'oci', spec: 'ghcr.io/a/b', argIndex: 0 })!, /without a tag/);
     for (const p of ['/', '~', '~/', '$HOME', '${userHome}', '/Users/alice', '/home/bob/', 'C:\\', 'C:\\Users\\bob', '/home', '/root']) assert.ok(isBroadRoot(p), p);
     for (const p of ['/home/bob/projects', '~/notes', '/srv/data', 'C:\\Users\\bob\\code', './data', '${workspaceFolder}']) assert.ok(!isBroadRoot(p), p);
+  });
+
+  test('control characters and bidirectional overrides in names are not printed raw', async () => {
+    const f = join(tmp.dir, 'odd', '.mcp.json');
+    mkdirSync(dirname(f), { recursive: true });
+    writeFileSync(f, JSON.stringify({ mcpServers: { 'evil\u001b[2J\u202ename': { command: 'npx', args: ['-y', 'pkg'] } } }));
+    const r = await scan({ paths: [f], home: '/nowhere', cwd: tmp.dir });
+    const text = renderText(r, { cwd: tmp.dir, version: 't' });
+    assert.match(text, /evil\?\[2J\?name/);
+    assert.ok(!text.includes('\u001b') && !text.includes('\u202e'));
   });
 
   test('a file named on the command line that is not a client config is skipped, with the reason', async () => {
