@@ -10,7 +10,7 @@ import { ConfigError, loadConfig, resolveStoreSpec, type WardenConfig } from '..
 import { classifyTool, exposedName, serverFacts, subjectOf } from '../gateway/index.js';
 import { ANONYMOUS, type AuthMethod } from '../identity/index.js';
 import { loadPolicyFiles, loadGatewayPolicy, PolicyLoadError, type GatewayPolicy } from '../policy/index.js';
-import { isSeverity, renderReviewJson, renderReviewMarkdown, review, SEVERITIES, severityAtLeast, type ReviewDeps } from '../posture/index.js';
+import { isSeverity, pinSourceOf, renderReviewJson, renderReviewMarkdown, review, SEVERITIES, severityAtLeast, type ReviewDeps } from '../posture/index.js';
 import { openStore, parseStoreSpec, type Store } from '../store/index.js';
 import type { CliIo } from './scan.js';
 
@@ -23,7 +23,7 @@ export interface ReviewCliOptions {
   maxSecretAgeDays?: string;
 }
 
-function depsFor(config: WardenConfig): ReviewDeps {
+export function depsFor(config: WardenConfig): ReviewDeps {
   const enabled = Object.values(config.mcpServers).filter((s) => !s.disabled).length;
   const prefixed = config.naming.prefix === 'always' || (config.naming.prefix === 'auto' && enabled > 1);
   return {
@@ -38,7 +38,7 @@ function depsFor(config: WardenConfig): ReviewDeps {
   };
 }
 
-function policyOf(config: WardenConfig, baseDir: string): GatewayPolicy | { error: string } {
+export function policyOf(config: WardenConfig, baseDir: string): GatewayPolicy | { error: string } {
   const p = config.policy;
   try {
     if (p === undefined || p.files.length === 0) return loadGatewayPolicy({ sources: [], arguments: p?.arguments, pathArguments: p?.pathArguments });
@@ -79,6 +79,7 @@ export async function reviewCommand(opts: ReviewCliOptions, io: CliIo): Promise<
       unusedDays: days(opts.unusedDays, 30, '--unused-days'),
       maxSecretAgeDays: days(opts.maxSecretAgeDays, 90, '--max-secret-age-days'),
       home: io.env.HOME ?? io.env.USERPROFILE ?? homedir(),
+      pins: pinSourceOf(store),
     });
     const text = format === 'json' ? renderReviewJson(report) : renderReviewMarkdown(report);
     if (opts.output) writeFileSync(opts.output, text);

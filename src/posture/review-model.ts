@@ -64,6 +64,20 @@ export interface ReviewDeps {
   verifyAudit(store: Store): Promise<{ ok: boolean; events: number; problem?: string }>;
 }
 
+/** A pinned (or pending) tool or prompt definition, as the tool integrity store lists it. */
+export interface PinRecord {
+  upstream: string;
+  kind: string;
+  name: string;
+  state: string;
+  decidedBy: string | null;
+}
+
+/** Where pins are read from, when the gateway has tool integrity (the store's `integrity`). */
+export interface PinSource {
+  list(filter?: { upstream?: string }): Promise<PinRecord[]>;
+}
+
 export interface ReviewInput {
   configFile: string;
   config: WardenConfig;
@@ -79,4 +93,6 @@ export interface ReviewInput {
   /** A vault secret older than this many days is reported not rotated. */
   maxSecretAgeDays: number;
   home: string;
+  /** Tool pins, when the store keeps them; absent: reported as unavailable. */
+  pins?: PinSource | undefined;
 }

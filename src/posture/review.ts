@@ -6,7 +6,8 @@
  */
 import { scan } from './scan.js';
 import { severityRank, SEVERITIES, type Severity } from './model.js';
-import { configChecks, policyProbes, reviewFinding } from './review-config.js';
+import { configChecks, policyProbes } from './review-config.js';
+import { pinChecks } from './review-pins.js';
 import type { AgentReadiness, Readiness, ReviewFinding, ReviewInput, ReviewReport, UpstreamReadiness, Verdict } from './review-model.js';
 import { credentialKind, storeChecks, type StoreFacts } from './review-store.js';
 
@@ -73,8 +74,7 @@ export async function review(input: ReviewInput): Promise<ReviewReport> {
   } else {
     notes.push('no store yet (the gateway has not run): keys, secrets, audit and agent activity were not checked');
   }
-  // Tool integrity pins are not part of this version: say so rather than report every tool as unpinned.
-  findings.push(reviewFinding('pins-unavailable', 'gateway', 'gateway', 'pins unavailable: this gateway version does not pin tool descriptions, so a changed description is served as is'));
+  findings.push(...(await pinChecks(input.config, input.pins)));
   findings.sort((a, b) => severityRank(b.severity) - severityRank(a.severity) || a.subject.kind.localeCompare(b.subject.kind) || a.subject.name.localeCompare(b.subject.name) || a.check.localeCompare(b.check));
   const summary = Object.fromEntries(SEVERITIES.map((s) => [s, findings.filter((f) => f.severity === s).length])) as Record<Severity, number>;
   return {

@@ -15,7 +15,9 @@ import { after, before, describe, test } from 'node:test';
 import { exportJWK, generateKeyPair } from 'jose';
 import { uuidv7 } from '../../src/core/ids.js';
 import { Vault } from '../../src/credentials/index.js';
-import type { ReviewReport } from '../../src/posture/index.js';
+import { depsFor, policyOf } from '../../src/cli/review.js';
+import { validateConfig } from '../../src/config/index.js';
+import { review, type PinRecord, type ReviewReport } from '../../src/posture/index.js';
 import { openStore } from '../../src/store/index.js';
 import { assertBuilt, runWarden, tempDir, writeConfig } from '../helpers/e2e.js';
 import { ALLOW_ALL_POLICY } from '../helpers/gateway.js';
@@ -107,6 +109,27 @@ describe('warden review', () => {
     for (const f of report.findings) assert.ok(f.fix.length > 20, `${f.check} has no fix`);
     const text = JSON.stringify(report);
     assert.ok(!text.includes('ghp_Vq3Lm8Tz1Rk6Wn0Yb4Hs9Jd2Fx7Pc5Ga1Ue0') && !text.includes('crm-token-value'), 'no secret in the report');
+  });
+
+  test('tool pins, when the store keeps them: integrity off, definitions pending, prod pins never reviewed', async () => {
+    const dir = join(tmp.dir, 'pins');
+    mkdirSync(dir);
+    const raw = { listen: '127.0.0.1:7400', auth: { mode: 'none' }, mcpServers: { docs: { command: 'docs-mcp' }, wiki: { command: 'wiki-mcp', environment: 'dev' }, raw: { command: 'raw-mcp' } } };
+    const file = writeConfig(dir, raw);
+    const config = validateConfig(raw, file);
+    // This branch's schema predates tool integrity: the per-server mode is set as the integrity branch's schema would.
+    Object.assign(config.mcpServers.raw!, { integrity: 'off' });
+    const records: PinRecord[] = [
+      { upstream: 'docs', kind: 'tool', name: 'search', state: 'approved', decidedBy: 'trust-on-first-use' },
+      { upstream: 'docs', kind: 'tool', name: 'fetch', state: 'pending', decidedBy: null },
+      { upstream: 'wiki', kind: 'tool', name: 'read', state: 'approved', decidedBy: 'trust-on-first-use' },
+    ];
+    const base = { configFile: file, config, baseDir: dir, store: undefined, policy: policyOf(config, dir), deps: depsFor(config), now: new Date(), unusedDays: 30, maxSecretAgeDays: 90, home: tmp.dir };
+    const withPins = await review({ ...base, pins: { list: async () => records } });
+    const got = withPins.findings.filter((f) => f.check.startsWith('pins') || f.check === 'tools-unpinned').map((f) => `${f.check} ${f.subject.name}`).sort();
+    assert.deepEqual(got, ['pins-pending docs', 'pins-unreviewed docs', 'tools-unpinned raw']);
+    const without = await review(base);
+    assert.deepEqual(without.findings.filter((f) => f.check.startsWith('pins')).map((f) => f.check), ['pins-unavailable']);
   });
 
   test('a careful config with no store yet: nothing above info', async () => {
