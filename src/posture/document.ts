@@ -14,7 +14,10 @@ export type Format = ClientConfig['format'];
 
 export interface ParsedDocument {
   format: Format;
+  /** The text, without a leading byte order mark (Windows editors write one). */
   text: string;
+  /** Whether the file began with a byte order mark: a rewrite keeps it. */
+  bom?: boolean;
   value: unknown;
   /** The position of the value at `path`; the nearest enclosing value's when the path has no position of its own. */
   locate(path: Path): Position;
@@ -110,10 +113,11 @@ function readToml(text: string): ParsedDocument {
 }
 
 /** Parses by file name: *.toml as TOML, *.yaml/*.yml as YAML, everything else as JSON with comments. */
-export function readDocument(file: string, text: string): ParsedDocument {
-  if (text.length > MAX_CONFIG_BYTES) throw new DocumentError(`larger than ${MAX_CONFIG_BYTES} bytes`);
+export function readDocument(file: string, raw: string): ParsedDocument {
+  if (raw.length > MAX_CONFIG_BYTES) throw new DocumentError(`larger than ${MAX_CONFIG_BYTES} bytes`);
+  const bom = raw.startsWith('\uFEFF');
+  const text = bom ? raw.slice(1) : raw;
   const lower = file.toLowerCase();
-  if (lower.endsWith('.toml')) return readToml(text);
-  if (lower.endsWith('.yaml') || lower.endsWith('.yml')) return readYaml(text);
-  return readJson(text);
+  const doc = lower.endsWith('.toml') ? readToml(text) : lower.endsWith('.yaml') || lower.endsWith('.yml') ? readYaml(text) : readJson(text);
+  return bom ? { ...doc, bom } : doc;
 }

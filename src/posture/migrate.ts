@@ -166,7 +166,7 @@ export async function migrate(opts: MigrateOptions): Promise<MigrateReport> {
   if (gatewayChanged) writeAtomic(opts.wardenConfig, gateway.text);
   await step('gateway-config');
   // 5. client-config
-  if (clientChanged) writeAtomic(config.file, clientText);
+  if (clientChanged) writeAtomic(config.file, (read.document.bom ? '\uFEFF' : '') + clientText);
   await step('client-config');
   return report;
 }

@@ -171,6 +171,19 @@ describe('warden migrate', () => {
     assert.equal(gw.mcpServers.notes!.args[3], '${secret:notes/arg-3}');
   });
 
+  test('a Windows-edited file (byte order mark, CRLF) is read, and rewritten with both kept', async () => {
+    const file = join(home, 'AppData', 'Roaming', 'Claude', 'claude_desktop_config.json');
+    mkdirSync(join(home, 'AppData', 'Roaming', 'Claude'), { recursive: true });
+    const body = JSON.stringify({ mcpServers: { github: { command: 'cmd', args: ['/c', 'npx', '-y', '@modelcontextprotocol/server-github@2025.4.8'], env: { GITHUB_PERSONAL_ACCESS_TOKEN: GH } } } }, null, 2);
+    writeFileSync(file, '\uFEFF' + body.replace(/\n/g, '\r\n'));
+    const r = await migrate(options(file));
+    assert.deepEqual(r.secrets.map((x) => x.name), ['github/GITHUB_PERSONAL_ACCESS_TOKEN']);
+    const text = readFileSync(file, 'utf8');
+    assert.ok(text.startsWith('\uFEFF{\r\n'), 'the byte order mark and CRLF line ends stay');
+    assert.ok(!text.includes(GH));
+    assert.deepEqual(Object.keys((JSON.parse(text.slice(1)) as { mcpServers: object }).mcpServers), ['warden']);
+  });
+
   test('Codex TOML: other tables and comments stay, the server tables go', async () => {
     const file = join(home, '.codex', 'config.toml');
     mkdirSync(join(home, '.codex'), { recursive: true });
