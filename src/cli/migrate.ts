@@ -60,9 +60,17 @@ function credentialArgs(o: MigrateCliOptions, cwd: string): string[] {
 }
 
 /** The vault of a warden config, for the migration: `put` stores a value unless the same one is there. */
-export async function openMigrationVault(configFile: string, env: NodeJS.ProcessEnv): Promise<SecretSink & { close(): Promise<void> }> {
+export async function openMigrationVault(
+  configFile: string,
+  env: NodeJS.ProcessEnv,
+): Promise<SecretSink & { close(): Promise<void> }> {
   const { config, baseDir } = loadConfig(configFile);
-  const keys = loadMasterKeys({ env, masterKeyFile: config.vault.masterKeyFile, previousKeyFiles: config.vault.previousKeyFiles, baseDir });
+  const keys = loadMasterKeys({
+    env,
+    masterKeyFile: config.vault.masterKeyFile,
+    previousKeyFiles: config.vault.previousKeyFiles,
+    baseDir,
+  });
   const store = await openStore(resolveStoreSpec(config.store, baseDir), { createDir: true });
   let vault: Vault;
   try {
@@ -100,20 +108,31 @@ export async function openMigrationVault(configFile: string, env: NodeJS.Process
 
 function describe(r: MigrateReport, cfg: string): string {
   const lines = [`warden migrate${r.dryRun ? ' (dry run: nothing written)' : ''}: ${r.file} -> ${r.wardenConfig}`];
-  if (r.moved.length === 0 && r.left.length === 0) lines.push('nothing to migrate: the client config has no server besides the gateway');
-  if (r.moved.length > 0) lines.push(`servers in warden.yaml: ${r.moved.map((m) => `${m.name}${m.name !== m.clientName ? ` (was "${m.clientName}")` : ''} ${m.status}`).join(', ')}`);
+  if (r.moved.length === 0 && r.left.length === 0)
+    lines.push('nothing to migrate: the client config has no server besides the gateway');
+  if (r.moved.length > 0)
+    lines.push(
+      `servers in warden.yaml: ${r.moved.map((m) => `${m.name}${m.name !== m.clientName ? ` (was "${m.clientName}")` : ''} ${m.status}`).join(', ')}`,
+    );
   if (r.secrets.length > 0) {
     lines.push('secrets in the vault (scoped to their upstream and environment; values never shown):');
     for (const s of r.secrets) lines.push(`  ${s.name} (env=${s.environment},upstream=${s.upstream}) ${s.status}`);
   }
   if (r.pending.length > 0) {
     lines.push('the client supplied these at run time; store them before the gateway starts:');
-    for (const p of r.pending) lines.push(`  warden secret set ${p.name} --upstream ${p.upstream} --env ${r.secrets[0]?.environment ?? 'prod'} -c ${cfg}   # was ${p.from}`);
+    for (const p of r.pending)
+      lines.push(
+        `  warden secret set ${p.name} --upstream ${p.upstream} --env ${r.secrets[0]?.environment ?? 'prod'} -c ${cfg}   # was ${p.from}`,
+      );
   }
   for (const l of r.left) lines.push(`left in the client config: ${l.name}: ${l.reason}`);
-  if (r.backups.length > 0) lines.push(`backups (they still hold the secrets in clear: delete them once the gateway works): ${r.backups.join(', ')}`);
+  if (r.backups.length > 0)
+    lines.push(
+      `backups (they still hold the secrets in clear: delete them once the gateway works): ${r.backups.join(', ')}`,
+    );
   if (r.moved.length > 0) lines.push(`the client now starts: ${[r.connect.command, ...r.connect.args].join(' ')}`);
-  if (r.secrets.length > 0 && !r.dryRun) lines.push('rotate the moved credentials at their providers: they were written in clear in the client config.');
+  if (r.secrets.length > 0 && !r.dryRun)
+    lines.push('rotate the moved credentials at their providers: they were written in clear in the client config.');
   if (r.diff) lines.push('', r.diff.trimEnd());
   return lines.join('\n') + '\n';
 }
@@ -122,7 +141,9 @@ export async function migrateCommand(file: string, opts: MigrateCliOptions, io: 
   const environment = opts.env ?? 'prod';
   const launcher = launcherOf(opts.launcher ?? 'npx');
   if (!ENVIRONMENTS.includes(environment) || !launcher) {
-    io.stderr.write(`warden migrate: ${launcher ? `--env must be one of ${ENVIRONMENTS.join(', ')}` : '--launcher must be npx, node or warden'}\n`);
+    io.stderr.write(
+      `warden migrate: ${launcher ? `--env must be one of ${ENVIRONMENTS.join(', ')}` : '--launcher must be npx, node or warden'}\n`,
+    );
     return 2;
   }
   try {
@@ -141,7 +162,10 @@ export async function migrateCommand(file: string, opts: MigrateCliOptions, io: 
     io.stdout.write(opts.json ? JSON.stringify(report, null, 2) + '\n' : printable(describe(report, opts.config)));
     return 0;
   } catch (err) {
-    const usage = err instanceof MigrateError || err instanceof ConfigError || (err instanceof VaultError && /master_key_(missing|invalid)|invalid_ref/.test(err.code));
+    const usage =
+      err instanceof MigrateError ||
+      err instanceof ConfigError ||
+      (err instanceof VaultError && /master_key_(missing|invalid)|invalid_ref/.test(err.code));
     io.stderr.write(`warden migrate: ${err instanceof Error ? err.message : String(err)}\n`);
     return usage ? 2 : 1;
   }

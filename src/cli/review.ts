@@ -10,7 +10,16 @@ import { ConfigError, loadConfig, resolveStoreSpec, type WardenConfig } from '..
 import { classifyTool, exposedName, serverFacts, subjectOf } from '../gateway/index.js';
 import { ANONYMOUS, type AuthMethod } from '../identity/index.js';
 import { loadPolicyFiles, loadGatewayPolicy, PolicyLoadError, type GatewayPolicy } from '../policy/index.js';
-import { isSeverity, pinSourceOf, renderReviewJson, renderReviewMarkdown, review, SEVERITIES, severityAtLeast, type ReviewDeps } from '../posture/index.js';
+import {
+  isSeverity,
+  pinSourceOf,
+  renderReviewJson,
+  renderReviewMarkdown,
+  review,
+  SEVERITIES,
+  severityAtLeast,
+  type ReviewDeps,
+} from '../posture/index.js';
 import { openStore, parseStoreSpec, type Store } from '../store/index.js';
 import type { CliIo } from './scan.js';
 
@@ -33,7 +42,11 @@ export function depsFor(config: WardenConfig): ReviewDeps {
     exposedName: (server, tool) => exposedName(server, tool, prefixed, config.naming.separator),
     verifyAudit: async (store) => {
       const r = await verifyAudit(store);
-      return { ok: r.ok, events: r.events, ...(r.firstBroken ? { problem: `seq ${r.firstBroken.seq}: ${r.firstBroken.reason}` } : {}) };
+      return {
+        ok: r.ok,
+        events: r.events,
+        ...(r.firstBroken ? { problem: `seq ${r.firstBroken.seq}: ${r.firstBroken.reason}` } : {}),
+      };
     },
   };
 }
@@ -41,7 +54,8 @@ export function depsFor(config: WardenConfig): ReviewDeps {
 export function policyOf(config: WardenConfig, baseDir: string): GatewayPolicy | { error: string } {
   const p = config.policy;
   try {
-    if (p === undefined || p.files.length === 0) return loadGatewayPolicy({ sources: [], arguments: p?.arguments, pathArguments: p?.pathArguments });
+    if (p === undefined || p.files.length === 0)
+      return loadGatewayPolicy({ sources: [], arguments: p?.arguments, pathArguments: p?.pathArguments });
     return loadPolicyFiles({ files: p.files, baseDir, arguments: p.arguments, pathArguments: p.pathArguments });
   } catch (err) {
     if (err instanceof PolicyLoadError) return { error: err.message.split('\n')[0]! };
@@ -51,7 +65,8 @@ export function policyOf(config: WardenConfig, baseDir: string): GatewayPolicy |
 
 const days = (v: string | undefined, dflt: number, what: string): number => {
   const n = v === undefined ? dflt : Number(v);
-  if (!Number.isInteger(n) || n < 1 || n > 3650) throw new ConfigError(`${what} must be a whole number of days from 1 to 3650`);
+  if (!Number.isInteger(n) || n < 1 || n > 3650)
+    throw new ConfigError(`${what} must be a whole number of days from 1 to 3650`);
   return n;
 };
 
@@ -67,7 +82,8 @@ export async function reviewCommand(opts: ReviewCliOptions, io: CliIo): Promise<
     const spec = resolveStoreSpec(config.store, baseDir);
     const parsed = parseStoreSpec(spec);
     // A review never creates a store: a SQLite file that does not exist means the gateway has not run.
-    if (parsed.kind === 'postgres' || (parsed.path !== ':memory:' && existsSync(parsed.path))) store = await openStore(spec);
+    if (parsed.kind === 'postgres' || (parsed.path !== ':memory:' && existsSync(parsed.path)))
+      store = await openStore(spec);
     const report = await review({
       configFile: file,
       config,
@@ -84,7 +100,9 @@ export async function reviewCommand(opts: ReviewCliOptions, io: CliIo): Promise<
     const text = format === 'json' ? renderReviewJson(report) : renderReviewMarkdown(report);
     if (opts.output) writeFileSync(opts.output, text);
     else io.stdout.write(text);
-    return opts.failOn !== undefined && report.findings.some((f) => severityAtLeast(f.severity, opts.failOn as never)) ? 1 : 0;
+    return opts.failOn !== undefined && report.findings.some((f) => severityAtLeast(f.severity, opts.failOn as never))
+      ? 1
+      : 0;
   } catch (err) {
     io.stderr.write(`warden review: ${err instanceof Error ? err.message : String(err)}\n`);
     return err instanceof ConfigError ? 2 : 1;

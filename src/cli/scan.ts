@@ -23,7 +23,12 @@ export interface CliIo {
   cwd: string;
 }
 
-const processIo = (): CliIo => ({ stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() });
+const processIo = (): CliIo => ({
+  stdout: process.stdout,
+  stderr: process.stderr,
+  env: process.env,
+  cwd: process.cwd(),
+});
 const RENDER = { text: renderText, json: renderJson, sarif: renderSarif } as const;
 
 export async function scanCommand(paths: string[], opts: ScanCliOptions, io: CliIo = processIo()): Promise<number> {

@@ -48,7 +48,9 @@ export function reuseHits(found: Array<Located & { hits: SecretHit[] }>): CrossH
       const key = `${p.config.file}\0${p.hit.slot.pointer}`;
       if (reported.has(key)) continue;
       reported.add(key);
-      const others = list.filter((o) => `${o.config.file}\0${o.server.pointer}` !== `${p.config.file}\0${p.server.pointer}`);
+      const others = list.filter(
+        (o) => `${o.config.file}\0${o.server.pointer}` !== `${p.config.file}\0${p.server.pointer}`,
+      );
       const named = [...new Set(others.map((o) => `${o.config.client} server "${o.server.name}" (${o.config.file})`))];
       const more = named.length > 3 ? ` and ${named.length - 3} more` : '';
       out.push({
@@ -67,7 +69,11 @@ export function reuseHits(found: Array<Located & { hits: SecretHit[] }>): CrossH
 
 /** Per client: when any of its files reaches the gateway, every other enabled server of that client is a bypass. */
 export function bypassHits(configs: readonly ClientConfig[], gatewayUrls: readonly string[]): CrossHit[] {
-  const viaGateway = new Set(configs.filter((c) => c.client !== 'warden' && c.servers.some((s) => !s.disabled && isGatewayEntry(s, gatewayUrls))).map((c) => c.client));
+  const viaGateway = new Set(
+    configs
+      .filter((c) => c.client !== 'warden' && c.servers.some((s) => !s.disabled && isGatewayEntry(s, gatewayUrls)))
+      .map((c) => c.client),
+  );
   const out: CrossHit[] = [];
   for (const config of configs) {
     if (!viaGateway.has(config.client)) continue;

@@ -90,7 +90,14 @@ function secretsInUrl(url: string): Match[] {
   }
   for (const seg of u.pathname.split('/')) {
     const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(seg);
-    if (seg.length >= 24 && !uuid && /\d/.test(seg) && /[A-Za-z]/.test(seg) && entropy(seg) >= 3.5 && url.includes(seg)) {
+    if (
+      seg.length >= 24 &&
+      !uuid &&
+      /\d/.test(seg) &&
+      /[A-Za-z]/.test(seg) &&
+      entropy(seg) >= 3.5 &&
+      url.includes(seg)
+    ) {
       out.push({ secret: seg, detector: 'mcp/url-path-key' });
     }
   }
@@ -119,10 +126,19 @@ function mcpRules(slot: Slot, previous: string | undefined): Match[] {
   }
   if (previous !== undefined && /^(--header|-H|--headers)$/.test(previous)) {
     const h = /^([^:]+):\s*(.*)$/s.exec(v);
-    const c = h && (AUTH_HEADERS.has(h[1]!.trim().toLowerCase()) || isSecretName(h[1]!.trim())) ? credentialIn(h[2]!) : undefined;
+    const c =
+      h && (AUTH_HEADERS.has(h[1]!.trim().toLowerCase()) || isSecretName(h[1]!.trim()))
+        ? credentialIn(h[2]!)
+        : undefined;
     return c ? [{ secret: c, detector: 'mcp/auth-header' }] : [];
   }
-  if (previous !== undefined && /^--?[A-Za-z]/.test(previous) && !previous.includes('=') && isSecretName(previous) && !v.startsWith('-')) {
+  if (
+    previous !== undefined &&
+    /^--?[A-Za-z]/.test(previous) &&
+    !previous.includes('=') &&
+    isSecretName(previous) &&
+    !v.startsWith('-')
+  ) {
     const c = credentialIn(v);
     return c ? [{ secret: c, detector: 'mcp/secret-flag' }] : [];
   }
@@ -155,8 +171,13 @@ async function secretlintHits(slots: Slot[]): Promise<Map<number, Match[]>> {
     const start = Math.max(from - starts[line]!, 0);
     const secret = slot.value.slice(start, to - starts[line]!);
     if (secret.length === 0) continue;
-    const pattern = m.ruleId === '@secretlint/secretlint-rule-pattern' ? EXTRA_PATTERNS.find((p) => p.pattern.test(secret)) : undefined;
-    const detector = pattern ? `pattern/${pattern.name}` : m.ruleId.replace(/^@secretlint\/secretlint-rule-/, 'secretlint/');
+    const pattern =
+      m.ruleId === '@secretlint/secretlint-rule-pattern'
+        ? EXTRA_PATTERNS.find((p) => p.pattern.test(secret))
+        : undefined;
+    const detector = pattern
+      ? `pattern/${pattern.name}`
+      : m.ruleId.replace(/^@secretlint\/secretlint-rule-/, 'secretlint/');
     hits.set(line, [...(hits.get(line) ?? []), { secret, detector }]);
   }
   return hits;

@@ -10,11 +10,14 @@ const MAX_TABLE = 4_000_000;
 type Op = { kind: ' ' | '-' | '+'; line: string };
 
 function middleOps(a: string[], b: string[]): Op[] {
-  if (a.length * b.length > MAX_TABLE) return [...a.map((line) => ({ kind: '-' as const, line })), ...b.map((line) => ({ kind: '+' as const, line }))];
+  if (a.length * b.length > MAX_TABLE)
+    return [...a.map((line) => ({ kind: '-' as const, line })), ...b.map((line) => ({ kind: '+' as const, line }))];
   const w = b.length + 1;
   const lcs = new Uint32Array((a.length + 1) * w);
   for (let i = a.length - 1; i >= 0; i--) {
-    for (let j = b.length - 1; j >= 0; j--) lcs[i * w + j] = a[i] === b[j] ? lcs[(i + 1) * w + j + 1]! + 1 : Math.max(lcs[(i + 1) * w + j]!, lcs[i * w + j + 1]!);
+    for (let j = b.length - 1; j >= 0; j--)
+      lcs[i * w + j] =
+        a[i] === b[j] ? lcs[(i + 1) * w + j + 1]! + 1 : Math.max(lcs[(i + 1) * w + j]!, lcs[i * w + j + 1]!);
   }
   const ops: Op[] = [];
   let i = 0;
@@ -24,7 +27,8 @@ function middleOps(a: string[], b: string[]): Op[] {
       ops.push({ kind: ' ', line: a[i]! });
       i++;
       j++;
-    } else if (j < b.length && (i === a.length || lcs[i * w + j + 1]! >= lcs[(i + 1) * w + j]!)) ops.push({ kind: '+', line: b[j++]! });
+    } else if (j < b.length && (i === a.length || lcs[i * w + j + 1]! >= lcs[(i + 1) * w + j]!))
+      ops.push({ kind: '+', line: b[j++]! });
     else ops.push({ kind: '-', line: a[i++]! });
   }
   return ops;
@@ -70,7 +74,10 @@ export function unifiedDiff(oldText: string, newText: string, oldName: string, n
     const hunk = ops.slice(start, stop);
     const oldCount = hunk.filter((o) => o.kind !== '+').length;
     const newCount = hunk.filter((o) => o.kind !== '-').length;
-    out.push(`@@ -${positions[start]!.old},${oldCount} +${positions[start]!.new},${newCount} @@`, ...hunk.map((o) => o.kind + o.line));
+    out.push(
+      `@@ -${positions[start]!.old},${oldCount} +${positions[start]!.new},${newCount} @@`,
+      ...hunk.map((o) => o.kind + o.line),
+    );
     k = stop;
   }
   return out.join('\n') + '\n';

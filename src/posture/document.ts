@@ -3,7 +3,14 @@
  * column of any value. JSON is read as JSONC (comments and trailing commas, as VS Code, Zed and Claude Code
  * accept), YAML with the yaml package's line counter, TOML with smol-toml plus toml-positions.ts.
  */
-import { findNodeAtLocation, parse as parseJsonc, parseTree, printParseErrorCode, type Node, type ParseError } from 'jsonc-parser';
+import {
+  findNodeAtLocation,
+  parse as parseJsonc,
+  parseTree,
+  printParseErrorCode,
+  type Node,
+  type ParseError,
+} from 'jsonc-parser';
 import { parse as parseToml } from 'smol-toml';
 import { LineCounter, parseDocument } from 'yaml';
 import type { ClientConfig, Position } from './model.js';
@@ -60,7 +67,9 @@ function readJson(text: string): ParsedDocument {
   if (errors.length > 0) {
     const first = errors[0]!;
     const at = lineIndex(text)(first.offset);
-    throw new DocumentError(`not valid JSON at line ${at.line}, column ${at.column}: ${printParseErrorCode(first.error)}`);
+    throw new DocumentError(
+      `not valid JSON at line ${at.line}, column ${at.column}: ${printParseErrorCode(first.error)}`,
+    );
   }
   const root: Node | undefined = parseTree(text, [], { allowTrailingComma: true });
   const pos = lineIndex(text);
@@ -118,6 +127,10 @@ export function readDocument(file: string, raw: string): ParsedDocument {
   const bom = raw.startsWith('\uFEFF');
   const text = bom ? raw.slice(1) : raw;
   const lower = file.toLowerCase();
-  const doc = lower.endsWith('.toml') ? readToml(text) : lower.endsWith('.yaml') || lower.endsWith('.yml') ? readYaml(text) : readJson(text);
+  const doc = lower.endsWith('.toml')
+    ? readToml(text)
+    : lower.endsWith('.yaml') || lower.endsWith('.yml')
+      ? readYaml(text)
+      : readJson(text);
   return bom ? { ...doc, bom } : doc;
 }

@@ -60,7 +60,8 @@ export const MAESTRO: Readonly<Record<string, string>> = {
 
 /** `ASI03 Identity & Privilege Abuse; NHI2 Secret Leakage; ...`: one line for text and Markdown reports. */
 export function describeMapping(m: FrameworkMapping): string {
-  const named = (codes: string[], names: Readonly<Record<string, string>>) => codes.map((c) => `${c} ${names[c] ?? ''}`.trim());
+  const named = (codes: string[], names: Readonly<Record<string, string>>) =>
+    codes.map((c) => `${c} ${names[c] ?? ''}`.trim());
   return [
     ...named(m.asi, ASI),
     ...named(m.nhi, NHI),
@@ -71,4 +72,11 @@ export function describeMapping(m: FrameworkMapping): string {
 }
 
 /** Tags for SARIF rules (code-scanning UIs filter by them). */
-export const mappingTags = (m: FrameworkMapping): string[] => ['security', ...m.asi, ...m.nhi, ...m.mcp, `MAESTRO-${m.maestro}`, `NIST-AI-RMF-${m.nist}`];
+export const mappingTags = (m: FrameworkMapping): string[] => [
+  'security',
+  ...m.asi,
+  ...m.nhi,
+  ...m.mcp,
+  `MAESTRO-${m.maestro}`,
+  `NIST-AI-RMF-${m.nist}`,
+];

@@ -36,24 +36,102 @@ const base = (cmd: string): string =>
     .toLowerCase()
     .replace(/\.(exe|cmd|bat)$/, '');
 
-const NPX_VALUE_FLAGS = new Set(['-p', '--package', '-c', '--call', '--registry', '--cache', '--userconfig', '-w', '--workspace']);
-const UVX_VALUE_FLAGS = new Set(['--from', '--with', '--with-editable', '--with-requirements', '-p', '--python', '--index-url', '--extra-index-url', '--index', '--default-index', '-i', '-c', '--constraint', '--directory', '--project', '--cache-dir', '--env-file']);
+const NPX_VALUE_FLAGS = new Set([
+  '-p',
+  '--package',
+  '-c',
+  '--call',
+  '--registry',
+  '--cache',
+  '--userconfig',
+  '-w',
+  '--workspace',
+]);
+const UVX_VALUE_FLAGS = new Set([
+  '--from',
+  '--with',
+  '--with-editable',
+  '--with-requirements',
+  '-p',
+  '--python',
+  '--index-url',
+  '--extra-index-url',
+  '--index',
+  '--default-index',
+  '-i',
+  '-c',
+  '--constraint',
+  '--directory',
+  '--project',
+  '--cache-dir',
+  '--env-file',
+]);
 const DOCKER_VALUE_FLAGS = new Set([
-  '-e', '--env', '--env-file', '-v', '--volume', '--mount', '-p', '--publish', '--name', '--network', '--net', '-w', '--workdir', '-u', '--user',
-  '--entrypoint', '-l', '--label', '--cap-add', '--cap-drop', '--device', '--pid', '--ipc', '--uts', '--userns', '--security-opt', '-m', '--memory',
-  '--cpus', '--platform', '--restart', '--add-host', '--dns', '-h', '--hostname', '--tmpfs', '--ulimit', '--log-driver', '--log-opt', '--pull',
-  '--runtime', '--gpus', '--shm-size', '--group-add', '--cgroupns', '--volumes-from', '--link', '--expose', '--health-cmd', '--stop-signal',
+  '-e',
+  '--env',
+  '--env-file',
+  '-v',
+  '--volume',
+  '--mount',
+  '-p',
+  '--publish',
+  '--name',
+  '--network',
+  '--net',
+  '-w',
+  '--workdir',
+  '-u',
+  '--user',
+  '--entrypoint',
+  '-l',
+  '--label',
+  '--cap-add',
+  '--cap-drop',
+  '--device',
+  '--pid',
+  '--ipc',
+  '--uts',
+  '--userns',
+  '--security-opt',
+  '-m',
+  '--memory',
+  '--cpus',
+  '--platform',
+  '--restart',
+  '--add-host',
+  '--dns',
+  '-h',
+  '--hostname',
+  '--tmpfs',
+  '--ulimit',
+  '--log-driver',
+  '--log-opt',
+  '--pull',
+  '--runtime',
+  '--gpus',
+  '--shm-size',
+  '--group-add',
+  '--cgroupns',
+  '--volumes-from',
+  '--link',
+  '--expose',
+  '--health-cmd',
+  '--stop-signal',
 ]);
 
 /** Flags and their values up to the first positional argument (the package or image), which it also returns. */
-function splitOptions(rest: Launch['rest'], valueFlags: Set<string>): { flags: ContainerFlag[]; first?: { value: string; index: number }; after: Launch['rest'] } {
+function splitOptions(
+  rest: Launch['rest'],
+  valueFlags: Set<string>,
+): { flags: ContainerFlag[]; first?: { value: string; index: number }; after: Launch['rest'] } {
   const flags: ContainerFlag[] = [];
   for (let k = 0; k < rest.length; k++) {
     const a = rest[k]!;
     if (a.value === '--') return { flags, ...(rest[k + 1] ? { first: rest[k + 1]! } : {}), after: rest.slice(k + 2) };
     if (!a.value.startsWith('-') || a.value === '-') return { flags, first: a, after: rest.slice(k + 1) };
     const eq = a.value.indexOf('=');
-    if (eq > 0) flags.push({ name: a.value.slice(0, eq), value: a.value.slice(eq + 1), argIndex: a.index, valueIndex: a.index });
+    if (eq > 0)
+      flags.push({ name: a.value.slice(0, eq), value: a.value.slice(eq + 1), argIndex: a.index, valueIndex: a.index });
     else if (valueFlags.has(a.value)) {
       const next = rest[k + 1];
       flags.push({ name: a.value, value: next?.value, argIndex: a.index, ...(next ? { valueIndex: next.index } : {}) });
@@ -71,7 +149,13 @@ export function launchOf(server: ServerEntry): Launch | undefined {
     runner = base(rest[1].value);
     rest = rest.slice(2);
   }
-  for (const [two, one] of [['pnpm', 'dlx'], ['yarn', 'dlx'], ['npm', 'exec'], ['uv', 'tool'], ['pipx', 'run']] as const) {
+  for (const [two, one] of [
+    ['pnpm', 'dlx'],
+    ['yarn', 'dlx'],
+    ['npm', 'exec'],
+    ['uv', 'tool'],
+    ['pipx', 'run'],
+  ] as const) {
     if (runner === two && rest[0]?.value === one) {
       runner = `${two} ${one}`;
       rest = rest.slice(two === 'uv' && rest[1]?.value === 'run' ? 2 : 1);
@@ -82,7 +166,8 @@ export function launchOf(server: ServerEntry): Launch | undefined {
     const { flags, first } = splitOptions(rest, NPX_VALUE_FLAGS);
     const explicit = flags.filter((f) => (f.name === '-p' || f.name === '--package') && f.value !== undefined);
     for (const f of explicit) launch.packages.push({ ecosystem: 'npm', spec: f.value!, argIndex: f.valueIndex! });
-    if (explicit.length === 0 && first) launch.packages.push({ ecosystem: 'npm', spec: first.value, argIndex: first.index });
+    if (explicit.length === 0 && first)
+      launch.packages.push({ ecosystem: 'npm', spec: first.value, argIndex: first.index });
   } else if (runner === 'uvx' || runner === 'uv tool' || runner === 'pipx run') {
     const { flags, first } = splitOptions(rest, new Set([...UVX_VALUE_FLAGS, '--spec']));
     const from = flags.find((f) => (f.name === '--from' || f.name === '--spec') && f.value !== undefined);

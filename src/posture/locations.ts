@@ -33,7 +33,10 @@ export function userCandidates({ home, env }: LocationEnv): Candidate[] {
   for (const dir of configDirs) {
     out.push(user('claude-desktop', join(dir, 'Claude', 'claude_desktop_config.json')));
     for (const flavour of VSCODE_FLAVOURS) {
-      out.push(user('vscode', join(dir, flavour, 'User', 'mcp.json')), user('vscode', join(dir, flavour, 'User', 'settings.json')));
+      out.push(
+        user('vscode', join(dir, flavour, 'User', 'mcp.json')),
+        user('vscode', join(dir, flavour, 'User', 'settings.json')),
+      );
     }
     out.push(user('zed', join(dir, 'zed', 'settings.json')), user('zed', join(dir, 'Zed', 'settings.json')));
   }
@@ -65,7 +68,11 @@ const PROJECT_FILES: Array<[ClientKind, string]> = [
 ];
 
 export function projectCandidates(root: string): Candidate[] {
-  return PROJECT_FILES.map(([client, rel]) => ({ client, file: join(root, rel), scope: client === 'warden' ? 'gateway' : 'project' }));
+  return PROJECT_FILES.map(([client, rel]) => ({
+    client,
+    file: join(root, rel),
+    scope: client === 'warden' ? 'gateway' : 'project',
+  }));
 }
 
 /** The client a file belongs to by its path alone, or undefined when the path is not a known config location. */
@@ -82,13 +89,15 @@ export function classify(file: string, home?: string): Candidate | undefined {
   if (name === '.mcp.json') return hit('claude-code', 'project');
   if (name === 'mcp.json' && parent === '.cursor') return hit('cursor', inHome(dirname(abs)) ? 'user' : 'project');
   if (name === 'mcp.json' && parent === '.vscode') return hit('vscode', 'project');
-  if ((name === 'mcp.json' || name === 'settings.json') && parent === 'User' && VSCODE_FLAVOURS.includes(grand)) return hit('vscode', 'user');
+  if ((name === 'mcp.json' || name === 'settings.json') && parent === 'User' && VSCODE_FLAVOURS.includes(grand))
+    return hit('vscode', 'user');
   if (name === 'mcp_config.json' && parent === 'windsurf' && grand === '.codeium') return hit('windsurf', 'user');
   if (name === 'config.toml' && parent === '.codex') return hit('codex', inHome(dirname(abs)) ? 'user' : 'project');
   if (name === 'settings.json' && parent === '.gemini') return hit('gemini', inHome(dirname(abs)) ? 'user' : 'project');
   if (name === 'settings.json' && (parent === 'zed' || parent === 'Zed')) return hit('zed', 'user');
   if (name === 'settings.json' && parent === '.zed') return hit('zed', 'project');
-  if ((name === 'config.yaml' || name === 'config.json') && parent === '.continue') return hit('continue', inHome(dirname(abs)) ? 'user' : 'project');
+  if ((name === 'config.yaml' || name === 'config.json') && parent === '.continue')
+    return hit('continue', inHome(dirname(abs)) ? 'user' : 'project');
   if (/\.(ya?ml|json)$/.test(name) && parent === 'mcpServers' && grand === '.continue') {
     return hit('continue', inHome(dirname(dirname(abs))) ? 'user' : 'project');
   }
@@ -96,7 +105,22 @@ export function classify(file: string, home?: string): Candidate | undefined {
   return undefined;
 }
 
-const SKIP_DIRS = new Set(['node_modules', '.git', '.hg', '.svn', 'dist', 'build', 'out', 'target', 'vendor', '.venv', 'venv', '__pycache__', '.cache', '.warden']);
+const SKIP_DIRS = new Set([
+  'node_modules',
+  '.git',
+  '.hg',
+  '.svn',
+  'dist',
+  'build',
+  'out',
+  'target',
+  'vendor',
+  '.venv',
+  'venv',
+  '__pycache__',
+  '.cache',
+  '.warden',
+]);
 const MAX_DEPTH = 8;
 const MAX_ENTRIES = 50_000;
 

@@ -31,7 +31,13 @@ function itemPath(server: ServerEntry): Seg[] {
 const isListItem = (path: Seg[]): boolean => typeof path[path.length - 1] === 'number';
 
 /** The gateway entry as each client spells a stdio server. */
-export function gatewayEntry(client: ClientConfig['client'], connect: ConnectCommand, name: string, listForm: boolean, legacyContinue: boolean): Record<string, unknown> {
+export function gatewayEntry(
+  client: ClientConfig['client'],
+  connect: ConnectCommand,
+  name: string,
+  listForm: boolean,
+  legacyContinue: boolean,
+): Record<string, unknown> {
   const base = { command: connect.command, args: connect.args };
   if (legacyContinue) return { transport: { type: 'stdio', ...base } };
   if (listForm) return { name, type: 'stdio', ...base };
@@ -43,7 +49,11 @@ export function gatewayEntry(client: ClientConfig['client'], connect: ConnectCom
 function indentOf(text: string): FormattingOptions {
   const m = /\n([ \t]+)\S/.exec(text);
   const indent = m?.[1] ?? '  ';
-  return { insertSpaces: !indent.includes('\t'), tabSize: indent.includes('\t') ? 1 : indent.length, eol: text.includes('\r\n') ? '\r\n' : '\n' };
+  return {
+    insertSpaces: !indent.includes('\t'),
+    tabSize: indent.includes('\t') ? 1 : indent.length,
+    eol: text.includes('\r\n') ? '\r\n' : '\n',
+  };
 }
 
 /** Containers (maps or lists) the removed servers lived in, each with whether a gateway entry must be added. */
@@ -57,26 +67,49 @@ function containersOf(removed: ServerEntry[]): Map<string, { path: Seg[]; list: 
   return out;
 }
 
-function rewriteJson(doc: ParsedDocument, config: ClientConfig, removed: ServerEntry[], connect: ConnectCommand, name: string, skipAdd: Set<string>): string {
+function rewriteJson(
+  doc: ParsedDocument,
+  config: ClientConfig,
+  removed: ServerEntry[],
+  connect: ConnectCommand,
+  name: string,
+  skipAdd: Set<string>,
+): string {
   const formattingOptions = indentOf(doc.text);
   let text = doc.text;
   // Later list items first, so earlier indices stay valid.
-  const items = removed.map(itemPath).sort((a, b) => (isListItem(a) && isListItem(b) ? (b[b.length - 1] as number) - (a[a.length - 1] as number) : 0));
+  const items = removed
+    .map(itemPath)
+    .sort((a, b) => (isListItem(a) && isListItem(b) ? (b[b.length - 1] as number) - (a[a.length - 1] as number) : 0));
   for (const path of items) text = applyEdits(text, modify(text, path, undefined, { formattingOptions }));
   for (const [key, c] of containersOf(removed)) {
     if (skipAdd.has(key)) continue;
     const entry = gatewayEntry(config.client, connect, name, c.list, c.legacy);
     if (c.list) {
-      const remaining = config.servers.filter((s) => !removed.includes(s) && JSON.stringify(itemPath(s).slice(0, -1)) === key).length;
-      text = applyEdits(text, modify(text, [...c.path, remaining], entry, { formattingOptions, isArrayInsertion: true }));
+      const remaining = config.servers.filter(
+        (s) => !removed.includes(s) && JSON.stringify(itemPath(s).slice(0, -1)) === key,
+      ).length;
+      text = applyEdits(
+        text,
+        modify(text, [...c.path, remaining], entry, { formattingOptions, isArrayInsertion: true }),
+      );
     } else text = applyEdits(text, modify(text, [...c.path, name], entry, { formattingOptions }));
   }
   return text;
 }
 
-function rewriteYaml(doc: ParsedDocument, config: ClientConfig, removed: ServerEntry[], connect: ConnectCommand, name: string, skipAdd: Set<string>): string {
+function rewriteYaml(
+  doc: ParsedDocument,
+  config: ClientConfig,
+  removed: ServerEntry[],
+  connect: ConnectCommand,
+  name: string,
+  skipAdd: Set<string>,
+): string {
   const y = parseDocument(doc.text);
-  const items = removed.map(itemPath).sort((a, b) => (isListItem(a) && isListItem(b) ? (b[b.length - 1] as number) - (a[a.length - 1] as number) : 0));
+  const items = removed
+    .map(itemPath)
+    .sort((a, b) => (isListItem(a) && isListItem(b) ? (b[b.length - 1] as number) - (a[a.length - 1] as number) : 0));
   for (const path of items) y.deleteIn(path);
   for (const [key, c] of containersOf(removed)) {
     if (skipAdd.has(key)) continue;
@@ -101,7 +134,13 @@ function tableHeader(line: string): string[] | undefined {
   return parts;
 }
 
-function rewriteToml(doc: ParsedDocument, removed: ServerEntry[], connect: ConnectCommand, name: string, hasGateway: boolean): string {
+function rewriteToml(
+  doc: ParsedDocument,
+  removed: ServerEntry[],
+  connect: ConnectCommand,
+  name: string,
+  hasGateway: boolean,
+): string {
   const lines = doc.text.split('\n');
   const drop = new Set(removed.map((s) => fromPointer(s.pointer)[1]!));
   const found = new Set<string>();
@@ -116,9 +155,16 @@ function rewriteToml(doc: ParsedDocument, removed: ServerEntry[], connect: Conne
     if (!skipping) out.push(line);
   }
   const missing = [...drop].filter((n) => !found.has(n));
-  if (missing.length > 0) throw new RewriteError(`server ${missing.join(', ')} is not written as a [mcp_servers.NAME] table: move it by hand`);
+  if (missing.length > 0)
+    throw new RewriteError(
+      `server ${missing.join(', ')} is not written as a [mcp_servers.NAME] table: move it by hand`,
+    );
   let text = out.join('\n').replace(/\n{3,}/g, '\n\n');
-  if (!hasGateway) text = text.replace(/\n*$/, '\n\n') + stringifyToml({ mcp_servers: { [name]: { command: connect.command, args: connect.args } } }) + '\n';
+  if (!hasGateway)
+    text =
+      text.replace(/\n*$/, '\n\n') +
+      stringifyToml({ mcp_servers: { [name]: { command: connect.command, args: connect.args } } }) +
+      '\n';
   return text;
 }
 
@@ -126,7 +172,14 @@ function rewriteToml(doc: ParsedDocument, removed: ServerEntry[], connect: Conne
  * The client config's new text. `existingGateway`: the containers that already hold a gateway entry (nothing
  * is added there), by JSON of the container path.
  */
-export function rewriteClient(doc: ParsedDocument, config: ClientConfig, removed: ServerEntry[], connect: ConnectCommand, name: string, existingGateway: ServerEntry[]): string {
+export function rewriteClient(
+  doc: ParsedDocument,
+  config: ClientConfig,
+  removed: ServerEntry[],
+  connect: ConnectCommand,
+  name: string,
+  existingGateway: ServerEntry[],
+): string {
   if (removed.length === 0) return doc.text;
   const skipAdd = new Set(existingGateway.map((s) => JSON.stringify(itemPath(s).slice(0, -1))));
   if (doc.format === 'toml') return rewriteToml(doc, removed, connect, name, existingGateway.length > 0);

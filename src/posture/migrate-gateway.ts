@@ -66,7 +66,11 @@ export function planGateway(
       if (taken.has(name)) continue;
       const plan = planServer(config, entry, hits, name, scope, home);
       const existing = doc.getIn(['mcpServers', name]) as { toJSON?: () => unknown } | undefined;
-      if (existing !== undefined && canonical(existing.toJSON ? existing.toJSON() : existing) !== canonical(plan.config)) continue;
+      if (
+        existing !== undefined &&
+        canonical(existing.toJSON ? existing.toJSON() : existing) !== canonical(plan.config)
+      )
+        continue;
       taken.add(name);
       if (existing === undefined) doc.setIn(['mcpServers', name], doc.createNode(plan.config));
       servers.push({ ...plan, status: existing === undefined ? 'added' : 'present' });

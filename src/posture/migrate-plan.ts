@@ -45,7 +45,8 @@ const SERVER_NAME = /^[a-zA-Z0-9_-]{1,64}$/;
  * warden reference already in a client value (`${secret:X}`, `${lease:X}`) is treated the same way: carried
  * over, it would let a config from anywhere (a cloned repository) name any unscoped secret in the vault.
  */
-const CLIENT_REF = /\$\{(?:secret|lease):[^}]*\}|\$\{\{[^}]*\}\}|\$\{(?!workspaceFolder\}|userHome\})(?:env:|input:)?[A-Za-z_][A-Za-z0-9_.-]*(?::-[^}]*)?\}|\$[A-Z_][A-Z0-9_]*/g;
+const CLIENT_REF =
+  /\$\{(?:secret|lease):[^}]*\}|\$\{\{[^}]*\}\}|\$\{(?!workspaceFolder\}|userHome\})(?:env:|input:)?[A-Za-z_][A-Za-z0-9_.-]*(?::-[^}]*)?\}|\$[A-Z_][A-Z0-9_]*/g;
 
 /** A valid, separator-free warden server name for a client's server name. */
 export function wardenName(clientName: string, separator = '__'): string {
@@ -56,7 +57,8 @@ export function wardenName(clientName: string, separator = '__'): string {
 }
 
 const slotKey = (s: Slot): string => {
-  const raw = s.kind === 'arg' ? `arg-${s.name}` : s.kind === 'header' ? s.name.toLowerCase() : s.kind === 'url' ? 'url' : s.name;
+  const raw =
+    s.kind === 'arg' ? `arg-${s.name}` : s.kind === 'header' ? s.name.toLowerCase() : s.kind === 'url' ? 'url' : s.name;
   return raw.replace(/[^A-Za-z0-9_.-]+/g, '-').replace(/^[-.]+/, '') || 'value';
 };
 
@@ -64,7 +66,11 @@ const slotKey = (s: Slot): string => {
 export function projectRoot(config: ClientConfig): string | undefined {
   if (config.scope !== 'project') return undefined;
   const dir = dirname(config.file);
-  return /[\\/]\.(vscode|cursor|zed|gemini|codex)$/.test(dir) ? dirname(dir) : /[\\/]\.continue([\\/]mcpServers)?$/.test(dir) ? dir.replace(/[\\/]\.continue([\\/]mcpServers)?$/, '') : dir;
+  return /[\\/]\.(vscode|cursor|zed|gemini|codex)$/.test(dir)
+    ? dirname(dir)
+    : /[\\/]\.continue([\\/]mcpServers)?$/.test(dir)
+      ? dir.replace(/[\\/]\.continue([\\/]mcpServers)?$/, '')
+      : dir;
 }
 
 /**
@@ -73,11 +79,20 @@ export function projectRoot(config: ClientConfig): string | undefined {
  */
 function resolvePaths(text: string, root: string | undefined, home: string): string {
   const out = text
-    .replace(/\$\{[A-Za-z_][A-Za-z0-9_]*:-([^}]*)\}/g, '$1').replace(/\$\{userHome\}|\$\{env:HOME\}|\$\{HOME\}|\$HOME\b/g, home).replace(/^~(?=[\\/]|$)/, home);
+    .replace(/\$\{[A-Za-z_][A-Za-z0-9_]*:-([^}]*)\}/g, '$1')
+    .replace(/\$\{userHome\}|\$\{env:HOME\}|\$\{HOME\}|\$HOME\b/g, home)
+    .replace(/^~(?=[\\/]|$)/, home);
   return root === undefined ? out : out.replace(/\$\{workspaceFolder\}/g, root);
 }
 
-export function planServer(config: ClientConfig, entry: ServerEntry, hits: SecretHit[], name: string, scope: MigrationScope, home: string): PlannedServer {
+export function planServer(
+  config: ClientConfig,
+  entry: ServerEntry,
+  hits: SecretHit[],
+  name: string,
+  scope: MigrationScope,
+  home: string,
+): PlannedServer {
   const root = projectRoot(config);
   const secrets: PlannedSecret[] = [];
   const pending: PendingSecret[] = [];
@@ -108,7 +123,8 @@ export function planServer(config: ClientConfig, entry: ServerEntry, hits: Secre
     }
     return out;
   };
-  const slotOf = (kind: Slot['kind'], slotName: string) => entry.slots.find((s) => s.kind === kind && s.name === slotName);
+  const slotOf = (kind: Slot['kind'], slotName: string) =>
+    entry.slots.find((s) => s.kind === kind && s.name === slotName);
   const cfg: Record<string, unknown> = {};
   if (entry.command !== undefined) {
     cfg.command = resolvePaths(entry.command, root, home);
@@ -136,6 +152,7 @@ export function planServer(config: ClientConfig, entry: ServerEntry, hits: Secre
 
 /** Why a server cannot be moved, or undefined. */
 export function unmovable(entry: ServerEntry): string | undefined {
-  if (entry.command === undefined && entry.url === undefined) return 'it has no command or URL (an editor extension): configure it in warden.yaml by hand';
+  if (entry.command === undefined && entry.url === undefined)
+    return 'it has no command or URL (an editor extension): configure it in warden.yaml by hand';
   return undefined;
 }

@@ -27,7 +27,10 @@ export type MigrateStep = 'plan' | 'backup' | 'vault' | 'gateway-config' | 'clie
 
 /** The vault, as the migration needs it. `put` says whether it stored a new secret, a new version, or nothing. */
 export interface SecretSink {
-  put(ref: { name: string; upstream: string; environment: string; tenant?: string }, value: string): Promise<'created' | 'updated' | 'unchanged'>;
+  put(
+    ref: { name: string; upstream: string; environment: string; tenant?: string },
+    value: string,
+  ): Promise<'created' | 'updated' | 'unchanged'>;
 }
 
 export interface MigrateOptions {
@@ -57,7 +60,12 @@ export interface MigrateReport {
   dryRun: boolean;
   moved: Array<{ clientName: string; name: string; status: 'added' | 'present' }>;
   left: Array<{ name: string; reason: string }>;
-  secrets: Array<{ name: string; upstream: string; environment: string; status: 'created' | 'updated' | 'unchanged' | 'planned' }>;
+  secrets: Array<{
+    name: string;
+    upstream: string;
+    environment: string;
+    status: 'created' | 'updated' | 'unchanged' | 'planned';
+  }>;
   pending: PendingSecret[];
   backups: string[];
   connect: ConnectCommand;
@@ -69,7 +77,11 @@ export class MigrateError extends Error {
   override readonly name = 'MigrateError';
 }
 
-const stamp = (d: Date) => d.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+const stamp = (d: Date) =>
+  d
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
 
 /** Writes next to the target and renames over it: readers see the old file or the new one, never half of one. */
 function writeAtomic(file: string, text: string): void {
@@ -84,7 +96,9 @@ function writeAtomic(file: string, text: string): void {
 /** A copy of the file as it is now; an earlier backup with the same bytes (a rerun) is reused. */
 function backup(file: string, now: Date): string {
   const bytes = readFileSync(file);
-  const earlier = readdirSync(dirname(file)).filter((n) => n.startsWith(`${basename(file)}.warden-backup-`)).sort();
+  const earlier = readdirSync(dirname(file))
+    .filter((n) => n.startsWith(`${basename(file)}.warden-backup-`))
+    .sort();
   for (const name of earlier) {
     const path = join(dirname(file), name);
     if (readFileSync(path).equals(bytes)) return path;
@@ -101,25 +115,48 @@ export async function migrate(opts: MigrateOptions): Promise<MigrateReport> {
   const now = opts.now ?? (() => new Date());
   const step = async (s: MigrateStep) => opts.afterStep?.(s);
   // 1. plan
-  const candidate = classify(opts.file, opts.home) ?? { file: opts.file, client: 'generic' as const, scope: 'project' as const };
-  if (candidate.client === 'warden') throw new MigrateError(`${opts.file} is a warden config: name a client config (claude_desktop_config.json, .cursor/mcp.json, ...)`);
+  const candidate = classify(opts.file, opts.home) ?? {
+    file: opts.file,
+    client: 'generic' as const,
+    scope: 'project' as const,
+  };
+  if (candidate.client === 'warden')
+    throw new MigrateError(
+      `${opts.file} is a warden config: name a client config (claude_desktop_config.json, .cursor/mcp.json, ...)`,
+    );
   const read = readCandidate(candidate);
   if ('reason' in read) throw new MigrateError(`cannot migrate ${opts.file}: ${read.reason}`);
-  const scan = await scanConfigs({ configs: [read.config], unreadable: [], documents: new Map([[read.config.file, read.document]]) }, { home: opts.home });
+  const scan = await scanConfigs(
+    { configs: [read.config], unreadable: [], documents: new Map([[read.config.file, read.document]]) },
+    { home: opts.home },
+  );
   const config = read.config;
   const wardenText = existsSync(opts.wardenConfig) ? readFileSync(opts.wardenConfig, 'utf8') : undefined;
   const knownUrl = opts.gatewayUrl ?? (wardenText === undefined ? undefined : gatewayUrlOf(parseDocument(wardenText)));
   const existingGateway = config.servers.filter((s) => isGatewayEntry(s, knownUrl ? [knownUrl] : []));
   const candidates = config.servers.filter((s) => !existingGateway.includes(s));
   const left = candidates.flatMap((s) => (unmovable(s) ? [{ name: s.name, reason: unmovable(s)! }] : []));
-  const movable = candidates.filter((s) => !unmovable(s)).map((entry) => ({ entry, hits: scan.secrets.get(entry) ?? [] }));
+  const movable = candidates
+    .filter((s) => !unmovable(s))
+    .map((entry) => ({ entry, hits: scan.secrets.get(entry) ?? [] }));
   const gateway = planGateway(wardenText, config, movable, opts.scope, opts.home);
   const url = opts.gatewayUrl ?? gateway.url;
-  if (url === undefined) throw new MigrateError('the warden config listens on port 0: give the gateway URL with --gateway-url');
-  const connect: ConnectCommand = { command: opts.launcher.command, args: [...opts.launcher.args, 'connect', url, ...opts.credentialArgs] };
+  if (url === undefined)
+    throw new MigrateError('the warden config listens on port 0: give the gateway URL with --gateway-url');
+  const connect: ConnectCommand = {
+    command: opts.launcher.command,
+    args: [...opts.launcher.args, 'connect', url, ...opts.credentialArgs],
+  };
   const taken = new Set(config.servers.filter((s) => !movable.some((m) => m.entry === s)).map((s) => s.name));
   const entryName = opts.entryName ?? (taken.has('warden') ? 'warden-gateway' : 'warden');
-  const clientText = rewriteClient(read.document, config, movable.map((m) => m.entry), connect, entryName, existingGateway);
+  const clientText = rewriteClient(
+    read.document,
+    config,
+    movable.map((m) => m.entry),
+    connect,
+    entryName,
+    existingGateway,
+  );
   validateConfig(parseYaml(gateway.text), opts.wardenConfig);
   const report: MigrateReport = {
     file: config.file,
@@ -127,7 +164,14 @@ export async function migrate(opts: MigrateOptions): Promise<MigrateReport> {
     dryRun: opts.dryRun,
     moved: gateway.servers.map((s) => ({ clientName: s.clientName, name: s.name, status: s.status })),
     left,
-    secrets: gateway.servers.flatMap((s) => s.secrets.map((x) => ({ name: x.name, upstream: x.upstream, environment: opts.scope.environment, status: 'planned' as const }))),
+    secrets: gateway.servers.flatMap((s) =>
+      s.secrets.map((x) => ({
+        name: x.name,
+        upstream: x.upstream,
+        environment: opts.scope.environment,
+        status: 'planned' as const,
+      })),
+    ),
     pending: gateway.servers.flatMap((s) => s.pending),
     backups: [],
     connect,
@@ -138,14 +182,23 @@ export async function migrate(opts: MigrateOptions): Promise<MigrateReport> {
   const clientChanged = clientText !== read.document.text;
   if (opts.dryRun) {
     const scrub = scrubberOf(scan.secretValues);
-    report.diff = scrub.text(unifiedDiff(read.document.text, clientText, config.file, `${config.file} (migrated)`) + unifiedDiff(wardenText ?? '', gateway.text, wardenText === undefined ? '/dev/null' : opts.wardenConfig, opts.wardenConfig));
+    report.diff = scrub.text(
+      unifiedDiff(read.document.text, clientText, config.file, `${config.file} (migrated)`) +
+        unifiedDiff(
+          wardenText ?? '',
+          gateway.text,
+          wardenText === undefined ? '/dev/null' : opts.wardenConfig,
+          opts.wardenConfig,
+        ),
+    );
     return report;
   }
   if (!gatewayChanged && !clientChanged) return report;
   const values = gateway.servers.flatMap((s) => s.secrets);
   // The vault is opened before anything is written, so a missing master key stops the run with nothing changed
   // (a new warden.yaml is written first, without servers, so the vault has a config to open).
-  if (wardenText === undefined && values.length > 0) writeAtomic(opts.wardenConfig, planGateway(undefined, config, [], opts.scope, opts.home).text);
+  if (wardenText === undefined && values.length > 0)
+    writeAtomic(opts.wardenConfig, planGateway(undefined, config, [], opts.scope, opts.home).text);
   const vault = values.length > 0 ? await opts.openVault(opts.wardenConfig) : undefined;
   try {
     // 2. backup
@@ -155,8 +208,18 @@ export async function migrate(opts: MigrateOptions): Promise<MigrateReport> {
     // 3. vault
     report.secrets = [];
     for (const v of values) {
-      const ref = { name: v.name, upstream: v.upstream, environment: opts.scope.environment, ...(opts.scope.tenant ? { tenant: opts.scope.tenant } : {}) };
-      report.secrets.push({ name: v.name, upstream: v.upstream, environment: opts.scope.environment, status: await vault!.put(ref, v.value) });
+      const ref = {
+        name: v.name,
+        upstream: v.upstream,
+        environment: opts.scope.environment,
+        ...(opts.scope.tenant ? { tenant: opts.scope.tenant } : {}),
+      };
+      report.secrets.push({
+        name: v.name,
+        upstream: v.upstream,
+        environment: opts.scope.environment,
+        status: await vault!.put(ref, v.value),
+      });
     }
   } finally {
     await vault?.close();

@@ -9,7 +9,8 @@ export type Severity = (typeof SEVERITIES)[number];
 
 export const severityRank = (s: Severity): number => SEVERITIES.indexOf(s);
 export const isSeverity = (s: string): s is Severity => (SEVERITIES as readonly string[]).includes(s);
-export const severityAtLeast = (s: Severity, threshold: Severity): boolean => severityRank(s) >= severityRank(threshold);
+export const severityAtLeast = (s: Severity, threshold: Severity): boolean =>
+  severityRank(s) >= severityRank(threshold);
 
 /** The MCP clients whose configuration files are read. */
 export type ClientKind =

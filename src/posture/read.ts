@@ -5,7 +5,15 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { readDocument, type ParsedDocument } from './document.js';
-import { classify, continueBlocks, projectCandidates, userCandidates, walk, type Candidate, type LocationEnv } from './locations.js';
+import {
+  classify,
+  continueBlocks,
+  projectCandidates,
+  userCandidates,
+  walk,
+  type Candidate,
+  type LocationEnv,
+} from './locations.js';
 import type { ClientConfig, UnreadableConfig } from './model.js';
 import { gatewayUrlOf, looksLikeClientConfig, readServers } from './servers.js';
 
@@ -28,13 +36,19 @@ const isFile = (p: string): boolean => {
 export function candidates(paths: readonly string[], where: LocationEnv): Candidate[] {
   if (paths.length === 0) {
     const cwd = resolve(where.cwd);
-    const list = [...userCandidates(where), ...continueBlocks(where.home, 'user'), ...projectCandidates(cwd), ...continueBlocks(cwd, 'project')];
+    const list = [
+      ...userCandidates(where),
+      ...continueBlocks(where.home, 'user'),
+      ...projectCandidates(cwd),
+      ...continueBlocks(cwd, 'project'),
+    ];
     return list.filter((c) => isFile(c.file));
   }
   return paths.flatMap((p) => {
     const abs = resolve(where.cwd, p);
     if (!existsSync(abs)) return [{ file: abs, client: 'generic' as const, scope: 'project' as const }];
-    if (isFile(abs)) return [classify(abs, where.home) ?? { file: abs, client: 'generic' as const, scope: 'project' as const }];
+    if (isFile(abs))
+      return [classify(abs, where.home) ?? { file: abs, client: 'generic' as const, scope: 'project' as const }];
     return walk(abs, where.home);
   });
 }
@@ -45,7 +59,11 @@ export function readCandidate(c: Candidate): { config: ClientConfig; document: P
   try {
     text = readFileSync(c.file, 'utf8');
   } catch (err) {
-    return { file: c.file, client: c.client, reason: `cannot read it (${(err as NodeJS.ErrnoException).code ?? 'error'})` };
+    return {
+      file: c.file,
+      client: c.client,
+      reason: `cannot read it (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
+    };
   }
   let document: ParsedDocument;
   try {
@@ -54,9 +72,19 @@ export function readCandidate(c: Candidate): { config: ClientConfig; document: P
     return { file: c.file, client: c.client, reason: (err as Error).message };
   }
   if (c.client === 'generic' && !looksLikeClientConfig(document.value)) {
-    return { file: c.file, client: c.client, reason: `${basename(c.file)} is not an MCP client config (no mcpServers, servers, context_servers or mcp_servers)` };
+    return {
+      file: c.file,
+      client: c.client,
+      reason: `${basename(c.file)} is not an MCP client config (no mcpServers, servers, context_servers or mcp_servers)`,
+    };
   }
-  const config: ClientConfig = { file: c.file, client: c.client, scope: c.scope, format: document.format, servers: readServers(document, c.client) };
+  const config: ClientConfig = {
+    file: c.file,
+    client: c.client,
+    scope: c.scope,
+    format: document.format,
+    servers: readServers(document, c.client),
+  };
   if (c.client === 'warden') {
     const url = gatewayUrlOf(document.value);
     if (url !== undefined) config.gatewayUrl = url;

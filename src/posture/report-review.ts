@@ -8,10 +8,14 @@ import { printable } from './values.js';
 
 const MARK: Record<Verdict, string> = { yes: 'yes', partial: 'partly', no: '**no**', 'n/a': 'n/a' };
 const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
-const titleOf = (check: string) => REVIEW_CHECKS.find((c) => c.id === check)?.title ?? SCAN_RULES.find((r) => r.id === check)?.title ?? check;
+const titleOf = (check: string) =>
+  REVIEW_CHECKS.find((c) => c.id === check)?.title ?? SCAN_RULES.find((r) => r.id === check)?.title ?? check;
 
 export function renderReviewMarkdown(r: ReviewReport): string {
-  const counts = [...SEVERITIES].reverse().filter((s) => r.summary[s] > 0).map((s) => `${r.summary[s]} ${s}`);
+  const counts = [...SEVERITIES]
+    .reverse()
+    .filter((s) => r.summary[s] > 0)
+    .map((s) => `${r.summary[s]} ${s}`);
   const lines = [
     `# Readiness review: ${r.config}`,
     '',
@@ -23,14 +27,20 @@ export function renderReviewMarkdown(r: ReviewReport): string {
     '',
     '| Agent | Owner | Last seen | Identity verifiable | Scoped | Logged | Rotated | Revocable |',
     '| --- | --- | --- | --- | --- | --- | --- | --- |',
-    ...r.agents.map((a) => `| ${cell(a.agent)}${a.registered ? '' : ' (unregistered)'} | ${cell(a.owner ?? '**none**')} | ${a.lastSeen?.slice(0, 10) ?? 'never'} | ${MARK[a.verifiable]} | ${MARK[a.scoped]} | ${MARK[a.logged]} | ${MARK[a.rotated]} | ${MARK[a.revocable]} |`),
+    ...r.agents.map(
+      (a) =>
+        `| ${cell(a.agent)}${a.registered ? '' : ' (unregistered)'} | ${cell(a.owner ?? '**none**')} | ${a.lastSeen?.slice(0, 10) ?? 'never'} | ${MARK[a.verifiable]} | ${MARK[a.scoped]} | ${MARK[a.logged]} | ${MARK[a.rotated]} | ${MARK[a.revocable]} |`,
+    ),
     ...(r.agents.length === 0 ? ['| (no agents registered or seen) | | | | | | | |'] : []),
     '',
     '## Upstreams',
     '',
     '| Upstream | Environment | Credential | Identity verifiable | Scoped | Logged | Rotated | Revocable |',
     '| --- | --- | --- | --- | --- | --- | --- | --- |',
-    ...r.upstreams.map((u) => `| ${cell(u.upstream)} | ${u.environment} | ${u.credential} | ${MARK[u.verifiable]} | ${MARK[u.scoped]} | ${MARK[u.logged]} | ${MARK[u.rotated]} | ${MARK[u.revocable]} |`),
+    ...r.upstreams.map(
+      (u) =>
+        `| ${cell(u.upstream)} | ${u.environment} | ${u.credential} | ${MARK[u.verifiable]} | ${MARK[u.scoped]} | ${MARK[u.logged]} | ${MARK[u.rotated]} | ${MARK[u.revocable]} |`,
+    ),
     '',
     '## Findings',
   ];

@@ -26,12 +26,18 @@ export function scrubberOf(secretValues: readonly string[]): Redactor {
 }
 
 const counts = (findings: readonly Finding[]): Record<Severity, number> =>
-  Object.fromEntries(SEVERITIES.map((s) => [s, findings.filter((f) => f.severity === s).length])) as Record<Severity, number>;
+  Object.fromEntries(SEVERITIES.map((s) => [s, findings.filter((f) => f.severity === s).length])) as Record<
+    Severity,
+    number
+  >;
 
 function summaryLine(result: ScanResult): string {
   const c = counts(result.findings);
   const servers = result.configs.reduce((n, cfg) => n + cfg.servers.length, 0);
-  const bySeverity = [...SEVERITIES].reverse().filter((s) => c[s] > 0).map((s) => `${c[s]} ${s}`);
+  const bySeverity = [...SEVERITIES]
+    .reverse()
+    .filter((s) => c[s] > 0)
+    .map((s) => `${c[s]} ${s}`);
   const files = `${result.configs.length} file${result.configs.length === 1 ? '' : 's'}`;
   return `warden scan: ${files}, ${servers} server${servers === 1 ? '' : 's'}, ${result.findings.length} finding${result.findings.length === 1 ? '' : 's'}${bySeverity.length ? ` (${bySeverity.join(', ')})` : ''}`;
 }
@@ -42,7 +48,10 @@ export function renderText(result: ScanResult, opts: RenderOptions): string {
     return rel.startsWith('..') ? file : rel;
   };
   const lines = [summaryLine(result), ''];
-  for (const c of result.configs) lines.push(`  read ${display(c.file)} (${c.client}, ${c.scope}): ${c.servers.length} server${c.servers.length === 1 ? '' : 's'}`);
+  for (const c of result.configs)
+    lines.push(
+      `  read ${display(c.file)} (${c.client}, ${c.scope}): ${c.servers.length} server${c.servers.length === 1 ? '' : 's'}`,
+    );
   for (const u of result.unreadable) lines.push(`  skipped ${display(u.file)}: ${u.reason}`);
   if (result.configs.length === 0 && result.unreadable.length === 0) lines.push('  no MCP client config found');
   const sorted = [...result.findings].sort((a, b) => severityRank(b.severity) - severityRank(a.severity));
@@ -63,7 +72,13 @@ export function renderJson(result: ScanResult, opts: RenderOptions): string {
   const doc = {
     tool: { name: 'mcp-warden', version: opts.version },
     summary: counts(result.findings),
-    scanned: result.configs.map((c) => ({ file: c.file, client: c.client, scope: c.scope, format: c.format, servers: c.servers.map((s) => s.name) })),
+    scanned: result.configs.map((c) => ({
+      file: c.file,
+      client: c.client,
+      scope: c.scope,
+      format: c.format,
+      servers: c.servers.map((s) => s.name),
+    })),
     unreadable: result.unreadable,
     findings: result.findings,
   };
@@ -71,9 +86,21 @@ export function renderJson(result: ScanResult, opts: RenderOptions): string {
   return scrub.text(JSON.stringify(scrub.json(doc).value, null, 2)) + '\n';
 }
 
-const LEVEL: Record<Severity, 'error' | 'warning' | 'note'> = { critical: 'error', high: 'error', medium: 'warning', low: 'note', info: 'note' };
+const LEVEL: Record<Severity, 'error' | 'warning' | 'note'> = {
+  critical: 'error',
+  high: 'error',
+  medium: 'warning',
+  low: 'note',
+  info: 'note',
+};
 /** GitHub code scanning reads `security-severity` (0-10) to rank security alerts. */
-const SECURITY_SEVERITY: Record<Severity, string> = { critical: '9.5', high: '8.0', medium: '5.5', low: '3.0', info: '0.0' };
+const SECURITY_SEVERITY: Record<Severity, string> = {
+  critical: '9.5',
+  high: '8.0',
+  medium: '5.5',
+  low: '3.0',
+  info: '0.0',
+};
 const pascal = (id: string) => id.replace(/(^|-)([a-z])/g, (_, _d: string, c: string) => c.toUpperCase());
 
 export function renderSarif(result: ScanResult, opts: RenderOptions): string {
@@ -82,14 +109,24 @@ export function renderSarif(result: ScanResult, opts: RenderOptions): string {
     name: pascal(r.id),
     shortDescription: { text: r.title },
     fullDescription: { text: r.description },
-    help: { text: `${r.fix}\n\nMaps to: ${describeMapping(r.mapping)}`, markdown: `**Fix:** ${r.fix}\n\n**Maps to:** ${describeMapping(r.mapping)}` },
+    help: {
+      text: `${r.fix}\n\nMaps to: ${describeMapping(r.mapping)}`,
+      markdown: `**Fix:** ${r.fix}\n\n**Maps to:** ${describeMapping(r.mapping)}`,
+    },
     defaultConfiguration: { level: LEVEL[r.severity] },
-    properties: { tags: mappingTags(r.mapping), precision: 'high', 'security-severity': SECURITY_SEVERITY[r.severity], mapping: r.mapping },
+    properties: {
+      tags: mappingTags(r.mapping),
+      precision: 'high',
+      'security-severity': SECURITY_SEVERITY[r.severity],
+      mapping: r.mapping,
+    },
   }));
   const base = pathToFileURL(opts.cwd.endsWith('/') ? opts.cwd : opts.cwd + '/').href;
   const artifact = (file: string) => {
     const rel = relative(opts.cwd, file);
-    return rel.startsWith('..') || rel === '' ? { uri: pathToFileURL(file).href } : { uri: rel.split('\\').join('/'), uriBaseId: 'SRCROOT' };
+    return rel.startsWith('..') || rel === ''
+      ? { uri: pathToFileURL(file).href }
+      : { uri: rel.split('\\').join('/'), uriBaseId: 'SRCROOT' };
   };
   const results = result.findings.map((f) => ({
     ruleId: f.rule,
@@ -98,7 +135,10 @@ export function renderSarif(result: ScanResult, opts: RenderOptions): string {
     message: { text: `${f.why} Fix: ${f.fix}` },
     locations: [
       {
-        physicalLocation: { artifactLocation: artifact(f.file), region: { startLine: f.position.line, startColumn: f.position.column } },
+        physicalLocation: {
+          artifactLocation: artifact(f.file),
+          region: { startLine: f.position.line, startColumn: f.position.column },
+        },
         logicalLocations: [{ fullyQualifiedName: f.pointer, kind: 'member' }],
       },
     ],

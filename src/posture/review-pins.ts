@@ -15,7 +15,14 @@ export const pinSourceOf = (store: unknown): PinSource | undefined => {
 
 export async function pinChecks(config: WardenConfig, pins: PinSource | undefined): Promise<ReviewFinding[]> {
   if (pins === undefined) {
-    return [reviewFinding('pins-unavailable', 'gateway', 'gateway', 'pins unavailable: this store keeps no tool pins, so a changed tool description would be served as is')];
+    return [
+      reviewFinding(
+        'pins-unavailable',
+        'gateway',
+        'gateway',
+        'pins unavailable: this store keeps no tool pins, so a changed tool description would be served as is',
+      ),
+    ];
   }
   const out: ReviewFinding[] = [];
   const records = await pins.list();
@@ -23,15 +30,40 @@ export async function pinChecks(config: WardenConfig, pins: PinSource | undefine
     if (s.disabled) continue;
     const mode = (s as { integrity?: string }).integrity ?? 'trust-on-first-use';
     if (mode === 'off') {
-      out.push(reviewFinding('tools-unpinned', 'upstream', name, '`integrity: off`: its tool descriptions are neither pinned nor scanned'));
+      out.push(
+        reviewFinding(
+          'tools-unpinned',
+          'upstream',
+          name,
+          '`integrity: off`: its tool descriptions are neither pinned nor scanned',
+        ),
+      );
       continue;
     }
     const own = records.filter((r) => r.upstream === name);
     const pending = own.filter((r) => r.state === 'pending');
-    if (pending.length > 0) out.push(reviewFinding('pins-pending', 'upstream', name, `${pending.length} definition${pending.length === 1 ? '' : 's'} (${pending.slice(0, 3).map((r) => r.name).join(', ')}) wait for a review`));
+    if (pending.length > 0)
+      out.push(
+        reviewFinding(
+          'pins-pending',
+          'upstream',
+          name,
+          `${pending.length} definition${pending.length === 1 ? '' : 's'} (${pending
+            .slice(0, 3)
+            .map((r) => r.name)
+            .join(', ')}) wait for a review`,
+        ),
+      );
     const unreviewed = own.filter((r) => r.state === 'approved' && r.decidedBy === 'trust-on-first-use');
     if (unreviewed.length > 0 && (s.environment ?? 'prod') === 'prod') {
-      out.push(reviewFinding('pins-unreviewed', 'upstream', name, `${unreviewed.length} definition${unreviewed.length === 1 ? ' was' : 's were'} pinned on first use and never reviewed by a person`));
+      out.push(
+        reviewFinding(
+          'pins-unreviewed',
+          'upstream',
+          name,
+          `${unreviewed.length} definition${unreviewed.length === 1 ? ' was' : 's were'} pinned on first use and never reviewed by a person`,
+        ),
+      );
     }
   }
   return out;

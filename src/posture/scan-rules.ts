@@ -28,7 +28,8 @@ const rules = [
     id: 'long-lived-token',
     title: 'Long-lived or non-expiring token',
     severity: 'medium',
-    description: 'A JWT in the config has no expiry, or one far in the future: if it leaks it stays usable, and nothing forces its rotation.',
+    description:
+      'A JWT in the config has no expiry, or one far in the future: if it leaks it stays usable, and nothing forces its rotation.',
     fix: 'Use short-lived credentials issued per task (`leases` in warden.yaml, or token exchange), or at least a token that expires within 90 days, kept in the vault.',
     mapping: { asi: ['ASI03'], nhi: ['NHI7'], mcp: ['MCP01'], maestro: 'L4', nist: 'MANAGE' },
   },
@@ -91,13 +92,13 @@ const rules = [
     title: 'Server reached directly although the client uses the gateway',
     severity: 'high',
     description:
-      'The client reaches this server directly although it is also configured with the gateway (`warden connect`): calls to it escape the gateway\'s authentication, policy, approvals and audit.',
+      "The client reaches this server directly although it is also configured with the gateway (`warden connect`): calls to it escape the gateway's authentication, policy, approvals and audit.",
     fix: 'Add the server to warden.yaml and remove it from the client config (`warden migrate FILE` does both), so that every call goes through the gateway.',
     mapping: { asi: ['ASI03', 'ASI02'], nhi: ['NHI5'], mcp: ['MCP09', 'MCP08'], maestro: 'L6', nist: 'GOVERN' },
   },
   {
     id: 'tool-approval-bypassed',
-    title: 'Client told to run a server\'s tools without asking',
+    title: "Client told to run a server's tools without asking",
     severity: 'medium',
     description:
       'The client is configured to trust the server or auto-approve its tools (Gemini `trust`, `alwaysAllow`, `autoApprove`): a poisoned tool description or a prompt injection runs tools with no human in the loop.',

@@ -38,9 +38,17 @@ export interface ScanResult {
   documents: Map<string, ParsedDocument>;
 }
 
-function toFinding(hit: Hit, config: ClientConfig, server: ServerEntry | undefined, extra: Partial<Finding> = {}): Finding {
+function toFinding(
+  hit: Hit,
+  config: ClientConfig,
+  server: ServerEntry | undefined,
+  extra: Partial<Finding> = {},
+): Finding {
   const rule = scanRule(hit.rule);
-  const id = createHash('sha256').update([hit.rule, config.file, hit.pointer, hit.key ?? '', extra.fingerprint ?? ''].join('\0')).digest('hex').slice(0, 16);
+  const id = createHash('sha256')
+    .update([hit.rule, config.file, hit.pointer, hit.key ?? '', extra.fingerprint ?? ''].join('\0'))
+    .digest('hex')
+    .slice(0, 16);
   return {
     rule: hit.rule,
     id: `${hit.rule}:${id}`,
@@ -57,10 +65,16 @@ function toFinding(hit: Hit, config: ClientConfig, server: ServerEntry | undefin
   };
 }
 
-export async function scanConfigs(read: { configs: ClientConfig[]; unreadable: UnreadableConfig[]; documents: Map<string, ParsedDocument> }, opts: Pick<ScanOptions, 'home' | 'gatewayUrls' | 'now'>): Promise<ScanResult> {
+export async function scanConfigs(
+  read: { configs: ClientConfig[]; unreadable: UnreadableConfig[]; documents: Map<string, ParsedDocument> },
+  opts: Pick<ScanOptions, 'home' | 'gatewayUrls' | 'now'>,
+): Promise<ScanResult> {
   const now = opts.now ?? new Date();
   const findings: Finding[] = [];
-  const gatewayUrls = [...(opts.gatewayUrls ?? []), ...read.configs.flatMap((c) => (c.gatewayUrl ? [c.gatewayUrl] : []))];
+  const gatewayUrls = [
+    ...(opts.gatewayUrls ?? []),
+    ...read.configs.flatMap((c) => (c.gatewayUrl ? [c.gatewayUrl] : [])),
+  ];
   const secrets = new Map<ServerEntry, SecretHit[]>();
   const located: Array<{ config: ClientConfig; server: ServerEntry; hits: SecretHit[] }> = [];
   for (const config of read.configs) {
@@ -73,16 +87,35 @@ export async function scanConfigs(read: { configs: ClientConfig[]; unreadable: U
         const severity = config.scope === 'project' ? 'critical' : 'high';
         const where = h.slot.kind === 'arg' ? `argument ${h.slot.name}` : `${h.slot.kind} ${h.slot.name}`;
         const detail = `a credential is written in clear in ${where}${config.scope === 'project' ? ' of a project file that is shared with the repository' : ''}`;
-        findings.push(toFinding({ rule: 'hardcoded-secret', severity, pointer: h.slot.pointer, position: h.slot.position, detail }, config, server, { fingerprint: fingerprint(h.secrets[0]!), detector: h.detector }));
+        findings.push(
+          toFinding(
+            { rule: 'hardcoded-secret', severity, pointer: h.slot.pointer, position: h.slot.position, detail },
+            config,
+            server,
+            { fingerprint: fingerprint(h.secrets[0]!), detector: h.detector },
+          ),
+        );
       }
       const viaGateway = isGatewayEntry(server, gatewayUrls);
-      const perServer = [...longLivedTokens(hits, now), ...transportHits(server, hits, viaGateway), ...unpinnedHits(server), ...reachHits(server, opts.home), ...autoApproveHits(server)];
+      const perServer = [
+        ...longLivedTokens(hits, now),
+        ...transportHits(server, hits, viaGateway),
+        ...unpinnedHits(server),
+        ...reachHits(server, opts.home),
+        ...autoApproveHits(server),
+      ];
       for (const hit of perServer) findings.push(toFinding(hit, config, server));
     }
   }
   const cross: CrossHit[] = [...reuseHits(located), ...bypassHits(read.configs, gatewayUrls)];
   for (const hit of cross) findings.push(toFinding(hit, hit.config, hit.server));
-  findings.sort((a, b) => a.file.localeCompare(b.file) || a.position.line - b.position.line || a.position.column - b.position.column || a.rule.localeCompare(b.rule));
+  findings.sort(
+    (a, b) =>
+      a.file.localeCompare(b.file) ||
+      a.position.line - b.position.line ||
+      a.position.column - b.position.column ||
+      a.rule.localeCompare(b.rule),
+  );
   const secretValues = [...new Set([...secrets.values()].flat().flatMap((h) => h.secrets))];
   return { ...read, findings, secrets, secretValues };
 }

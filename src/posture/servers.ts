@@ -11,7 +11,8 @@ import { toPointer, type Path } from './pointer.js';
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
-const strings = (v: unknown): Array<[string, string]> => (isObj(v) ? Object.entries(v).filter((e): e is [string, string] => typeof e[1] === 'string') : []);
+const strings = (v: unknown): Array<[string, string]> =>
+  isObj(v) ? Object.entries(v).filter((e): e is [string, string] => typeof e[1] === 'string') : [];
 
 /** Reads one server object found at `path`. */
 function readServer(doc: ParsedDocument, client: ClientKind, name: string, raw: Obj, path: Path): ServerEntry {
@@ -22,8 +23,10 @@ function readServer(doc: ParsedDocument, client: ClientKind, name: string, raw: 
   // Zed's older form nests the launch under `command: { path, args, env }`.
   const launch = isObj(raw.command) ? raw.command : raw;
   const launchPath = isObj(raw.command) ? [...path, 'command'] : path;
-  const command = typeof launch.command === 'string' ? launch.command : typeof launch.path === 'string' ? launch.path : undefined;
-  if (command !== undefined) slot('command', 'command', command, [...launchPath, typeof launch.command === 'string' ? 'command' : 'path']);
+  const command =
+    typeof launch.command === 'string' ? launch.command : typeof launch.path === 'string' ? launch.path : undefined;
+  if (command !== undefined)
+    slot('command', 'command', command, [...launchPath, typeof launch.command === 'string' ? 'command' : 'path']);
   const args: string[] = [];
   if (Array.isArray(launch.args)) {
     launch.args.forEach((a, i) => {
@@ -78,7 +81,9 @@ function readServer(doc: ParsedDocument, client: ClientKind, name: string, raw: 
     env,
     headers,
     slots,
-    externalAuth: ['bearer_token_env_var', 'env_http_headers', 'oauth', 'authProviderType', 'auth'].some((k) => raw[k] !== undefined && raw[k] !== null),
+    externalAuth: ['bearer_token_env_var', 'env_http_headers', 'oauth', 'authProviderType', 'auth'].some(
+      (k) => raw[k] !== undefined && raw[k] !== null,
+    ),
     disabled: raw.disabled === true || raw.enabled === false,
   };
   if (command !== undefined) entry.command = command;
@@ -86,7 +91,12 @@ function readServer(doc: ParsedDocument, client: ClientKind, name: string, raw: 
   if (cwd !== undefined) entry.cwd = cwd;
   if (typeof raw.environment === 'string') entry.environment = raw.environment;
   const approve = autoApprove(raw);
-  if (approve) entry.autoApprove = { pointer: toPointer([...path, approve]), position: doc.locate([...path, approve]), what: approve };
+  if (approve)
+    entry.autoApprove = {
+      pointer: toPointer([...path, approve]),
+      position: doc.locate([...path, approve]),
+      what: approve,
+    };
   return entry;
 }
 
@@ -124,7 +134,11 @@ export function readServers(doc: ParsedDocument, client: ClientKind): ServerEntr
   switch (client) {
     case 'vscode': {
       const mcp = isObj(v.mcp) ? v.mcp : undefined;
-      return [...fromMap(doc, client, v.servers, ['servers']), ...fromMap(doc, client, mcp?.servers, ['mcp', 'servers']), ...fromMap(doc, client, v['mcp.servers'], ['mcp.servers'])];
+      return [
+        ...fromMap(doc, client, v.servers, ['servers']),
+        ...fromMap(doc, client, mcp?.servers, ['mcp', 'servers']),
+        ...fromMap(doc, client, v['mcp.servers'], ['mcp.servers']),
+      ];
     }
     case 'zed':
       return fromMap(doc, client, v.context_servers, ['context_servers']);
@@ -132,23 +146,37 @@ export function readServers(doc: ParsedDocument, client: ClientKind): ServerEntr
       return fromMap(doc, client, v.mcp_servers, ['mcp_servers']);
     case 'continue': {
       const experimental = isObj(v.experimental) ? v.experimental : {};
-      const list = Array.isArray(v.mcpServers) ? fromList(doc, client, v.mcpServers, ['mcpServers']) : fromMap(doc, client, v.mcpServers, ['mcpServers']);
-      return [...list, ...fromList(doc, client, experimental.modelContextProtocolServers, ['experimental', 'modelContextProtocolServers'])];
+      const list = Array.isArray(v.mcpServers)
+        ? fromList(doc, client, v.mcpServers, ['mcpServers'])
+        : fromMap(doc, client, v.mcpServers, ['mcpServers']);
+      return [
+        ...list,
+        ...fromList(doc, client, experimental.modelContextProtocolServers, [
+          'experimental',
+          'modelContextProtocolServers',
+        ]),
+      ];
     }
     case 'claude-code': {
       const projects = isObj(v.projects) ? Object.entries(v.projects) : [];
       return [
         ...fromMap(doc, client, v.mcpServers, ['mcpServers']),
-        ...projects.flatMap(([dir, p]) => (isObj(p) ? fromMap(doc, client, p.mcpServers, ['projects', dir, 'mcpServers']) : [])),
+        ...projects.flatMap(([dir, p]) =>
+          isObj(p) ? fromMap(doc, client, p.mcpServers, ['projects', dir, 'mcpServers']) : [],
+        ),
       ];
     }
     case 'gemini': {
       // Gemini CLI connects only to servers in mcp.allowed (when given) and never to those in mcp.excluded.
       const mcp = isObj(v.mcp) ? v.mcp : {};
-      const listed = (k: string) => (Array.isArray(mcp[k]) ? (mcp[k] as unknown[]).filter((n): n is string => typeof n === 'string') : undefined);
+      const listed = (k: string) =>
+        Array.isArray(mcp[k]) ? (mcp[k] as unknown[]).filter((n): n is string => typeof n === 'string') : undefined;
       const allowed = listed('allowed');
       const excluded = listed('excluded') ?? [];
-      return fromMap(doc, client, v.mcpServers, ['mcpServers']).map((s) => ({ ...s, disabled: s.disabled || excluded.includes(s.name) || (allowed !== undefined && !allowed.includes(s.name)) }));
+      return fromMap(doc, client, v.mcpServers, ['mcpServers']).map((s) => ({
+        ...s,
+        disabled: s.disabled || excluded.includes(s.name) || (allowed !== undefined && !allowed.includes(s.name)),
+      }));
     }
     default:
       return [...fromMap(doc, client, v.mcpServers, ['mcpServers']), ...fromMap(doc, client, v.servers, ['servers'])];
@@ -157,7 +185,10 @@ export function readServers(doc: ParsedDocument, client: ClientKind): ServerEntr
 
 /** Whether a parsed file has any of the shapes above (to recognise a config file with an unknown name). */
 export function looksLikeClientConfig(value: unknown): boolean {
-  return isObj(value) && ['mcpServers', 'servers', 'context_servers', 'mcp_servers'].some((k) => isObj(value[k]) || Array.isArray(value[k]));
+  return (
+    isObj(value) &&
+    ['mcpServers', 'servers', 'context_servers', 'mcp_servers'].some((k) => isObj(value[k]) || Array.isArray(value[k]))
+  );
 }
 
 /** warden.yaml: where clients reach the gateway (publicUrl, else http://listen/mcp). */

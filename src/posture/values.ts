@@ -34,7 +34,8 @@ export const hasReference = (value: string): boolean => literalText(value) !== v
 
 const PLACEHOLDER =
   /^(<[^>]*>|\[[^\]]*\]|\{[^}]*\}|x{3,}|\*{3,}|\.{3,}|changeme|change[-_]?me|replace[-_]?me|todo|tbd|example|placeholder|dummy|none|null|undefined|true|false|yes|no|on|off|\d+)$/i;
-const PLACEHOLDER_WORDS = /(your[-_ ]?(api|access|secret|auth|personal|own|token|key|pat|password)|_here\b|-here\b|<[a-z_ -]+>|replace[-_ ]?(me|with|this)|placeholder|insert[-_ ]?(your|key|token)|xxxxxxxx|example[-_]?(key|token|secret))/i;
+const PLACEHOLDER_WORDS =
+  /(your[-_ ]?(api|access|secret|auth|personal|own|token|key|pat|password)|_here\b|-here\b|<[a-z_ -]+>|replace[-_ ]?(me|with|this)|placeholder|insert[-_ ]?(your|key|token)|xxxxxxxx|example[-_]?(key|token|secret))/i;
 
 /** A value someone left to be filled in (`<YOUR_TOKEN>`, `your-api-key-here`, `xxxx`), or a plain flag value. */
 export function isPlaceholder(literal: string): boolean {
@@ -54,14 +55,71 @@ export function entropy(s: string): number {
 }
 
 const SECRET_WORDS = new Set([
-  'token', 'secret', 'password', 'passwd', 'pwd', 'passphrase', 'apikey', 'key', 'credential', 'credentials', 'auth',
-  'authorization', 'pat', 'cookie', 'bearer', 'signature', 'sig', 'session', 'privatekey', 'accesskey', 'clientsecret',
+  'token',
+  'secret',
+  'password',
+  'passwd',
+  'pwd',
+  'passphrase',
+  'apikey',
+  'key',
+  'credential',
+  'credentials',
+  'auth',
+  'authorization',
+  'pat',
+  'cookie',
+  'bearer',
+  'signature',
+  'sig',
+  'session',
+  'privatekey',
+  'accesskey',
+  'clientsecret',
 ]);
 /** Last name parts that make the name about something else than the credential itself. */
 const NOT_SECRET_TAIL = new Set([
-  'url', 'uri', 'endpoint', 'host', 'hostname', 'port', 'path', 'file', 'dir', 'directory', 'type', 'mode', 'method', 'id', 'name',
-  'user', 'username', 'region', 'scope', 'scopes', 'expiry', 'expires', 'ttl', 'timeout', 'enabled', 'header', 'prefix', 'issuer',
-  'audience', 'version', 'count', 'limit', 'env', 'var', 'provider', 'server', 'level', 'length', 'format', 'algorithm', 'alg',
+  'url',
+  'uri',
+  'endpoint',
+  'host',
+  'hostname',
+  'port',
+  'path',
+  'file',
+  'dir',
+  'directory',
+  'type',
+  'mode',
+  'method',
+  'id',
+  'name',
+  'user',
+  'username',
+  'region',
+  'scope',
+  'scopes',
+  'expiry',
+  'expires',
+  'ttl',
+  'timeout',
+  'enabled',
+  'header',
+  'prefix',
+  'issuer',
+  'audience',
+  'version',
+  'count',
+  'limit',
+  'env',
+  'var',
+  'provider',
+  'server',
+  'level',
+  'length',
+  'format',
+  'algorithm',
+  'alg',
 ]);
 
 /** Whether an env var, header, setting or flag name says it holds a credential (`GITHUB_TOKEN`, `x-api-key`, `--api-key`). */
@@ -87,7 +145,14 @@ export function fingerprint(value: string): string {
 /** The loopback and unspecified hosts: a server there runs on this machine. */
 export function isLocalHost(host: string): boolean {
   const h = host.replace(/^\[|\]$/g, '').toLowerCase();
-  return h === 'localhost' || h.endsWith('.localhost') || h === '::1' || /^127\./.test(h) || h === '0.0.0.0' || h === 'host.docker.internal';
+  return (
+    h === 'localhost' ||
+    h.endsWith('.localhost') ||
+    h === '::1' ||
+    /^127\./.test(h) ||
+    h === '0.0.0.0' ||
+    h === 'host.docker.internal'
+  );
 }
 
 /** A URL for messages: scheme, host and port only (the path, query and user info may carry a key). */

@@ -41,7 +41,9 @@ async function runCase(name: string): Promise<Case> {
 const key = (f: { file: string; rule: string; pointer: string }) => `${f.file} | ${f.rule} | ${f.pointer}`;
 
 describe('posture scan corpus', async () => {
-  const names = readdirSync(CORPUS).filter((n) => existsSync(join(CORPUS, n, 'expected.json'))).sort();
+  const names = readdirSync(CORPUS)
+    .filter((n) => existsSync(join(CORPUS, n, 'expected.json')))
+    .sort();
   const cases = await Promise.all(names.map(runCase));
 
   test('the corpus has at least 40 client config files, with clean controls', () => {
@@ -55,7 +57,9 @@ describe('posture scan corpus', async () => {
     const misses: string[] = [];
     for (const c of cases) {
       const expected = new Set(c.expected.findings.map(key));
-      const found = new Set(c.result.findings.map((f) => key({ file: relative(c.dir, f.file), rule: f.rule, pointer: f.pointer })));
+      const found = new Set(
+        c.result.findings.map((f) => key({ file: relative(c.dir, f.file), rule: f.rule, pointer: f.pointer })),
+      );
       for (const k of found) {
         const rule = k.split(' | ')[1]!;
         if (expected.has(k)) stats.get(rule)!.tp++;
@@ -75,7 +79,15 @@ describe('posture scan corpus', async () => {
       const recall = s.tp + s.fn === 0 ? 1 : s.tp / (s.tp + s.fn);
       return { rule, ...s, precision, recall };
     });
-    console.log(['rule                      TP  FP  FN  precision  recall', ...rows.map((r) => `${r.rule.padEnd(24)} ${String(r.tp).padStart(3)} ${String(r.fp).padStart(3)} ${String(r.fn).padStart(3)}  ${r.precision.toFixed(3).padStart(9)}  ${r.recall.toFixed(3).padStart(6)}`)].join('\n'));
+    console.log(
+      [
+        'rule                      TP  FP  FN  precision  recall',
+        ...rows.map(
+          (r) =>
+            `${r.rule.padEnd(24)} ${String(r.tp).padStart(3)} ${String(r.fp).padStart(3)} ${String(r.fn).padStart(3)}  ${r.precision.toFixed(3).padStart(9)}  ${r.recall.toFixed(3).padStart(6)}`,
+        ),
+      ].join('\n'),
+    );
     if (misses.length > 0) console.log(misses.join('\n'));
     for (const r of rows) {
       assert.ok(r.tp + r.fn > 0, `the corpus plants no ${r.rule}`);
@@ -93,12 +105,20 @@ describe('posture scan corpus', async () => {
 
   test('every planted secret is found, and no output format prints one', () => {
     for (const c of cases) {
-      for (const s of c.expected.secrets) assert.ok(c.result.secretValues.includes(s), `${c.name}: a planted secret was not found`);
-      const outputs = { text: renderText(c.result, { cwd: c.dir, version: 't' }), json: renderJson(c.result, { cwd: c.dir, version: 't' }), sarif: renderSarif(c.result, { cwd: c.dir, version: 't' }) };
+      for (const s of c.expected.secrets)
+        assert.ok(c.result.secretValues.includes(s), `${c.name}: a planted secret was not found`);
+      const outputs = {
+        text: renderText(c.result, { cwd: c.dir, version: 't' }),
+        json: renderJson(c.result, { cwd: c.dir, version: 't' }),
+        sarif: renderSarif(c.result, { cwd: c.dir, version: 't' }),
+      };
       for (const [format, out] of Object.entries(outputs)) {
         for (const s of [...c.expected.secrets, ...c.result.secretValues]) {
           assert.ok(!out.includes(s), `${c.name}: the ${format} output contains a secret`);
-          assert.ok(!out.includes(JSON.stringify(s).slice(1, -1)), `${c.name}: the ${format} output contains a secret, JSON-escaped`);
+          assert.ok(
+            !out.includes(JSON.stringify(s).slice(1, -1)),
+            `${c.name}: the ${format} output contains a secret, JSON-escaped`,
+          );
         }
       }
     }

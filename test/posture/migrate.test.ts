@@ -54,8 +54,15 @@ describe('warden migrate', () => {
         {
           globalShortcut: 'Ctrl+Space',
           mcpServers: {
-            github: { command: 'npx', args: ['-y', '@modelcontextprotocol/server-github@2025.4.8'], env: { GITHUB_PERSONAL_ACCESS_TOKEN: GH } },
-            db: { command: 'npx', args: ['-y', '@modelcontextprotocol/server-postgres@0.6.2', `postgresql://app:${PG}@db.internal/app`] },
+            github: {
+              command: 'npx',
+              args: ['-y', '@modelcontextprotocol/server-github@2025.4.8'],
+              env: { GITHUB_PERSONAL_ACCESS_TOKEN: GH },
+            },
+            db: {
+              command: 'npx',
+              args: ['-y', '@modelcontextprotocol/server-postgres@0.6.2', `postgresql://app:${PG}@db.internal/app`],
+            },
             notion: { url: 'https://mcp.notion.com/mcp', headers: { Authorization: 'Bearer ${env:NOTION_TOKEN}' } },
           },
         },
@@ -66,10 +73,17 @@ describe('warden migrate', () => {
     return file;
   };
 
-  async function secrets(): Promise<Array<{ name: string; version: number; upstream: string | null; environment: string | null }>> {
+  async function secrets(): Promise<
+    Array<{ name: string; version: number; upstream: string | null; environment: string | null }>
+  > {
     const store = await openStore(join(tmp.dir, '.warden', 'warden.db'));
     try {
-      return (await listSecrets(store.secrets)).map((s) => ({ name: s.name, version: s.version, upstream: s.upstream, environment: s.environment }));
+      return (await listSecrets(store.secrets)).map((s) => ({
+        name: s.name,
+        version: s.version,
+        upstream: s.upstream,
+        environment: s.environment,
+      }));
     } finally {
       await store.close();
     }
@@ -78,14 +92,28 @@ describe('warden migrate', () => {
   const backups = (file: string) => readdirSync(join(file, '..')).filter((n) => n.includes('.warden-backup-'));
 
   async function assertDone(file: string): Promise<void> {
-    const client = JSON.parse(readFileSync(file, 'utf8')) as { globalShortcut: string; mcpServers: Record<string, { command: string; args: string[] }> };
+    const client = JSON.parse(readFileSync(file, 'utf8')) as {
+      globalShortcut: string;
+      mcpServers: Record<string, { command: string; args: string[] }>;
+    };
     assert.equal(client.globalShortcut, 'Ctrl+Space');
     assert.deepEqual(Object.keys(client.mcpServers), ['warden']);
-    assert.deepEqual(client.mcpServers.warden, { command: 'warden', args: ['connect', 'https://gateway.example.com/mcp', '--token-file', '/etc/warden/agent.jwt'] });
-    const gw = parseYaml(readFileSync(join(tmp.dir, 'warden.yaml'), 'utf8')) as { mcpServers: Record<string, Record<string, unknown>> };
+    assert.deepEqual(client.mcpServers.warden, {
+      command: 'warden',
+      args: ['connect', 'https://gateway.example.com/mcp', '--token-file', '/etc/warden/agent.jwt'],
+    });
+    const gw = parseYaml(readFileSync(join(tmp.dir, 'warden.yaml'), 'utf8')) as {
+      mcpServers: Record<string, Record<string, unknown>>;
+    };
     assert.deepEqual(Object.keys(gw.mcpServers).sort(), ['db', 'github', 'notion']);
-    assert.deepEqual(gw.mcpServers.github!.env, { GITHUB_PERSONAL_ACCESS_TOKEN: '${secret:github/GITHUB_PERSONAL_ACCESS_TOKEN}' });
-    assert.deepEqual(gw.mcpServers.db!.args, ['-y', '@modelcontextprotocol/server-postgres@0.6.2', '${secret:db/arg-2}']);
+    assert.deepEqual(gw.mcpServers.github!.env, {
+      GITHUB_PERSONAL_ACCESS_TOKEN: '${secret:github/GITHUB_PERSONAL_ACCESS_TOKEN}',
+    });
+    assert.deepEqual(gw.mcpServers.db!.args, [
+      '-y',
+      '@modelcontextprotocol/server-postgres@0.6.2',
+      '${secret:db/arg-2}',
+    ]);
     assert.deepEqual(gw.mcpServers.notion!.headers, { Authorization: 'Bearer ${secret:notion/authorization}' });
     assert.equal(gw.mcpServers.github!.environment, 'dev');
     assert.deepEqual(await secrets(), [
@@ -103,7 +131,10 @@ describe('warden migrate', () => {
     const file = desktopConfig();
     const r = await migrate(options(file));
     assert.deepEqual(r.pending, [{ name: 'notion/authorization', upstream: 'notion', from: '${env:NOTION_TOKEN}' }]);
-    assert.deepEqual(r.secrets.map((s) => s.status), ['created', 'created']);
+    assert.deepEqual(
+      r.secrets.map((s) => s.status),
+      ['created', 'created'],
+    );
     await assertDone(file);
     const again = await migrate(options(file));
     assert.deepEqual(again.moved, []);
@@ -122,8 +153,16 @@ describe('warden migrate', () => {
       assert.equal(readFileSync(file, 'utf8'), original, 'the client config is untouched until the last step');
       const r = await migrate(options(file));
       await assertDone(file);
-      if (failAt === 'vault' || failAt === 'gateway-config') assert.deepEqual(r.secrets.map((s) => s.status), ['unchanged', 'unchanged']);
-      if (failAt === 'gateway-config') assert.deepEqual(r.moved.map((m) => m.status), ['present', 'present', 'present']);
+      if (failAt === 'vault' || failAt === 'gateway-config')
+        assert.deepEqual(
+          r.secrets.map((s) => s.status),
+          ['unchanged', 'unchanged'],
+        );
+      if (failAt === 'gateway-config')
+        assert.deepEqual(
+          r.moved.map((m) => m.status),
+          ['present', 'present', 'present'],
+        );
     });
   }
 
@@ -147,26 +186,45 @@ describe('warden migrate', () => {
   });
 
   test('a name taken by a different server gets a suffix, once', async () => {
-    writeFileSync(join(tmp.dir, 'warden.yaml'), '# ours\nlisten: 127.0.0.1:7400\nmcpServers:\n  github:\n    url: https://api.githubcopilot.com/mcp/\n');
+    writeFileSync(
+      join(tmp.dir, 'warden.yaml'),
+      '# ours\nlisten: 127.0.0.1:7400\nmcpServers:\n  github:\n    url: https://api.githubcopilot.com/mcp/\n',
+    );
     const file = desktopConfig();
     await migrate(options(file));
     const text = readFileSync(join(tmp.dir, 'warden.yaml'), 'utf8');
     assert.match(text, /^# ours/);
     const gw = parseYaml(text) as { mcpServers: Record<string, { env?: Record<string, string> }> };
     assert.deepEqual(Object.keys(gw.mcpServers).sort(), ['db', 'github', 'github-2', 'notion']);
-    assert.deepEqual(gw.mcpServers['github-2']!.env, { GITHUB_PERSONAL_ACCESS_TOKEN: '${secret:github-2/GITHUB_PERSONAL_ACCESS_TOKEN}' });
+    assert.deepEqual(gw.mcpServers['github-2']!.env, {
+      GITHUB_PERSONAL_ACCESS_TOKEN: '${secret:github-2/GITHUB_PERSONAL_ACCESS_TOKEN}',
+    });
     await migrate(options(file));
     assert.equal(readFileSync(join(tmp.dir, 'warden.yaml'), 'utf8'), text);
   });
 
-  test('a warden reference already in a client value is not carried over: it becomes the server\'s own pending secret', async () => {
+  test("a warden reference already in a client value is not carried over: it becomes the server's own pending secret", async () => {
     const file = join(home, '.cursor', 'mcp.json');
     mkdirSync(join(home, '.cursor'), { recursive: true });
-    const servers = { notes: { command: 'npx', args: ['-y', '@acme/notes-mcp@1.0.0', '--key', '${lease:admin}'], env: { NOTES_TOKEN: '${secret:global/admin-token}' } } };
+    const servers = {
+      notes: {
+        command: 'npx',
+        args: ['-y', '@acme/notes-mcp@1.0.0', '--key', '${lease:admin}'],
+        env: { NOTES_TOKEN: '${secret:global/admin-token}' },
+      },
+    };
     writeFileSync(file, JSON.stringify({ mcpServers: servers }));
     const r = await migrate(options(file));
-    assert.deepEqual(r.pending.map((p) => [p.name, p.from]), [['notes/arg-3', '${lease:admin}'], ['notes/NOTES_TOKEN', '${secret:global/admin-token}']]);
-    const gw = parseYaml(readFileSync(join(tmp.dir, 'warden.yaml'), 'utf8')) as { mcpServers: Record<string, { args: string[]; env: Record<string, string> }> };
+    assert.deepEqual(
+      r.pending.map((p) => [p.name, p.from]),
+      [
+        ['notes/arg-3', '${lease:admin}'],
+        ['notes/NOTES_TOKEN', '${secret:global/admin-token}'],
+      ],
+    );
+    const gw = parseYaml(readFileSync(join(tmp.dir, 'warden.yaml'), 'utf8')) as {
+      mcpServers: Record<string, { args: string[]; env: Record<string, string> }>;
+    };
     assert.deepEqual(gw.mcpServers.notes!.env, { NOTES_TOKEN: '${secret:notes/NOTES_TOKEN}' });
     assert.equal(gw.mcpServers.notes!.args[3], '${secret:notes/arg-3}');
   });
@@ -174,10 +232,25 @@ describe('warden migrate', () => {
   test('a Windows-edited file (byte order mark, CRLF) is read, and rewritten with both kept', async () => {
     const file = join(home, 'AppData', 'Roaming', 'Claude', 'claude_desktop_config.json');
     mkdirSync(join(home, 'AppData', 'Roaming', 'Claude'), { recursive: true });
-    const body = JSON.stringify({ mcpServers: { github: { command: 'cmd', args: ['/c', 'npx', '-y', '@modelcontextprotocol/server-github@2025.4.8'], env: { GITHUB_PERSONAL_ACCESS_TOKEN: GH } } } }, null, 2);
+    const body = JSON.stringify(
+      {
+        mcpServers: {
+          github: {
+            command: 'cmd',
+            args: ['/c', 'npx', '-y', '@modelcontextprotocol/server-github@2025.4.8'],
+            env: { GITHUB_PERSONAL_ACCESS_TOKEN: GH },
+          },
+        },
+      },
+      null,
+      2,
+    );
     writeFileSync(file, '\uFEFF' + body.replace(/\n/g, '\r\n'));
     const r = await migrate(options(file));
-    assert.deepEqual(r.secrets.map((x) => x.name), ['github/GITHUB_PERSONAL_ACCESS_TOKEN']);
+    assert.deepEqual(
+      r.secrets.map((x) => x.name),
+      ['github/GITHUB_PERSONAL_ACCESS_TOKEN'],
+    );
     const text = readFileSync(file, 'utf8');
     assert.ok(text.startsWith('\uFEFF{\r\n'), 'the byte order mark and CRLF line ends stay');
     assert.ok(!text.includes(GH));
@@ -187,12 +260,18 @@ describe('warden migrate', () => {
   test('Codex TOML: other tables and comments stay, the server tables go', async () => {
     const file = join(home, '.codex', 'config.toml');
     mkdirSync(join(home, '.codex'), { recursive: true });
-    writeFileSync(file, `# my codex\nmodel = "o3"\n\n[mcp_servers.github]\ncommand = "npx"\nargs = ["-y", "@modelcontextprotocol/server-github@2025.4.8"]\n\n[mcp_servers.github.env]\nGITHUB_PERSONAL_ACCESS_TOKEN = "${GH}"\n\n[profiles.fast]\nmodel = "o4-mini"\n`);
+    writeFileSync(
+      file,
+      `# my codex\nmodel = "o3"\n\n[mcp_servers.github]\ncommand = "npx"\nargs = ["-y", "@modelcontextprotocol/server-github@2025.4.8"]\n\n[mcp_servers.github.env]\nGITHUB_PERSONAL_ACCESS_TOKEN = "${GH}"\n\n[profiles.fast]\nmodel = "o4-mini"\n`,
+    );
     await migrate(options(file));
     const text = readFileSync(file, 'utf8');
     assert.match(text, /^# my codex\nmodel = "o3"/);
     assert.ok(!text.includes(GH));
-    const toml = JSON.parse(JSON.stringify(parseToml(text))) as { profiles: unknown; mcp_servers: Record<string, unknown> };
+    const toml = JSON.parse(JSON.stringify(parseToml(text))) as {
+      profiles: unknown;
+      mcp_servers: Record<string, unknown>;
+    };
     assert.deepEqual(toml.profiles, { fast: { model: 'o4-mini' } });
     assert.deepEqual(Object.keys(toml.mcp_servers), ['warden']);
   });
@@ -200,18 +279,27 @@ describe('warden migrate', () => {
   test('Continue YAML: the list item is replaced, models and comments stay; a Zed extension is left in place', async () => {
     const cont = join(home, '.continue', 'config.yaml');
     mkdirSync(join(home, '.continue'), { recursive: true });
-    writeFileSync(cont, `name: Local\n# models first\nmodels:\n  - name: llama\n    provider: ollama\n    model: llama3\nmcpServers:\n  - name: GitHub Tools\n    command: npx\n    args: ["-y", "@modelcontextprotocol/server-github@2025.4.8"]\n    env:\n      GITHUB_PERSONAL_ACCESS_TOKEN: ${GH}\n`);
+    writeFileSync(
+      cont,
+      `name: Local\n# models first\nmodels:\n  - name: llama\n    provider: ollama\n    model: llama3\nmcpServers:\n  - name: GitHub Tools\n    command: npx\n    args: ["-y", "@modelcontextprotocol/server-github@2025.4.8"]\n    env:\n      GITHUB_PERSONAL_ACCESS_TOKEN: ${GH}\n`,
+    );
     const r = await migrate(options(cont));
     assert.deepEqual(r.moved, [{ clientName: 'GitHub Tools', name: 'GitHub-Tools', status: 'added' }]);
     const text = readFileSync(cont, 'utf8');
     assert.match(text, /# models first/);
     const y = parseYaml(text) as { models: unknown[]; mcpServers: Array<{ name: string; command: string }> };
     assert.equal(y.models.length, 1);
-    assert.deepEqual(y.mcpServers.map((s) => s.name), ['warden']);
+    assert.deepEqual(
+      y.mcpServers.map((s) => s.name),
+      ['warden'],
+    );
 
     const zed = join(home, '.config', 'zed', 'settings.json');
     mkdirSync(join(home, '.config', 'zed'), { recursive: true });
-    writeFileSync(zed, `// zed\n{\n  "theme": "One Dark",\n  "context_servers": {\n    "mcp-server-github": { "source": "extension", "settings": { "github_personal_access_token": "${GH}" } }\n  }\n}\n`);
+    writeFileSync(
+      zed,
+      `// zed\n{\n  "theme": "One Dark",\n  "context_servers": {\n    "mcp-server-github": { "source": "extension", "settings": { "github_personal_access_token": "${GH}" } }\n  }\n}\n`,
+    );
     const z = await migrate(options(zed));
     assert.equal(z.left.length, 1);
     assert.match(z.left[0]!.reason, /no command or URL/);

@@ -28,13 +28,21 @@ const FIXTURE = new URL('../fixtures/posture-review/weak.yaml', import.meta.url)
 const STARTER = new URL('../../policies/starter/starter.cedar', import.meta.url).pathname;
 const ago = (days: number) => new Date(Date.now() - days * DAY);
 
-async function reviewJson(config: string, cwd: string, extra: string[] = []): Promise<{ code: number | null; report: ReviewReport; stderr: string }> {
+async function reviewJson(
+  config: string,
+  cwd: string,
+  extra: string[] = [],
+): Promise<{ code: number | null; report: ReviewReport; stderr: string }> {
   const r = await runWarden(['review', '-c', config, '--format', 'json', ...extra], { cwd, timeoutMs: 30_000 });
   return { code: r.code, report: JSON.parse(r.stdout || '{}') as ReviewReport, stderr: r.stderr };
 }
 
 const checksOf = (r: ReviewReport, kind?: string, name?: string) =>
-  new Set(r.findings.filter((f) => kind === undefined || (f.subject.kind === kind && f.subject.name === name)).map((f) => f.check));
+  new Set(
+    r.findings
+      .filter((f) => kind === undefined || (f.subject.kind === kind && f.subject.name === name))
+      .map((f) => f.check),
+  );
 
 describe('warden review', () => {
   const tmp = tempDir('warden-review-');
@@ -44,15 +52,35 @@ describe('warden review', () => {
   test('the demo setup: development mode reported, policy deny-by-default with approvals on destructive prod tools', async () => {
     const demo = await runWarden(['demo'], { cwd: tmp.dir, timeoutMs: 60_000 });
     assert.equal(demo.code, 0, demo.stderr);
-    const { code, report } = await reviewJson(join('.warden', 'demo', 'warden.yaml'), tmp.dir, ['--fail-on', 'critical']);
+    const { code, report } = await reviewJson(join('.warden', 'demo', 'warden.yaml'), tmp.dir, [
+      '--fail-on',
+      'critical',
+    ]);
     assert.equal(code, 0);
     const all = checksOf(report);
-    for (const c of ['auth-none', 'agent-no-owner', 'annotations-trusted', 'pins-unavailable']) assert.ok(all.has(c), `missing ${c}`);
-    for (const c of ['permit-all', 'standing-privilege', 'destructive-without-approval', 'audit-chain-broken', 'revocation-unavailable', 'hardcoded-secret']) assert.ok(!all.has(c), `unexpected ${c}`);
-    assert.equal(report.findings.find((f) => f.check === 'annotations-trusted' && f.subject.name === 'files')?.severity, 'medium', 'trusting annotations in prod');
+    for (const c of ['auth-none', 'agent-no-owner', 'annotations-trusted', 'pins-unavailable'])
+      assert.ok(all.has(c), `missing ${c}`);
+    for (const c of [
+      'permit-all',
+      'standing-privilege',
+      'destructive-without-approval',
+      'audit-chain-broken',
+      'revocation-unavailable',
+      'hardcoded-secret',
+    ])
+      assert.ok(!all.has(c), `unexpected ${c}`);
+    assert.equal(
+      report.findings.find((f) => f.check === 'annotations-trusted' && f.subject.name === 'files')?.severity,
+      'medium',
+      'trusting annotations in prod',
+    );
     const anon = report.agents.find((a) => a.agent === 'anonymous')!;
     assert.deepEqual([anon.verifiable, anon.scoped, anon.revocable], ['no', 'yes', 'yes']);
-    for (const f of report.findings) assert.ok(f.fix.length > 20 && f.mapping.asi.length + f.mapping.mcp.length > 0, `${f.check} has no fix or mapping`);
+    for (const f of report.findings)
+      assert.ok(
+        f.fix.length > 20 && f.mapping.asi.length + f.mapping.mcp.length > 0,
+        `${f.check} has no fix or mapping`,
+      );
     const md = await runWarden(['review', '-c', join('.warden', 'demo', 'warden.yaml')], { cwd: tmp.dir });
     assert.equal((md.stdout.match(/^\*\*Fix:\*\*/gm) ?? []).length, report.findings.length);
   });
@@ -68,25 +96,82 @@ describe('warden review', () => {
       await vault.set({ name: 'crm/token', upstream: 'crm', environment: 'prod' }, 'crm-token-value-1234567890');
       vault.close();
       const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
-      await store.keys.insert({ kid: 'old-key', alg: 'ES256', publicJwk: await exportJWK(publicKey), privateJwk: await exportJWK(privateKey), createdAt: ago(120).toISOString(), retireAt: ago(90).toISOString(), expireAt: new Date(Date.now() + DAY).toISOString() });
-      const task = { id: uuidv7(), agent: 'ci-bot', user: null, tenant: null, purpose: 'release', servers: [], tools: ['files__read_text_file', 'files__write_file'], createdAt: ago(5).toISOString(), expiresAt: ago(4).toISOString(), state: 'ended' as const, endedAt: ago(4).toISOString(), endedBy: 'ci-bot' };
+      await store.keys.insert({
+        kid: 'old-key',
+        alg: 'ES256',
+        publicJwk: await exportJWK(publicKey),
+        privateJwk: await exportJWK(privateKey),
+        createdAt: ago(120).toISOString(),
+        retireAt: ago(90).toISOString(),
+        expireAt: new Date(Date.now() + DAY).toISOString(),
+      });
+      const task = {
+        id: uuidv7(),
+        agent: 'ci-bot',
+        user: null,
+        tenant: null,
+        purpose: 'release',
+        servers: [],
+        tools: ['files__read_text_file', 'files__write_file'],
+        createdAt: ago(5).toISOString(),
+        expiresAt: ago(4).toISOString(),
+        state: 'ended' as const,
+        endedAt: ago(4).toISOString(),
+        endedBy: 'ci-bot',
+      };
       await store.tasks.create(task);
       await store.audit.append([
-        makeEvent({ id: uuidv7(Date.now() - 60 * DAY), time: ago(60).toISOString(), agent: 'old-bot', authMethod: 'none' }),
-        makeEvent({ id: uuidv7(Date.now() - 5 * DAY), time: ago(5).toISOString(), agent: 'ci-bot', authMethod: 'none', task: task.id, upstream: 'files', target: 'read_text_file' }),
+        makeEvent({
+          id: uuidv7(Date.now() - 60 * DAY),
+          time: ago(60).toISOString(),
+          agent: 'old-bot',
+          authMethod: 'none',
+        }),
+        makeEvent({
+          id: uuidv7(Date.now() - 5 * DAY),
+          time: ago(5).toISOString(),
+          agent: 'ci-bot',
+          authMethod: 'none',
+          task: task.id,
+          upstream: 'files',
+          target: 'read_text_file',
+        }),
         makeEvent({ id: uuidv7(), agent: 'ghost-agent', authMethod: 'none' }),
       ]);
-      await store.revocations.add({ id: uuidv7(), kind: 'agent', value: 'old-bot', revokedAt: ago(30).toISOString(), by: 'alice', reason: 'laptop lost', expiresAt: null });
+      await store.revocations.add({
+        id: uuidv7(),
+        kind: 'agent',
+        value: 'old-bot',
+        revokedAt: ago(30).toISOString(),
+        by: 'alice',
+        reason: 'laptop lost',
+        expiresAt: null,
+      });
     } finally {
       await store.close();
     }
     const { code, report } = await reviewJson('warden.yaml', dir, ['--fail-on', 'high']);
     assert.equal(code, 1, 'CI fails on a high finding');
     const gateway = checksOf(report, 'gateway', 'gateway');
-    for (const c of ['auth-none', 'no-tls', 'permit-all', 'token-ttl', 'signing-key-stale', 'signing-keys-clear', 'audit-arguments-none', 'audit-not-exported', 'revocation-slow', 'pins-unavailable']) {
+    for (const c of [
+      'auth-none',
+      'no-tls',
+      'permit-all',
+      'token-ttl',
+      'signing-key-stale',
+      'signing-keys-clear',
+      'audit-arguments-none',
+      'audit-not-exported',
+      'revocation-slow',
+      'pins-unavailable',
+    ]) {
       assert.ok(gateway.has(c), `gateway: missing ${c}`);
     }
-    assert.equal(report.findings.find((f) => f.check === 'auth-none')!.severity, 'critical', 'no authentication on a non-loopback listener');
+    assert.equal(
+      report.findings.find((f) => f.check === 'auth-none')!.severity,
+      'critical',
+      'no authentication on a non-loopback listener',
+    );
     assert.equal(report.findings.find((f) => f.check === 'permit-all')!.severity, 'critical');
     const expect: Array<[string, string, string[]]> = [
       ['agent', 'ci-bot', ['agent-no-owner', 'standing-privilege', 'grants-unused']],
@@ -94,7 +179,11 @@ describe('warden review', () => {
       ['agent', 'idle-bot', ['agent-unused']],
       ['agent', 'ghost-agent', ['agent-unregistered']],
       ['upstream', 'github', ['hardcoded-secret', 'plain-http-remote', 'destructive-without-approval']],
-      ['upstream', 'files', ['annotations-trusted', 'broad-filesystem-root', 'unpinned-package', 'destructive-without-approval']],
+      [
+        'upstream',
+        'files',
+        ['annotations-trusted', 'broad-filesystem-root', 'unpinned-package', 'destructive-without-approval'],
+      ],
       ['upstream', 'crm', ['secret-not-rotated', 'static-credential', 'destructive-without-approval']],
       ['upstream', 'billing', ['secret-missing', 'static-credential']],
     ];
@@ -105,16 +194,35 @@ describe('warden review', () => {
     assert.ok(!checksOf(report, 'upstream', 'billing').has('destructive-without-approval'), 'staging is not prod');
     assert.match(report.findings.find((f) => f.check === 'grants-unused')!.why, /files__write_file/);
     for (const a of report.agents) assert.equal(a.verifiable, 'no');
-    assert.deepEqual(report.upstreams.map((u) => [u.upstream, u.credential, u.revocable]), [['github', 'literal', 'no'], ['files', 'none', 'partial'], ['crm', 'vault', 'partial'], ['billing', 'vault', 'partial']]);
+    assert.deepEqual(
+      report.upstreams.map((u) => [u.upstream, u.credential, u.revocable]),
+      [
+        ['github', 'literal', 'no'],
+        ['files', 'none', 'partial'],
+        ['crm', 'vault', 'partial'],
+        ['billing', 'vault', 'partial'],
+      ],
+    );
     for (const f of report.findings) assert.ok(f.fix.length > 20, `${f.check} has no fix`);
     const text = JSON.stringify(report);
-    assert.ok(!text.includes('ghp_Vq3Lm8Tz1Rk6Wn0Yb4Hs9Jd2Fx7Pc5Ga1Ue0') && !text.includes('crm-token-value'), 'no secret in the report');
+    assert.ok(
+      !text.includes('ghp_Vq3Lm8Tz1Rk6Wn0Yb4Hs9Jd2Fx7Pc5Ga1Ue0') && !text.includes('crm-token-value'),
+      'no secret in the report',
+    );
   });
 
   test('tool pins, when the store keeps them: integrity off, definitions pending, prod pins never reviewed', async () => {
     const dir = join(tmp.dir, 'pins');
     mkdirSync(dir);
-    const raw = { listen: '127.0.0.1:7400', auth: { mode: 'none' }, mcpServers: { docs: { command: 'docs-mcp' }, wiki: { command: 'wiki-mcp', environment: 'dev' }, raw: { command: 'raw-mcp' } } };
+    const raw = {
+      listen: '127.0.0.1:7400',
+      auth: { mode: 'none' },
+      mcpServers: {
+        docs: { command: 'docs-mcp' },
+        wiki: { command: 'wiki-mcp', environment: 'dev' },
+        raw: { command: 'raw-mcp' },
+      },
+    };
     const file = writeConfig(dir, raw);
     const config = validateConfig(raw, file);
     // This branch's schema predates tool integrity: the per-server mode is set as the integrity branch's schema would.
@@ -124,12 +232,29 @@ describe('warden review', () => {
       { upstream: 'docs', kind: 'tool', name: 'fetch', state: 'pending', decidedBy: null },
       { upstream: 'wiki', kind: 'tool', name: 'read', state: 'approved', decidedBy: 'trust-on-first-use' },
     ];
-    const base = { configFile: file, config, baseDir: dir, store: undefined, policy: policyOf(config, dir), deps: depsFor(config), now: new Date(), unusedDays: 30, maxSecretAgeDays: 90, home: tmp.dir };
+    const base = {
+      configFile: file,
+      config,
+      baseDir: dir,
+      store: undefined,
+      policy: policyOf(config, dir),
+      deps: depsFor(config),
+      now: new Date(),
+      unusedDays: 30,
+      maxSecretAgeDays: 90,
+      home: tmp.dir,
+    };
     const withPins = await review({ ...base, pins: { list: async () => records } });
-    const got = withPins.findings.filter((f) => f.check.startsWith('pins') || f.check === 'tools-unpinned').map((f) => `${f.check} ${f.subject.name}`).sort();
+    const got = withPins.findings
+      .filter((f) => f.check.startsWith('pins') || f.check === 'tools-unpinned')
+      .map((f) => `${f.check} ${f.subject.name}`)
+      .sort();
     assert.deepEqual(got, ['pins-pending docs', 'pins-unreviewed docs', 'tools-unpinned raw']);
     const without = await review(base);
-    assert.deepEqual(without.findings.filter((f) => f.check.startsWith('pins')).map((f) => f.check), ['pins-unavailable']);
+    assert.deepEqual(
+      without.findings.filter((f) => f.check.startsWith('pins')).map((f) => f.check),
+      ['pins-unavailable'],
+    );
   });
 
   test('a careful config with no store yet: nothing above info', async () => {
@@ -145,7 +270,13 @@ describe('warden review', () => {
       approvals: { approvers: ['alice'] },
       audit: { sinks: { jsonl: { dir: 'audit' } } },
       agents: { 'ci-bot': { owner: 'alice', tenant: 'acme' } },
-      mcpServers: { files: { command: 'npx', args: ['-y', '@modelcontextprotocol/server-filesystem@2025.8.21', '/srv/acme/docs'], tenant: 'acme' } },
+      mcpServers: {
+        files: {
+          command: 'npx',
+          args: ['-y', '@modelcontextprotocol/server-filesystem@2025.8.21', '/srv/acme/docs'],
+          tenant: 'acme',
+        },
+      },
     });
     const { code, report, stderr } = await reviewJson('warden.yaml', dir, ['--fail-on', 'low']);
     assert.equal(code, 0, `${stderr}\n${JSON.stringify(report.findings, null, 1)}`);
