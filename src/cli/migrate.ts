@@ -126,6 +126,11 @@ function describe(r: MigrateReport, cfg: string): string {
       );
   }
   for (const l of r.left) lines.push(`left in the client config: ${l.name}: ${l.reason}`);
+  for (const d of r.dropped) {
+    lines.push(
+      `not carried over from ${d.name} (client-side; the gateway's policy, approvals and limits decide now): ${d.keys.join(', ')}`,
+    );
+  }
   if (r.backups.length > 0)
     lines.push(
       `backups (they still hold the secrets in clear: delete them once the gateway works): ${r.backups.join(', ')}`,

@@ -70,7 +70,8 @@ function credentialIn(value: string): string | undefined {
 function qualifies(literal: string): boolean {
   if (literal.length < 6 || isPlaceholder(literal)) return false;
   if (/^(https?:\/\/|\/|\.\.?\/|~\/|[A-Za-z]:[\\/])/.test(literal)) return false;
-  return !/^[\d.,:-]+$/.test(literal);
+  // A host name (`auth.example.com`) or a number is not a credential, whatever the name above it says.
+  return !/^[\d.,:-]+$/.test(literal) && !/^[a-z0-9-]+(\.[a-z0-9-]+)+$/.test(literal);
 }
 
 /** Keys in a URL: the user-info password, credential-named query parameters, a high-entropy path segment. */

@@ -105,8 +105,8 @@ export function planServer(
   };
   /** The text of one slot with its client references and then its secrets replaced (in that order: the
    *  references inserted for secrets must not be taken for client ones). */
-  const rewrite = (slot: Slot | undefined, text: string): string => {
-    const key = `${name}/${slot ? slotKey(slot) : 'value'}`;
+  const rewrite = (slot: Slot | undefined, text: string, fallback = 'value'): string => {
+    const key = `${name}/${slot ? slotKey(slot) : fallback.replace(/[^A-Za-z0-9_.-]+/g, '-')}`;
     let out = resolvePaths(text, root, home).replace(CLIENT_REF, (ref) => {
       const n = unique(key);
       pending.push({ name: n, upstream: name, from: ref });
@@ -139,7 +139,7 @@ export function planServer(
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(entry.headers)) {
       // Codex's inline bearer_token became this header; its slot is the setting it came from.
-      headers[k] = rewrite(slotOf('header', k) ?? slotOf('setting', 'bearer_token'), v);
+      headers[k] = rewrite(slotOf('header', k) ?? slotOf('setting', 'bearer_token'), v, k.toLowerCase());
     }
     if (Object.keys(headers).length > 0) cfg.headers = headers;
     if (entry.transport === 'sse') cfg.transport = 'sse';
@@ -152,7 +152,10 @@ export function planServer(
 
 /** Why a server cannot be moved, or undefined. */
 export function unmovable(entry: ServerEntry): string | undefined {
-  if (entry.command === undefined && entry.url === undefined)
+  if (entry.command === undefined && entry.url === undefined) {
     return 'it has no command or URL (an editor extension): configure it in warden.yaml by hand';
+  }
+  if (entry.extraKeys.includes('envFile'))
+    return 'it reads its environment from an env file (envFile): move it by hand';
   return undefined;
 }

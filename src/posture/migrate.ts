@@ -60,6 +60,8 @@ export interface MigrateReport {
   dryRun: boolean;
   moved: Array<{ clientName: string; name: string; status: 'added' | 'present' }>;
   left: Array<{ name: string; reason: string }>;
+  /** Client-side settings of moved servers that have no place in warden.yaml (tool filters, trust, timeouts). */
+  dropped: Array<{ name: string; keys: string[] }>;
   secrets: Array<{
     name: string;
     upstream: string;
@@ -164,6 +166,9 @@ export async function migrate(opts: MigrateOptions): Promise<MigrateReport> {
     dryRun: opts.dryRun,
     moved: gateway.servers.map((s) => ({ clientName: s.clientName, name: s.name, status: s.status })),
     left,
+    dropped: movable
+      .filter((m) => m.entry.extraKeys.length > 0)
+      .map((m) => ({ name: m.entry.name, keys: m.entry.extraKeys })),
     secrets: gateway.servers.flatMap((s) =>
       s.secrets.map((x) => ({
         name: x.name,

@@ -70,6 +70,8 @@ export interface ServerEntry {
   /** Where the client is told to run the server's tools without asking (Gemini trust, alwaysAllow, autoApprove). */
   autoApprove?: { pointer: string; position: Position; what: string };
   disabled: boolean;
+  /** Keys of the server's object that are neither launch nor connection settings (timeouts, tool filters, ...). */
+  extraKeys: string[];
   /** warden.yaml only: the server's environment label. */
   environment?: string;
 }

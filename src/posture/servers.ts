@@ -14,6 +14,29 @@ const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !
 const strings = (v: unknown): Array<[string, string]> =>
   isObj(v) ? Object.entries(v).filter((e): e is [string, string] => typeof e[1] === 'string') : [];
 
+/** What a server entry says about how to start or reach it; everything else is a client-side setting. */
+const LAUNCH_KEYS = new Set([
+  'command',
+  'args',
+  'env',
+  'cwd',
+  'url',
+  'serverUrl',
+  'httpUrl',
+  'headers',
+  'http_headers',
+  'requestOptions',
+  'bearer_token',
+  'bearer_token_env_var',
+  'env_http_headers',
+  'type',
+  'transport',
+  'disabled',
+  'enabled',
+  'name',
+  'source',
+]);
+
 /** Reads one server object found at `path`. */
 function readServer(doc: ParsedDocument, client: ClientKind, name: string, raw: Obj, path: Path): ServerEntry {
   const slots: Slot[] = [];
@@ -56,6 +79,9 @@ function readServer(doc: ParsedDocument, client: ClientKind, name: string, raw: 
       slot('header', k, v, [...at, k]);
     }
   }
+  // Codex names the environment variables that hold its header values; as references, they read the same as elsewhere.
+  if (typeof raw.bearer_token_env_var === 'string') headers.Authorization = `Bearer \${${raw.bearer_token_env_var}}`;
+  for (const [k, v] of strings(raw.env_http_headers)) headers[k] = `\${${v}}`;
   // Codex once accepted an inline bearer token; it is sent as `Authorization: Bearer <token>`.
   if (typeof raw.bearer_token === 'string') {
     headers.Authorization = `Bearer ${raw.bearer_token}`;
@@ -85,6 +111,7 @@ function readServer(doc: ParsedDocument, client: ClientKind, name: string, raw: 
       (k) => raw[k] !== undefined && raw[k] !== null,
     ),
     disabled: raw.disabled === true || raw.enabled === false,
+    extraKeys: Object.keys(raw).filter((k) => !LAUNCH_KEYS.has(k)),
   };
   if (command !== undefined) entry.command = command;
   if (url !== undefined) entry.url = url;

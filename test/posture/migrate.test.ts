@@ -257,6 +257,46 @@ describe('warden migrate', () => {
     assert.deepEqual(Object.keys((JSON.parse(text.slice(1)) as { mcpServers: object }).mcpServers), ['warden']);
   });
 
+  test('what the client supplied or decided itself: env-var headers become pending secrets, client-side settings are named, an envFile server stays', async () => {
+    const codex = join(home, '.codex', 'config.toml');
+    mkdirSync(join(home, '.codex'), { recursive: true });
+    writeFileSync(
+      codex,
+      `[mcp_servers.linear]\nurl = "https://mcp.linear.app/mcp"\nbearer_token_env_var = "LINEAR_TOKEN"\nenv_http_headers = { "X-Team" = "LINEAR_TEAM_KEY" }\nstartup_timeout_sec = 20\n`,
+    );
+    const r = await migrate(options(codex));
+    assert.deepEqual(r.pending.map((p) => [p.name, p.from]).sort(), [
+      ['linear/authorization', '${LINEAR_TOKEN}'],
+      ['linear/x-team', '${LINEAR_TEAM_KEY}'],
+    ]);
+    assert.deepEqual(r.dropped, [{ name: 'linear', keys: ['startup_timeout_sec'] }]);
+    const gw = parseYaml(readFileSync(join(tmp.dir, 'warden.yaml'), 'utf8')) as {
+      mcpServers: Record<string, { headers: Record<string, string> }>;
+    };
+    assert.deepEqual(gw.mcpServers.linear!.headers, {
+      Authorization: 'Bearer ${secret:linear/authorization}',
+      'X-Team': '${secret:linear/x-team}',
+    });
+
+    const vscode = join(tmp.dir, 'repo', '.vscode', 'mcp.json');
+    mkdirSync(join(tmp.dir, 'repo', '.vscode'), { recursive: true });
+    writeFileSync(
+      vscode,
+      JSON.stringify({
+        servers: {
+          db: { type: 'stdio', command: 'uvx', args: ['mcp-server-db==1.0.0'], envFile: '${workspaceFolder}/.env' },
+        },
+      }),
+    );
+    const v = await migrate(options(vscode));
+    assert.deepEqual(
+      v.left.map((l) => l.name),
+      ['db'],
+    );
+    assert.match(v.left[0]!.reason, /envFile/);
+    assert.deepEqual(Object.keys((JSON.parse(readFileSync(vscode, 'utf8')) as { servers: object }).servers), ['db']);
+  });
+
   test('Codex TOML: other tables and comments stay, the server tables go', async () => {
     const file = join(home, '.codex', 'config.toml');
     mkdirSync(join(home, '.codex'), { recursive: true });
