@@ -4,6 +4,7 @@
  * is verifiable, its access scoped, its use logged, its credentials rotated and revocable. It reads only:
  * nothing is written to the store, no upstream is started, no master key is needed.
  */
+import { scrubberOf } from './report-scan.js';
 import { scan } from './scan.js';
 import { severityRank, SEVERITIES, type Severity } from './model.js';
 import { configChecks, policyProbes } from './review-config.js';
@@ -151,7 +152,7 @@ export async function review(input: ReviewInput): Promise<ReviewReport> {
   const summary = Object.fromEntries(
     SEVERITIES.map((s) => [s, findings.filter((f) => f.severity === s).length]),
   ) as Record<Severity, number>;
-  return {
+  const report: ReviewReport = {
     config: input.configFile,
     store: input.store?.location ?? null,
     generatedAt: input.now.toISOString(),
@@ -160,4 +161,6 @@ export async function review(input: ReviewInput): Promise<ReviewReport> {
     findings,
     notes,
   };
+  // As for the scan's output: a secret written in warden.yaml appears nowhere in the report, whatever text holds it.
+  return scrubberOf(scanned.secretValues).json(report).value;
 }
