@@ -12,7 +12,8 @@ import type { ApprovalService } from '../approvals/index.js';
 import { ConfigError, resolveStoreSpec, type ServerConfig, type WardenConfig } from '../config/index.js';
 import { checkSecretReferences, openVaultForReferences, secretInjector } from '../credentials/inject.js';
 import { checkUserSecrets, forUser } from '../credentials/user-secrets.js';
-import { auditPrincipal, Gateway } from '../gateway/index.js';
+import { auditPrincipal, checkGatewayFiles, Confinement, Gateway, gatewayFiles } from '../gateway/index.js';
+import { leaseReferences } from '../credentials/leases/manager.js';
 import { createIdentity, type Principal } from '../identity/index.js';
 import { SigningKeys } from '../identity/signing-keys.js';
 import { isLoopbackHost, splitListen, startIngress } from '../ingress/index.js';
@@ -76,6 +77,11 @@ async function recordSecretUse(audit: AuditRecorder, upstream: string, owner: Pr
 export async function startGateway(config: WardenConfig, baseDir: string, log: Logger, source?: string): Promise<RunningGateway> {
   checkAuthMode(config, log, source);
   checkAdminConfig(config, source);
+  // No upstream the gateway spawns is pointed at its own config, policies, store, keys or audit log.
+  const enabled = new Map(Object.entries(config.mcpServers).filter(([, s]) => !s.disabled));
+  const ownFiles = gatewayFiles(config, baseDir, source);
+  const reachProblems = checkGatewayFiles(Object.fromEntries(enabled), baseDir, ownFiles);
+  if (reachProblems.length > 0) throw new ConfigError(`invalid config ${source ?? 'config'}:\n${reachProblems.map((p) => `  - ${p}`).join('\n')}`);
   const approvalSecrets = readApprovalSecrets(config.approvals, process.env, source);
   // With approvers, a master key is required: held calls are kept for them encrypted under it.
   const sealer = callSealerFor(config, baseDir, true, source);
@@ -136,7 +142,8 @@ export async function startGateway(config: WardenConfig, baseDir: string, log: L
             const personal = forUser(leased.server, owner?.user ?? null);
             const injected = injector ? await injector(name, personal) : { server: personal, secrets: [] };
             if (injected.secrets.length > 0) await recordSecretUse(audit, name, owner, injected.secrets);
-            return { server: injected.server, secrets: [...injected.secrets, ...leased.values.map((value) => ({ name: 'lease', value }))], leaseIds: leased.leaseIds };
+            const leaseSecrets = leased.values.map((value) => ({ name: 'lease', value }));
+            return { server: injected.server, secrets: [...injected.secrets, ...leaseSecrets], leaseSecrets, leaseIds: leased.leaseIds };
           }
         : undefined;
     // Approvers are told of each new request (approvals.webhook); its link needs the public URL, known once listening.
@@ -168,6 +175,8 @@ export async function startGateway(config: WardenConfig, baseDir: string, log: L
       revocations,
       ...(approvalPrompt ? { approvalPrompt } : {}),
       ...(prepareServer ? { prepareServer } : {}),
+      confinement: new Confinement(enabled, baseDir, ownFiles),
+      holdsLeases: (name) => leaseReferences(enabled.get(name)!).length > 0,
     });
     policy.attach(gateway);
     late.gateway = gateway;

@@ -35,6 +35,16 @@ const common = {
   tools: z.record(z.string().min(1), ToolClassSchema).optional(),
   /** Per-user credentials: user -> { shared secret name -> that user's secret name }; their sessions never use the shared one. */
   userSecrets: z.record(z.string().min(1), z.record(z.string().min(1), z.string().min(1))).optional(),
+  /**
+   * The directories the upstream works in (paths or file:// URIs, relative to the config file): the gateway
+   * answers its `roots/list` with them, and resolves relative path arguments against the first. A client's
+   * own roots never reach the upstream unless `clientRoots` is set.
+   */
+  roots: z.array(z.string().min(1)).optional(),
+  /** Pass a client's roots on: each one narrowed to the configured `roots` and allowed by policy (action use_root). */
+  clientRoots: z.boolean().optional(),
+  /** Let this upstream reach the gateway's own files (config, policies, store, keys, audit log); refused otherwise. */
+  allowGatewayFiles: z.boolean().optional(),
 };
 
 export const StdioServerSchema = z.strictObject({
@@ -343,9 +353,25 @@ export const ConfigSchema = z
   })
   .superRefine((cfg, ctx) => {
     for (const problem of agentIssuerProblems(cfg)) ctx.addIssue({ code: 'custom', ...problem });
-    for (const name of Object.keys(cfg.mcpServers)) {
-      if (name.includes(cfg.naming.separator)) {
-        ctx.addIssue({ code: 'custom', path: ['mcpServers', name], message: `server name must not contain the naming separator "${cfg.naming.separator}"` });
+    const names = Object.keys(cfg.mcpServers);
+    const sep = cfg.naming.separator;
+    for (const name of names) {
+      if (name.includes(sep)) {
+        ctx.addIssue({ code: 'custom', path: ['mcpServers', name], message: `server name must not contain the naming separator "${sep}"` });
+      }
+      const server = cfg.mcpServers[name]!;
+      if (server.clientRoots && (server.roots ?? []).length === 0) {
+        ctx.addIssue({ code: 'custom', path: ['mcpServers', name, 'clientRoots'], message: 'needs roots: a client root is passed on only inside the configured ones' });
+      }
+    }
+    // Prefixed names must say which server they belong to: with servers `a` and `a_`, `a___x` is both
+    // `a` + `__` + `_x` and `a_` + `__` + `x`.
+    if (cfg.naming.prefix === 'never') return;
+    for (const a of names) {
+      for (const b of names) {
+        if (a !== b && `${b}${sep}`.startsWith(`${a}${sep}`)) {
+          ctx.addIssue({ code: 'custom', path: ['mcpServers', b], message: `servers "${a}" and "${b}" give ambiguous tool names ("${b}${sep}x" could be either's); rename one` });
+        }
       }
     }
   });

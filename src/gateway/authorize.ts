@@ -6,7 +6,19 @@
 import type { AuditDecision } from '../audit/event.js';
 import type { AgentConfig, ServerConfig } from '../config/index.js';
 import type { Principal } from '../identity/principal.js';
-import { PolicyInputError, type ActionName, type CallContext, type GatewayDecision, type GatewayPolicy, type Subject, type Target, type TaskFacts } from '../policy/index.js';
+import { pathToFileURL } from 'node:url';
+import {
+  canonicalPathArguments,
+  canonicalUri,
+  PolicyInputError,
+  type ActionName,
+  type CallContext,
+  type GatewayDecision,
+  type GatewayPolicy,
+  type Subject,
+  type Target,
+  type TaskFacts,
+} from '../policy/index.js';
 import { inGrant } from '../tasks/index.js';
 import type { ApprovalService, HoldHooks } from '../approvals/index.js';
 import { redactArguments } from '../audit/redact.js';
@@ -17,6 +29,7 @@ import { InputRequired, type Holder } from './approval-prompt.js';
 import { forwardedParams } from './forwarded-call.js';
 import { classifyTool, serverFacts } from './classification.js';
 import { RateMeter } from './rate-meter.js';
+import type { Confinement } from './reach.js';
 
 export interface AuthorizerOptions {
   /** The policy set in force; read once per request. */
@@ -26,6 +39,10 @@ export interface AuthorizerOptions {
   log: Logger;
   /** Holds calls that need approval; absent: they are refused with approval_required. */
   approvals?: ApprovalService | undefined;
+  /** The upstreams' roots, symlink resolution and the guard on the gateway's own files. */
+  confinement: Confinement;
+  /** The server an exposed tool name belongs to (for task grants that name tools). */
+  serverOfTool: (tool: string) => string | undefined;
   now?: () => number;
 }
 
@@ -63,6 +80,14 @@ export class Authorizer {
 
   get approvals(): ApprovalService | undefined {
     return this.opts.approvals;
+  }
+
+  get confinement(): Confinement {
+    return this.opts.confinement;
+  }
+
+  serverOfTool(tool: string): string | undefined {
+    return this.opts.serverOfTool(tool);
   }
 
   /** The decide step for one request by `principal` (null: not authenticated, so everything is denied). */
@@ -114,6 +139,8 @@ export class RequestAuthorization {
   approvalId: string | null = null;
   /** The arguments as they will be forwarded (paths normalised), once read; what the audit digest covers. */
   forwarded: Record<string, unknown> | undefined;
+  /** Reachability decided for this request, by upstream. */
+  private readonly reachable = new Map<string, boolean>();
 
   constructor(
     private readonly authz: Authorizer,
@@ -133,6 +160,78 @@ export class RequestAuthorization {
   private granted(target: Target): boolean {
     if (this.task === undefined || target.kind === 'server') return true;
     return inGrant(this.task, target.server.name, target.kind === 'tool' ? target.id : undefined);
+  }
+
+  /**
+   * Whether this request may cause any traffic to `upstream`: the caller may list the server, and a task's
+   * grant includes it (the whole server or one of its tools). An upstream it may not reach is never
+   * connected, listed or asked for this caller (and a lease for it is never created).
+   */
+  mayReach(upstream: string): boolean {
+    let ok = this.reachable.get(upstream);
+    if (ok !== undefined) return ok;
+    ok = this.subject !== null;
+    if (ok && this.task !== undefined) ok = this.task.servers.includes(upstream) || this.task.tools.some((t) => this.authz.serverOfTool(t) === upstream);
+    if (ok) ok = this.policy.visible('list', this.subject!, [this.authz.serverTarget(upstream)], this.context(undefined))[0] === true;
+    this.reachable.set(upstream, ok);
+    return ok;
+  }
+
+  /** The refusal of a use of an upstream the caller may not reach (recorded as a deny). */
+  unreachable(upstream: string): WardenError {
+    const reason = this.subject === null ? 'the caller is not authenticated' : this.task !== undefined && !this.mayReachInTask(upstream) ? `server ${upstream} is outside the grant of task ${this.task.id}` : `no policy permits ${this.subject.agent} to list server ${upstream}`;
+    return this.deny({ effect: 'deny', policyIds: [], reason, version: this.policy.version, errors: [] });
+  }
+
+  private mayReachInTask(upstream: string): boolean {
+    return this.task === undefined || this.task.servers.includes(upstream) || this.task.tools.some((t) => this.authz.serverOfTool(t) === upstream);
+  }
+
+  /** A request refused because an address in it has no single meaning (recorded as a deny). */
+  refuseInput(err: PolicyInputError): WardenError {
+    return this.deny({ effect: 'deny', policyIds: [], reason: err.message, version: this.policy.version, errors: [] });
+  }
+
+  /**
+   * The arguments with every path canonical as `upstream` sees it: relative paths resolved against its roots,
+   * and, for a stdio upstream, symlinks followed. A path that reaches one of the gateway's own files is
+   * refused. Arguments that cannot be read are returned as they are: the decision refuses them.
+   */
+  async prepareArguments(upstream: string, args: unknown): Promise<unknown> {
+    if (typeof args !== 'object' || args === null || Array.isArray(args)) return args;
+    const confinement = this.authz.confinement;
+    const { roots, local } = confinement.reach(upstream);
+    const names = this.policy.pathArgumentNames;
+    let read;
+    try {
+      read = canonicalPathArguments(args as Record<string, unknown>, names, roots);
+    } catch (err) {
+      if (err instanceof PolicyInputError) return args;
+      throw err;
+    }
+    if (!local) return read.args;
+    const resolved = new Map<string, string>();
+    for (const p of read.paths) {
+      const real = await confinement.resolve(upstream, p);
+      const own = confinement.gatewayFile(upstream, real);
+      if (own !== undefined) throw this.deny({ effect: 'deny', policyIds: [], reason: `a path reaches the gateway's own files (${own.what})`, version: this.policy.version, errors: [] });
+      if (real !== p) resolved.set(p, real);
+    }
+    return resolved.size === 0 ? read.args : canonicalPathArguments(read.args, names, roots, (p) => resolved.get(p) ?? p).args;
+  }
+
+  /**
+   * A resource URI in canonical form as `upstream` sees it: a `file:` URI of a stdio upstream has its symlinks
+   * followed, and may not reach the gateway's own files.
+   */
+  async prepareUri(upstream: string, uri: string): Promise<string> {
+    const confinement = this.authz.confinement;
+    if (!uri.startsWith('file://') || !confinement.reach(upstream).local) return uri;
+    const path = decodeURIComponent(new URL(uri).pathname);
+    const real = await confinement.resolve(upstream, path.length > 1 ? path.replace(/\/$/, '') : path);
+    const own = confinement.gatewayFile(upstream, real);
+    if (own !== undefined) throw this.deny({ effect: 'deny', policyIds: [], reason: `the URI reaches the gateway's own files (${own.what})`, version: this.policy.version, errors: [] });
+    return real === path ? uri : canonicalUri(pathToFileURL(real).href);
   }
 
   /**
@@ -197,10 +296,11 @@ export class RequestAuthorization {
     let forwarded: Record<string, unknown> | undefined;
     let d: GatewayDecision;
     try {
-      const read = this.policy.readArguments(args);
+      const read = this.policy.readArguments(args, target.kind === 'server' ? [] : this.authz.confinement.reach(target.server.name).roots);
       forwarded = args === undefined ? undefined : read.forwarded;
       this.forwarded = forwarded;
-      d = this.policy.decide(action, this.subject, target, this.context(read.decided));
+      const { arguments: _none, ...context } = this.context(read.decided);
+      d = this.policy.decideArguments(action, this.subject, target, context, read);
     } catch (err) {
       if (!(err instanceof PolicyInputError)) throw err;
       d = { effect: 'deny', policyIds: [], reason: err.message, version: this.policy.version, errors: [] };

@@ -4,6 +4,7 @@
  * upstream until it says they changed or it reconnects.
  */
 import { JsonRpcCode, WardenError } from '../protocol/errors.js';
+import { canonicalUri } from '../policy/index.js';
 import { exposedName } from './naming.js';
 
 export type ListKind = 'tools' | 'prompts' | 'resources' | 'resourceTemplates';
@@ -20,6 +21,15 @@ export interface NamingPolicy {
   separator: string;
   prefix: 'auto' | 'always' | 'never';
   upstreamCount: number;
+}
+
+/** Two or more listed items claim one exposed name (or URI): all of them are withheld. */
+export interface Collision {
+  kind: ListKind;
+  /** The exposed name, resource URI (canonical) or URI template. */
+  key: string;
+  /** The upstreams whose items claim it, in upstream order (one name twice: one upstream listed it twice). */
+  upstreams: string[];
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -46,9 +56,13 @@ export class Catalog {
   /** Raw lists per upstream and kind. */
   private readonly lists = new Map<string, Map<ListKind, Record<string, unknown>[]>>();
   /** Exposed entries per kind with a by-key index, rebuilt only after a list changes (calls resolve on the hot path). */
-  private readonly memo = new Map<ListKind, { entries: Entry[]; byKey: Map<string, Entry> }>();
+  private readonly memo = new Map<ListKind, Index>();
 
-  constructor(private readonly naming: NamingPolicy) {}
+  /** `onCollision` hears of every name withheld because several items claim it, each time the index is rebuilt. */
+  constructor(
+    private readonly naming: NamingPolicy,
+    private readonly onCollision?: (c: Collision) => void,
+  ) {}
 
   private get prefixed(): boolean {
     return this.naming.prefix === 'always' || (this.naming.prefix === 'auto' && this.naming.upstreamCount > 1);
@@ -89,26 +103,43 @@ export class Catalog {
     }
   }
 
-  /** The exposed entries of one kind across upstreams, in upstream order; on a name collision the first wins. */
+  /**
+   * The exposed entries of one kind across upstreams, in upstream order. A name claimed by two items is never
+   * routed to either: both are withheld (a resource URI listed twice by one upstream is one resource).
+   */
   entries(kind: ListKind, upstreamOrder: readonly string[]): Entry[] {
     return this.index(kind, upstreamOrder).entries;
   }
 
-  private index(kind: ListKind, upstreamOrder: readonly string[]): { entries: Entry[]; byKey: Map<string, Entry> } {
+  /** The collision that withholds `key`, if any. */
+  collision(kind: ListKind, key: string, upstreamOrder: readonly string[]): Collision | undefined {
+    return this.index(kind, upstreamOrder).withheld.get(key);
+  }
+
+  private index(kind: ListKind, upstreamOrder: readonly string[]): Index {
     const cached = this.memo.get(kind);
     if (cached) return cached;
-    const entries: Entry[] = [];
-    const byKey = new Map<string, Entry>();
+    const claims = new Map<string, Entry[]>();
     for (const upstream of upstreamOrder) {
       for (const raw of this.lists.get(upstream)?.get(kind) ?? []) {
         const entry = this.expose(kind, upstream, raw);
-        const key = kind === 'resourceTemplates' ? String(entry.item.uriTemplate) : kind === 'resources' ? String(entry.item.uri) : String(entry.item.name);
-        if (byKey.has(key)) continue;
-        byKey.set(key, entry);
-        entries.push(entry);
+        const key = keyOf(kind, entry);
+        const same = claims.get(key);
+        if (same === undefined) claims.set(key, [entry]);
+        else if (!(kind === 'resources' && same.every((e) => e.upstream === upstream))) same.push(entry);
       }
     }
-    const built = { entries, byKey };
+    const built: Index = { entries: [], byKey: new Map(), withheld: new Map() };
+    for (const [key, claimants] of claims) {
+      if (claimants.length === 1) {
+        built.byKey.set(key, claimants[0]!);
+        built.entries.push(claimants[0]!);
+        continue;
+      }
+      const collision = { kind, key, upstreams: claimants.map((e) => e.upstream) };
+      built.withheld.set(key, collision);
+      this.onCollision?.(collision);
+    }
     this.memo.set(kind, built);
     return built;
   }
@@ -128,12 +159,44 @@ export class Catalog {
     return this.index(kind, upstreamOrder).byKey.get(exposed);
   }
 
-  /** Finds the upstream serving a resource URI: a listed resource, else a matching template. */
+  /**
+   * Finds the upstream serving a resource URI (canonical): a listed resource, else the one upstream whose
+   * templates match it. Throws name_collision when the URI is withheld or several upstreams' templates match.
+   */
   resolveUri(uri: string, upstreamOrder: readonly string[]): string | undefined {
-    const listed = this.index('resources', upstreamOrder).byKey.get(uri);
+    const index = this.index('resources', upstreamOrder);
+    const listed = index.byKey.get(uri);
     if (listed) return listed.upstream;
-    return this.entries('resourceTemplates', upstreamOrder).find((e) => templateMatches(e.original, uri))?.upstream;
+    const withheld = index.withheld.get(uri);
+    if (withheld !== undefined) throw collisionError(withheld);
+    const owners = [...new Set(this.entries('resourceTemplates', upstreamOrder).filter((e) => templateMatches(e.original, uri)).map((e) => e.upstream))];
+    if (owners.length > 1) throw collisionError({ kind: 'resourceTemplates', key: uri, upstreams: owners });
+    return owners[0];
   }
+}
+
+interface Index {
+  entries: Entry[];
+  byKey: Map<string, Entry>;
+  withheld: Map<string, Collision>;
+}
+
+/** The key an item is found by: its exposed name, its canonical URI, or its template. */
+function keyOf(kind: ListKind, entry: Entry): string {
+  if (kind === 'tools' || kind === 'prompts') return String(entry.item.name);
+  if (kind === 'resourceTemplates') return entry.original;
+  try {
+    return canonicalUri(entry.original);
+  } catch {
+    return entry.original;
+  }
+}
+
+/** The error for a name (or URI) several upstream items claim; it names them all. */
+export function collisionError(c: Collision): WardenError {
+  const what = c.kind === 'tools' ? 'tool name' : c.kind === 'prompts' ? 'prompt name' : 'resource URI';
+  const who = new Set(c.upstreams).size === 1 ? `upstream "${c.upstreams[0]}" lists it ${c.upstreams.length} times` : `upstreams ${[...new Set(c.upstreams)].map((u) => `"${u}"`).join(' and ')} all expose it`;
+  return new WardenError('name_collision', `The ${what} ${c.key} is ambiguous: ${who}; it is withheld until the operator renames one`, JsonRpcCode.InvalidParams);
 }
 
 /** RFC 6570 templates as the MCP servers use them: `{var}` is one path segment, `{+var}`/`{var*}` any text. */

@@ -6,17 +6,22 @@ import type { ApprovalService } from '../approvals/index.js';
 import type { AuditDecision, AuditOutcome } from '../audit/event.js';
 import type { AuditRecorder } from '../audit/recorder.js';
 import type { ServerConfig, WardenConfig } from '../config/schema.js';
+import { Redactor } from '../credentials/redactor.js';
 import { errorCodeOf, toJsonRpcError, WardenError } from '../protocol/errors.js';
 import { errorResponse, successResponse, type JsonRpcRequest, type JsonRpcResponse } from '../protocol/jsonrpc.js';
 import { SUPPORTED_REVISIONS } from '../protocol/revisions.js';
-import type { Principal } from '../identity/principal.js';
+import type { Principal } from '../identity/index.js';
 import type { GatewayPolicy, TaskFacts } from '../policy/index.js';
 import type { Logger } from '../telemetry/log.js';
 import type { ApprovalPromptSettings } from './approval-prompt.js';
-import { Authorizer } from './authorize.js';
+import { Authorizer, type ClientFacts } from './authorize.js';
+import type { Collision } from './catalog.js';
 import type { RequestOutbound } from './channel.js';
+import { serverOfExposedName } from './naming.js';
+import { Confinement, rootOf } from './reach.js';
 import { route, type RouteContext } from './router.js';
 import { GatewaySession, type SessionDeps, type SessionInit } from './session.js';
+import { StatelessSessions } from './stateless.js';
 
 export interface GatewayOptions {
   config: WardenConfig;
@@ -31,10 +36,14 @@ export interface GatewayOptions {
   approvalPrompt?: ApprovalPromptSettings;
   /** Injects credentials into an upstream's config for the session's owner, before each connect. */
   prepareServer?: SessionDeps['prepareServer'];
+  /** Whether an upstream's config issues leases (created on the first allowed request that reaches it, never on warm-up). */
+  holdsLeases?: (upstream: string) => boolean;
   /** Refuses a principal that was revoked (its token, agent, user or task); throws a WardenError. */
   revocations?: { check(p: Principal): void };
   /** Looks up the task a token is for on every request made with it; throws when the task may not be used. */
   tasks?: { active(id: string, agent: string, chain: readonly string[]): Promise<TaskFacts>; isActive(id: string): Promise<boolean> };
+  /** What each upstream may reach (roots, symlinks, the gateway's own files); default: roots from the config, nothing guarded. */
+  confinement?: Confinement;
 }
 
 /** What the ingress knows about a request, for the audit record. */
@@ -65,7 +74,7 @@ function outcomeOf(err: unknown): AuditOutcome {
   const code = errorCodeOf(err);
   if (code === 'upstream_timeout') return 'timeout';
   if (code === 'cancelled') return 'cancelled';
-  const refused = ['audit_unavailable', 'policy_denied', 'approval_required', 'task_inactive', 'approval_pending', 'approval_denied', 'approval_declined', 'revoked', 'revocation_unavailable'];
+  const refused = ['audit_unavailable', 'policy_denied', 'approval_required', 'task_inactive', 'approval_pending', 'approval_denied', 'approval_declined', 'revoked', 'revocation_unavailable', 'name_collision'];
   if (code !== undefined && refused.includes(code)) {
     return 'denied';
   }
@@ -74,13 +83,30 @@ function outcomeOf(err: unknown): AuditOutcome {
 
 export class Gateway {
   private readonly servers: ReadonlyMap<string, ServerConfig>;
-  private stateless?: GatewaySession;
+  private readonly stateless: StatelessSessions;
   private auditHealthy = true;
   private readonly authorizer: Authorizer;
+  private readonly confinement: Confinement;
+  /** Every value injected into any upstream connection, for every principal: one upstream may serve several. */
+  private readonly redactor = new Redactor();
+  /** Collisions already logged and audited (each once per process). */
+  private readonly collisions = new Set<string>();
 
   constructor(private readonly opts: GatewayOptions) {
-    this.servers = new Map(Object.entries(opts.config.mcpServers).filter(([, s]) => !s.disabled));
-    this.authorizer = new Authorizer({ policy: opts.policy, servers: this.servers, agents: opts.config.agents, log: opts.log, approvals: opts.approvals });
+    const { config } = opts;
+    this.servers = new Map(Object.entries(config.mcpServers).filter(([, s]) => !s.disabled));
+    this.confinement = opts.confinement ?? new Confinement(this.servers, process.cwd());
+    const names = [...this.servers.keys()];
+    this.authorizer = new Authorizer({
+      policy: opts.policy,
+      servers: this.servers,
+      agents: config.agents,
+      log: opts.log,
+      approvals: opts.approvals,
+      confinement: this.confinement,
+      serverOfTool: (tool) => serverOfExposedName(tool, names, config.naming.prefix, config.naming.separator),
+    });
+    this.stateless = new StatelessSessions((owner) => this.openSession({ id: null, protocolVersion: SUPPORTED_REVISIONS[0]!, clientInfo: {}, clientCapabilities: {}, owner }), config.limits.sessionIdleMs, config.limits.maxSessions);
   }
 
   get serverNames(): string[] {
@@ -91,11 +117,12 @@ export class Gateway {
   private readonly taskSessions = new Map<string, Set<GatewaySession>>();
   private sweeper: NodeJS.Timeout | undefined;
 
-  /** Stops the upstream connections (and stdio processes) of every session of a task that ended. */
+  /** Stops the upstream connections (and stdio processes) of every session of a task that ended; its leases unlock nothing now. */
   async endTask(task: string): Promise<void> {
     const sessions = this.taskSessions.get(task);
     this.taskSessions.delete(task);
     await Promise.all([...(sessions ?? [])].map((s) => s.closeUpstreams()));
+    this.redactor.forget(`task:${task}`);
   }
 
   /** Finds tasks that ended elsewhere (the CLI, another replica) or expired, every `everyMs`. */
@@ -129,6 +156,10 @@ export class Gateway {
       callTimeoutMs: config.limits.callTimeoutMs,
       log,
       version,
+      redactor: this.redactor,
+      confinement: this.confinement,
+      decideRoots: (session, upstream, roots) => this.decideRoots(session, upstream, roots),
+      onCollision: (c, session) => this.collided(c, session),
       ...(this.opts.prepareServer ? { prepareServer: this.opts.prepareServer } : {}),
       onUpstreamDown: (upstream, sessionId) =>
         void this.recordOutcome('upstream/down', sessionId, { protocolVersion: null, startedAt: Date.now(), principal: null }, new WardenError('upstream_crashed', 'upstream connection lost'), upstream).catch(
@@ -137,10 +168,74 @@ export class Gateway {
     });
   }
 
-  /** Stateless (2026-07-28) requests share one set of upstream connections that declare no client capabilities. */
-  statelessSession(): GatewaySession {
-    this.stateless ??= this.openSession({ id: null, protocolVersion: SUPPORTED_REVISIONS[0]!, clientInfo: {}, clientCapabilities: {} });
-    return this.stateless;
+  /**
+   * The upstream connections for a stateless (2026-07-28) request of `principal`: its own set (its credentials,
+   * only its own relayed messages), declaring no client capabilities.
+   */
+  statelessSession(principal: Principal | null): GatewaySession {
+    return this.stateless.for(principal);
+  }
+
+  /** Answers initialize, then starts connecting (in the background) the upstreams the session's owner may list. */
+  async initialize(session: GatewaySession, req: JsonRpcRequest, meta: RequestMeta): Promise<JsonRpcResponse> {
+    let reachable: ((upstream: string) => boolean) | undefined;
+    const response = await this.run(session, req, meta, async (ctx) => {
+      reachable = (name) => ctx.authz.mayReach(name) && !this.opts.holdsLeases?.(name);
+      return this.initializeResult(session.init.protocolVersion);
+    });
+    if (!('error' in response) && reachable !== undefined) session.warmUp(reachable);
+    return response;
+  }
+
+  /** The client facts of a session, as policies read them. */
+  private clientFacts(session: GatewaySession, protocolVersion: string | null): ClientFacts {
+    return {
+      transport: session.shared ? 'http-stateless' : 'http',
+      name: typeof session.init.clientInfo.name === 'string' ? session.init.clientInfo.name : '',
+      protocolVersion: protocolVersion ?? session.init.protocolVersion,
+    };
+  }
+
+  /**
+   * Which of `roots` (client roots already narrowed to the upstream's configured ones) the session's owner may
+   * hand to `upstream`: each is a `use_root` decision, audited. A revoked owner or ended task gets none.
+   */
+  private async decideRoots(session: GatewaySession, upstream: string, roots: readonly string[]): Promise<string[]> {
+    const owner = session.init.owner ?? null;
+    let task: TaskFacts | undefined;
+    try {
+      if (owner !== null) this.opts.revocations?.check(owner);
+      if (owner?.task) task = await this.opts.tasks?.active(owner.task, owner.agent, owner.chain);
+    } catch {
+      return [];
+    }
+    const allowed: string[] = [];
+    for (const path of roots) {
+      const authz = this.authorizer.forRequest(owner, this.clientFacts(session, null), task);
+      const uri = rootOf(path).uri;
+      let failure: unknown;
+      try {
+        authz.checkResource('use_root', upstream, uri);
+        allowed.push(path);
+      } catch (err) {
+        failure = err;
+      }
+      await this.opts.audit
+        .record({ startedAt: Date.now(), ...auditPrincipal(owner), sessionId: session.id, protocolVersion: null, method: 'roots/use', upstream, target: uri, argsDigest: null, decision: authz.decision, outcome: failure === undefined ? 'ok' : outcomeOf(failure), errorCode: failure === undefined ? null : errorCodeOf(failure) })
+        .catch(() => (this.auditHealthy = false));
+    }
+    return allowed;
+  }
+
+  /** Several items claim one exposed name: logged and audited once per process, naming every upstream involved. */
+  private collided(c: Collision, session: GatewaySession): void {
+    const key = JSON.stringify([c.kind, c.key, c.upstreams]);
+    if (this.collisions.has(key)) return;
+    this.collisions.add(key);
+    this.opts.log.warn({ kind: c.kind, name: c.key, upstreams: c.upstreams }, 'several upstream items claim one exposed name: all of them are withheld');
+    void this.opts.audit
+      .record({ startedAt: Date.now(), ...auditPrincipal(null), sessionId: session.id, protocolVersion: null, method: 'catalog/collision', upstream: [...new Set(c.upstreams)].join(', '), target: c.key, argsDigest: null, outcome: 'denied', errorCode: 'name_collision' })
+      .catch(() => (this.auditHealthy = false));
   }
 
   initializeResult(protocolVersion: string): Record<string, unknown> {
@@ -169,6 +264,22 @@ export class Gateway {
     out: RequestOutbound = NO_STREAM,
   ): Promise<JsonRpcResponse> {
     session.lastSeen = Date.now();
+    session.inFlight++;
+    try {
+      return await this.runCounted(session, req, meta, produce, out);
+    } finally {
+      session.inFlight--;
+      session.lastSeen = Date.now();
+    }
+  }
+
+  private async runCounted(
+    session: GatewaySession,
+    req: JsonRpcRequest,
+    meta: RequestMeta,
+    produce: (ctx: RouteContext) => Promise<Record<string, unknown>>,
+    out: RequestOutbound,
+  ): Promise<JsonRpcResponse> {
     let task: TaskFacts | undefined;
     let failure: unknown;
     const taskId = meta.principal?.task ?? null;
@@ -192,11 +303,7 @@ export class Gateway {
       out,
       timeoutMs: (name) => this.servers.get(name)?.timeoutMs ?? this.opts.config.limits.callTimeoutMs,
       argumentsMode: this.opts.config.audit.arguments,
-      authz: this.authorizer.forRequest(meta.principal, {
-        transport: session.shared ? 'http-stateless' : 'http',
-        name: typeof session.init.clientInfo.name === 'string' ? session.init.clientInfo.name : '',
-        protocolVersion: meta.protocolVersion ?? session.init.protocolVersion,
-      }, task),
+      authz: this.authorizer.forRequest(meta.principal, this.clientFacts(session, meta.protocolVersion), task),
       audit: { upstream: null, target: null, argsDigest: null, arguments: null, upstreamStatus: null, decision: null },
       prompt: this.opts.approvalPrompt,
       stillAllowed: async () => {
@@ -279,6 +386,6 @@ export class Gateway {
 
   async close(): Promise<void> {
     clearInterval(this.sweeper);
-    await this.stateless?.close();
+    await this.stateless.close();
   }
 }

@@ -5,3 +5,5 @@ export { GatewaySession, type SessionInit } from './session.js';
 export { serverOfExposedName } from './naming.js';
 export { classifyTool, serverFacts } from './classification.js';
 export { subjectOf } from './authorize.js';
+export { Confinement } from './reach.js';
+export { checkGatewayFiles, gatewayFiles, type GatewayFile } from './gateway-files.js';

@@ -1,19 +1,22 @@
 /**
  * Routes one client request to the upstream that serves it, or answers it from the federated catalog.
- * Forwarding passes params and results through untouched except for the renamed tool or prompt.
+ * Forwarding passes params and results through untouched except for the renamed tool or prompt and the
+ * canonical form of paths and URIs (what was decided is what is sent). Only upstreams the caller may reach
+ * (see RequestAuthorization.mayReach) are ever connected, listed or asked on its behalf.
  */
 import { argsDigest } from '../audit/digest.js';
 import { redactArguments } from '../audit/redact.js';
 import { JsonRpcCode, WardenError } from '../protocol/errors.js';
 import type { JsonRpcRequest, Params } from '../protocol/jsonrpc.js';
 import { stripModernMeta } from '../protocol/revisions.js';
+import { canonicalUri, PolicyInputError } from '../policy/index.js';
 import type { AuditDecision } from '../audit/event.js';
 import type { UpstreamClient } from '../upstream/index.js';
 import type { HoldHooks } from '../approvals/index.js';
 import type { RequestAuthorization } from './authorize.js';
 import { holderFor, InputRequired, type ApprovalPromptSettings } from './approval-prompt.js';
 import { callParts, forwardedParams, withProgressToken } from './forwarded-call.js';
-import { unknownName, validItems, type ListKind } from './catalog.js';
+import { collisionError, unknownName, validItems, type ListKind } from './catalog.js';
 import type { RequestOutbound } from './channel.js';
 import type { GatewaySession } from './session.js';
 
@@ -80,11 +83,17 @@ async function listAll(ctx: RouteContext, client: UpstreamClient, kind: ListKind
   return validItems(kind, items);
 }
 
-/** Makes sure the catalog holds `kind` from every reachable upstream; unreachable ones are left out. */
-async function load(ctx: RouteContext, kind: ListKind, refresh = false): Promise<void> {
+/** The upstreams (of `among`, else all) the caller may reach, in order. */
+const reachable = (ctx: RouteContext, among: readonly string[] = ctx.session.order): string[] => among.filter((n) => ctx.authz.mayReach(n));
+
+/**
+ * Makes sure the catalog holds `kind` from every upstream (of `among`) the caller may reach and that answers;
+ * the others are left out, and ones it may not reach are never contacted.
+ */
+async function load(ctx: RouteContext, kind: ListKind, refresh = false, among?: readonly string[]): Promise<void> {
   const { session } = ctx;
   await Promise.all(
-    session.order.map(async (name) => {
+    reachable(ctx, among).map(async (name) => {
       if (!refresh && session.catalog.has(name, kind)) return;
       const client = session.upstream(name);
       try {
@@ -107,17 +116,26 @@ async function list(ctx: RouteContext, kind: ListKind): Promise<Record<string, u
 async function resolveName(ctx: RouteContext, kind: 'tools' | 'prompts', exposed: unknown) {
   if (typeof exposed !== 'string' || exposed.length === 0) throw new WardenError('invalid_params', `"name" is required`, JsonRpcCode.InvalidParams);
   const { session } = ctx;
-  await load(ctx, kind);
+  // Only the upstreams whose prefix the name carries are asked, and only those the caller may reach.
+  const owners = session.catalog.possibleOwners(exposed, session.order);
+  const open = reachable(ctx, owners);
+  if (open.length === 0 && owners.length === 1) {
+    ctx.audit.upstream = owners[0]!;
+    throw ctx.authz.unreachable(owners[0]!);
+  }
+  await load(ctx, kind, false, open);
   let entry = session.catalog.resolveName(kind, exposed, session.order);
   if (!entry && session.catalog.mayRefresh(kind)) {
     // The upstream may have added it since we listed: look once more before refusing (at most once a second,
     // so a client sending unknown names cannot multiply traffic to every upstream).
-    await load(ctx, kind, true);
+    await load(ctx, kind, true, open);
     entry = session.catalog.resolveName(kind, exposed, session.order);
   }
+  const collision = entry ? undefined : session.catalog.collision(kind, exposed, session.order);
+  if (collision !== undefined) throw collisionError(collision);
   if (!entry) {
     // The name may belong to an upstream whose list could not be fetched: say so, rather than "unknown".
-    const down = session.catalog.possibleOwners(exposed, session.order).find((u) => !session.catalog.has(u, kind));
+    const down = open.find((u) => !session.catalog.has(u, kind));
     if (down !== undefined) {
       ctx.audit.upstream = down;
       throw new WardenError('upstream_unavailable', `Upstream "${down}" is unavailable, so ${exposed} cannot be resolved`, JsonRpcCode.UpstreamUnavailable);
@@ -127,14 +145,25 @@ async function resolveName(ctx: RouteContext, kind: 'tools' | 'prompts', exposed
   return entry;
 }
 
-async function resolveUri(ctx: RouteContext, uri: unknown): Promise<string> {
+/** A resource URI from the client in canonical form; one with no single meaning is refused (a deny). */
+function canonicalResource(ctx: RouteContext, uri: unknown, template = false): string {
   if (typeof uri !== 'string' || uri.length === 0) throw new WardenError('invalid_params', `"uri" is required`, JsonRpcCode.InvalidParams);
+  try {
+    return canonicalUri(uri, { template });
+  } catch (err) {
+    if (err instanceof PolicyInputError) throw ctx.authz.refuseInput(err);
+    throw err;
+  }
+}
+
+/** The upstream serving a canonical resource URI, among those the caller may reach. */
+async function resolveUri(ctx: RouteContext, uri: string): Promise<string> {
   const { session } = ctx;
   await Promise.all([load(ctx, 'resources'), load(ctx, 'resourceTemplates')]);
   const found = session.catalog.resolveUri(uri, session.order);
   if (found) return found;
-  // A URI no list mentions: if exactly one upstream serves resources, it is the only possible owner.
-  const owners = session.order.filter((n) => 'resources' in session.upstream(n).serverCapabilities);
+  // A URI no list mentions: if exactly one reachable upstream serves resources, it is the only possible owner.
+  const owners = reachable(ctx).filter((n) => 'resources' in session.upstream(n).serverCapabilities);
   if (owners.length === 1) return owners[0]!;
   throw new WardenError('unknown_resource', `Resource not found: ${uri}`, -32002);
 }
@@ -249,7 +278,7 @@ export async function route(ctx: RouteContext, req: JsonRpcRequest): Promise<Rec
       const conceal = (p: Record<string, unknown>) => ctx.session.concealSecrets(p);
       let args: Record<string, unknown> | undefined;
       try {
-        args = await checkRecording(ctx, () => ctx.authz.checkCall(entry, params?.arguments, hooks, { rest, hold, conceal }), params?.arguments);
+        args = await checkRecording(ctx, async () => ctx.authz.checkCall(entry, await ctx.authz.prepareArguments(entry.upstream, params?.arguments), hooks, { rest, hold, conceal }), params?.arguments);
       } catch (err) {
         if (!(err instanceof InputRequired)) throw err;
         ctx.audit.inputRequired = true;
@@ -263,18 +292,22 @@ export async function route(ctx: RouteContext, req: JsonRpcRequest): Promise<Rec
       const entry = await resolveName(ctx, 'prompts', params?.name);
       ctx.audit.upstream = entry.upstream;
       ctx.audit.target = entry.original;
-      const args = await checkRecording(ctx, () => ctx.authz.check('get_prompt', 'prompts', entry, params?.arguments), params?.arguments);
+      const args = await checkRecording(ctx, async () => ctx.authz.check('get_prompt', 'prompts', entry, await ctx.authz.prepareArguments(entry.upstream, params?.arguments)), params?.arguments);
       return forward(ctx, entry.upstream, 'prompts/get', withArguments({ ...params, name: entry.original }, args), hasArray('messages'));
     }
     case 'resources/read':
     case 'resources/subscribe':
     case 'resources/unsubscribe': {
-      const upstream = await resolveUri(ctx, params?.uri);
+      // Decided and forwarded in canonical form: the upstream reads exactly the resource the policy allowed.
+      let uri = canonicalResource(ctx, params?.uri);
+      ctx.audit.target = uri;
+      const upstream = await resolveUri(ctx, uri);
       ctx.audit.upstream = upstream;
-      ctx.audit.target = params?.uri as string;
+      uri = await ctx.authz.prepareUri(upstream, uri);
+      ctx.audit.target = uri;
       // Unsubscribing only stops updates: it needs no permission.
-      if (req.method !== 'resources/unsubscribe') ctx.authz.checkResource('read_resource', upstream, params?.uri as string);
-      return forward(ctx, upstream, req.method, params, req.method === 'resources/read' ? hasArray('contents') : anything);
+      if (req.method !== 'resources/unsubscribe') ctx.authz.checkResource('read_resource', upstream, uri);
+      return forward(ctx, upstream, req.method, { ...params, uri }, req.method === 'resources/read' ? hasArray('contents') : anything);
     }
     case 'completion/complete':
       return complete(ctx, params);
@@ -282,7 +315,7 @@ export async function route(ctx: RouteContext, req: JsonRpcRequest): Promise<Rec
       // The shared stateless connections belong to no one client: one client may not set everyone's level.
       if (ctx.session.shared) return {};
       await Promise.all(
-        ctx.session.order.map(async (name) => {
+        reachable(ctx).map(async (name) => {
           const client = ctx.session.upstream(name);
           await client.ready().catch(() => undefined);
           if (client.isReady && 'logging' in client.serverCapabilities) {
@@ -306,12 +339,15 @@ async function complete(ctx: RouteContext, params: Params | undefined): Promise<
     return forward(ctx, entry.upstream, 'completion/complete', { ...params, ref: { ...ref, name: entry.original } }, check);
   }
   if (ref?.type === 'ref/resource') {
-    const uri = ref.uri;
+    // A template (or a URI): canonical, its `{...}` expressions kept.
+    const uri = canonicalResource(ctx, ref.uri, true);
+    ctx.audit.target = uri;
     await load(ctx, 'resourceTemplates');
-    const owner = ctx.session.catalog.entries('resourceTemplates', ctx.session.order).find((e) => e.original === uri)?.upstream ?? (await resolveUri(ctx, uri));
-    ctx.audit.target = String(uri);
-    ctx.authz.checkResource('complete', owner, String(uri));
-    return forward(ctx, owner, 'completion/complete', params, check);
+    const templates = ctx.session.catalog.entries('resourceTemplates', ctx.session.order);
+    const owner = templates.find((e) => e.original === ref.uri || e.original === uri)?.upstream ?? (await resolveUri(ctx, uri));
+    ctx.authz.checkResource('complete', owner, uri);
+    const listed = templates.find((e) => e.upstream === owner && (e.original === ref.uri || e.original === uri))?.original ?? uri;
+    return forward(ctx, owner, 'completion/complete', { ...params, ref: { ...ref, uri: listed } }, check);
   }
   throw new WardenError('invalid_params', 'completion/complete needs a ref of type ref/prompt or ref/resource', JsonRpcCode.InvalidParams);
 }

@@ -1,18 +1,23 @@
 /**
  * One downstream client session and its upstream connections. Each session gets its own connection to each
- * upstream, opened with the client's capabilities mirrored, so upstream state (log level, subscriptions,
- * roots, capability-dependent tool lists) is never shared between clients, and a server-to-client request
- * (sampling, elicitation, roots) can only ever reach the client whose session caused it.
+ * upstream, opened with the client's sampling and elicitation capabilities mirrored, so upstream state (log
+ * level, subscriptions, capability-dependent tool lists) is never shared between clients, and a
+ * server-to-client request (sampling, elicitation) can only ever reach the client whose session caused it.
+ * Roots are the operator's: the gateway answers `roots/list` itself with the upstream's configured roots,
+ * and passes a client's on only where the operator opted in, narrowed to them and decided one by one.
  */
+import { fileURLToPath } from 'node:url';
 import type { ServerConfig } from '../config/schema.js';
-import { Redactor, type InjectedSecret, type Redacted } from '../credentials/redactor.js';
+import type { InjectedSecret, Redacted, Redactor } from '../credentials/redactor.js';
+import { canonicalUri } from '../policy/index.js';
 import { JsonRpcCode, WardenError } from '../protocol/errors.js';
 import type { JsonRpcId, JsonRpcMessage, JsonRpcNotification, JsonRpcRequest, JsonRpcResponse, Params } from '../protocol/jsonrpc.js';
 import type { Principal } from '../identity/principal.js';
 import type { Logger } from '../telemetry/log.js';
 import { UpstreamClient } from '../upstream/index.js';
-import { Catalog, type ListKind, type NamingPolicy } from './catalog.js';
+import { Catalog, type Collision, type ListKind, type NamingPolicy } from './catalog.js';
 import type { Outbound, RequestOutbound } from './channel.js';
+import { rootOf, type Confinement } from './reach.js';
 
 export interface SessionInit {
   id: string | null;
@@ -36,6 +41,14 @@ export interface SessionDeps {
    * where credentials are injected for the session's owner. Throws to refuse the connection.
    */
   prepareServer?: (upstream: string, server: ServerConfig, owner: Principal | null) => Promise<ServerConfig | PreparedServer>;
+  /** Every value injected into any upstream connection of the gateway, redacted from everything upstreams send. */
+  redactor: Redactor;
+  /** The upstreams' roots and how their paths resolve. */
+  confinement: Confinement;
+  /** Decides (and audits) which of the client roots, already narrowed to the configured ones, an upstream gets. */
+  decideRoots?: (session: GatewaySession, upstream: string, roots: readonly string[]) => Promise<string[]>;
+  /** Several listed items claim one exposed name: all are withheld; this hears of it (for the log and audit). */
+  onCollision?: (c: Collision, session: GatewaySession) => void;
 }
 
 /** A prepared config and the secret values injected into it, which the session then redacts from upstream output. */
@@ -44,14 +57,15 @@ export interface PreparedServer {
   secrets: readonly InjectedSecret[];
   /** Leases (per-task credentials) in this config, by id: recorded on every call that uses the connection. */
   leaseIds?: readonly string[];
+  /** The lease values among `secrets`: redacted until the task ends (then they unlock nothing). */
+  leaseSecrets?: readonly InjectedSecret[];
 }
 
-/** Client capabilities the gateway can relay for an upstream; anything else is not declared upstream. */
-const RELAYABLE = ['sampling', 'elicitation', 'roots'] as const;
+/** Client capabilities the gateway relays for an upstream; roots are the operator's (see rootsFor). */
+const RELAYABLE = ['sampling', 'elicitation'] as const;
 const REQUIRED_CAPABILITY: Record<string, (typeof RELAYABLE)[number]> = {
   'sampling/createMessage': 'sampling',
   'elicitation/create': 'elicitation',
-  'roots/list': 'roots',
 };
 
 interface Active {
@@ -75,12 +89,15 @@ export class GatewaySession {
   private readonly clientRequests = new Map<JsonRpcId, { resolve: (r: Record<string, unknown>) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
   private nextClientRequestId = 1;
   private closed = false;
-  /** The secret values injected into this session's upstreams, redacted from everything they send back. */
-  private readonly redactor = new Redactor();
+  /** Requests of this session the gateway is handling now (stateless sets in use are never evicted). */
+  inFlight = 0;
+  /** The secret values injected into the gateway's upstreams, redacted from everything they send back. */
+  private readonly redactor: Redactor;
 
   constructor(readonly init: SessionInit, private readonly deps: SessionDeps) {
-    this.catalog = new Catalog(deps.naming);
+    this.catalog = new Catalog(deps.naming, deps.onCollision ? (c) => deps.onCollision!(c, this) : undefined);
     this.order = [...deps.servers.keys()];
+    this.redactor = deps.redactor;
   }
 
   get id(): string | null {
@@ -93,7 +110,9 @@ export class GatewaySession {
     if (client) return client;
     const server = this.deps.servers.get(name);
     if (!server) throw new WardenError('upstream_unavailable', `No upstream named "${name}"`, JsonRpcCode.UpstreamUnavailable);
-    const mirrored = Object.fromEntries(RELAYABLE.filter((c) => c in this.init.clientCapabilities).map((c) => [c, this.init.clientCapabilities[c]]));
+    const mirrored: Record<string, unknown> = Object.fromEntries(RELAYABLE.filter((c) => c in this.init.clientCapabilities).map((c) => [c, this.init.clientCapabilities[c]]));
+    const reach = this.deps.confinement.reach(name);
+    if (reach.advertised.length > 0) mirrored.roots = { listChanged: reach.clientRoots };
     client = new UpstreamClient({
       name,
       server,
@@ -117,7 +136,10 @@ export class GatewaySession {
   private async prepare(name: string, server: ServerConfig): Promise<ServerConfig> {
     const prepared = await this.deps.prepareServer!(name, server, this.init.owner ?? null);
     if (!('secrets' in prepared)) return prepared;
-    this.redactor.add(prepared.secrets);
+    const leased = new Set(prepared.leaseSecrets ?? []);
+    this.redactor.add(prepared.secrets.filter((x) => !leased.has(x)));
+    const task = this.init.owner?.task;
+    if (leased.size > 0) this.redactor.add(leased, task ? `task:${task}` : '');
     if (prepared.leaseIds !== undefined && prepared.leaseIds.length > 0) this.leases.set(name, prepared.leaseIds);
     return prepared.server;
   }
@@ -129,12 +151,12 @@ export class GatewaySession {
     return this.leases.get(upstream) ?? [];
   }
 
-  /** `value` with every secret injected into this session's upstreams shown as `[redacted:NAME]`: what approvers are shown of a call. */
+  /** `value` with every secret the gateway injected shown as `[redacted:NAME]`: what approvers are shown of a call. */
   concealSecrets<T>(value: T): T {
     return this.redactor.json(value).value;
   }
 
-  /** `value` (a result from `upstream`) with every secret injected into this session's upstreams replaced by `[redacted:NAME]`. */
+  /** `value` (a result from `upstream`) with every secret injected into any upstream replaced by `[redacted:NAME]`. */
   redact<T>(upstream: string, value: T): Redacted<T> {
     return this.logRedaction(upstream, this.redactor.json(value));
   }
@@ -149,9 +171,12 @@ export class GatewaySession {
     return r;
   }
 
-  /** Starts connecting every upstream in the background so the first list does not wait for spawns serially. */
-  warmUp(): void {
-    for (const name of this.order) void this.upstream(name).ready().catch(() => undefined);
+  /**
+   * Starts connecting, in the background, the upstreams `reachable` allows (those the owner may list), so the
+   * first list does not wait for spawns; others are never contacted for this session.
+   */
+  warmUp(reachable: (upstream: string) => boolean): void {
+    for (const name of this.order) if (reachable(name)) void this.upstream(name).ready().catch(() => undefined);
   }
 
   /**
@@ -245,6 +270,7 @@ export class GatewaySession {
   private relayRequest(upstream: string, req: JsonRpcRequest, tag?: Active): Promise<Record<string, unknown>> {
     const needed = REQUIRED_CAPABILITY[req.method];
     if (req.method === 'ping') return Promise.resolve({});
+    if (req.method === 'roots/list') return this.rootsFor(upstream, tag);
     if (!needed || !(needed in this.init.clientCapabilities)) {
       return Promise.reject(new WardenError('client_capability_missing', `The client does not support ${req.method}`, JsonRpcCode.MethodNotFound));
     }
@@ -284,9 +310,42 @@ export class GatewaySession {
     return true;
   }
 
-  /** Forwards a client notification that upstreams need (roots changes) to every connected upstream. */
-  broadcast(method: string, params?: Params): void {
-    for (const c of this.upstreams.values()) void c.notify(method, params);
+  /**
+   * The roots an upstream gets: its configured ones; where the operator opted in to client roots (and this
+   * client has some), the client's, each narrowed to the configured ones and allowed by policy. A client
+   * that does not answer leaves the configured roots in place.
+   */
+  private async rootsFor(upstream: string, tag?: Active): Promise<Record<string, unknown>> {
+    const reach = this.deps.confinement.reach(upstream);
+    if (reach.advertised.length === 0) throw new WardenError('method_not_found', 'The gateway lists no roots for this upstream', JsonRpcCode.MethodNotFound);
+    const configured = { roots: reach.advertised.map((r) => ({ ...r })) };
+    if (!reach.clientRoots || this.shared || !('roots' in this.init.clientCapabilities) || this.deps.decideRoots === undefined) return configured;
+    let answer: Record<string, unknown>;
+    try {
+      answer = await this.askClient(this.streamFor(upstream, tag), 'roots/list', undefined);
+    } catch {
+      return configured;
+    }
+    const candidates = new Set<string>();
+    for (const root of Array.isArray(answer.roots) ? answer.roots : []) {
+      const uri = typeof root === 'object' && root !== null ? (root as Record<string, unknown>).uri : undefined;
+      if (typeof uri !== 'string') continue;
+      try {
+        const canonical = canonicalUri(uri);
+        if (!canonical.startsWith('file://')) continue;
+        const path = await this.deps.confinement.resolve(upstream, fileURLToPath(canonical).replace(/(.)\/$/, '$1'));
+        for (const p of this.deps.confinement.intersect(upstream, path)) candidates.add(p);
+      } catch {
+        // A root with no single meaning is not passed on.
+      }
+    }
+    const allowed = await this.deps.decideRoots(this, upstream, [...candidates]);
+    return { roots: allowed.map(rootOf) };
+  }
+
+  /** A client said its roots changed: upstreams that take client roots ask again (the others never see them). */
+  clientRootsChanged(): void {
+    for (const [name, c] of this.upstreams) if (this.deps.confinement.reach(name).clientRoots) void c.notify('notifications/roots/list_changed');
   }
 
   get isClosed(): boolean {

@@ -154,10 +154,10 @@ export class StreamableHttpEndpoint {
     });
     sessions.add(id, session, principalKey(meta.principal!));
     const stream = new ResponseStream(res, false, false);
-    const response = await gateway.handleLocal(session, msg, { ...meta, protocolVersion }, () => gateway.initializeResult(protocolVersion));
-    // Upstreams start only for a session the checks let open (a revoked task's session never spawns one).
+    // Upstreams start only for a session the checks let open (a revoked task's session never spawns one), and
+    // only those its owner may list.
+    const response = await gateway.initialize(session, msg, { ...meta, protocolVersion });
     if ('error' in response) await sessions.remove(id);
-    else session.warmUp();
     stream.finish(response, 200, 'error' in response ? {} : { 'mcp-session-id': id });
   }
 
@@ -185,7 +185,7 @@ export class StreamableHttpEndpoint {
       const id = params?.requestId;
       if (typeof id === 'string' || typeof id === 'number') entry.inflight.get(id)?.cancel();
     } else if (method === 'notifications/roots/list_changed') {
-      entry.session.broadcast(method, params);
+      entry.session.clientRootsChanged();
     }
   }
 
@@ -199,7 +199,7 @@ export class StreamableHttpEndpoint {
     checkModernHeaders(req, message, version);
     if (version !== MODERN_REVISION) throw E.badVersion(String(version));
     const { gateway } = this.opts;
-    const session = gateway.statelessSession();
+    const session = gateway.statelessSession(protocol.principal);
     const stream = new ResponseStream(res, accepts(req, 'text/event-stream'), true);
     const response =
       message.method === 'server/discover'

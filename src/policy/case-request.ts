@@ -83,6 +83,7 @@ const KINDS: Record<ActionName, readonly string[]> = {
   get_prompt: ['prompt'],
   complete: ['prompt', 'resource'],
   delegate: [],
+  use_root: ['resource'],
 };
 const KEY: Record<string, string> = { server: 'none of tool/prompt/uri (the server itself)', tool: 'resource.tool', prompt: 'resource.prompt', resource: 'resource.uri' };
 

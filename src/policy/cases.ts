@@ -188,13 +188,15 @@ export function evaluate(policy: GatewayPolicy, r: PolicyRequest, opts: Evaluate
     return deny(`outside the grant of task ${task.id}`);
   }
   let context: CallContext;
+  let read: ReturnType<GatewayPolicy['readArguments']> | undefined;
   try {
-    context = { ...r.context, arguments: r.listing ? undefined : policy.readArguments(r.arguments).decided };
+    read = r.listing ? undefined : policy.readArguments(r.arguments);
+    context = { ...r.context, arguments: read?.decided };
   } catch (err) {
     if (!(err instanceof PolicyInputError)) throw err;
     return deny(err.message);
   }
-  const decision = policy.decide(r.action, r.subject, r.target, context);
+  const decision = read === undefined ? policy.decide(r.action, r.subject, r.target, context) : policy.decideArguments(r.action, r.subject, r.target, r.context, read);
   const visible = r.listing ? policy.visible(r.action, r.subject, [r.target], context)[0] : undefined;
   return { decision, request: decisionRequest(r.action, r.subject, r.target, context), visible };
 }

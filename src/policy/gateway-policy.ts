@@ -10,7 +10,7 @@
  * // d: { effect: 'needs-approval', policyIds: ['prod-destructive'], reason: 'destructive tool in prod', ... }
  */
 import { createHash } from 'node:crypto';
-import { normalisePathArguments, projectArguments } from './arguments.js';
+import { canonicalPathArguments, projectArguments } from './arguments.js';
 import { PolicyEngine, policyVersion, type DecisionRequest, type PolicyInfo } from './engine.js';
 import { PolicyInputError, PolicyLoadError } from './errors.js';
 import { DEFAULT_ARGUMENTS, DEFAULT_PATH_ARGUMENTS, gatewaySchemaText, type ActionName } from './gateway-schema.js';
@@ -41,6 +41,16 @@ export interface GatewayPolicyOptions {
   arguments?: Readonly<Record<string, string>> | undefined;
   /** Arguments holding file paths, normalised before the decision. */
   pathArguments?: readonly string[] | undefined;
+}
+
+/** A call's arguments as read for a decision (see readArguments). */
+export interface ReadArguments {
+  /** What the upstream gets: path arguments canonical. */
+  forwarded: Record<string, unknown>;
+  /** What the policy sees: the declared arguments of `forwarded`. */
+  decided: Record<string, unknown>;
+  /** Every path in the arguments (any path argument, at any depth), canonical: each is decided on its own. */
+  paths: readonly string[];
 }
 
 interface Prepared {
@@ -80,7 +90,7 @@ export class GatewayPolicy {
     private readonly main: PolicyEngine,
     private readonly approvals: PolicyEngine,
     private readonly argumentsType: RecordType,
-    private readonly pathArguments: readonly string[],
+    private readonly pathArguments: ReadonlySet<string>,
     /** Short form of the set's digest, recorded with every decision. */
     readonly version: string,
     readonly schema: string,
@@ -94,15 +104,49 @@ export class GatewayPolicy {
     return this.main.warnings;
   }
 
+  /** The names of path arguments (config `policy.pathArguments`). */
+  get pathArgumentNames(): ReadonlySet<string> {
+    return this.pathArguments;
+  }
+
   /**
-   * A call's arguments: `forwarded` is what the upstream gets (paths normalised), `decided` what the policy
-   * sees (declared arguments only). Throws PolicyInputError for arguments that are not an object.
+   * A call's arguments: `forwarded` is what the upstream gets (paths canonical, relative ones resolved against
+   * the first of `roots`), `decided` what the policy sees (declared arguments only), `paths` every path in
+   * them. Throws PolicyInputError for arguments that are not an object or a path that has no one meaning.
    */
-  readArguments(args: unknown): { forwarded: Record<string, unknown>; decided: Record<string, unknown> } {
-    if (args === undefined || args === null) return { forwarded: {}, decided: {} };
+  readArguments(args: unknown, roots: readonly string[] = []): ReadArguments {
+    if (args === undefined || args === null) return { forwarded: {}, decided: {}, paths: [] };
     if (!isRecord(args)) throw new PolicyInputError('arguments must be an object');
-    const forwarded = normalisePathArguments(args, this.pathArguments);
-    return { forwarded, decided: projectArguments(forwarded, this.argumentsType) };
+    const { args: forwarded, paths } = canonicalPathArguments(args, this.pathArguments, roots);
+    return { forwarded, decided: projectArguments(forwarded, this.argumentsType), paths };
+  }
+
+  /**
+   * Decides a use with its arguments. Each path the arguments hold is decided on its own, as
+   * `context.arguments.path` (the other arguments as they are), so a rule on `path` covers `paths`, `source`,
+   * `destination` and nested paths alike: any deny denies the call, else any approval is needed; the call
+   * is allowed only when every path is. A `path` of the wrong type is left for the schema check (deny).
+   */
+  decideArguments(action: ActionName, subject: Subject, target: Target, context: Omit<CallContext, 'arguments'>, read: ReadArguments): GatewayDecision {
+    const { decided, paths } = read;
+    const single = paths.length === 0 || (paths.length === 1 && decided.path === paths[0]);
+    if (single || !this.pathIsString || (decided.path !== undefined && typeof decided.path !== 'string')) {
+      return this.decide(action, subject, target, { ...context, arguments: decided });
+    }
+    let approval: GatewayDecision | undefined;
+    let allowed: GatewayDecision | undefined;
+    for (const path of paths) {
+      const d = this.decide(action, subject, target, { ...context, arguments: { ...decided, path } });
+      if (d.effect === 'deny') return d;
+      if (d.effect === 'needs-approval') approval = approval === undefined ? d : { ...approval, policyIds: [...new Set([...approval.policyIds, ...d.policyIds])], errors: [...approval.errors, ...d.errors] };
+      else allowed ??= d;
+    }
+    return (approval ?? allowed)!;
+  }
+
+  private get pathIsString(): boolean {
+    const t = this.argumentsType.attrs.get('path')?.type;
+    return t !== undefined && t.k === 'string';
   }
 
   decide(action: ActionName, subject: Subject, target: Target, context: CallContext): GatewayDecision {
@@ -215,5 +259,5 @@ export function loadGatewayPolicy(opts: GatewayPolicyOptions): GatewayPolicy {
   const argsAttr = model.actions.get(new EntityUid('Action', 'call_tool').key)?.context.attrs.get('arguments')?.type;
   if (argsAttr?.k !== 'record') throw new Error('gateway schema: context.arguments must be a record');
   const version = createHash('sha256').update(digest).update(JSON.stringify(opts.pathArguments ?? DEFAULT_PATH_ARGUMENTS)).digest('hex').slice(0, 16);
-  return new GatewayPolicy(main, approvals, argsAttr, opts.pathArguments ?? DEFAULT_PATH_ARGUMENTS, version, schema);
+  return new GatewayPolicy(main, approvals, argsAttr, new Set(opts.pathArguments ?? DEFAULT_PATH_ARGUMENTS), version, schema);
 }

@@ -26,7 +26,7 @@ export const DEFAULT_ARGUMENTS: Readonly<Record<string, string>> = {
 /** Arguments holding file paths: normalised (`/a/./b/../c` -> `/a/c`) before the decision and when forwarded. */
 export const DEFAULT_PATH_ARGUMENTS: readonly string[] = ['path', 'paths', 'source', 'destination'];
 
-export const ACTIONS = ['list', 'call_tool', 'read_resource', 'get_prompt', 'complete', 'start_task', 'delegate'] as const;
+export const ACTIONS = ['list', 'call_tool', 'read_resource', 'get_prompt', 'complete', 'start_task', 'delegate', 'use_root'] as const;
 export type ActionName = (typeof ACTIONS)[number];
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -64,5 +64,6 @@ action get_prompt appliesTo { principal: [Agent, User], resource: [Prompt], cont
 action complete appliesTo { principal: [Agent, User], resource: [Prompt, Resource], context: Context };
 action start_task appliesTo { principal: [Agent, User], resource: [Server], context: Context };
 action delegate appliesTo { principal: [Agent, User], resource: [Agent], context: Context };
+action use_root appliesTo { principal: [Agent, User], resource: [Resource], context: Context };
 `;
 }

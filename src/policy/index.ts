@@ -1,6 +1,8 @@
 export { loadPolicyEngine, PolicyEngine, type DecisionRequest, type PolicyEngineOptions, type PolicyInfo } from './engine.js';
 export { formatProblem, PolicyInputError, PolicyLoadError, type PolicyLoadErrorCode, type PolicyProblem } from './errors.js';
-export { GatewayPolicy, loadGatewayPolicy, type Effect, type GatewayDecision, type GatewayPolicyOptions } from './gateway-policy.js';
+export { GatewayPolicy, loadGatewayPolicy, type Effect, type GatewayDecision, type GatewayPolicyOptions, type ReadArguments } from './gateway-policy.js';
+export { CanonicalError, canonicalPath, canonicalUri, isUriLike } from './canonical.js';
+export { canonicalPathArguments, type PathArguments } from './arguments.js';
 export { ACTIONS, DEFAULT_ARGUMENTS, DEFAULT_PATH_ARGUMENTS, gatewaySchemaText, type ActionName } from './gateway-schema.js';
 export type { EntityJson, EntityUidJson } from './input.js';
 export { LivePolicy, loadPolicyFiles, readPolicySources, type PolicyFilesOptions, type ReloadResult } from './live.js';

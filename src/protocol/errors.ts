@@ -30,6 +30,7 @@ export type WardenErrorCode =
   | 'unknown_tool'
   | 'unknown_prompt'
   | 'unknown_resource'
+  | 'name_collision'
   | 'invalid_params'
   | 'body_too_large'
   | 'unsupported_media_type'

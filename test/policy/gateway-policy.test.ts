@@ -109,9 +109,50 @@ describe('arguments', () => {
   });
 
   test('what is forwarded is what was decided', () => {
-    const { forwarded, decided } = policy.readArguments({ path: '/data/agent-a/./x/../y', paths: ['/a/../b', 'c'], content: '/keep/../as/is' });
+    const { forwarded, decided, paths } = policy.readArguments({ path: '/data/agent-a/./x/../y', paths: ['/a/../b', 'c'], content: '/keep/../as/is' });
     assert.deepEqual(forwarded, { path: '/data/agent-a/y', paths: ['/b', 'c'], content: '/keep/../as/is' });
     assert.deepEqual(decided, { path: '/data/agent-a/y', paths: ['/b', 'c'] });
+    assert.deepEqual(paths, ['/data/agent-a/y', '/b', 'c']);
+  });
+
+  test('relative paths resolve against the first root; NFC; nested path arguments; climbing out without a root is refused', () => {
+    const roots = ['/data'];
+    const read = (args: Record<string, unknown>) => policy.readArguments(args, roots);
+    assert.deepEqual(read({ path: 'secret/s.txt' }).forwarded, { path: '/data/secret/s.txt' });
+    assert.deepEqual(read({ path: 'pub/../secret/s.txt' }).forwarded, { path: '/data/secret/s.txt' });
+    assert.deepEqual(read({ path: '../etc/passwd' }).forwarded, { path: '/etc/passwd' }, 'resolved, then decided as the absolute path it is');
+    assert.deepEqual(read({ path: '/data/secret/' }).forwarded, { path: '/data/secret' });
+    assert.deepEqual(read({ path: '/data/cafe\u0301' }).forwarded, { path: '/data/caf\u00e9' }, 'NFC');
+    const nested = read({ edits: [{ path: 'a.txt', oldText: '../x' }], files: { source: ['x/../b'], destination: '/c/./d' }, paths: [] });
+    assert.deepEqual(nested.forwarded, { edits: [{ path: '/data/a.txt', oldText: '../x' }], files: { source: ['/data/b'], destination: '/c/d' }, paths: [] });
+    assert.deepEqual(nested.paths, ['/data/a.txt', '/data/b', '/c/d']);
+    assert.deepEqual(policy.readArguments({ path: 'a/./b' }).forwarded, { path: 'a/b' }, 'no roots: stays relative');
+    assert.throws(() => policy.readArguments({ path: 'a/../../b' }), /climb/);
+    const proto = policy.readArguments(JSON.parse('{"x": {"__proto__": {"path": "/a/../b"}}}') as Record<string, unknown>);
+    assert.equal(Object.getPrototypeOf(proto.forwarded.x), Object.prototype, 'a __proto__ key stays data');
+    let deep: Record<string, unknown> = { path: '/x' };
+    for (let i = 0; i < 70; i++) deep = { d: deep };
+    assert.throws(() => policy.readArguments(deep), /nested too deeply/);
+  });
+
+  test('every path of a call is decided on its own as `path`: any forbidden one denies the whole call', () => {
+    const text = `${POLICIES}
+@id("no-secret") forbid (principal, action, resource) when { context.arguments has path && context.arguments.path like "/data/secret/*" };
+@id("approve-shared") @approval permit (principal, action, resource) when { context.arguments has path && context.arguments.path like "/data/shared/*" };`;
+    const p = loadGatewayPolicy({ sources: [{ name: 'p.cedar', text }] });
+    const read = tool('read_multiple_files');
+    const decide = (args: Record<string, unknown>) => {
+      const { arguments: _a, ...c } = ctx();
+      return p.decideArguments('call_tool', agentA, read, c, p.readArguments(args, ['/data']));
+    };
+    assert.equal(decide({ paths: ['pub/a.txt', 'pub/b.txt'] }).effect, 'allow');
+    const d = decide({ paths: ['pub/a.txt', 'pub/../secret/s.txt'] });
+    assert.deepEqual([d.effect, d.policyIds], ['deny', ['no-secret']]);
+    assert.equal(decide({ source: 'pub/a', destination: 'secret/b' }).effect, 'deny', 'source and destination are each a path');
+    assert.equal(decide({ edits: [{ path: 'secret/x' }] }).effect, 'deny', 'a nested path too');
+    assert.equal(decide({ paths: ['pub/a', 'shared/b'] }).effect, 'needs-approval');
+    assert.equal(decide({ paths: ['shared/b', 'secret/c'] }).effect, 'deny', 'deny wins over approval');
+    assert.equal(decide({ path: ['secret/x'] }).effect, 'deny', 'a path of the wrong type is still a schema deny');
   });
 
   test('a declared argument of the wrong type denies the call with the path of the mismatch', () => {
@@ -124,7 +165,7 @@ describe('arguments', () => {
   test('arguments that are not an object, or hold a NUL byte in a path, are refused', () => {
     assert.throws(() => policy.readArguments(['x']), PolicyInputError);
     assert.throws(() => policy.readArguments({ path: '/data/agent-a/x\0.txt' }), /NUL/);
-    assert.deepEqual(policy.readArguments(undefined), { forwarded: {}, decided: {} });
+    assert.deepEqual(policy.readArguments(undefined), { forwarded: {}, decided: {}, paths: [] });
   });
 });
 

@@ -1,0 +1,104 @@
+/**
+ * What each upstream may reach on the gateway's machine, as the operator configured it: its roots (which the
+ * gateway itself answers `roots/list` with; a client's roots pass only where the operator opted in), the
+ * directories relative path arguments resolve against, and, for a stdio upstream (which sees the gateway's
+ * filesystem), symlink resolution and the guard on the gateway's own files. A remote upstream's filesystem
+ * is out of the gateway's sight: its paths are canonicalised lexically only.
+ */
+import { realpath } from 'node:fs/promises';
+import { statSync } from 'node:fs';
+import { basename, dirname } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { isStdioServer, type ServerConfig } from '../config/index.js';
+import { namedPaths, realish, rootPath, within, type GatewayFile } from './gateway-files.js';
+
+export interface Root {
+  uri: string;
+  name: string;
+}
+
+export interface Reach {
+  /** Absolute directories (real paths where they exist): configured `roots`, else a stdio upstream's directory arguments. */
+  roots: readonly string[];
+  /** The configured roots as `roots/list` answers them; empty: the gateway declares no roots capability upstream. */
+  advertised: readonly Root[];
+  /** A client's roots pass, each inside the configured ones and allowed by policy (`use_root`). */
+  clientRoots: boolean;
+  /** A stdio upstream: it sees this filesystem, so symlinks are resolved and the gateway's files are guarded. */
+  local: boolean;
+  /** The operator let it reach the gateway's own files. */
+  gatewayFiles: boolean;
+}
+
+const isDirectory = (p: string): boolean => {
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+};
+
+export const rootOf = (path: string): Root => ({ uri: pathToFileURL(path).href, name: basename(path) || path });
+
+/** The real path of `p` (absolute): resolved where it exists, else its nearest existing ancestor's plus the rest. */
+export async function resolveReal(p: string): Promise<string> {
+  try {
+    return await realpath(p);
+  } catch {
+    const parent = dirname(p);
+    return parent === p ? p : `${(await resolveReal(parent)).replace(/\/$/, '')}/${basename(p)}`;
+  }
+}
+
+export class Confinement {
+  private readonly reaches = new Map<string, Reach>();
+
+  constructor(
+    servers: ReadonlyMap<string, ServerConfig>,
+    baseDir: string,
+    private readonly files: readonly GatewayFile[] = [],
+  ) {
+    for (const [name, server] of servers) this.reaches.set(name, reachOf(server, baseDir));
+  }
+
+  reach(upstream: string): Reach {
+    return this.reaches.get(upstream) ?? { roots: [], advertised: [], clientRoots: false, local: false, gatewayFiles: false };
+  }
+
+  /** `path` (absolute, canonical) as the upstream's filesystem resolves it: symlinks followed for a stdio upstream. */
+  async resolve(upstream: string, path: string): Promise<string> {
+    return this.reach(upstream).local && path.startsWith('/') ? resolveReal(path) : path;
+  }
+
+  /** What of the gateway's own files `path` (resolved) is or lies in, when the upstream may not reach them. */
+  gatewayFile(upstream: string, path: string): GatewayFile | undefined {
+    const r = this.reach(upstream);
+    if (!r.local || r.gatewayFiles || !path.startsWith('/')) return undefined;
+    return this.files.find((f) => within(path, f.path));
+  }
+
+  /** A client root intersected with the upstream's configured roots: the deeper of the two where one holds the other. */
+  intersect(upstream: string, path: string): string[] {
+    const out = new Set<string>();
+    for (const root of this.reach(upstream).advertised.map((r) => r.uri)) {
+      const configured = decodeURIComponent(new URL(root).pathname);
+      if (within(path, configured)) out.add(path);
+      else if (within(configured, path)) out.add(configured);
+    }
+    return [...out];
+  }
+}
+
+function reachOf(server: ServerConfig, baseDir: string): Reach {
+  const local = isStdioServer(server);
+  const configured = (server.roots ?? []).map((r) => rootPath(r, baseDir)).filter((p): p is string => p !== undefined).map(realish);
+  // Without configured roots, a stdio upstream's directory arguments are where it works (server-filesystem's dirs).
+  const implicit = local && configured.length === 0 ? namedPaths(server, baseDir).filter(([place]) => place.startsWith('args.')).map(([, p]) => realish(p)).filter(isDirectory) : [];
+  return {
+    roots: configured.length > 0 ? configured : [...new Set(implicit)],
+    advertised: configured.map(rootOf),
+    clientRoots: server.clientRoots === true,
+    local,
+    gatewayFiles: server.allowGatewayFiles === true,
+  };
+}
