@@ -177,9 +177,16 @@ export class RequestAuthorization {
     return ok;
   }
 
-  /** The refusal of a use of an upstream the caller may not reach (recorded as a deny). */
-  unreachable(upstream: string): WardenError {
-    const reason = this.subject === null ? 'the caller is not authenticated' : this.task !== undefined && !this.mayReachInTask(upstream) ? `server ${upstream} is outside the grant of task ${this.task.id}` : `no policy permits ${this.subject.agent} to list server ${upstream}`;
+  /** The refusal of a use of an upstream (or, undefined, of any upstream) the caller may not reach (recorded as a deny). */
+  unreachable(upstream?: string): WardenError {
+    const reason =
+      this.subject === null
+        ? 'the caller is not authenticated'
+        : upstream === undefined
+          ? `no policy permits ${this.subject.agent} to list any server that could serve this`
+          : this.task !== undefined && !this.mayReachInTask(upstream)
+            ? `server ${upstream} is outside the grant of task ${this.task.id}`
+            : `no policy permits ${this.subject.agent} to list server ${upstream}`;
     return this.deny({ effect: 'deny', policyIds: [], reason, version: this.policy.version, errors: [] });
   }
 

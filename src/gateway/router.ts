@@ -119,9 +119,9 @@ async function resolveName(ctx: RouteContext, kind: 'tools' | 'prompts', exposed
   // Only the upstreams whose prefix the name carries are asked, and only those the caller may reach.
   const owners = session.catalog.possibleOwners(exposed, session.order);
   const open = reachable(ctx, owners);
-  if (open.length === 0 && owners.length === 1) {
-    ctx.audit.upstream = owners[0]!;
-    throw ctx.authz.unreachable(owners[0]!);
+  if (open.length === 0 && owners.length > 0) {
+    if (owners.length === 1) ctx.audit.upstream = owners[0]!;
+    throw ctx.authz.unreachable(owners.length === 1 ? owners[0] : undefined);
   }
   await load(ctx, kind, false, open);
   let entry = session.catalog.resolveName(kind, exposed, session.order);
@@ -159,6 +159,7 @@ function canonicalResource(ctx: RouteContext, uri: unknown, template = false): s
 /** The upstream serving a canonical resource URI, among those the caller may reach. */
 async function resolveUri(ctx: RouteContext, uri: string): Promise<string> {
   const { session } = ctx;
+  if (reachable(ctx).length === 0) throw ctx.authz.unreachable();
   await Promise.all([load(ctx, 'resources'), load(ctx, 'resourceTemplates')]);
   const found = session.catalog.resolveUri(uri, session.order);
   if (found) return found;

@@ -125,11 +125,11 @@ describe('relays through the gateway', () => {
     assert.ok(seen.includes('elicitation/create'));
   });
 
-  test('roots: the upstream lists the client roots', async () => {
+  test('roots are the operator\'s: a client\'s roots are never asked for or passed on (none configured here)', async () => {
     const { client, seen } = main;
-    const r = await client.callTool({ name: 'every__get-roots-list', arguments: {} }, undefined, CALL_TIMEOUT);
-    assert.match(text(r), /file:\/\/\/tmp\/relay-root/);
-    assert.ok(seen.includes('roots/list'));
+    const { tools } = await client.listTools();
+    assert.ok(!tools.some((t) => t.name === 'every__get-roots-list'), 'the upstream was told of no roots capability');
+    assert.ok(!seen.includes('roots/list'), 'the client was never asked for its roots');
   });
 
   test('progress notifications reach onprogress with increasing progress', async () => {
