@@ -179,15 +179,13 @@ export class RequestAuthorization {
 
   /** The refusal of a use of an upstream (or, undefined, of any upstream) the caller may not reach (recorded as a deny). */
   unreachable(upstream?: string): WardenError {
-    const reason =
-      this.subject === null
-        ? 'the caller is not authenticated'
-        : upstream === undefined
-          ? `no policy permits ${this.subject.agent} to list any server that could serve this`
-          : this.task !== undefined && !this.mayReachInTask(upstream)
-            ? `server ${upstream} is outside the grant of task ${this.task.id}`
-            : `no policy permits ${this.subject.agent} to list server ${upstream}`;
-    return this.deny({ effect: 'deny', policyIds: [], reason, version: this.policy.version, errors: [] });
+    const refuse = (reason: string) => this.deny({ effect: 'deny', policyIds: [], reason, version: this.policy.version, errors: [] });
+    if (this.subject === null) return refuse('the caller is not authenticated');
+    if (upstream === undefined) return refuse(`no policy permits ${this.subject.agent} to list any server that could serve this`);
+    if (!this.mayReachInTask(upstream)) return refuse(`server ${upstream} is outside the grant of task ${this.task?.id}`);
+    // The `list` decision itself, so the refusal names the policy (a tenant forbid, ...) that made it.
+    const d = this.policy.decide('list', this.subject, this.authz.serverTarget(upstream), this.context(undefined));
+    return d.effect === 'deny' ? this.deny(d) : refuse(`no policy permits ${this.subject.agent} to list server ${upstream}`);
   }
 
   private mayReachInTask(upstream: string): boolean {

@@ -120,6 +120,8 @@ async function resolveName(ctx: RouteContext, kind: 'tools' | 'prompts', exposed
   const owners = session.catalog.possibleOwners(exposed, session.order);
   const open = reachable(ctx, owners);
   if (open.length === 0 && owners.length > 0) {
+    // Refused unlisted: the audit names the tool as the client asked for it.
+    ctx.audit.target = exposed;
     if (owners.length === 1) ctx.audit.upstream = owners[0]!;
     throw ctx.authz.unreachable(owners.length === 1 ? owners[0] : undefined);
   }

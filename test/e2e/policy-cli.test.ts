@@ -100,7 +100,7 @@ describe('warden init and warden policy, the real binary', () => {
     assert.equal(ok.code, 0, ok.stdout + ok.stderr);
     assert.match(ok.stdout, /^approve-destructive-in-prod\s+permit @approval\s+policies\/starter\.cedar:\d+:\d+\s+compiled$/m);
     assert.match(ok.stdout, /^forbid-other-tenants\s+forbid\s+policies\/starter\.cedar:\d+:\d+\s+compiled$/m);
-    assert.match(ok.stdout, /valid: 8 policies in 1 file \(1 needs approval\), 0 warnings, version [0-9a-f]{16}/);
+    assert.match(ok.stdout, /valid: 9 policies in 1 file \(1 needs approval\), 0 warnings, version [0-9a-f]{16}/);
     writeFileSync(join(proj, 'bad.cedar'), '@id("typo")\npermit (principal is Agent, action, resource)\nwhen { principal.tennant == "acme" };\n');
     const bad = await warden(['policy', 'validate', 'bad.cedar']);
     assert.equal(bad.code, 1, bad.stdout + bad.stderr);
