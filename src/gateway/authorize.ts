@@ -6,7 +6,7 @@
 import type { AuditDecision } from '../audit/event.js';
 import type { AgentConfig, ServerConfig } from '../config/index.js';
 import type { Principal } from '../identity/principal.js';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import {
   canonicalPathArguments,
   canonicalUri,
@@ -199,8 +199,9 @@ export class RequestAuthorization {
 
   /**
    * The arguments with every path canonical as `upstream` sees it: relative paths resolved against its roots,
-   * and, for a stdio upstream, symlinks followed. A path that reaches one of the gateway's own files is
-   * refused. Arguments that cannot be read are returned as they are: the decision refuses them.
+   * and, for a stdio upstream, symlinks followed. A path outside the upstream's configured roots, or one that
+   * reaches the gateway's own files, is refused. Arguments that cannot be read are returned as they are: the
+   * decision refuses them.
    */
   async prepareArguments(upstream: string, args: unknown): Promise<unknown> {
     if (typeof args !== 'object' || args === null || Array.isArray(args)) return args;
@@ -214,28 +215,33 @@ export class RequestAuthorization {
       if (err instanceof PolicyInputError) return args;
       throw err;
     }
-    if (!local) return read.args;
     const resolved = new Map<string, string>();
     for (const p of read.paths) {
-      const real = await confinement.resolve(upstream, p);
-      const own = confinement.gatewayFile(upstream, real);
-      if (own !== undefined) throw this.deny({ effect: 'deny', policyIds: [], reason: `a path reaches the gateway's own files (${own.what})`, version: this.policy.version, errors: [] });
+      const real = local ? await confinement.resolve(upstream, p) : p;
+      this.confine(upstream, real, 'a path');
       if (real !== p) resolved.set(p, real);
     }
     return resolved.size === 0 ? read.args : canonicalPathArguments(read.args, names, roots, (p) => resolved.get(p) ?? p).args;
   }
 
+  /** Refuses a (resolved) path outside the upstream's configured roots, or reaching the gateway's own files. */
+  private confine(upstream: string, path: string, what: string): void {
+    const confinement = this.authz.confinement;
+    const refuse = (reason: string) => this.deny({ effect: 'deny', policyIds: [], reason, version: this.policy.version, errors: [] });
+    const own = confinement.gatewayFile(upstream, path);
+    if (own !== undefined) throw refuse(`${what} reaches the gateway's own files (${own.what})`);
+    if (confinement.outsideRoots(upstream, path)) throw refuse(`${what} lies outside the roots of upstream ${upstream}`);
+  }
+
   /**
    * A resource URI in canonical form as `upstream` sees it: a `file:` URI of a stdio upstream has its symlinks
-   * followed, and may not reach the gateway's own files.
+   * followed; it may not leave the configured roots or reach the gateway's own files.
    */
   async prepareUri(upstream: string, uri: string): Promise<string> {
-    const confinement = this.authz.confinement;
-    if (!uri.startsWith('file://') || !confinement.reach(upstream).local) return uri;
-    const path = decodeURIComponent(new URL(uri).pathname);
-    const real = await confinement.resolve(upstream, path.length > 1 ? path.replace(/\/$/, '') : path);
-    const own = confinement.gatewayFile(upstream, real);
-    if (own !== undefined) throw this.deny({ effect: 'deny', policyIds: [], reason: `the URI reaches the gateway's own files (${own.what})`, version: this.policy.version, errors: [] });
+    if (!uri.startsWith('file:///')) return uri;
+    const path = fileURLToPath(uri);
+    const real = await this.authz.confinement.resolve(upstream, path.length > 1 ? path.replace(/\/$/, '') : path);
+    this.confine(upstream, real, 'the URI');
     return real === path ? uri : canonicalUri(pathToFileURL(real).href);
   }
 

@@ -77,6 +77,12 @@ export class Confinement {
     return this.files.find((f) => within(path, f.path));
   }
 
+  /** True when the upstream has configured roots and `path` (absolute, resolved) lies in none of them. */
+  outsideRoots(upstream: string, path: string): boolean {
+    const r = this.reach(upstream);
+    return r.advertised.length > 0 && path.startsWith('/') && !r.roots.some((root) => within(path, root));
+  }
+
   /** A client root intersected with the upstream's configured roots: the deeper of the two where one holds the other. */
   intersect(upstream: string, path: string): string[] {
     const out = new Set<string>();
@@ -91,7 +97,8 @@ export class Confinement {
 
 function reachOf(server: ServerConfig, baseDir: string): Reach {
   const local = isStdioServer(server);
-  const configured = (server.roots ?? []).map((r) => rootPath(r, baseDir)).filter((p): p is string => p !== undefined).map(realish);
+  // A remote upstream's roots name its own filesystem: taken as written, not resolved against this one.
+  const configured = (server.roots ?? []).map((r) => rootPath(r, baseDir)).filter((p): p is string => p !== undefined).map((p) => (local ? realish(p) : p));
   // Without configured roots, a stdio upstream's directory arguments are where it works (server-filesystem's dirs).
   const implicit = local && configured.length === 0 ? namedPaths(server, baseDir).filter(([place]) => place.startsWith('args.')).map(([, p]) => realish(p)).filter(isDirectory) : [];
   return {

@@ -15,6 +15,17 @@ export const everythingStdio = () => ({ command: process.execPath, args: [entry(
 export const filesystemStdio = (dir: string) => ({ command: process.execPath, args: [entry('@modelcontextprotocol/server-filesystem'), dir] });
 export const memoryStdio = (file: string) => ({ command: process.execPath, args: [entry('@modelcontextprotocol/server-memory')], env: { MEMORY_FILE_PATH: file } });
 
+/**
+ * A reference server behind the recording pass-through (test/fixtures/recording-proxy.ts): every line the
+ * gateway sends it is appended to `recordFile`.
+ */
+export const recorded = (spec: { command: string; args: string[]; env?: Record<string, string> }, recordFile: string) => ({
+  command: process.execPath,
+  args: ['--import', 'tsx', join(ROOT, 'test', 'fixtures', 'recording-proxy.ts'), spec.command, ...spec.args],
+  env: { ...(spec.env ?? {}), RECORD_FILE: recordFile },
+  cwd: ROOT,
+});
+
 /** A stdio fixture written in TypeScript, run through tsx. */
 export const tsFixtureStdio = (file: string, args: string[] = [], env: Record<string, string> = {}) => ({
   command: process.execPath,
