@@ -128,3 +128,43 @@ describe('upstream errors', () => {
     assert.deepEqual(r.error(plain), { value: plain, redacted: false, names: [] });
   });
 });
+
+describe('forms an upstream can hand a value back in (issue 11 item 5)', () => {
+  test('hex and base32 values in any letter case; other values stay case-sensitive', () => {
+    const hexValue = 'deadbeef0123456789abcdef';
+    const b32 = 'MFRGGZDFMZTWQ2LKNNWG23TP';
+    const r = redactor(['hex', hexValue], ['b32', b32], ['word', 'Password-Xy']);
+    assert.equal(r.text(`a ${hexValue.toUpperCase()} b DeAdBeEf0123456789AbCdEf`), 'a [redacted:hex] b [redacted:hex]');
+    assert.equal(r.text(b32.toLowerCase()), '[redacted:b32]');
+    assert.equal(r.text('password-xy'), 'password-xy', 'a value that is not hex or base32 is matched as written');
+  });
+
+  test('a value cut across consecutive text items (content blocks, contents, messages, strings) is found', () => {
+    const r = redactor(['t', TOKEN]);
+    const cut = (at: number) => [TOKEN.slice(0, at), TOKEN.slice(at)];
+    const [a, b] = cut(9);
+    const out = r.json({ content: [{ type: 'text', text: `token: ${a}` }, { type: 'text', text: `${b} end` }, { type: 'image', data: 'x' }] });
+    assert.deepEqual(out.value.content, [{ type: 'text', text: 'token: [redacted:t]' }, { type: 'text', text: ' end' }, { type: 'image', data: 'x' }]);
+    assert.equal(out.redacted, true);
+    const three = [TOKEN.slice(0, 5), TOKEN.slice(5, 10), TOKEN.slice(10)];
+    assert.deepEqual(r.json({ contents: three.map((text) => ({ uri: 'x://y', text })) }).value.contents.map((c) => c.text), ['[redacted:t]', '', '']);
+    assert.deepEqual(r.json({ messages: [{ role: 'user', content: { type: 'text', text: a } }, { role: 'user', content: { type: 'text', text: b } }] }).value.messages.map((m) => m.content.text), ['[redacted:t]', '']);
+    assert.deepEqual(r.json([a, b]).value, ['[redacted:t]', '']);
+    // Items with no text between the parts break the run: those are not one text to a client.
+    const apart = { content: [{ type: 'text', text: a }, { type: 'image', data: 'x' }, { type: 'text', text: b }] };
+    assert.equal(r.json(apart).value, apart);
+  });
+
+  test('values added under a scope (a task\'s leases) leave with it; a value another scope added stays', () => {
+    const r = new Redactor();
+    r.add([{ name: 'lease', value: 'lease-value-1234' }], 'task:1');
+    r.add([{ name: 'lease', value: 'shared-by-two-tasks' }], 'task:1');
+    r.add([{ name: 'lease', value: 'shared-by-two-tasks' }], 'task:2');
+    r.add([{ name: 'vault', value: 'vault-value-9876' }]);
+    r.forget('task:1');
+    assert.equal(r.text('lease-value-1234 shared-by-two-tasks vault-value-9876'), 'lease-value-1234 [redacted:lease] [redacted:vault]');
+    r.forget('task:2');
+    r.forget('');
+    assert.equal(r.text('shared-by-two-tasks vault-value-9876'), 'shared-by-two-tasks [redacted:vault]');
+  });
+});
