@@ -1,6 +1,7 @@
-// The gateway's decide step in-process, as a request takes it: GatewayPolicy.decide builds the entities
-// and context from a Subject and Target, reads the arguments (path normalisation, projection), evaluates
-// the main set and the approval set. Policies: the starter pack plus generated gateway-schema policies,
+// The gateway's decide step in-process, as a request takes it: GatewayPolicy.readArguments puts the path
+// arguments in canonical form (resolved against the upstream's root) and projects them, decideArguments
+// builds the entities and context from a Subject and Target and evaluates the main set and the approval set
+// once per path. Policies: the starter pack plus generated gateway-schema policies,
 // 10 / 100 / 1,000 in all; plus `visible` (a tools/list filter) over 500 tools.
 // Run alone: node --import tsx bench/policy-gateway.ts
 import fs from 'node:fs';
@@ -19,6 +20,8 @@ export interface GatewayDecideRow {
   shown: number;
 }
 
+/** The root relative path arguments resolve against (an upstream's configured roots). */
+const ROOTS = ['/data'];
 const STARTER = fs.readFileSync(path.join(ROOT, 'policies', 'starter', 'starter.cedar'), 'utf8');
 const SERVERS = 10;
 const TOOLS = 50;
@@ -55,7 +58,12 @@ function percentile(samples: number[], p: number): number {
 
 function measure(policy: GatewayPolicy, n: number): GatewayDecideRow {
   const targets = Array.from({ length: 64 }, (_, i) => tool(i % SERVERS, (i * 7) % TOOLS));
-  const one = (i: number) => policy.decide('call_tool', subject, targets[i % targets.length] as Target, context(policy.readArguments({ path: '/data/agent-3/./notes.txt', content: 'x' }).decided));
+  // As the gateway decides a call: the path canonicalised (relative, resolved against the upstream's root),
+  // then one decision per path in the arguments (here one).
+  const one = (i: number) => {
+    const read = policy.readArguments({ path: 'agent-3/./notes.txt', content: 'x' }, ROOTS);
+    return policy.decideArguments('call_tool', subject, targets[i % targets.length] as Target, context(read.decided), read);
+  };
   for (let i = 0; i < 5000; i++) one(i);
   const us: number[] = [];
   for (let i = 0; i < 20_000; i++) {

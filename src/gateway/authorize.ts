@@ -310,8 +310,7 @@ export class RequestAuthorization {
       const read = this.policy.readArguments(args, target.kind === 'server' ? [] : this.authz.confinement.reach(target.server.name).roots);
       forwarded = args === undefined ? undefined : read.forwarded;
       this.forwarded = forwarded;
-      const { arguments: _none, ...context } = this.context(read.decided);
-      d = this.policy.decideArguments(action, this.subject, target, context, read);
+      d = this.policy.decideArguments(action, this.subject, target, this.context(read.decided), read);
     } catch (err) {
       if (!(err instanceof PolicyInputError)) throw err;
       d = { effect: 'deny', policyIds: [], reason: err.message, version: this.policy.version, errors: [] };

@@ -35,35 +35,60 @@ export function canonicalPathArguments(
   roots: readonly string[] = [],
   map?: (path: string) => string,
 ): PathArguments {
-  const found = new Set<string>();
-  const path = (v: string): string => {
-    const c = canonicalPath(v, roots);
-    const p = map === undefined || c === '' ? c : map(c);
-    if (p !== '') found.add(p);
-    return p;
-  };
-  const value = (v: unknown, depth: number): unknown => {
-    if (typeof v === 'string') return path(v);
-    if (Array.isArray(v)) return list(v, (x) => value(x, depth + 1));
-    return walk(v, depth + 1);
-  };
-  const list = (v: unknown[], each: (x: unknown) => unknown): unknown[] => {
-    const mapped = v.map(each);
-    return mapped.some((x, i) => x !== v[i]) ? mapped : v;
-  };
-  const walk = (v: unknown, depth: number): unknown => {
-    if (depth > MAX_DEPTH) throw new PolicyInputError('the arguments are nested too deeply to find every path in them');
-    if (Array.isArray(v)) return list(v, (x) => walk(x, depth + 1));
-    if (!isRecord(v)) return v;
-    let out: Record<string, unknown> | undefined;
-    for (const [k, x] of Object.entries(v)) {
-      const next = names.has(k) ? value(x, depth) : walk(x, depth + 1);
-      // defineProperty: a `__proto__` key stays data.
-      if (next !== x) Object.defineProperty((out ??= { ...v }), k, { value: next, enumerable: true, writable: true, configurable: true });
+  const walk: Walk = { names, roots, map, found: [] };
+  return { args: walkValue(walk, args, 0) as Record<string, unknown>, paths: walk.found };
+}
+
+/** One walk's state. Plain functions, not closures: this runs on every call's decision. */
+interface Walk {
+  names: ReadonlySet<string>;
+  roots: readonly string[];
+  map: ((path: string) => string) | undefined;
+  found: string[];
+}
+
+function canonical(w: Walk, v: string): string {
+  const c = canonicalPath(v, w.roots);
+  const p = w.map === undefined || c === '' ? c : w.map(c);
+  if (p !== '' && !w.found.includes(p)) w.found.push(p);
+  return p;
+}
+
+/** A path argument's value: a path, a list of them, or (in a list) objects holding more arguments. */
+function pathValue(w: Walk, v: unknown, depth: number): unknown {
+  if (typeof v === 'string') return canonical(w, v);
+  if (!Array.isArray(v)) return walkValue(w, v, depth + 1);
+  let out: unknown[] | undefined;
+  for (let i = 0; i < v.length; i++) {
+    const next = pathValue(w, v[i], depth + 1);
+    if (next !== v[i]) (out ??= [...v])[i] = next;
+  }
+  return out ?? v;
+}
+
+function walkValue(w: Walk, v: unknown, depth: number): unknown {
+  if (depth > MAX_DEPTH) throw new PolicyInputError('the arguments are nested too deeply to find every path in them');
+  if (typeof v !== 'object' || v === null) return v;
+  if (Array.isArray(v)) {
+    let list: unknown[] | undefined;
+    for (let i = 0; i < v.length; i++) {
+      const next = walkValue(w, v[i], depth + 1);
+      if (next !== v[i]) (list ??= [...v])[i] = next;
     }
-    return out ?? v;
-  };
-  return { args: walk(args, 0) as Record<string, unknown>, paths: [...found] };
+    return list ?? v;
+  }
+  const record = v as Record<string, unknown>;
+  let out: Record<string, unknown> | undefined;
+  for (const k of Object.keys(record)) {
+    const x = record[k];
+    const next = w.names.has(k) ? pathValue(w, x, depth) : walkValue(w, x, depth + 1);
+    if (next === x) continue;
+    out ??= { ...record };
+    // defineProperty only where needed: it keeps a `__proto__` key data, but makes the object slow.
+    if (k === '__proto__') Object.defineProperty(out, k, { value: next, enumerable: true, writable: true, configurable: true });
+    else out[k] = next;
+  }
+  return out ?? record;
 }
 
 function project(v: unknown, t: SType): unknown {

@@ -132,6 +132,12 @@ function canonicalAuthority(scheme: string, authority: string): string {
   return `${userinfo}${host}${port === '' ? '' : `:${port}`}`;
 }
 
+/** ASCII text is its own NFC (the check is cheaper than normalising). */
+function isAscii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false;
+  return true;
+}
+
 /** Looks like an absolute URI (`scheme://...`) rather than a path. */
 export const isUriLike = (v: string): boolean => /^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(v);
 
@@ -144,11 +150,11 @@ export const isUriLike = (v: string): boolean => /^[A-Za-z][A-Za-z0-9+.-]*:\/\//
 export function canonicalPath(value: string, roots: readonly string[] = []): string {
   if (value.includes('\0')) throw new CanonicalError('the path contains a NUL byte');
   if (value === '') return value;
-  if (isUriLike(value)) return canonicalUri(value);
-  const nfc = value.normalize('NFC');
+  if (value.includes('://') && isUriLike(value)) return canonicalUri(value);
+  const nfc = isAscii(value) ? value : value.normalize('NFC');
   let p: string;
   if (nfc.startsWith('/')) p = posix.normalize(nfc);
-  else if (roots.length > 0) p = posix.resolve(roots[0]!, nfc);
+  else if (roots.length > 0) p = posix.normalize(`${roots[0]!}/${nfc}`);
   else {
     p = posix.normalize(nfc);
     if (p === '..' || p.startsWith('../')) throw new CanonicalError('a relative path may not climb above its start (`..`)');

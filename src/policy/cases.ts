@@ -196,7 +196,7 @@ export function evaluate(policy: GatewayPolicy, r: PolicyRequest, opts: Evaluate
     if (!(err instanceof PolicyInputError)) throw err;
     return deny(err.message);
   }
-  const decision = read === undefined ? policy.decide(r.action, r.subject, r.target, context) : policy.decideArguments(r.action, r.subject, r.target, r.context, read);
+  const decision = read === undefined ? policy.decide(r.action, r.subject, r.target, context) : policy.decideArguments(r.action, r.subject, r.target, context, read);
   const visible = r.listing ? policy.visible(r.action, r.subject, [r.target], context)[0] : undefined;
   return { decision, request: decisionRequest(r.action, r.subject, r.target, context), visible };
 }

@@ -122,16 +122,16 @@ export class GatewayPolicy {
   }
 
   /**
-   * Decides a use with its arguments. Each path the arguments hold is decided on its own, as
+   * Decides a use with its arguments (`context.arguments` is read.decided). Each path the arguments hold is decided on its own, as
    * `context.arguments.path` (the other arguments as they are), so a rule on `path` covers `paths`, `source`,
    * `destination` and nested paths alike: any deny denies the call, else any approval is needed; the call
    * is allowed only when every path is. A `path` of the wrong type is left for the schema check (deny).
    */
-  decideArguments(action: ActionName, subject: Subject, target: Target, context: Omit<CallContext, 'arguments'>, read: ReadArguments): GatewayDecision {
+  decideArguments(action: ActionName, subject: Subject, target: Target, context: CallContext, read: ReadArguments): GatewayDecision {
     const { decided, paths } = read;
     const single = paths.length === 0 || (paths.length === 1 && decided.path === paths[0]);
     if (single || !this.pathIsString || (decided.path !== undefined && typeof decided.path !== 'string')) {
-      return this.decide(action, subject, target, { ...context, arguments: decided });
+      return this.decide(action, subject, target, context.arguments === decided ? context : { ...context, arguments: decided });
     }
     let approval: GatewayDecision | undefined;
     let allowed: GatewayDecision | undefined;
@@ -144,10 +144,12 @@ export class GatewayPolicy {
     return (approval ?? allowed)!;
   }
 
+  /** `path` is declared a String, so each path can be decided as it. */
   private get pathIsString(): boolean {
-    const t = this.argumentsType.attrs.get('path')?.type;
-    return t !== undefined && t.k === 'string';
+    return (this.pathType ??= this.argumentsType.attrs.get('path')?.type.k ?? 'none') === 'string';
   }
+
+  private pathType: string | undefined;
 
   decide(action: ActionName, subject: Subject, target: Target, context: CallContext): GatewayDecision {
     let req: DecisionRequest | undefined;
