@@ -203,7 +203,7 @@ export class RequestAuthorization {
    * reaches the gateway's own files, is refused. Arguments that cannot be read are returned as they are: the
    * decision refuses them.
    */
-  async prepareArguments(upstream: string, args: unknown): Promise<unknown> {
+  prepareArguments(upstream: string, args: unknown): unknown {
     if (typeof args !== 'object' || args === null || Array.isArray(args)) return args;
     const confinement = this.authz.confinement;
     const { roots, local } = confinement.reach(upstream);
@@ -217,7 +217,7 @@ export class RequestAuthorization {
     }
     const resolved = new Map<string, string>();
     for (const p of read.paths) {
-      const real = local ? await confinement.resolve(upstream, p) : p;
+      const real = local ? confinement.resolve(upstream, p) : p;
       this.confine(upstream, real, 'a path');
       if (real !== p) resolved.set(p, real);
     }
@@ -237,10 +237,10 @@ export class RequestAuthorization {
    * A resource URI in canonical form as `upstream` sees it: a `file:` URI of a stdio upstream has its symlinks
    * followed; it may not leave the configured roots or reach the gateway's own files.
    */
-  async prepareUri(upstream: string, uri: string): Promise<string> {
+  prepareUri(upstream: string, uri: string): string {
     if (!uri.startsWith('file:///')) return uri;
     const path = fileURLToPath(uri);
-    const real = await this.authz.confinement.resolve(upstream, path.length > 1 ? path.replace(/\/$/, '') : path);
+    const real = this.authz.confinement.resolve(upstream, path.length > 1 ? path.replace(/\/$/, '') : path);
     this.confine(upstream, real, 'the URI');
     return real === path ? uri : canonicalUri(pathToFileURL(real).href);
   }

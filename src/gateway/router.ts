@@ -281,7 +281,7 @@ export async function route(ctx: RouteContext, req: JsonRpcRequest): Promise<Rec
       const conceal = (p: Record<string, unknown>) => ctx.session.concealSecrets(p);
       let args: Record<string, unknown> | undefined;
       try {
-        args = await checkRecording(ctx, async () => ctx.authz.checkCall(entry, await ctx.authz.prepareArguments(entry.upstream, params?.arguments), hooks, { rest, hold, conceal }), params?.arguments);
+        args = await checkRecording(ctx, () => ctx.authz.checkCall(entry, ctx.authz.prepareArguments(entry.upstream, params?.arguments), hooks, { rest, hold, conceal }), params?.arguments);
       } catch (err) {
         if (!(err instanceof InputRequired)) throw err;
         ctx.audit.inputRequired = true;
@@ -295,7 +295,7 @@ export async function route(ctx: RouteContext, req: JsonRpcRequest): Promise<Rec
       const entry = await resolveName(ctx, 'prompts', params?.name);
       ctx.audit.upstream = entry.upstream;
       ctx.audit.target = entry.original;
-      const args = await checkRecording(ctx, async () => ctx.authz.check('get_prompt', 'prompts', entry, await ctx.authz.prepareArguments(entry.upstream, params?.arguments)), params?.arguments);
+      const args = await checkRecording(ctx, () => ctx.authz.check('get_prompt', 'prompts', entry, ctx.authz.prepareArguments(entry.upstream, params?.arguments)), params?.arguments);
       return forward(ctx, entry.upstream, 'prompts/get', withArguments({ ...params, name: entry.original }, args), hasArray('messages'));
     }
     case 'resources/read':
@@ -306,7 +306,7 @@ export async function route(ctx: RouteContext, req: JsonRpcRequest): Promise<Rec
       ctx.audit.target = uri;
       const upstream = await resolveUri(ctx, uri);
       ctx.audit.upstream = upstream;
-      uri = await ctx.authz.prepareUri(upstream, uri);
+      uri = ctx.authz.prepareUri(upstream, uri);
       ctx.audit.target = uri;
       // Unsubscribing only stops updates: it needs no permission.
       if (req.method !== 'resources/unsubscribe') ctx.authz.checkResource('read_resource', upstream, uri);

@@ -333,7 +333,7 @@ export class GatewaySession {
       try {
         const canonical = canonicalUri(uri);
         if (!canonical.startsWith('file://')) continue;
-        const path = await this.deps.confinement.resolve(upstream, fileURLToPath(canonical).replace(/(.)\/$/, '$1'));
+        const path = this.deps.confinement.resolve(upstream, fileURLToPath(canonical).replace(/(.)\/$/, '$1'));
         for (const p of this.deps.confinement.intersect(upstream, path)) candidates.add(p);
       } catch {
         // A root with no single meaning is not passed on.

@@ -16,8 +16,10 @@ const SPECIAL = new Set(['http', 'https', 'ws', 'wss', 'ftp', 'file']);
 const DEFAULT_PORT: Record<string, string> = { http: '80', https: '443', ws: '80', wss: '443', ftp: '21' };
 /** RFC 3986 unreserved characters: their encoded and literal forms are the same URI. */
 const UNRESERVED = /^[A-Za-z0-9\-._~]$/;
-/** Characters that may not appear literally in a URI; they are percent-encoded in the canonical form. */
+/** Characters that may not appear literally in a URI (control characters among them): percent-encoded in the canonical form. */
+// eslint-disable-next-line no-control-regex
 const UNSAFE = /[\u0000-\u0020"<>\\^`{|}\u007f]/g;
+// eslint-disable-next-line no-control-regex
 const UNSAFE_TEMPLATE = /[\u0000-\u0020"<>\\^`|\u007f]/g;
 
 /** An address that has no single meaning: the request is refused with the reason. */
@@ -114,7 +116,7 @@ export function canonicalUri(uri: string, opts: UriOptions = {}): string {
 }
 
 /** NFC of the literal text only: a combining mark after `%0E` must not compose with the hex digit `E`. */
-const nfcOutsideEscapes = (s: string): string => (/[^\u0000-\u007f]/.test(s) ? s.split(/(%[0-9A-F]{2})/).map((part, i) => (i % 2 === 1 ? part : part.normalize('NFC'))).join('') : s);
+const nfcOutsideEscapes = (s: string): string => (!isAscii(s) ? s.split(/(%[0-9A-F]{2})/).map((part, i) => (i % 2 === 1 ? part : part.normalize('NFC'))).join('') : s);
 
 function canonicalAuthority(scheme: string, authority: string): string {
   const at = authority.lastIndexOf('@');
