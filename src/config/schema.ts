@@ -363,6 +363,13 @@ export const ConfigSchema = z
       if (server.clientRoots && (server.roots ?? []).length === 0) {
         ctx.addIssue({ code: 'custom', path: ['mcpServers', name, 'clientRoots'], message: 'needs roots: a client root is passed on only inside the configured ones' });
       }
+      (server.roots ?? []).forEach((root, i) => {
+        const uri = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(root);
+        if (uri && !/^file:\/\/\//i.test(root)) ctx.addIssue({ code: 'custom', path: ['mcpServers', name, 'roots', i], message: 'a root is a directory: a path or a file:/// URI' });
+        else if (!uri && !('command' in server) && !root.startsWith('/')) {
+          ctx.addIssue({ code: 'custom', path: ['mcpServers', name, 'roots', i], message: "a remote upstream's roots are on its own machine: give them as absolute paths" });
+        }
+      });
     }
     // Prefixed names must say which server they belong to: with servers `a` and `a_`, `a___x` is both
     // `a` + `__` + `_x` and `a_` + `__` + `x`.

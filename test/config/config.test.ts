@@ -40,6 +40,15 @@ test('a bad config names the file, the path and what is wrong', () => {
   assert.throws(() => validateConfig({ mcpServers: { a: { url: 'ftp://x/y' } } }, 't'), /mcpServers\.a/);
 });
 
+test('roots are directories, clientRoots needs them, and a remote upstream\'s roots are absolute', () => {
+  const one = (server: Record<string, unknown>) => validateConfig({ mcpServers: { a: server } }, 't');
+  assert.throws(() => one({ command: 'x', clientRoots: true }), /mcpServers\.a\.clientRoots: needs roots/);
+  assert.throws(() => one({ command: 'x', roots: ['https://example.com/'] }), /mcpServers\.a\.roots\.0: a root is a directory/);
+  assert.throws(() => one({ url: 'https://example.com/mcp', roots: ['data'] }), /mcpServers\.a\.roots\.0: a remote upstream/);
+  one({ command: 'x', roots: ['./data', 'file:///srv/x'], clientRoots: true, allowGatewayFiles: false });
+  one({ url: 'https://example.com/mcp', roots: ['/srv/data'] });
+});
+
 test('without auth the gateway refuses to start; mode none is loopback-only', () => {
   const log = silentLogger();
   assert.throws(() => checkAuthMode(validateConfig({ mcpServers: {} }, 't'), log), /no authentication is configured/);
