@@ -7,16 +7,15 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { Vault } from '../../src/credentials/index.js';
-import { openStore } from '../../src/store/index.js';
 import { startHeaderReporter, type HeaderReporter } from '../fixtures/header-reporter.js';
 import { auditAfter, BearerSession, lastAuditId, startAuthGateway, type AuthGateway } from '../helpers/auth.js';
 import { ALLOW_ALL_POLICY } from '../helpers/gateway.js';
 import { createTestIssuer, type TestIssuer } from '../helpers/idp.js';
+import { seedVault } from '../helpers/vault.js';
 
 const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
 const SHARED = `shared-${randomBytes(8).toString('hex')}`;
@@ -26,8 +25,6 @@ const CAROL = Array.from(randomBytes(24), (b) => BASE32[b % 32]).join('');
 
 describe('redaction spans every principal an upstream serves', () => {
   const dir = mkdtempSync(join(tmpdir(), 'warden-xredact-'));
-  const keyFile = join(dir, 'master.key');
-  const key = randomBytes(32);
   let reporter: HeaderReporter;
   let idp: TestIssuer;
   let gw: AuthGateway;
@@ -39,19 +36,12 @@ describe('redaction spans every principal an upstream serves', () => {
   };
 
   before(async () => {
-    writeFileSync(keyFile, key.toString('hex'));
-    const store = await openStore(join(dir, 'warden.db'));
-    const vault = await Vault.open(store.secrets, { current: key });
-    await vault.set({ name: 'gh/token' }, SHARED);
-    await vault.set({ name: 'gh/alice' }, ALICE);
-    await vault.set({ name: 'gh/carol' }, CAROL);
-    vault.close();
-    await store.close();
+    const vault = await seedVault(dir, { 'gh/token': SHARED, 'gh/alice': ALICE, 'gh/carol': CAROL });
     reporter = await startHeaderReporter();
     idp = await createTestIssuer(dir);
     gw = await startAuthGateway(
       { gh: { url: reporter.url, headers: { Authorization: 'Bearer ${secret:gh/token}' }, userSecrets: { alice: { 'gh/token': 'gh/alice' }, carol: { 'gh/token': 'gh/carol' } } } },
-      { store: join(dir, 'warden.db'), vault: { masterKeyFile: keyFile }, auth: { issuers: [{ issuer: idp.issuer, jwksFile: idp.jwksFile }] }, policy: { files: [ALLOW_ALL_POLICY] } },
+      { store: vault.store, vault: { masterKeyFile: vault.keyFile }, auth: { issuers: [{ issuer: idp.issuer, jwksFile: idp.jwksFile }] }, policy: { files: [ALLOW_ALL_POLICY] } },
     );
     // alice and carol use the upstream: it now holds their credentials.
     for (const user of ['alice', 'carol']) await (await session(user)).call('report');

@@ -7,16 +7,15 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { Vault } from '../../src/credentials/index.js';
-import { openStore } from '../../src/store/index.js';
 import { startHeaderReporter, type HeaderReporter } from '../fixtures/header-reporter.js';
 import { auditAfter, bearer, lastAuditId, post, startAuthGateway, type AuthGateway } from '../helpers/auth.js';
 import { ALLOW_ALL_POLICY } from '../helpers/gateway.js';
 import { createTestIssuer, type TestIssuer } from '../helpers/idp.js';
+import { seedVault } from '../helpers/vault.js';
 import type { RawResponse } from '../helpers/mcp-http.js';
 import { everythingStdio } from '../helpers/servers.js';
 
@@ -35,26 +34,18 @@ function stateless(url: string, token: string, method: string, params: Record<st
 
 describe('stateless requests are isolated like sessions', () => {
   const dir = mkdtempSync(join(tmpdir(), 'warden-stateless-'));
-  const keyFile = join(dir, 'master.key');
-  const key = randomBytes(32);
   let reporter: HeaderReporter;
   let idp: TestIssuer;
   let gw: AuthGateway;
   const token = (user: string) => idp.sign({ aud: gw.publicUrl, sub: user, client_id: 'app' });
 
   before(async () => {
-    writeFileSync(keyFile, key.toString('hex'));
-    const store = await openStore(join(dir, 'warden.db'));
-    const vault = await Vault.open(store.secrets, { current: key });
-    await vault.set({ name: 'gh/token' }, SHARED);
-    await vault.set({ name: 'gh/alice' }, ALICE);
-    vault.close();
-    await store.close();
+    const vault = await seedVault(dir, { 'gh/token': SHARED, 'gh/alice': ALICE });
     reporter = await startHeaderReporter();
     idp = await createTestIssuer(dir);
     gw = await startAuthGateway(
       { gh: { url: reporter.url, headers: { Authorization: 'Bearer ${secret:gh/token}' }, userSecrets: { alice: { 'gh/token': 'gh/alice' } } }, ev: everythingStdio() },
-      { store: join(dir, 'warden.db'), vault: { masterKeyFile: keyFile }, auth: { issuers: [{ issuer: idp.issuer, jwksFile: idp.jwksFile }] }, policy: { files: [ALLOW_ALL_POLICY] }, limits: { callTimeoutMs: 30_000 } },
+      { store: vault.store, vault: { masterKeyFile: vault.keyFile }, auth: { issuers: [{ issuer: idp.issuer, jwksFile: idp.jwksFile }] }, policy: { files: [ALLOW_ALL_POLICY] }, limits: { callTimeoutMs: 30_000 } },
     );
   });
 
