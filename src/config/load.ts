@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import type { z } from 'zod';
+import { describeIssues } from './messages.js';
 import { ConfigSchema, type WardenConfig } from './schema.js';
 
 export class ConfigError extends Error {
@@ -17,16 +17,11 @@ export interface LoadedConfig {
   baseDir: string;
 }
 
-function describe(issue: z.core.$ZodIssue): string {
-  const path = issue.path.length > 0 ? issue.path.map(String).join('.') : '(top level)';
-  return `${path}: ${issue.message}`;
-}
-
 /** Validates an already-parsed config object. `source` names where it came from, for messages. */
 export function validateConfig(value: unknown, source: string): WardenConfig {
   const result = ConfigSchema.safeParse(value);
   if (!result.success) {
-    const lines = result.error.issues.map((i) => `  - ${describe(i)}`).join('\n');
+    const lines = describeIssues(result.error.issues, value, ConfigSchema).map((l) => `  - ${l}`).join('\n');
     throw new ConfigError(`invalid config ${source}:\n${lines}`);
   }
   return result.data;

@@ -67,3 +67,28 @@ test('the host guard accepts our loopback names and refuses rebinding hosts and 
   const pub = createHostGuard('127.0.0.1', 7400, ['gw.internal:8443'], [], 'https://mcp.example.com/mcp');
   assert.ok(pub.hostAllowed('gw.internal:8443') && pub.hostAllowed('mcp.example.com'));
 });
+
+test('config errors name the exact key and the shape expected there', () => {
+  const message = (mcpServers: Record<string, unknown>, extra: Record<string, unknown> = {}) => {
+    try {
+      validateConfig({ auth: { mode: 'none' }, mcpServers, ...extra }, 'w.yaml');
+    } catch (err) {
+      return (err as Error).message;
+    }
+    return 'accepted';
+  };
+  // A number where a string goes: the key, what was given, how to fix it; not "needs command or url".
+  const port = message({ web: { command: 'node', env: { PORT: 3000 } } });
+  assert.match(port, /mcpServers\.web\.env\.PORT: expected a string, got the number 3000 \(quote it: "3000"\)/);
+  assert.doesNotMatch(port, /needs/);
+  // A typo of the key that decides the transport: named, with the key meant.
+  assert.match(message({ web: { comand: 'node' } }), /mcpServers\.web: an upstream needs "command" .*"comand" is not a known key: did you mean "command"\?/);
+  // A typo of another key, once the transport is clear: that key, and its neighbour.
+  assert.match(message({ web: { command: 'node', agrs: ['x'] } }), /mcpServers\.web\.agrs: unknown key \(did you mean "args"\?\)/);
+  assert.match(message({ web: { url: 'https://x.example/mcp', header: {} } }), /mcpServers\.web\.header: unknown key \(did you mean "headers"\?\)/);
+  assert.match(message({ web: { command: 'node', url: 'https://x.example/mcp' } }), /mcpServers\.web: give either "command" .* or "url" .*not both/);
+  assert.match(message({ web: 'npx server' }), /mcpServers\.web: expected a mapping .*got the string "npx server"/);
+  assert.match(message({}, { approvals: { holdSecond: 30 } }), /approvals\.holdSecond: unknown key \(did you mean "holdSeconds"\?\)/);
+  assert.match(message({}, { listen: 7400 }), /listen: expected a string, got the number 7400/);
+  assert.match(message({}, { mcpServer: {} }), /mcpServer: unknown key \(did you mean "mcpServers"\?\)/);
+});
