@@ -9,7 +9,7 @@ import { approvalNotifierFor, readApprovalSecrets } from '../approvals/notifier.
 import { approvalPageUrl } from '../approvals/page-url.js';
 import { RequestStateCodec } from '../approvals/request-state.js';
 import type { ApprovalService } from '../approvals/index.js';
-import { ConfigError, resolveStoreSpec, type ServerConfig, type WardenConfig } from '../config/index.js';
+import { ConfigError, resolveServerPaths, resolveStoreSpec, type ServerConfig, type WardenConfig } from '../config/index.js';
 import { checkSecretReferences, openVaultForReferences, secretInjector } from '../credentials/inject.js';
 import { checkUserSecrets, forUser } from '../credentials/user-secrets.js';
 import { auditPrincipal, Gateway } from '../gateway/index.js';
@@ -73,7 +73,9 @@ async function recordSecretUse(audit: AuditRecorder, upstream: string, owner: Pr
   });
 }
 
-export async function startGateway(config: WardenConfig, baseDir: string, log: Logger, source?: string): Promise<RunningGateway> {
+export async function startGateway(given: WardenConfig, baseDir: string, log: Logger, source?: string): Promise<RunningGateway> {
+  // Stdio upstreams run in the config's directory (or their cwd relative to it), wherever we were started.
+  const config = resolveServerPaths(given, baseDir);
   checkAuthMode(config, log, source);
   checkAdminConfig(config, source);
   const approvalSecrets = readApprovalSecrets(config.approvals, process.env, source);

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { describeIssues } from './messages.js';
-import { ConfigSchema, type WardenConfig } from './schema.js';
+import { ConfigSchema, isStdioServer, type WardenConfig } from './schema.js';
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -43,7 +43,20 @@ export function loadConfig(file: string): LoadedConfig {
     throw new ConfigError(`cannot parse config ${abs}: ${(err as Error).message}`);
   }
   const baseDir = dirname(abs);
-  return { config: validateConfig(value, abs), file: abs, baseDir };
+  return { config: resolveServerPaths(validateConfig(value, abs), baseDir), file: abs, baseDir };
+}
+
+/**
+ * Every stdio upstream runs in a directory relative to the config file: its `cwd` when given (relative
+ * paths resolved against the config's directory), else the config's directory itself. So relative paths in
+ * its `command` and `args` (`./data`, `./server.js`) mean the same wherever the gateway is started from,
+ * without guessing which arguments are paths (`-y`, a package name, a URL are left alone).
+ */
+export function resolveServerPaths(config: WardenConfig, baseDir: string): WardenConfig {
+  const mcpServers = Object.fromEntries(
+    Object.entries(config.mcpServers).map(([name, s]) => [name, isStdioServer(s) ? { ...s, cwd: resolve(baseDir, s.cwd ?? '.') } : s]),
+  );
+  return { ...config, mcpServers };
 }
 
 /** The SQLite path resolved against the config's directory; PostgreSQL URLs pass unchanged. */

@@ -21,7 +21,7 @@ test('a desktop-app mcpServers block is accepted as pasted, with safe defaults f
   assert.equal(config.listen, '127.0.0.1:7400');
   assert.equal(config.naming.prefix, 'auto');
   assert.equal(config.limits.maxBodyBytes, 4 * 1024 * 1024);
-  assert.deepEqual(config.mcpServers.files, { command: 'npx', args: ['-y', 'x'], env: {} });
+  assert.deepEqual(config.mcpServers.files, { command: 'npx', args: ['-y', 'x'], env: {}, cwd: dir }, 'a stdio server runs in the config folder');
 });
 
 test('a bad config names the file, the path and what is wrong', () => {
@@ -91,4 +91,15 @@ test('config errors name the exact key and the shape expected there', () => {
   assert.match(message({}, { approvals: { holdSecond: 30 } }), /approvals\.holdSecond: unknown key \(did you mean "holdSeconds"\?\)/);
   assert.match(message({}, { listen: 7400 }), /listen: expected a string, got the number 7400/);
   assert.match(message({}, { mcpServer: {} }), /mcpServer: unknown key \(did you mean "mcpServers"\?\)/);
+});
+
+test("a stdio upstream runs in the config's folder, or in its cwd relative to it; other arguments are left alone", () => {
+  const f = write('paths.yaml', 'auth: { mode: none }\nmcpServers:\n  a: { command: npx, args: [-y, pkg, ./data] }\n  b: { command: ./run.sh, cwd: sub/dir }\n  c: { command: x, cwd: /opt/srv }\n  h: { url: https://h.example/mcp }\n');
+  const { config } = loadConfig(f);
+  const s = config.mcpServers as Record<string, { cwd?: string; args?: string[] }>;
+  assert.equal(s.a?.cwd, dir);
+  assert.deepEqual(s.a?.args, ['-y', 'pkg', './data'], 'arguments are not rewritten: the cwd makes ./data relative to the config');
+  assert.equal(s.b?.cwd, join(dir, 'sub', 'dir'));
+  assert.equal(s.c?.cwd, '/opt/srv');
+  assert.equal(s.h?.cwd, undefined);
 });

@@ -112,9 +112,9 @@ export interface RunningWarden {
 }
 
 /** Starts `warden serve --config FILE` and waits for its "listening on" line. */
-export function startWarden(configFile: string, opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<RunningWarden> {
+export function startWarden(configFile: string, opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; cwd?: string } = {}): Promise<RunningWarden> {
   const timeoutMs = opts.timeoutMs ?? 20_000;
-  const child = spawn(process.execPath, [WARDEN_BIN, 'serve', '--config', configFile], { cwd: ROOT, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [WARDEN_BIN, 'serve', '--config', configFile], { cwd: opts.cwd ?? ROOT, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stderr.on('data', (d) => (stderr += String(d)));
