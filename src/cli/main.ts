@@ -128,6 +128,7 @@ export async function main(argv: string[]): Promise<void> {
     .option('--server <name>', 'grant a whole server (repeatable)', collect)
     .option('--tool <name>', 'grant one tool by the name clients see, e.g. files__write_file (repeatable)', collect)
     .option('--ttl <duration>', 'how long the task lives: seconds or 90s, 15m, 2h', '15m')
+    .option('--scope <scopes>', "the token's scopes, space- or comma-separated (default: the config's auth.requiredScopes)")
     .option('--json', 'the task, what was refused, and the token as JSON')
     .action(taskStart);
   usage(task.command('list').description('tasks, newest first'))
