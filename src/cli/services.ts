@@ -42,7 +42,7 @@ export function startTaskHook(config: WardenConfig, tasks: TaskService): StartTa
 export function approvalServiceFor(config: WardenConfig, store: ApprovalStore, onOpened?: ApprovalOptions['onOpened'], sealer?: CallSealer): ApprovalService | undefined {
   const a = config.approvals;
   if (a.approvers.length === 0) return undefined;
-  return new ApprovalService({ store, holdMs: a.holdSeconds * 1000, ttlMs: a.ttlSeconds * 1000, approvers: a.approvers, separationOfDuties: a.separationOfDuties, ...(onOpened ? { onOpened } : {}), ...(sealer ? { sealer } : {}) });
+  return new ApprovalService({ store, holdMs: a.holdSeconds * 1000, progressEveryMs: a.progressSeconds * 1000, ttlMs: a.ttlSeconds * 1000, approvers: a.approvers, separationOfDuties: a.separationOfDuties, ...(onOpened ? { onOpened } : {}), ...(sealer ? { sealer } : {}) });
 }
 
 /**

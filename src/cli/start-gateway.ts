@@ -57,6 +57,16 @@ export function checkAuthMode(config: WardenConfig, log: Logger, source = 'confi
   if (config.tls?.clientCaFile && !auth.spiffe) throw refuse('tls.clientCaFile', 'client certificates are read as X.509-SVIDs: configure auth.spiffe with the trust domain');
 }
 
+/** The official SDK's default request timeout: a longer hold outlives clients that send no progress token. */
+const SDK_DEFAULT_TIMEOUT_SECONDS = 60;
+
+function warnLongHold(config: WardenConfig, log: Logger): void {
+  const { approvers, holdSeconds } = config.approvals;
+  if (approvers.length > 0 && holdSeconds >= SDK_DEFAULT_TIMEOUT_SECONDS) {
+    log.warn({ holdSeconds }, `approvals.holdSeconds is ${holdSeconds}: clients that send no progress token (the MCP SDK's default) time out after ${SDK_DEFAULT_TIMEOUT_SECONDS} s without seeing approval_pending and its id; keep it below that`);
+  }
+}
+
 /** Every use of vault secrets (an upstream connection opened with them) is an audit event: names, never values. */
 async function recordSecretUse(audit: AuditRecorder, upstream: string, owner: Principal | null, secrets: readonly { name: string }[]): Promise<void> {
   await audit.record({
@@ -154,6 +164,7 @@ export async function startGateway(given: WardenConfig, baseDir: string, log: Lo
     const approvals = approvalServiceFor(config, store.approvals, requested, sealer);
     // Complete calls of requests decided or expired while no gateway ran are deleted now.
     if (approvals) await store.approvals.forgetCalls(new Date().toISOString());
+    warnLongHold(config, log);
     // In-protocol prompts (approvals.prompt: url) link to the approval page; their requestState is keyed by its secret.
     const approvalPrompt =
       config.approvals.prompt === 'url' && approvals && approvalSecrets.page !== undefined
