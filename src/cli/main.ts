@@ -23,7 +23,11 @@ export async function main(argv: string[]): Promise<void> {
     .description('run the gateway in front of the servers of a config file')
     .requiredOption('-c, --config <file>', 'config file (YAML or JSON)')
     .action(serve);
-  program.command('demo').description('start the gateway in front of the reference MCP servers and play a short session through it').action(demo);
+  program
+    .command('demo')
+    .description('an agent does a job for alice through the gateway, told step by step (offline, in a fresh folder)')
+    .option('--dir <dir>', 'play it in this new or empty folder (default: a new folder in the temporary directory)')
+    .action((opts: { dir?: string }) => demo(opts));
   program
     .command('connect')
     .description("a stdio MCP server for desktop apps and IDEs: forwards to the gateway with the agent's credential")

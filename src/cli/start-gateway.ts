@@ -196,7 +196,7 @@ export async function startGateway(given: WardenConfig, baseDir: string, log: Lo
       pageConfig && approvals && approvalSecrets.page !== undefined
         ? { service: approvals, store: store.approvals, audit, log, secret: approvalSecrets.page, page: pageConfig, clientSecret: approvalSecrets.pageClientSecret, approvers: config.approvals.approvers, separationOfDuties: config.approvals.separationOfDuties }
         : undefined;
-    const ingress = await startIngress(config, gateway, log, baseDir, (publicUrl) => createIdentity(config, publicUrl, baseDir, store, keys, startTaskHook(config, tasks), (p) => revocations.check(p)), callback, admin, page);
+    const ingress = await startIngress(config, gateway, log, baseDir, (publicUrl) => createIdentity(config, publicUrl, baseDir, store, keys, startTaskHook(config, tasks, audit), (p) => revocations.check(p)), callback, admin, page);
     linkBase ??= ingress.url;
     issuerRef.url ??= ingress.url;
     return {

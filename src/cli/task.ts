@@ -14,7 +14,7 @@ import type { Store } from '../store/index.js';
 import type { TaskRecord } from '../store/types.js';
 import { createLogger } from '../telemetry/log.js';
 import { withConfiguredStore } from './configured-store.js';
-import { leaseManagerFor, taskServiceFor } from './services.js';
+import { leaseManagerFor, taskServiceFor, taskStartEvent } from './services.js';
 
 export interface TaskStartOptions {
   config: string;
@@ -98,8 +98,7 @@ export function taskStart(opts: TaskStartOptions): Promise<void> {
       const keys = new SigningKeys(store.keys, ts.algorithm, ts.keyRotationHours * 3600_000, (ts.maxTtlSeconds + 300) * 1000);
       const tokens = new GatewayTokens(ts.issuer ?? new URL(publicUrl).origin, publicUrl, keys, store.tokens, auth.clockSkewSeconds, { homes: new AgentIssuers({ auth, agents: config.agents }) });
       const { token, record } = await tokens.mint({ agent: task.agent, user: task.user, tenant: task.tenant, chain: [], scopes, task: task.id, parentJti: null, expiresAt: Math.floor(Date.parse(task.expiresAt) / 1000) });
-      const granted = `granted ${[...task.servers, ...task.tools].join(', ')}${grant.refused.length ? `; refused ${grant.refused.map((r) => r.item).join(', ')}` : ''}`;
-      await recordTaskEvent(store, task, 'task/start', { effect: 'allow', policyIds: [], reason: granted, policyVersion: policy.version });
+      await new AuditRecorder(store.audit, createLogger('error'), { instance: 'warden-cli' }).record(taskStartEvent(task, grant, [], 'cli', policy.version));
       if (opts.json) {
         process.stdout.write(JSON.stringify({ task, refused: grant.refused, token, tokenId: record.jti }) + '\n');
         return;
