@@ -4,6 +4,7 @@ import { auditTail, auditTraceCommand } from './audit.js';
 import { auditVerify } from './audit-verify.js';
 import { connect } from './connect.js';
 import { demo } from './demo.js';
+import { doctor } from './doctor.js';
 import { init } from './init.js';
 import { policyExplain, policySchema, policyTest, policyValidate } from './policy.js';
 import { taskEnd, taskList, taskShow, taskStart } from './task.js';
@@ -105,6 +106,10 @@ export async function main(argv: string[]): Promise<void> {
     .option('--dir <dir>', 'where to write', '.')
     .option('--force', 'overwrite existing files')
     .action((opts) => void (process.exitCode = init(opts)));
+  usage(program.command('doctor').description('check a config end to end: config, auth, store, policy, each upstream started and listed, what each agent sees; prints the fix for each problem'))
+    .option('-c, --config <file>', 'config file', 'warden.yaml')
+    .option('--json', 'the findings as JSON')
+    .action((opts) => exit(doctor(opts)));
   const policy = usage(program.command('policy').description('check, test and explain Cedar policies (the config is -c FILE, else ./warden.yaml)'));
   usage(policy.command('validate').description('validate policies strictly against the gateway schema; list each with its effect, location and engine'))
     .argument('[files...]', 'policy files or directories (default: the config\'s policy.files)')

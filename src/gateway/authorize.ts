@@ -17,6 +17,7 @@ import { InputRequired, type Holder } from './approval-prompt.js';
 import { forwardedParams } from './forwarded-call.js';
 import { classifyTool, serverFacts } from './classification.js';
 import { RateMeter } from './rate-meter.js';
+import { EmptyListReporter, tenantHint, type HiddenItem } from './visibility.js';
 
 export interface AuthorizerOptions {
   /** The policy set in force; read once per request. */
@@ -56,9 +57,11 @@ const USE_ACTION: Record<ListKind, ActionName> = { tools: 'call_tool', prompts: 
 export class Authorizer {
   private readonly meter: RateMeter;
   private readonly toolTargets = new WeakMap<object, Target>();
+  readonly emptyLists: EmptyListReporter;
 
   constructor(private readonly opts: AuthorizerOptions) {
     this.meter = new RateMeter(opts.now);
+    this.emptyLists = new EmptyListReporter(opts.log);
   }
 
   get approvals(): ApprovalService | undefined {
@@ -230,7 +233,28 @@ export class RequestAuthorization {
     const inTask = targets.filter(([, t]) => this.granted(t));
     const candidates = inTask.map(([e]) => e);
     const shown = this.policy.visible(USE_ACTION[kind], this.subject, inTask.map(([, t]) => t), ctx);
-    return this.record(kind, candidates.filter((_, i) => shown[i]), entries.length);
+    const kept = candidates.filter((_, i) => shown[i]);
+    // A list that hides everything says why, once per caller: the usual cause is a config, not an attack.
+    if (kept.length === 0) this.authz.emptyLists.report(this.subject, kind, entries.length, this.firstHidden(kind, entries));
+    return this.record(kind, kept, entries.length);
+  }
+
+  /** The first entry the caller may not see, and why: its server is not listable, outside the task, or its use denied. */
+  firstHidden(kind: ListKind, entries: readonly Entry[]): HiddenItem | undefined {
+    if (this.subject === null) return entries.length > 0 ? { item: 'everything', reason: 'the caller is not authenticated' } : undefined;
+    const ctx = this.context(undefined);
+    for (const e of entries) {
+      const server = this.authz.serverTarget(e.upstream);
+      const listed = this.policy.decide('list', this.subject, server, ctx);
+      const hint = server.kind === 'server' ? tenantHint(this.subject, server.server) : undefined;
+      if (listed.effect === 'deny') return { item: `server ${e.upstream}`, reason: listed.reason, ...(hint ? { hint } : {}) };
+      const target = this.authz.target(kind, e);
+      const name = String(e.item.name ?? e.original);
+      if (!this.granted(target)) return { item: name, reason: `outside the grant of task ${this.task?.id}` };
+      const used = this.policy.decide(USE_ACTION[kind], this.subject, target, ctx);
+      if (used.effect === 'deny') return { item: name, reason: used.reason, ...(hint ? { hint } : {}) };
+    }
+    return undefined;
   }
 
   private record(kind: ListKind, shown: Entry[], total: number): Entry[] {

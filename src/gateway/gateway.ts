@@ -17,6 +17,7 @@ import { Authorizer } from './authorize.js';
 import type { RequestOutbound } from './channel.js';
 import { route, type RouteContext } from './router.js';
 import { GatewaySession, type SessionDeps, type SessionInit } from './session.js';
+import { surveyTools, type Survey } from './survey.js';
 
 export interface GatewayOptions {
   config: WardenConfig;
@@ -89,6 +90,8 @@ export class Gateway {
 
   /** Sessions opened with a task token, by task: their upstream processes stop when the task does. */
   private readonly taskSessions = new Map<string, Set<GatewaySession>>();
+  /** Surveys in progress: closed with the gateway, so no upstream process outlives it. */
+  private readonly surveys = new Set<GatewaySession>();
   private sweeper: NodeJS.Timeout | undefined;
 
   /** Stops the upstream connections (and stdio processes) of every session of a task that ended. */
@@ -135,6 +138,18 @@ export class Gateway {
           () => undefined,
         ),
     });
+  }
+
+  /** Starts and lists every upstream once, and says what each principal may see: for start-up logs and `warden doctor`. */
+  async survey(principals: readonly Principal[]): Promise<Survey> {
+    const session = this.newSession({ id: null, protocolVersion: SUPPORTED_REVISIONS[0]!, clientInfo: {}, clientCapabilities: {} });
+    this.surveys.add(session);
+    try {
+      return await surveyTools(session, this.authorizer, principals, (name) => this.servers.get(name)?.timeoutMs ?? this.opts.config.limits.callTimeoutMs);
+    } finally {
+      this.surveys.delete(session);
+      await session.close();
+    }
   }
 
   /** Stateless (2026-07-28) requests share one set of upstream connections that declare no client capabilities. */
@@ -279,6 +294,6 @@ export class Gateway {
 
   async close(): Promise<void> {
     clearInterval(this.sweeper);
-    await this.stateless?.close();
+    await Promise.all([this.stateless?.close(), ...[...this.surveys].map((s) => s.close())]);
   }
 }

@@ -81,7 +81,7 @@ async function listAll(ctx: RouteContext, client: UpstreamClient, kind: ListKind
 }
 
 /** Makes sure the catalog holds `kind` from every reachable upstream; unreachable ones are left out. */
-async function load(ctx: RouteContext, kind: ListKind, refresh = false): Promise<void> {
+export async function load(ctx: RouteContext, kind: ListKind, refresh = false): Promise<void> {
   const { session } = ctx;
   await Promise.all(
     session.order.map(async (name) => {

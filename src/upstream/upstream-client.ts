@@ -139,7 +139,7 @@ export class UpstreamClient {
     } catch (err) {
       await peer.close().catch(() => undefined);
       if ((this.state as State) === 'closed') throw err;
-      this.scheduleRestart(err instanceof Error ? err.message : 'connect failed', stderrOf(transport));
+      this.scheduleRestart(err instanceof Error ? `${err.message}${causeOf(err)}` : 'connect failed', stderrOf(transport));
       throw err instanceof WardenError ? err : this.unavailable('could not be started');
     }
   }
@@ -168,6 +168,15 @@ export class UpstreamClient {
   private unavailable(what: string): WardenError {
     return new WardenError('upstream_unavailable', `Upstream "${this.opts.name}" ${what}`, JsonRpcCode.UpstreamUnavailable);
   }
+}
+
+/** The network cause of a failed connect, for the operator: " (ECONNREFUSED 127.0.0.1:1)", or "". */
+function causeOf(err: Error): string {
+  for (let c: unknown = err.cause, depth = 0; c instanceof Error && depth < 4; c = c.cause, depth++) {
+    const code = (c as NodeJS.ErrnoException).code;
+    if (typeof code === 'string') return ` (${code}${'address' in c ? ` ${String((c as { address: unknown }).address)}:${String((c as { port?: unknown }).port ?? '')}` : ''})`;
+  }
+  return err.cause instanceof Error ? ` (${err.cause.message})` : '';
 }
 
 /** The stderr tail of a transport that keeps one (stdio). */

@@ -34,7 +34,7 @@ test('warden demo tells the mission end to end, and its audit log says the same'
   assert.equal(r.code, 0, `demo exited ${r.code}:\n${out}\n${r.stderr}`);
   assert.ok(elapsed < 15_000, `the demo took ${elapsed} ms`);
   const folder = /made fresh in (\S+) \(/.exec(out)?.[1];
-  assert.ok(folder?.startsWith(temp), `a fresh folder in the temporary directory: ${folder}`);
+  assert.ok(folder !== undefined && folder.startsWith(temp), `a fresh folder in the temporary directory: ${folder}`);
 
   // Identity: a JWT-SVID, a token exchange for alice, a task whose grant policy decided (and narrowed).
   assert.match(out, /planner acting for alice, tenant demo, scopes "mcp files:read files:write reports:read"/);
