@@ -8,7 +8,7 @@ import { Writable } from 'node:stream';
 import type { AuditEvent } from '../../src/audit/event.js';
 import { JsonlSink, OtlpSink, SinkPump, WebhookSink, backoffDelay, spanIds, verifyWebhookSignature, type CursorStore, type EventSource, type PumpOptions, type OtlpSpan, type SequencedEvent, type Sink } from '../../src/audit/sinks/index.js';
 import { createLogger } from '../../src/telemetry/log.js';
-import { freePort, startCollector } from '../fixtures/otlp-collector.js';
+import { startCollector } from '../fixtures/otlp-collector.js';
 
 const range = (a: number, b: number) => Array.from({ length: b - a + 1 }, (_, i) => a + i);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -171,16 +171,15 @@ describe('jsonl sink', () => {
 describe('webhook sink', () => {
   const secret = 'whsec-0123456789abcdef';
 
-  test('down (closed port, then 503) and back: every event arrives in order, signed', async () => {
-    const port = await freePort();
+  test('down (connections reset, then 503) and back: every event arrives in order, signed', async () => {
+    const rx = await startCollector({ down: true });
     const [src, cur, cap] = [new Outbox(20), new Cursors(), capture()];
-    const p = pump(src, cur, [new WebhookSink({ url: `http://127.0.0.1:${port}/hook?token=t0psecret`, secret, timeoutMs: 2000 })], { batchSize: 7 }, cap.log);
+    const p = pump(src, cur, [new WebhookSink({ url: `${rx.url()}/hook?token=t0psecret`, secret, timeoutMs: 2000 })], { batchSize: 7 }, cap.log);
     await until(() => (p.status()[0]?.failures ?? 0) >= 2);
     src.append(15);
     p.wake();
-    const rx = await startCollector({ port, listen: false });
     rx.respond = () => (rx.received.length < 3 ? 503 : 200);
-    await rx.listen();
+    rx.up();
     await until(() => cur.m.get('webhook') === 35);
     await rx.close();
     const seen: number[] = [];

@@ -1,14 +1,15 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import { checkAuthMode } from '../../src/cli/start-gateway.js';
 import { ConfigError, loadConfig, resolveStoreSpec, validateConfig } from '../../src/config/index.js';
 import { createHostGuard } from '../../src/ingress/guard.js';
 import { silentLogger } from '../../src/telemetry/log.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'warden-config-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
 const write = (name: string, text: string) => {
   const f = join(dir, name);
   writeFileSync(f, text);
