@@ -77,7 +77,8 @@ describe('pump', () => {
       worst = Math.max(worst, performance.now() - t);
     }
     assert.deepEqual([calls, got.length], [1, 0], 'all 2000 appends done while the one delivery still hangs');
-    assert.ok(performance.now() - started < 5000 && worst < 250, `appends never waited on the sink (worst ${worst.toFixed(1)} ms)`);
+    // The delivery hangs until released, so an append that waited on it would never finish: the bounds are wide for busy machines.
+    assert.ok(performance.now() - started < 20_000 && worst < 1000, `appends never waited on the sink (worst ${worst.toFixed(1)} ms)`);
     release();
     await until(() => got.length >= 2000);
     assert.deepEqual(got, range(1, 2000));
