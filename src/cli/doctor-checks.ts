@@ -108,7 +108,7 @@ export function surveyFindings(survey: Survey, loaded: LoadedConfig): Finding[] 
     const server = loaded.config.mcpServers[u.name];
     if (u.ok) out.push(ok(`upstream ${u.name}`, `started and listed: ${u.tools.length} tools`));
     else if (server && JSON.stringify(server).includes('${lease:')) out.push(ok(`upstream ${u.name}`, 'connects only within a task (it uses a lease); not started here'));
-    else out.push(problem(`upstream ${u.name}`, `${u.reason}${u.stderr?.length ? `\n${u.stderr.map((l) => `    | ${l}`).join('\n')}` : ''}`, upstreamFix(u, loaded)));
+    else out.push(problem(`upstream ${u.name}`, `${u.reason}${u.stderr?.length ? `\n${u.stderr.map((l) => `  | ${l}`).join('\n')}` : ''}`, upstreamFix(u, loaded)));
   }
   if (survey.views.length === 0) out.push(ok('agents', 'no agents registered: what a caller sees depends on its token (tenant claim, scopes)'));
   for (const v of survey.views) out.push(viewFinding(v));

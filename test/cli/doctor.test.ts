@@ -6,6 +6,8 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
@@ -72,6 +74,13 @@ describe('warden doctor', () => {
     assert.match(f.detail, /auth\.issuers\[0\]\.jwksFile \(nope\.json\) cannot be read: ENOENT/);
   });
 
+  test('a SPIFFE bundle without JWT-SVID keys', async () => {
+    const bundle = join(tmp.dir, 'bundle.json');
+    writeFileSync(bundle, JSON.stringify({ keys: [{ kty: 'EC', crv: 'P-256', x: 'x', y: 'y', use: 'sig', kid: 'k' }] }));
+    const f = problem(await doctorOf(sound({ auth: { spiffe: { trustDomain: 'example.org', bundleFile: bundle } } })), /^auth$/);
+    assert.match(f.detail, /auth\.spiffe\.bundleFile .* has no keys with use "jwt-svid"/);
+  });
+
   test('a store that cannot be opened', async () => {
     const dir = join(tmp.dir, 'not-a-db');
     mkdirSync(dir);
@@ -110,6 +119,28 @@ describe('warden doctor', () => {
     assert.ok(findings.some((x) => x.ok && x.check === 'upstream files'), 'the other upstream is still checked');
   });
 
+  test('an upstream command that is not executable', async () => {
+    const script = join(tmp.dir, 'not-executable.sh');
+    writeFileSync(script, '#!/bin/sh\n', { mode: 0o644 });
+    const f = problem(await doctorOf(sound({}, { locked: { command: script, tenant: 'acme' } })), /^upstream locked$/);
+    assert.match(f.detail, /EACCES/);
+    assert.match(f.fix!, /cannot be run by this user/);
+  });
+
+  test('an HTTP upstream that refuses the gateway', async () => {
+    const server = createServer((_req, res) => void res.writeHead(401, { 'content-type': 'application/json' }).end('{"error":"invalid_token"}'));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`;
+      const f = problem(await doctorOf(sound({}, { locked: { url, tenant: 'acme' } })), /^upstream locked$/);
+      assert.match(f.detail, /HTTP 401/);
+      assert.match(f.fix!, /refused the gateway's credentials/);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
+  });
+
   test('an HTTP upstream nobody answers', async () => {
     const f = problem(await doctorOf(sound({}, { remote: { url: 'http://127.0.0.1:1/mcp', tenant: 'acme' } })), /^upstream remote$/);
     assert.match(f.fix!, /nothing answers at mcpServers\.remote\.url/);
@@ -126,6 +157,12 @@ describe('warden doctor', () => {
   test('an agent registered without a tenant, in front of servers that have one', async () => {
     const f = problem(await doctorOf(sound({ agents: {} })), /^agent anonymous$/);
     assert.match(f.fix!, /agent anonymous has no tenant and server files belongs to tenant acme/);
+  });
+
+  test("an agent of another tenant than the servers'", async () => {
+    const f = problem(await doctorOf(sound({ agents: { anonymous: { tenant: 'globex' } } })), /^agent anonymous$/);
+    assert.match(f.detail, /server files: another tenant's servers and tools are off limits/);
+    assert.match(f.fix!, /agent anonymous is in tenant globex, server files in tenant acme/);
   });
 
   test('a gateway that would not start (an unresolvable secret)', async () => {
