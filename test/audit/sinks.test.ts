@@ -1,7 +1,7 @@
 /** Audit exports: the pump (outbox, order, backoff, never blocking), and the JSONL, webhook and OTLP sinks. */
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -49,7 +49,15 @@ function pump(src: EventSource, cur: CursorStore, sinks: Sink[], opts: PumpOptio
   p.start();
   return p;
 }
-const tmp = () => mkdtempSync(join(tmpdir(), 'warden-sinks-'));
+const made: string[] = [];
+const tmp = () => {
+  const dir = mkdtempSync(join(tmpdir(), 'warden-sinks-'));
+  made.push(dir);
+  return dir;
+};
+after(() => {
+  for (const dir of made) rmSync(dir, { recursive: true, force: true });
+});
 const seqsOf = (text: string) => text.split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { seq: number }).seq);
 const collect = (name: string, got: number[]): Sink => ({ name, deliver: async (es) => void got.push(...es.map((e) => e.seq!)) });
 after(() => Promise.all(pumps.map((p) => p.stop(100))));
