@@ -3,8 +3,10 @@
  * folder, offline, on the embedded store: an agent with a workload identity (a JWT-SVID) acts for alice by
  * token exchange and starts a task whose grant policy decides; reads go through; the task's upstream gets a
  * just-in-time credential the agent never sees; a sub-agent gets less authority by delegation; a write
- * waits until bob approves it with the real `warden approvals approve`; a `../` escape is refused with its
- * reason; revoking the task refuses the very next call; the audit trace and its verification end the story.
+ * waits until bob approves it with the real `warden approvals approve` (another process, as another
+ * terminal would run it); a `../` escape is refused with its reason; `warden revoke task` (another process
+ * too) refuses the very next call; the audit trace and its verification (the commands' own code, run here)
+ * end the story.
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -12,6 +14,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -20,6 +23,8 @@ import { loadConfig } from '../config/index.js';
 import { createLogger } from '../telemetry/log.js';
 import { ALICE_SCOPES, IDP_ISSUER, PLANNER, prepareDemo, REPORTS_SECRET_ENV, TRUST_DOMAIN, WRITER, type DemoSetup } from './demo-setup.js';
 import { startDemoUpstreams, type DemoUpstreams } from './demo-upstreams.js';
+import { auditTrace } from './audit-trace.js';
+import { runAuditVerify } from './audit-verify.js';
 import { startGateway, type RunningGateway } from './start-gateway.js';
 
 const WARDEN_BIN = fileURLToPath(new URL('../../bin/warden.js', import.meta.url));
@@ -63,10 +68,14 @@ async function call(client: Client, name: string, args: Record<string, unknown>)
   }
 }
 
-/** Runs the real CLI in the demo folder and prints the command and what it said. */
+/** Prints a command as typed in the demo folder, then what it said, indented under it. */
+function shell(write: Write, args: string[], output: string): void {
+  write(`   $ warden ${args.map((a) => (/[\s"]/.test(a) ? JSON.stringify(a) : a)).join(' ')} -c warden.yaml\n`);
+  for (const line of output.trimEnd().split('\n')) write(`     ${line}\n`);
+}
+
+/** Runs the real CLI in the demo folder, as another terminal would, and prints the command and what it said. */
 function cli(dir: string, write: Write, args: string[]): Promise<string> {
-  const shown = args.map((a) => (/[\s"]/.test(a) ? JSON.stringify(a) : a)).join(' ');
-  write(`   $ warden ${shown} -c warden.yaml\n`);
   return new Promise((resolveRun, reject) => {
     const child = spawn(process.execPath, [WARDEN_BIN, ...args, '-c', 'warden.yaml'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
@@ -74,11 +83,23 @@ function cli(dir: string, write: Write, args: string[]): Promise<string> {
     child.stderr.on('data', (d) => (out += String(d)));
     child.once('error', reject);
     child.once('close', (code) => {
-      for (const line of out.trimEnd().split('\n')) write(`     ${line}\n`);
+      shell(write, args, out);
       if (code === 0) resolveRun(out);
       else reject(new Error(`warden ${args[0]} ${args[1] ?? ''} exited with ${code}`));
     });
   });
+}
+
+/** A text sink for the CLI's own report functions, run in this process (the same code as the command). */
+function collector(): { stream: Writable; text: () => string } {
+  let text = '';
+  const stream = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      text += chunk.toString('utf8');
+      done();
+    },
+  });
+  return { stream, text: () => text };
 }
 
 /** RFC 8693 token exchange at the gateway's token endpoint. */
@@ -116,7 +137,7 @@ async function play(setup: DemoSetup, running: RunningGateway, upstreams: DemoUp
   const aud = running.url;
   const clients: Client[] = [];
   const show = (who: string, tool: string, what: string, r: { ok: boolean; text: string }) =>
-    say(`   ${who} -> ${tool} ${what}: ${r.ok ? '' : 'REFUSED: '}${oneLine(r.text)}`);
+    say(`   ${who} -> ${[tool, what].filter(Boolean).join(' ')}: ${r.ok ? '' : 'REFUSED: '}${oneLine(r.text)}`);
   try {
     say('\n1. The planner proves who it is and acts for alice');
     const alice = await setup.idp.sign({ sub: 'alice', aud, tenant: 'demo', client_id: 'demo-app', scope: ALICE_SCOPES }, 'at+jwt');
@@ -171,7 +192,10 @@ async function play(setup: DemoSetup, running: RunningGateway, upstreams: DemoUp
     show('planner', 'files__read_text_file', 'files/draft.md (the very next call)', await call(p, 'files__read_text_file', { path: join(filesDir, 'draft.md') }));
 
     say('\n7. The whole task, from the audit log: every hop, its decision, the approval and the lease');
-    await cli(dir, write, ['audit', 'trace', '--task', task.id]);
+    // `warden audit trace` itself, run in this process on the same store (it is what the command runs).
+    let trace = '';
+    await auditTrace({ task: task.id }, { query: (q) => running.store.audit.trace(q), write: (t) => void (trace += t) });
+    shell(write, ['audit', 'trace', '--task', task.id], trace);
     return task.id;
   } finally {
     await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
@@ -206,7 +230,10 @@ export async function demo(opts: DemoOptions = {}, write: Write = (t) => void pr
     await running.close();
     running = undefined;
     write(`\n   The gateway stops, signing a checkpoint over the last events. Nobody can change the log unnoticed:\n`);
-    await cli(dir, write, ['audit', 'verify']);
+    const report = collector();
+    const verified = await runAuditVerify({ config: setup.configFile }, report.stream, report.stream);
+    shell(write, ['audit', 'verify'], report.text());
+    if (verified !== 0) throw new Error('the audit chain did not verify');
     write(`\nDone in ${((performance.now() - t0) / 1000).toFixed(1)} s. Read it again: warden audit trace --task ${task} -c ${setup.configFile}\n`);
   } finally {
     await running?.close();

@@ -43,11 +43,11 @@ test('warden demo tells the mission end to end, and its audit log says the same'
   assert.ok(task, out);
   // Reads allowed; the leased credential reached the upstream and was redacted on its way back.
   assert.match(out, /planner -> files__read_text_file files\/draft\.md: # Weekly report/);
-  assert.match(out, /planner -> reports__weekly_figures : Week 23 for alice: .*Bearer \[redacted:lease\]/);
+  assert.match(out, /planner -> reports__weekly_figures: Week 23 for alice: .*Bearer \[redacted:lease\]/);
   assert.doesNotMatch(out + r.stderr, /rpt_/, 'the leased token never appears');
   // Delegation: one hop, less authority, and the missing scope is enforced.
   assert.match(out, /writer acting for alice, delegated by planner, same task, scopes "mcp files:read files:write"/);
-  assert.match(out, /writer -> reports__weekly_figures : REFUSED: .*reading reports needs the reports:read scope/);
+  assert.match(out, /writer -> reports__weekly_figures: REFUSED: .*reading reports needs the reports:read scope/);
   // The write is held, approved through the real CLI, then runs.
   const approval = /files\/report\.md: HELD, approval request (\S+)/.exec(out)?.[1];
   assert.ok(approval, out);
