@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { ConfigError, resolveStoreSpec, type LoadedConfig } from '../config/index.js';
 import type { PrincipalView, Survey, UpstreamSurvey } from '../gateway/index.js';
-import { loadJwksFile } from '../identity/issuer-verifier.js';
+import { loadJwksFile } from '../identity/index.js';
 import { loadPolicyFiles } from '../policy/index.js';
 import { openStore } from '../store/index.js';
 import { silentLogger } from '../telemetry/log.js';

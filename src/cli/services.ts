@@ -8,8 +8,7 @@ import { serverFacts, serverOfExposedName, subjectOf } from '../gateway/index.js
 import type { GatewayPolicy } from '../policy/index.js';
 import { ApprovalService, CallSealer, type ApprovalOptions } from '../approvals/index.js';
 import { loadMasterKeys, MASTER_KEY_ENV, MasterKeyMissing, VaultError, type MasterKeys } from '../credentials/index.js';
-import type { AuditRecorder } from '../audit/index.js';
-import type { AuditDraft } from '../audit/recorder.js';
+import type { AuditDraft, AuditRecorder } from '../audit/index.js';
 import type { ApprovalStore, LeaseRecord, Store, TaskRecord, TaskStore } from '../store/types.js';
 import { LeaseManager, type SubjectSigner } from '../credentials/leases/manager.js';
 import type { Logger } from '../telemetry/log.js';

@@ -5,7 +5,7 @@
  */
 import type { WardenConfig } from '../config/index.js';
 import type { Gateway, Survey } from '../gateway/index.js';
-import { ANONYMOUS, type Principal } from '../identity/principal.js';
+import { ANONYMOUS, type Principal } from '../identity/index.js';
 import type { Logger } from '../telemetry/log.js';
 
 /** The principals a config knows before any request: its registered agents, or the anonymous caller without auth. */

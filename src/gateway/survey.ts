@@ -3,7 +3,7 @@
  * nobody, closed afterwards), and what each given principal may see of them under the policy in force,
  * with the first reason something is hidden. `warden serve` logs it at start; `warden doctor` prints it.
  */
-import type { Principal } from '../identity/principal.js';
+import type { Principal } from '../identity/index.js';
 import type { Authorizer } from './authorize.js';
 import type { RequestOutbound } from './channel.js';
 import { load, type RouteContext } from './router.js';
