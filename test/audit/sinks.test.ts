@@ -97,7 +97,8 @@ describe('pump', () => {
     const src = new Outbox(3);
     let calls = 0;
     const down: Sink = { name: 'down', deliver: async () => Promise.reject(new Error(`down ${++calls}`)) };
-    const p = pump(src, new Cursors(), [down], { minBackoffMs: 300, maxBackoffMs: 300 });
+    // A backoff far longer than the loop below can take on a busy machine: any second call is a retry on wake.
+    const p = pump(src, new Cursors(), [down], { minBackoffMs: 60_000, maxBackoffMs: 60_000 });
     await until(() => calls === 1);
     for (let i = 0; i < 50; i++) {
       src.append(1);
