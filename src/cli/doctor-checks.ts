@@ -105,9 +105,8 @@ function upstreamFix(u: UpstreamSurvey, loaded: LoadedConfig): string {
 export function surveyFindings(survey: Survey, loaded: LoadedConfig): Finding[] {
   const out: Finding[] = [];
   for (const u of survey.upstreams) {
-    const server = loaded.config.mcpServers[u.name];
-    if (u.ok) out.push(ok(`upstream ${u.name}`, `started and listed: ${u.tools.length} tools`));
-    else if (server && JSON.stringify(server).includes('${lease:')) out.push(ok(`upstream ${u.name}`, 'connects only within a task (it uses a lease); not started here'));
+    if (u.withinTask) out.push(ok(`upstream ${u.name}`, 'connects only within a task (it uses a lease); not started here'));
+    else if (u.ok) out.push(ok(`upstream ${u.name}`, `started and listed: ${u.tools.length} tools`));
     else out.push(problem(`upstream ${u.name}`, `${u.reason}${u.stderr?.length ? `\n${u.stderr.map((l) => `  | ${l}`).join('\n')}` : ''}`, upstreamFix(u, loaded)));
   }
   if (survey.views.length === 0) out.push(ok('agents', 'no agents registered: what a caller sees depends on its token (tenant claim, scopes)'));

@@ -25,7 +25,8 @@ export function configuredPrincipals(config: WardenConfig): Principal[] {
 
 export function logSurvey(survey: Survey, log: Logger): void {
   for (const u of survey.upstreams) {
-    if (u.ok) log.info({ upstream: u.name, tools: u.tools.length }, `upstream ${u.name}: ${u.tools.length} tools`);
+    if (u.withinTask) log.info({ upstream: u.name }, `upstream ${u.name}: connects within tasks only (it uses a lease)`);
+    else if (u.ok) log.info({ upstream: u.name, tools: u.tools.length }, `upstream ${u.name}: ${u.tools.length} tools`);
     else log.warn({ upstream: u.name, reason: u.reason, ...(u.stderr ? { stderr: u.stderr.join('\n') } : {}) }, `upstream ${u.name} lists no tools: ${u.reason}`);
   }
   for (const v of survey.views) {

@@ -18,6 +18,7 @@ import type { RequestOutbound } from './channel.js';
 import { route, type RouteContext } from './router.js';
 import { GatewaySession, type SessionDeps, type SessionInit } from './session.js';
 import { surveyTools, type Survey } from './survey.js';
+import { leaseReferences } from '../credentials/index.js';
 
 export interface GatewayOptions {
   config: WardenConfig;
@@ -124,10 +125,11 @@ export class Gateway {
     return session;
   }
 
-  private newSession(init: SessionInit): GatewaySession {
+  /** `servers`: a subset of the configured upstreams (names stay as with all of them). */
+  private newSession(init: SessionInit, servers: ReadonlyMap<string, ServerConfig> = this.servers): GatewaySession {
     const { config, log, version } = this.opts;
     return new GatewaySession(init, {
-      servers: this.servers,
+      servers,
       naming: { ...config.naming, upstreamCount: this.servers.size },
       callTimeoutMs: config.limits.callTimeoutMs,
       log,
@@ -142,10 +144,14 @@ export class Gateway {
 
   /** Starts and lists every upstream once, and says what each principal may see: for start-up logs and `warden doctor`. */
   async survey(principals: readonly Principal[]): Promise<Survey> {
-    const session = this.newSession({ id: null, protocolVersion: SUPPORTED_REVISIONS[0]!, clientInfo: {}, clientCapabilities: {} });
+    // Upstreams that use a lease connect only within a task: not started here, reported as such.
+    const withinTask = [...this.servers].filter(([, s]) => leaseReferences(s).length > 0).map(([name]) => name);
+    const startable = new Map([...this.servers].filter(([name]) => !withinTask.includes(name)));
+    const session = this.newSession({ id: null, protocolVersion: SUPPORTED_REVISIONS[0]!, clientInfo: {}, clientCapabilities: {} }, startable);
     this.surveys.add(session);
     try {
-      return await surveyTools(session, this.authorizer, principals, (name) => this.servers.get(name)?.timeoutMs ?? this.opts.config.limits.callTimeoutMs);
+      const timeout = (name: string) => this.servers.get(name)?.timeoutMs ?? this.opts.config.limits.callTimeoutMs;
+      return await surveyTools(session, this.authorizer, principals, timeout, withinTask);
     } finally {
       this.surveys.delete(session);
       await session.close();

@@ -19,6 +19,8 @@ export interface UpstreamSurvey {
   reason?: string;
   /** Its last stderr lines (a stdio server that would not start). */
   stderr?: string[];
+  /** It uses a lease, so it connects only within a task: not started by the survey. */
+  withinTask?: true;
 }
 
 export interface PrincipalView {
@@ -39,7 +41,13 @@ export interface Survey {
 const NO_STREAM: RequestOutbound = { send: () => false, signal: new AbortController().signal };
 const CLIENT = { transport: 'survey', name: 'mcp-warden', protocolVersion: '' };
 
-export async function surveyTools(session: GatewaySession, authorizer: Authorizer, principals: readonly Principal[], timeoutMs: (upstream: string) => number): Promise<Survey> {
+export async function surveyTools(
+  session: GatewaySession,
+  authorizer: Authorizer,
+  principals: readonly Principal[],
+  timeoutMs: (upstream: string) => number,
+  withinTask: readonly string[] = [],
+): Promise<Survey> {
   const audit = { upstream: null, target: null, argsDigest: null, arguments: null, upstreamStatus: null, decision: null };
   const ctx: RouteContext = { argumentsMode: 'none', session, out: NO_STREAM, timeoutMs, authz: authorizer.forRequest(null, CLIENT), audit };
   await load(ctx, 'tools');
@@ -55,5 +63,5 @@ export async function surveyTools(session: GatewaySession, authorizer: Authorize
     const hidden = shown.length < entries.length ? authz.firstHidden('tools', entries.filter((e) => !shown.includes(String(e.item.name)))) : undefined;
     return { principal, shown, total: entries.length, ...(hidden ? { hidden } : {}) };
   });
-  return { upstreams, views };
+  return { upstreams: [...upstreams, ...withinTask.map((name): UpstreamSurvey => ({ name, ok: true, tools: [], withinTask: true }))], views };
 }

@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { runDoctor } from '../../src/cli/doctor.js';
 import type { Finding } from '../../src/cli/doctor-checks.js';
+import { setEnv } from '../helpers/approvals.js';
 import { assertBuilt, runWarden, tempDir, writeConfig } from '../helpers/e2e.js';
 import { filesystemStdio } from '../helpers/servers.js';
 
@@ -138,6 +139,18 @@ describe('warden doctor', () => {
     } finally {
       server.closeAllConnections();
       await new Promise((r) => server.close(r));
+    }
+  });
+
+  test('an upstream that uses a lease is not started (it connects within tasks), and is no problem', async () => {
+    const restore = setEnv('WARDEN_DOCTOR_TEST_LEASE_SECRET', 'lease-client-secret-0123456789');
+    try {
+      const leases = { api: { provider: 'oauth-exchange', tokenUrl: 'http://127.0.0.1:1/token', clientId: 'warden', clientSecretEnv: 'WARDEN_DOCTOR_TEST_LEASE_SECRET' } };
+      const findings = await doctorOf(sound({ leases }, { api: { url: 'http://127.0.0.1:1/mcp', headers: { Authorization: 'Bearer ${lease:api}' }, tenant: 'acme' } }));
+      assert.deepEqual(findings.filter((f) => !f.ok), []);
+      assert.match(findings.find((f) => f.check === 'upstream api')?.detail ?? '', /connects only within a task/);
+    } finally {
+      restore();
     }
   });
 
