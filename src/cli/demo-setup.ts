@@ -98,7 +98,7 @@ export async function prepareDemo(dir: string, upstream: string): Promise<DemoSe
     },
     agents: {
       [PLANNER]: { tenant: 'demo', owner: 'alice', description: 'plans the work; may start tasks' },
-      [WRITER]: { tenant: 'demo', description: 'a sub-agent that writes', delegatesFrom: [PLANNER] },
+      [WRITER]: { tenant: 'demo', owner: 'alice', description: 'a sub-agent that writes', delegatesFrom: [PLANNER] },
     },
     vault: { masterKeyFile: 'keys/master.key' },
     policy: { files: ['policies'] },
