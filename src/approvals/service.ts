@@ -24,6 +24,8 @@ export interface ApprovalOptions {
   /** The user an agent acts for may not approve its calls either. */
   separationOfDuties: boolean;
   pollMs?: number;
+  /** How often a held call's `waiting` hook runs (progress to the client); default 5 s. */
+  progressEveryMs?: number;
   now?: () => number;
   /**
    * Called once a new request is stored (to notify approvers), with the complete call approvers are shown; it
@@ -90,7 +92,7 @@ export class ApprovalService {
     let lastNotice = -Infinity;
     while (!hooks.signal.aborted) {
       const waited = performance.now() - started;
-      if (waited - lastNotice >= 5000) {
+      if (waited - lastNotice >= (this.opts.progressEveryMs ?? 5000)) {
         hooks.waiting?.(request, waited);
         lastNotice = waited;
       }

@@ -6,6 +6,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
+import { installedServerEntry, REFERENCE_SERVERS } from './reference-servers.js';
 
 export interface InitOptions {
   dir?: string;
@@ -19,7 +20,8 @@ export interface InitIo {
 
 const pack = (name: string): string => readFileSync(new URL(`../../policies/starter/${name}`, import.meta.url), 'utf8');
 
-export const CONFIG_TEMPLATE = `# mcp-warden configuration, written by \`warden init\`. Relative paths are relative to this file.
+/** The config `init` writes; `filesServer` is the YAML of the files server's command and args (see filesServerLines). */
+export const configTemplate = (filesServer: string): string => `# mcp-warden configuration, written by \`warden init\`. Relative paths are relative to this file.
 # Check it with \`warden policy validate\` and run it with \`warden serve -c warden.yaml\`.
 
 # Where the gateway listens for MCP clients (Streamable HTTP at http://127.0.0.1:7400/mcp).
@@ -64,8 +66,7 @@ policy:
 # The MCP servers behind the gateway, in the mcpServers shape desktop apps and IDEs use.
 mcpServers:
   files:
-    command: npx
-    args: [-y, "@modelcontextprotocol/server-filesystem", ./data]
+${filesServer}
     environment: dev          # prod (the default), staging, dev or sandbox: policies read resource.environment
     tenant: acme              # whose server this is; unset means shared
     trustAnnotations: true    # believe the server's readOnlyHint/destructiveHint; unset: every tool is a destructive write
@@ -73,11 +74,27 @@ mcpServers:
       "move_file": { destructive: true, risk: high }
 `;
 
+/**
+ * The files server's command: the filesystem server installed with mcp-warden, run with this Node (nothing
+ * is downloaded at start); `npx -y` only where it is not installed. `./data` is relative to the config file.
+ */
+export function filesServerLines(entry = installedServerEntry(REFERENCE_SERVERS.filesystem)): string {
+  // JSON strings are YAML strings: paths with spaces or colons stay intact.
+  const lines = (command: string, args: string[]) => [`    command: ${JSON.stringify(command)}`, `    args: [${args.map((x) => JSON.stringify(x)).join(', ')}]`];
+  if (entry === undefined) return lines('npx', ['-y', REFERENCE_SERVERS.filesystem, './data']).join('\n');
+  return [
+    '    # The filesystem server installed with mcp-warden, run with the Node that ran `warden init`. Elsewhere:',
+    '    #   command: npx',
+    `    #   args: [-y, "${REFERENCE_SERVERS.filesystem}", ./data]`,
+    ...lines(process.execPath, [entry, './data']),
+  ].join('\n');
+}
+
 /** Writes the config and the starter pack into `dir`; returns the exit code. */
 export function init(opts: InitOptions, io: InitIo = { stdout: process.stdout, stderr: process.stderr }): number {
   const dir = resolve(opts.dir ?? '.');
   const files: Array<[string, string]> = [
-    ['warden.yaml', CONFIG_TEMPLATE],
+    ['warden.yaml', configTemplate(filesServerLines())],
     [join('policies', 'starter.cedar'), pack('starter.cedar')],
     [join('policies', 'starter.test.yaml'), pack('starter.test.yaml')],
   ];

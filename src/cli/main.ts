@@ -4,6 +4,7 @@ import { auditTail, auditTraceCommand } from './audit.js';
 import { auditVerify } from './audit-verify.js';
 import { connect } from './connect.js';
 import { demo } from './demo.js';
+import { doctor } from './doctor.js';
 import { init } from './init.js';
 import { policyExplain, policySchema, policyTest, policyValidate } from './policy.js';
 import { taskEnd, taskList, taskShow, taskStart } from './task.js';
@@ -23,7 +24,11 @@ export async function main(argv: string[]): Promise<void> {
     .description('run the gateway in front of the servers of a config file')
     .requiredOption('-c, --config <file>', 'config file (YAML or JSON)')
     .action(serve);
-  program.command('demo').description('start the gateway in front of the reference MCP servers and play a short session through it').action(demo);
+  program
+    .command('demo')
+    .description('an agent does a job for alice through the gateway, told step by step (offline, in a fresh folder)')
+    .option('--dir <dir>', 'play it in this new or empty folder (default: a new folder in the temporary directory)')
+    .action((opts: { dir?: string }) => demo(opts));
   program
     .command('connect')
     .description("a stdio MCP server for desktop apps and IDEs: forwards to the gateway with the agent's credential")
@@ -101,6 +106,10 @@ export async function main(argv: string[]): Promise<void> {
     .option('--dir <dir>', 'where to write', '.')
     .option('--force', 'overwrite existing files')
     .action((opts) => void (process.exitCode = init(opts)));
+  usage(program.command('doctor').description('check a config end to end: config, auth, store, policy, each upstream started and listed, what each agent sees; prints the fix for each problem'))
+    .option('-c, --config <file>', 'config file', 'warden.yaml')
+    .option('--json', 'the findings as JSON')
+    .action((opts) => exit(doctor(opts)));
   const policy = usage(program.command('policy').description('check, test and explain Cedar policies (the config is -c FILE, else ./warden.yaml)'));
   usage(policy.command('validate').description('validate policies strictly against the gateway schema; list each with its effect, location and engine'))
     .argument('[files...]', 'policy files or directories (default: the config\'s policy.files)')
@@ -128,6 +137,7 @@ export async function main(argv: string[]): Promise<void> {
     .option('--server <name>', 'grant a whole server (repeatable)', collect)
     .option('--tool <name>', 'grant one tool by the name clients see, e.g. files__write_file (repeatable)', collect)
     .option('--ttl <duration>', 'how long the task lives: seconds or 90s, 15m, 2h', '15m')
+    .option('--scope <scopes>', "the token's scopes, space- or comma-separated (default: the config's auth.requiredScopes)")
     .option('--json', 'the task, what was refused, and the token as JSON')
     .action(taskStart);
   usage(task.command('list').description('tasks, newest first'))

@@ -2,6 +2,7 @@
 import { loadConfig } from '../config/index.js';
 import { createLogger } from '../telemetry/log.js';
 import { startGateway } from './start-gateway.js';
+import { reportStartup } from './startup-report.js';
 
 export async function serve(opts: { config: string }): Promise<void> {
   const { config, baseDir, file } = loadConfig(opts.config);
@@ -9,6 +10,7 @@ export async function serve(opts: { config: string }): Promise<void> {
   const running = await startGateway(config, baseDir, log, file);
   const upstreams = Object.keys(config.mcpServers).join(', ') || '(none)';
   process.stdout.write(`warden: listening on ${running.url} (config ${file}; store ${running.store.location}; upstreams: ${upstreams})\n`);
+  void reportStartup(running.gateway, config, log);
   const reload = () => void running.policy.reload();
   process.on('SIGHUP', reload);
   await new Promise<void>((resolve) => {

@@ -8,11 +8,11 @@ import { serverFacts, serverOfExposedName, subjectOf } from '../gateway/index.js
 import type { GatewayPolicy } from '../policy/index.js';
 import { ApprovalService, CallSealer, type ApprovalOptions } from '../approvals/index.js';
 import { loadMasterKeys, MASTER_KEY_ENV, MasterKeyMissing, VaultError, type MasterKeys } from '../credentials/index.js';
-import type { AuditRecorder } from '../audit/index.js';
+import type { AuditDraft, AuditRecorder } from '../audit/index.js';
 import type { ApprovalStore, LeaseRecord, Store, TaskRecord, TaskStore } from '../store/types.js';
 import { LeaseManager, type SubjectSigner } from '../credentials/leases/manager.js';
 import type { Logger } from '../telemetry/log.js';
-import { TaskService } from '../tasks/index.js';
+import { TaskService, type Grant } from '../tasks/index.js';
 
 export function taskServiceFor(config: WardenConfig, store: TaskStore, policy: () => GatewayPolicy, onEnd?: (task: TaskRecord) => Promise<void>): TaskService {
   const enabled = Object.entries(config.mcpServers).filter(([, s]) => !s.disabled);
@@ -27,10 +27,39 @@ export function taskServiceFor(config: WardenConfig, store: TaskStore, policy: (
   });
 }
 
-/** Starting tasks from a token exchange (`task_purpose`, `task_servers`, `task_tools`, `task_ttl`). */
-export function startTaskHook(config: WardenConfig, tasks: TaskService): StartTaskHook {
+/** What a grant gave and refused, with the policy's reasons: the reason of a task's `task/start` audit event. */
+export function grantSummary(task: TaskRecord, grant: Grant): string {
+  const refused = grant.refused.map((r) => `${r.item} (${r.reason})`).join(', ');
+  return `granted ${[...task.servers, ...task.tools].join(', ')}${refused ? `; refused ${refused}` : ''}`;
+}
+
+/** The `task/start` event of a task: who started it, and what policy granted and refused. */
+export function taskStartEvent(task: TaskRecord, grant: Grant, chain: readonly string[], authMethod: string, policyVersion?: string): AuditDraft {
+  return {
+    startedAt: Date.now(),
+    agent: task.agent,
+    user: task.user,
+    tenant: task.tenant,
+    chain: [...chain],
+    authMethod,
+    task: task.id,
+    sessionId: null,
+    protocolVersion: null,
+    method: 'task/start',
+    upstream: null,
+    target: null,
+    argsDigest: null,
+    decision: { effect: 'allow', policyIds: [], reason: grantSummary(task, grant), ...(policyVersion ? { policyVersion } : {}) },
+    outcome: 'ok',
+    errorCode: null,
+  };
+}
+
+/** Starting tasks from a token exchange (`task_purpose`, `task_servers`, `task_tools`, `task_ttl`), each a `task/start` event. */
+export function startTaskHook(config: WardenConfig, tasks: TaskService, audit?: AuditRecorder): StartTaskHook {
   return async (who, ask) => {
-    const { task } = await tasks.start(subjectOf(config.agents, who), ask);
+    const { task, grant } = await tasks.start(subjectOf(config.agents, who), ask);
+    await audit?.record(taskStartEvent(task, grant, who.chain, who.method));
     return { id: task.id, expiresAt: Math.floor(Date.parse(task.expiresAt) / 1000) };
   };
 }
@@ -42,7 +71,7 @@ export function startTaskHook(config: WardenConfig, tasks: TaskService): StartTa
 export function approvalServiceFor(config: WardenConfig, store: ApprovalStore, onOpened?: ApprovalOptions['onOpened'], sealer?: CallSealer): ApprovalService | undefined {
   const a = config.approvals;
   if (a.approvers.length === 0) return undefined;
-  return new ApprovalService({ store, holdMs: a.holdSeconds * 1000, ttlMs: a.ttlSeconds * 1000, approvers: a.approvers, separationOfDuties: a.separationOfDuties, ...(onOpened ? { onOpened } : {}), ...(sealer ? { sealer } : {}) });
+  return new ApprovalService({ store, holdMs: a.holdSeconds * 1000, progressEveryMs: a.progressSeconds * 1000, ttlMs: a.ttlSeconds * 1000, approvers: a.approvers, separationOfDuties: a.separationOfDuties, ...(onOpened ? { onOpened } : {}), ...(sealer ? { sealer } : {}) });
 }
 
 /**
@@ -82,13 +111,15 @@ export function callSealerFor(
 /** The lease manager of a config; undefined when it configures no leases. */
 export function leaseManagerFor(config: WardenConfig, store: Store, log: Logger, audit?: AuditRecorder, signSubject?: SubjectSigner): LeaseManager | undefined {
   if (Object.keys(config.leases).length === 0) return undefined;
-  const onEvent = async (event: 'issued' | 'revoked', l: LeaseRecord): Promise<void> =>
-    void (await audit
+  const onEvent = async (event: 'issued' | 'revoked', l: LeaseRecord): Promise<void> => {
+    // The lease's event names whose task it was for, so a trace reads "for alice, by planner".
+    const t = await store.tasks.get(l.task).catch(() => undefined);
+    await audit
       ?.record({
         startedAt: Date.now(),
-        agent: null,
-        user: null,
-        tenant: null,
+        agent: t?.agent ?? null,
+        user: t?.user ?? null,
+        tenant: t?.tenant ?? null,
         chain: [],
         authMethod: null,
         task: l.task,
@@ -102,7 +133,8 @@ export function leaseManagerFor(config: WardenConfig, store: Store, log: Logger,
         outcome: 'ok',
         errorCode: null,
       })
-      .catch((err: unknown) => log.error({ err }, 'could not record a lease event')));
+      .catch((err: unknown) => log.error({ err }, 'could not record a lease event'));
+  };
   return new LeaseManager({ store: store.leases, tasks: store.tasks, leases: config.leases, log, onEvent, ...(signSubject ? { signSubject } : {}) });
 }
 

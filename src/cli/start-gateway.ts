@@ -9,7 +9,7 @@ import { approvalNotifierFor, readApprovalSecrets } from '../approvals/notifier.
 import { approvalPageUrl } from '../approvals/page-url.js';
 import { RequestStateCodec } from '../approvals/request-state.js';
 import type { ApprovalService } from '../approvals/index.js';
-import { ConfigError, resolveStoreSpec, type ServerConfig, type WardenConfig } from '../config/index.js';
+import { ConfigError, resolveServerPaths, resolveStoreSpec, type ServerConfig, type WardenConfig } from '../config/index.js';
 import { checkSecretReferences, openVaultForReferences, secretInjector } from '../credentials/inject.js';
 import { checkUserSecrets, forUser } from '../credentials/user-secrets.js';
 import { auditPrincipal, checkGatewayFiles, Confinement, Gateway, gatewayFiles } from '../gateway/index.js';
@@ -58,6 +58,16 @@ export function checkAuthMode(config: WardenConfig, log: Logger, source = 'confi
   if (config.tls?.clientCaFile && !auth.spiffe) throw refuse('tls.clientCaFile', 'client certificates are read as X.509-SVIDs: configure auth.spiffe with the trust domain');
 }
 
+/** The official SDK's default request timeout: a longer hold outlives clients that send no progress token. */
+const SDK_DEFAULT_TIMEOUT_SECONDS = 60;
+
+function warnLongHold(config: WardenConfig, log: Logger): void {
+  const { approvers, holdSeconds } = config.approvals;
+  if (approvers.length > 0 && holdSeconds >= SDK_DEFAULT_TIMEOUT_SECONDS) {
+    log.warn({ holdSeconds }, `approvals.holdSeconds is ${holdSeconds}: clients that send no progress token (the MCP SDK's default) time out after ${SDK_DEFAULT_TIMEOUT_SECONDS} s without seeing approval_pending and its id; keep it below that`);
+  }
+}
+
 /** Every use of vault secrets (an upstream connection opened with them) is an audit event: names, never values. */
 async function recordSecretUse(audit: AuditRecorder, upstream: string, owner: Principal | null, secrets: readonly { name: string }[]): Promise<void> {
   await audit.record({
@@ -74,7 +84,9 @@ async function recordSecretUse(audit: AuditRecorder, upstream: string, owner: Pr
   });
 }
 
-export async function startGateway(config: WardenConfig, baseDir: string, log: Logger, source?: string): Promise<RunningGateway> {
+export async function startGateway(given: WardenConfig, baseDir: string, log: Logger, source?: string): Promise<RunningGateway> {
+  // Stdio upstreams run in the config's directory (or their cwd relative to it), wherever we were started.
+  const config = resolveServerPaths(given, baseDir);
   checkAuthMode(config, log, source);
   checkAdminConfig(config, source);
   // No upstream the gateway spawns is pointed at its own config, policies, store, keys or audit log.
@@ -159,6 +171,7 @@ export async function startGateway(config: WardenConfig, baseDir: string, log: L
     const approvals = approvalServiceFor(config, store.approvals, requested, sealer);
     // Complete calls of requests decided or expired while no gateway ran are deleted now.
     if (approvals) await store.approvals.forgetCalls(new Date().toISOString());
+    warnLongHold(config, log);
     // In-protocol prompts (approvals.prompt: url) link to the approval page; their requestState is keyed by its secret.
     const approvalPrompt =
       config.approvals.prompt === 'url' && approvals && approvalSecrets.page !== undefined
@@ -192,7 +205,7 @@ export async function startGateway(config: WardenConfig, baseDir: string, log: L
       pageConfig && approvals && approvalSecrets.page !== undefined
         ? { service: approvals, store: store.approvals, audit, log, secret: approvalSecrets.page, page: pageConfig, clientSecret: approvalSecrets.pageClientSecret, approvers: config.approvals.approvers, separationOfDuties: config.approvals.separationOfDuties }
         : undefined;
-    const ingress = await startIngress(config, gateway, log, baseDir, (publicUrl) => createIdentity(config, publicUrl, baseDir, store, keys, startTaskHook(config, tasks), (p) => revocations.check(p)), callback, admin, page);
+    const ingress = await startIngress(config, gateway, log, baseDir, (publicUrl) => createIdentity(config, publicUrl, baseDir, store, keys, startTaskHook(config, tasks, audit), (p) => revocations.check(p)), callback, admin, page);
     linkBase ??= ingress.url;
     issuerRef.url ??= ingress.url;
     return {

@@ -14,7 +14,7 @@ import type { Store } from '../store/index.js';
 import type { TaskRecord } from '../store/types.js';
 import { createLogger } from '../telemetry/log.js';
 import { withConfiguredStore } from './configured-store.js';
-import { leaseManagerFor, taskServiceFor } from './services.js';
+import { leaseManagerFor, taskServiceFor, taskStartEvent } from './services.js';
 
 export interface TaskStartOptions {
   config: string;
@@ -24,7 +24,17 @@ export interface TaskStartOptions {
   server?: string[];
   tool?: string[];
   ttl: string;
+  /** Space- or comma-separated scopes for the token; default: the config's auth.requiredScopes. */
+  scope?: string;
   json?: boolean;
+}
+
+/** The token's scopes: those asked for, else exactly what the gateway requires of every request. */
+export function taskScopes(asked: string | undefined, requiredScopes: readonly string[]): string[] {
+  if (asked === undefined) return [...requiredScopes];
+  const scopes = [...new Set(asked.split(/[\s,]+/).filter(Boolean))];
+  if (scopes.some((s) => !/^[\x21\x23-\x5B\x5D-\x7E]+$/.test(s))) throw new Error('--scope takes scope tokens (RFC 6749: printable ASCII, no quote or backslash), separated by spaces or commas');
+  return scopes;
 }
 
 const UNIT_S: Record<string, number> = { s: 1, m: 60, h: 3600 };
@@ -78,7 +88,8 @@ export function taskStart(opts: TaskStartOptions): Promise<void> {
       const auth = config.auth;
       if (!auth || auth.mode === 'none' || !config.tokenService.enabled) throw new Error('a task token is a gateway token: configure auth (issuers or spiffe) with the token service enabled');
       const reg = config.agents[opts.agent];
-      const subject = { agent: opts.agent, user: opts.user ?? null, tenant: reg?.tenant ?? null, chain: [], owner: reg?.owner, groups: reg?.groups ?? [], authMethod: 'cli', scopes: [] };
+      const scopes = taskScopes(opts.scope, auth.requiredScopes);
+      const subject = { agent: opts.agent, user: opts.user ?? null, tenant: reg?.tenant ?? null, chain: [], owner: reg?.owner, groups: reg?.groups ?? [], authMethod: 'cli', scopes };
       const policy = policyOf(loaded);
       const service = taskServiceFor(config, store.tasks, () => policy);
       const { task, grant } = await service.start(subject, { purpose: opts.purpose, servers: opts.server ?? [], tools: opts.tool ?? [], ttlSeconds: parseTtl(opts.ttl) });
@@ -86,14 +97,13 @@ export function taskStart(opts: TaskStartOptions): Promise<void> {
       const ts = config.tokenService;
       const keys = new SigningKeys(store.keys, ts.algorithm, ts.keyRotationHours * 3600_000, (ts.maxTtlSeconds + 300) * 1000);
       const tokens = new GatewayTokens(ts.issuer ?? new URL(publicUrl).origin, publicUrl, keys, store.tokens, auth.clockSkewSeconds, { homes: new AgentIssuers({ auth, agents: config.agents }) });
-      const { token, record } = await tokens.mint({ agent: task.agent, user: task.user, tenant: task.tenant, chain: [], scopes: [], task: task.id, parentJti: null, expiresAt: Math.floor(Date.parse(task.expiresAt) / 1000) });
-      const granted = `granted ${[...task.servers, ...task.tools].join(', ')}${grant.refused.length ? `; refused ${grant.refused.map((r) => r.item).join(', ')}` : ''}`;
-      await recordTaskEvent(store, task, 'task/start', { effect: 'allow', policyIds: [], reason: granted, policyVersion: policy.version });
+      const { token, record } = await tokens.mint({ agent: task.agent, user: task.user, tenant: task.tenant, chain: [], scopes, task: task.id, parentJti: null, expiresAt: Math.floor(Date.parse(task.expiresAt) / 1000) });
+      await new AuditRecorder(store.audit, createLogger('error'), { instance: 'warden-cli' }).record(taskStartEvent(task, grant, [], 'cli', policy.version));
       if (opts.json) {
         process.stdout.write(JSON.stringify({ task, refused: grant.refused, token, tokenId: record.jti }) + '\n');
         return;
       }
-      process.stderr.write(`task started\n${describe(task)}\n`);
+      process.stderr.write(`task started\n${describe(task)}\n  scopes:  ${scopes.join(' ') || '(none)'}\n`);
       for (const r of grant.refused) process.stderr.write(`  not granted: ${r.item}: ${r.reason}\n`);
       process.stdout.write(token + '\n');
     },

@@ -1,4 +1,4 @@
-export { ConfigError, loadConfig, resolveStoreSpec, validateConfig, type LoadedConfig } from './load.js';
+export { ConfigError, loadConfig, resolveServerPaths, resolveStoreSpec, validateConfig, type LoadedConfig } from './load.js';
 export {
   ASYMMETRIC_ALGS,
   isStdioServer,

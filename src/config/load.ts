@@ -2,8 +2,8 @@
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import type { z } from 'zod';
-import { ConfigSchema, type WardenConfig } from './schema.js';
+import { describeIssues } from './messages.js';
+import { ConfigSchema, isStdioServer, type WardenConfig } from './schema.js';
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -17,16 +17,11 @@ export interface LoadedConfig {
   baseDir: string;
 }
 
-function describe(issue: z.core.$ZodIssue): string {
-  const path = issue.path.length > 0 ? issue.path.map(String).join('.') : '(top level)';
-  return `${path}: ${issue.message}`;
-}
-
 /** Validates an already-parsed config object. `source` names where it came from, for messages. */
 export function validateConfig(value: unknown, source: string): WardenConfig {
   const result = ConfigSchema.safeParse(value);
   if (!result.success) {
-    const lines = result.error.issues.map((i) => `  - ${describe(i)}`).join('\n');
+    const lines = describeIssues(result.error.issues, value, ConfigSchema).map((l) => `  - ${l}`).join('\n');
     throw new ConfigError(`invalid config ${source}:\n${lines}`);
   }
   return result.data;
@@ -48,7 +43,20 @@ export function loadConfig(file: string): LoadedConfig {
     throw new ConfigError(`cannot parse config ${abs}: ${(err as Error).message}`);
   }
   const baseDir = dirname(abs);
-  return { config: validateConfig(value, abs), file: abs, baseDir };
+  return { config: resolveServerPaths(validateConfig(value, abs), baseDir), file: abs, baseDir };
+}
+
+/**
+ * Every stdio upstream runs in a directory relative to the config file: its `cwd` when given (relative
+ * paths resolved against the config's directory), else the config's directory itself. So relative paths in
+ * its `command` and `args` (`./data`, `./server.js`) mean the same wherever the gateway is started from,
+ * without guessing which arguments are paths (`-y`, a package name, a URL are left alone).
+ */
+export function resolveServerPaths(config: WardenConfig, baseDir: string): WardenConfig {
+  const mcpServers = Object.fromEntries(
+    Object.entries(config.mcpServers).map(([name, s]) => [name, isStdioServer(s) ? { ...s, cwd: resolve(baseDir, s.cwd ?? '.') } : s]),
+  );
+  return { ...config, mcpServers };
 }
 
 /** The SQLite path resolved against the config's directory; PostgreSQL URLs pass unchanged. */

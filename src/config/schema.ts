@@ -231,8 +231,13 @@ export const LeaseSchema = z.discriminatedUnion('provider', [
 
 /** Human approval of calls a policy marks `@approval`. */
 export const ApprovalsSchema = z.strictObject({
-  /** How long a call waits for a decision before it is answered `approval_pending`. */
-  holdSeconds: z.number().min(0).max(3600).default(120),
+  /**
+   * How long a call waits for a decision before it is answered `approval_pending`. Below the official SDK's
+   * default request timeout (60 s), so a client that sends no progress token still sees the approval id.
+   */
+  holdSeconds: z.number().min(0).max(3600).default(45),
+  /** While a call is held, a client that sent a progress token gets `notifications/progress` this often. */
+  progressSeconds: z.number().min(1).max(60).default(5),
   /** How long a request, and an approval given for it, stays valid (a retried call can use it until then). */
   ttlSeconds: z.number().positive().max(7 * 86400).default(600),
   /** Identities allowed to approve (`warden approvals approve --as NAME`). */

@@ -1,4 +1,5 @@
 /** The credentials module's public surface: the secrets vault, its master keys and its errors. */
+export { leaseReferences } from './leases/manager.js';
 export { Vault, listSecrets, DEFAULT_MAX_VALUE_BYTES, type VaultKeys, type VaultOptions } from './vault.js';
 export type { RotateOptions, RotateResult } from './rotate.js';
 export { Redactor, MIN_REDACTED_LENGTH, type InjectedSecret } from './redactor.js';

@@ -30,6 +30,7 @@ import { forwardedParams } from './forwarded-call.js';
 import { classifyTool, serverFacts } from './classification.js';
 import { RateMeter } from './rate-meter.js';
 import type { Confinement } from './reach.js';
+import { EmptyListReporter, tenantHint, type HiddenItem } from './visibility.js';
 
 export interface AuthorizerOptions {
   /** The policy set in force; read once per request. */
@@ -73,9 +74,11 @@ const USE_ACTION: Record<ListKind, ActionName> = { tools: 'call_tool', prompts: 
 export class Authorizer {
   private readonly meter: RateMeter;
   private readonly toolTargets = new WeakMap<object, Target>();
+  readonly emptyLists: EmptyListReporter;
 
   constructor(private readonly opts: AuthorizerOptions) {
     this.meter = new RateMeter(opts.now);
+    this.emptyLists = new EmptyListReporter(opts.log);
   }
 
   get approvals(): ApprovalService | undefined {
@@ -330,7 +333,10 @@ export class RequestAuthorization {
   }
 
   /** Keeps the entries the caller may see: its server must allow `list`, the item its use. */
-  filter(kind: ListKind, entries: readonly Entry[]): Entry[] {
+  filter(kind: ListKind, entries: readonly Entry[], unreached: readonly string[] = []): Entry[] {
+    if (this.subject !== null && entries.length === 0 && unreached.length > 0) {
+      this.authz.emptyLists.report(this.subject, kind, 0, this.firstUnreached(this.subject, unreached[0]!));
+    }
     if (this.subject === null || entries.length === 0) return this.record(kind, [], entries.length);
     const ctx = this.context(undefined);
     const servers = [...new Set(entries.map((e) => e.upstream))];
@@ -340,7 +346,37 @@ export class RequestAuthorization {
     const inTask = targets.filter(([, t]) => this.granted(t));
     const candidates = inTask.map(([e]) => e);
     const shown = this.policy.visible(USE_ACTION[kind], this.subject, inTask.map(([, t]) => t), ctx);
-    return this.record(kind, candidates.filter((_, i) => shown[i]), entries.length);
+    const kept = candidates.filter((_, i) => shown[i]);
+    // A list that hides everything says why, once per caller: the usual cause is a config, not an attack.
+    if (kept.length === 0) this.authz.emptyLists.report(this.subject, kind, entries.length, this.firstHidden(kind, entries));
+    return this.record(kind, kept, entries.length);
+  }
+
+  /** The first entry the caller may not see, and why: its server is not listable, outside the task, or its use denied. */
+  firstHidden(kind: ListKind, entries: readonly Entry[]): HiddenItem | undefined {
+    if (this.subject === null) return entries.length > 0 ? { item: 'everything', reason: 'the caller is not authenticated' } : undefined;
+    const ctx = this.context(undefined);
+    for (const e of entries) {
+      const server = this.authz.serverTarget(e.upstream);
+      const listed = this.policy.decide('list', this.subject, server, ctx);
+      const hint = server.kind === 'server' ? tenantHint(this.subject, server.server) : undefined;
+      if (listed.effect === 'deny') return { item: `server ${e.upstream}`, reason: listed.reason, ...(hint ? { hint } : {}) };
+      const target = this.authz.target(kind, e);
+      const name = String(e.item.name ?? e.original);
+      if (!this.granted(target)) return { item: name, reason: `outside the grant of task ${this.task?.id}` };
+      const used = this.policy.decide(USE_ACTION[kind], this.subject, target, ctx);
+      if (used.effect === 'deny') return { item: name, reason: used.reason, ...(hint ? { hint } : {}) };
+    }
+    return undefined;
+  }
+
+  /** Why a server the caller may not reach (so never listed for it) is hidden. */
+  private firstUnreached(subject: Subject, upstream: string): HiddenItem {
+    const item = `server ${upstream}`;
+    if (!this.mayReachInTask(upstream)) return { item, reason: `outside the grant of task ${this.task?.id}` };
+    const server = this.authz.serverTarget(upstream);
+    const hint = server.kind === 'server' ? tenantHint(subject, server.server) : undefined;
+    return { item, reason: this.policy.decide('list', subject, server, this.context(undefined)).reason, ...(hint ? { hint } : {}) };
   }
 
   private record(kind: ListKind, shown: Entry[], total: number): Entry[] {

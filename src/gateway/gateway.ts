@@ -22,6 +22,8 @@ import { Confinement, rootOf } from './reach.js';
 import { route, type RouteContext } from './router.js';
 import { GatewaySession, type SessionDeps, type SessionInit } from './session.js';
 import { StatelessSessions } from './stateless.js';
+import { surveyTools, type Survey } from './survey.js';
+import { leaseReferences } from '../credentials/index.js';
 
 export interface GatewayOptions {
   config: WardenConfig;
@@ -115,6 +117,8 @@ export class Gateway {
 
   /** Sessions opened with a task token, by task: their upstream processes stop when the task does. */
   private readonly taskSessions = new Map<string, Set<GatewaySession>>();
+  /** Surveys in progress: closed with the gateway, so no upstream process outlives it. */
+  private readonly surveys = new Set<GatewaySession>();
   private sweeper: NodeJS.Timeout | undefined;
 
   /** Stops the upstream connections (and stdio processes) of every session of a task that ended; its leases unlock nothing now. */
@@ -148,10 +152,11 @@ export class Gateway {
     return session;
   }
 
-  private newSession(init: SessionInit): GatewaySession {
+  /** `servers`: a subset of the configured upstreams (names stay as with all of them). */
+  private newSession(init: SessionInit, servers: ReadonlyMap<string, ServerConfig> = this.servers): GatewaySession {
     const { config, log, version } = this.opts;
     return new GatewaySession(init, {
-      servers: this.servers,
+      servers,
       naming: { ...config.naming, upstreamCount: this.servers.size },
       callTimeoutMs: config.limits.callTimeoutMs,
       log,
@@ -236,6 +241,22 @@ export class Gateway {
     void this.opts.audit
       .record({ startedAt: Date.now(), ...auditPrincipal(null), sessionId: session.id, protocolVersion: null, method: 'catalog/collision', upstream: [...new Set(c.upstreams)].join(', '), target: c.key, argsDigest: null, outcome: 'denied', errorCode: 'name_collision' })
       .catch(() => (this.auditHealthy = false));
+  }
+
+  /** Starts and lists every upstream once, and says what each principal may see: for start-up logs and `warden doctor`. */
+  async survey(principals: readonly Principal[]): Promise<Survey> {
+    // Upstreams that use a lease connect only within a task: not started here, reported as such.
+    const withinTask = [...this.servers].filter(([, s]) => leaseReferences(s).length > 0).map(([name]) => name);
+    const startable = new Map([...this.servers].filter(([name]) => !withinTask.includes(name)));
+    const session = this.newSession({ id: null, protocolVersion: SUPPORTED_REVISIONS[0]!, clientInfo: {}, clientCapabilities: {} }, startable);
+    this.surveys.add(session);
+    try {
+      const timeout = (name: string) => this.servers.get(name)?.timeoutMs ?? this.opts.config.limits.callTimeoutMs;
+      return await surveyTools(session, this.authorizer, principals, timeout, withinTask);
+    } finally {
+      this.surveys.delete(session);
+      await session.close();
+    }
   }
 
   initializeResult(protocolVersion: string): Record<string, unknown> {
@@ -386,6 +407,6 @@ export class Gateway {
 
   async close(): Promise<void> {
     clearInterval(this.sweeper);
-    await this.stateless.close();
+    await Promise.all([this.stateless.close(), ...[...this.surveys].map((s) => s.close())]);
   }
 }

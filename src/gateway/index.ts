@@ -7,3 +7,5 @@ export { classifyTool, serverFacts } from './classification.js';
 export { subjectOf } from './authorize.js';
 export { Confinement } from './reach.js';
 export { checkGatewayFiles, gatewayFiles, type GatewayFile } from './gateway-files.js';
+export type { PrincipalView, Survey, UpstreamSurvey } from './survey.js';
+export { tenantHint, type HiddenItem } from './visibility.js';

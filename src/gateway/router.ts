@@ -90,10 +90,22 @@ const reachable = (ctx: RouteContext, among: readonly string[] = ctx.session.ord
  * Makes sure the catalog holds `kind` from every upstream (of `among`) the caller may reach and that answers;
  * the others are left out, and ones it may not reach are never contacted.
  */
-async function load(ctx: RouteContext, kind: ListKind, refresh = false, among?: readonly string[]): Promise<void> {
+function load(ctx: RouteContext, kind: ListKind, refresh = false, among?: readonly string[]): Promise<void> {
+  return loadFrom(ctx, kind, reachable(ctx, among), refresh);
+}
+
+/**
+ * Lists `kind` from every configured upstream, whatever the caller may reach: only for the operator's survey
+ * (`warden doctor`, the start-up report), which runs in a session of nobody that is closed afterwards.
+ */
+export function loadEveryUpstream(ctx: RouteContext, kind: ListKind): Promise<void> {
+  return loadFrom(ctx, kind, ctx.session.order, false);
+}
+
+async function loadFrom(ctx: RouteContext, kind: ListKind, names: readonly string[], refresh: boolean): Promise<void> {
   const { session } = ctx;
   await Promise.all(
-    reachable(ctx, among).map(async (name) => {
+    names.map(async (name) => {
       if (!refresh && session.catalog.has(name, kind)) return;
       const client = session.upstream(name);
       try {
@@ -110,7 +122,8 @@ async function load(ctx: RouteContext, kind: ListKind, refresh = false, among?: 
 
 async function list(ctx: RouteContext, kind: ListKind): Promise<Record<string, unknown>> {
   await load(ctx, kind);
-  return { [LISTS[kind].key]: ctx.authz.filter(kind, ctx.session.catalog.entries(kind, ctx.session.order)).map((e) => e.item) };
+  const unreached = ctx.session.order.filter((n) => !ctx.authz.mayReach(n));
+  return { [LISTS[kind].key]: ctx.authz.filter(kind, ctx.session.catalog.entries(kind, ctx.session.order), unreached).map((e) => e.item) };
 }
 
 async function resolveName(ctx: RouteContext, kind: 'tools' | 'prompts', exposed: unknown) {

@@ -5,4 +5,5 @@ export { ANONYMOUS, principalKey, type AuthMethod, type Principal } from './prin
 export { createIdentity, type Identity } from './service.js';
 export { GRANT_TOKEN_EXCHANGE, TokenExchange, TokenExchangeError, type ExchangeResult, type StartTaskHook, type TaskAsk } from './token-exchange.js';
 export { spiffeIdFromSan } from './spiffe.js';
+export { loadJwksFile } from './issuer-verifier.js';
 export { AgentIssuers } from './agent-issuers.js';

@@ -93,7 +93,9 @@ export class RpcPeer {
         }
         const status = (err as { code?: unknown }).code;
         const detail = typeof status === 'number' && status > 0 ? ` (HTTP ${status})` : '';
-        this.settle(id, undefined, new WardenError('upstream_unavailable', `Upstream "${this.label}" could not be reached${detail}`, JsonRpcCode.UpstreamUnavailable, 200));
+        const unreachable = new WardenError('upstream_unavailable', `Upstream "${this.label}" could not be reached${detail}`, JsonRpcCode.UpstreamUnavailable, 200);
+        // The network cause is for the operator's log (never sent to a client): kept as the error's cause.
+        this.settle(id, undefined, Object.assign(unreachable, { cause: err }));
       });
     });
   }

@@ -21,6 +21,8 @@ export interface StdioOptions {
 }
 
 const DEFAULT_MAX_LINE = 16 * 1024 * 1024;
+/** Lines of stderr kept for the warning when the server fails to start or exits. */
+const STDERR_TAIL_LINES = 15;
 
 /** The environment a spawned upstream sees: only PATH and HOME from ours, then what the config gives. */
 export function scrubbedEnv(configured: Record<string, string>): Record<string, string> {
@@ -39,11 +41,18 @@ export class StdioTransport implements Transport {
   private child?: ChildProcess;
   private buffer = '';
   private closed = false;
+  private readonly tail: string[] = [];
+  private exit?: string;
 
   constructor(private readonly opts: StdioOptions) {}
 
   get pid(): number | undefined {
     return this.child?.pid;
+  }
+
+  /** The last lines the server wrote to stderr, and how it exited if it did: why it failed, for the warning. */
+  stderrTail(): string[] {
+    return this.exit ? [...this.tail, `(${this.exit})`] : [...this.tail];
   }
 
   start(): Promise<void> {
@@ -61,7 +70,16 @@ export class StdioTransport implements Transport {
         this.finish(err);
       });
       child.once('spawn', () => resolve());
-      child.once('exit', () => this.finish());
+      child.once('exit', (code, signal) => {
+        this.exit = signal ? `killed by ${signal}` : `exited with code ${code}`;
+        // Let the last stderr lines arrive (they explain the exit) before the connection is reported closed.
+        const done = () => this.finish();
+        if (child.stderr?.readableEnded !== false) done();
+        else {
+          const t = setTimeout(done, 200);
+          child.stderr.once('end', () => (clearTimeout(t), done()));
+        }
+      });
       child.stdin?.on('error', (err) => this.onerror?.(err));
       child.stdout?.setEncoding('utf8');
       child.stdout?.on('data', (chunk: string) => this.onData(chunk));
@@ -71,7 +89,9 @@ export class StdioTransport implements Transport {
         errBuf += chunk;
         let nl: number;
         while ((nl = errBuf.indexOf('\n')) >= 0) {
-          this.opts.onStderr?.(errBuf.slice(0, Math.min(nl, 2000)));
+          const line = errBuf.slice(0, Math.min(nl, 2000));
+          if (this.tail.push(line) > STDERR_TAIL_LINES) this.tail.shift();
+          this.opts.onStderr?.(line);
           errBuf = errBuf.slice(nl + 1);
         }
         if (errBuf.length > 64 * 1024) errBuf = '';

@@ -104,7 +104,7 @@ export class UpstreamClient {
       onNotification: this.opts.onNotification,
       onInvalid: (reason) => log.warn({ upstream: name, reason }, 'upstream sent an invalid message'),
       onClose: (unexpected) => {
-        if (unexpected && this.peer === peer) this.scheduleRestart('connection closed');
+        if (unexpected && this.peer === peer) this.scheduleRestart('connection closed', stderrOf(transport));
       },
     });
     try {
@@ -132,26 +132,33 @@ export class UpstreamClient {
       this.peer = peer;
       this.state = 'ready';
       this.failures = 0;
+      this.lastFailure = undefined;
       log.debug({ upstream: name, protocolVersion: version }, 'upstream connected');
       this.opts.onReady?.();
       return peer;
     } catch (err) {
       await peer.close().catch(() => undefined);
       if ((this.state as State) === 'closed') throw err;
-      this.scheduleRestart(err instanceof Error ? err.message : 'connect failed');
+      this.scheduleRestart(err instanceof Error ? `${err.message}${causeOf(err)}` : 'connect failed', stderrOf(transport));
       throw err instanceof WardenError ? err : this.unavailable('could not be started');
     }
   }
 
-  private scheduleRestart(reason: string): void {
+  /** Why the last connect failed, with the server's last stderr lines; undefined once connected. */
+  lastFailure: { reason: string; stderr: string[] } | undefined;
+
+  private scheduleRestart(reason: string, stderr: string[] = []): void {
     if (this.state === 'closed') return;
+    this.lastFailure = { reason, stderr };
     const { initialMs, maxMs } = this.opts.backoff ?? { initialMs: 500, maxMs: 30_000 };
     const delay = Math.min(maxMs, initialMs * 2 ** this.failures);
     this.failures++;
     this.state = 'backoff';
     this.peer = undefined;
     this.retryAt = Date.now() + delay;
-    this.opts.log.warn({ upstream: this.opts.name, reason, retryInMs: delay }, 'upstream down, restarting with backoff');
+    // Warning level with the server's own last words: the cause of a server that will not start is visible without debug logs.
+    const tail = stderr.length > 0 ? { stderr: stderr.join('\n') } : {};
+    this.opts.log.warn({ upstream: this.opts.name, reason, retryInMs: delay, ...tail }, 'upstream down, restarting with backoff');
     this.opts.onDown?.(reason);
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = setTimeout(() => void this.ready().catch(() => undefined), delay);
@@ -161,6 +168,21 @@ export class UpstreamClient {
   private unavailable(what: string): WardenError {
     return new WardenError('upstream_unavailable', `Upstream "${this.opts.name}" ${what}`, JsonRpcCode.UpstreamUnavailable);
   }
+}
+
+/** The network cause of a failed connect, for the operator: " (ECONNREFUSED 127.0.0.1:1)", or "". */
+function causeOf(err: Error): string {
+  for (let c: unknown = err.cause, depth = 0; c instanceof Error && depth < 4; c = c.cause, depth++) {
+    const code = (c as NodeJS.ErrnoException).code;
+    if (typeof code === 'string') return ` (${code}${'address' in c ? ` ${String((c as { address: unknown }).address)}:${String((c as { port?: unknown }).port ?? '')}` : ''})`;
+  }
+  return err.cause instanceof Error ? ` (${err.cause.message})` : '';
+}
+
+/** The stderr tail of a transport that keeps one (stdio). */
+function stderrOf(transport: Transport): string[] {
+  const t = transport as Transport & { stderrTail?: () => string[] };
+  return typeof t.stderrTail === 'function' ? t.stderrTail() : [];
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {

@@ -1,14 +1,14 @@
 /** Audit exports: the pump (outbox, order, backoff, never blocking), and the JSONL, webhook and OTLP sinks. */
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import type { AuditEvent } from '../../src/audit/event.js';
 import { JsonlSink, OtlpSink, SinkPump, WebhookSink, backoffDelay, spanIds, verifyWebhookSignature, type CursorStore, type EventSource, type PumpOptions, type OtlpSpan, type SequencedEvent, type Sink } from '../../src/audit/sinks/index.js';
 import { createLogger } from '../../src/telemetry/log.js';
-import { freePort, startCollector } from '../fixtures/otlp-collector.js';
+import { startCollector } from '../fixtures/otlp-collector.js';
 
 const range = (a: number, b: number) => Array.from({ length: b - a + 1 }, (_, i) => a + i);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -49,7 +49,15 @@ function pump(src: EventSource, cur: CursorStore, sinks: Sink[], opts: PumpOptio
   p.start();
   return p;
 }
-const tmp = () => mkdtempSync(join(tmpdir(), 'warden-sinks-'));
+const made: string[] = [];
+const tmp = () => {
+  const dir = mkdtempSync(join(tmpdir(), 'warden-sinks-'));
+  made.push(dir);
+  return dir;
+};
+after(() => {
+  for (const dir of made) rmSync(dir, { recursive: true, force: true });
+});
 const seqsOf = (text: string) => text.split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { seq: number }).seq);
 const collect = (name: string, got: number[]): Sink => ({ name, deliver: async (es) => void got.push(...es.map((e) => e.seq!)) });
 after(() => Promise.all(pumps.map((p) => p.stop(100))));
@@ -77,7 +85,8 @@ describe('pump', () => {
       worst = Math.max(worst, performance.now() - t);
     }
     assert.deepEqual([calls, got.length], [1, 0], 'all 2000 appends done while the one delivery still hangs');
-    assert.ok(performance.now() - started < 5000 && worst < 250, `appends never waited on the sink (worst ${worst.toFixed(1)} ms)`);
+    // The delivery hangs until released, so an append that waited on it would never finish: the bounds are wide for busy machines.
+    assert.ok(performance.now() - started < 20_000 && worst < 1000, `appends never waited on the sink (worst ${worst.toFixed(1)} ms)`);
     release();
     await until(() => got.length >= 2000);
     assert.deepEqual(got, range(1, 2000));
@@ -88,7 +97,8 @@ describe('pump', () => {
     const src = new Outbox(3);
     let calls = 0;
     const down: Sink = { name: 'down', deliver: async () => Promise.reject(new Error(`down ${++calls}`)) };
-    const p = pump(src, new Cursors(), [down], { minBackoffMs: 300, maxBackoffMs: 300 });
+    // A backoff far longer than the loop below can take on a busy machine: any second call is a retry on wake.
+    const p = pump(src, new Cursors(), [down], { minBackoffMs: 60_000, maxBackoffMs: 60_000 });
     await until(() => calls === 1);
     for (let i = 0; i < 50; i++) {
       src.append(1);
@@ -171,16 +181,15 @@ describe('jsonl sink', () => {
 describe('webhook sink', () => {
   const secret = 'whsec-0123456789abcdef';
 
-  test('down (closed port, then 503) and back: every event arrives in order, signed', async () => {
-    const port = await freePort();
+  test('down (connections reset, then 503) and back: every event arrives in order, signed', async () => {
+    const rx = await startCollector({ down: true });
     const [src, cur, cap] = [new Outbox(20), new Cursors(), capture()];
-    const p = pump(src, cur, [new WebhookSink({ url: `http://127.0.0.1:${port}/hook?token=t0psecret`, secret, timeoutMs: 2000 })], { batchSize: 7 }, cap.log);
+    const p = pump(src, cur, [new WebhookSink({ url: `${rx.url()}/hook?token=t0psecret`, secret, timeoutMs: 2000 })], { batchSize: 7 }, cap.log);
     await until(() => (p.status()[0]?.failures ?? 0) >= 2);
     src.append(15);
     p.wake();
-    const rx = await startCollector({ port, listen: false });
     rx.respond = () => (rx.received.length < 3 ? 503 : 200);
-    await rx.listen();
+    rx.up();
     await until(() => cur.m.get('webhook') === 35);
     await rx.close();
     const seen: number[] = [];

@@ -72,7 +72,7 @@ if (!existsSync(CHROMIUM) && !process.env.CI) {
 
   const calls = (message: string) => recordedCalls(record, message);
   const until = async <T>(get: () => T | undefined, what: string): Promise<T> => {
-    for (let i = 0; i < 200; i++) {
+    for (let i = 0; i < 800; i++) {
       const v = get();
       if (v !== undefined) return v;
       await new Promise((r) => setTimeout(r, 25));

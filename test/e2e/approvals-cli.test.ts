@@ -42,7 +42,8 @@ const calls = (message: string) => recorded(record).filter((l) => l.includes('"t
 
 /** Polls the CLI until a pending request other than `seen` appears. */
 async function nextPending(seen: string[] = []): Promise<{ id: string; tool: string; arguments: string }> {
-  for (let i = 0; i < 60; i++) {
+  // Each look is a CLI run; up to about 30 s on a busy machine.
+  for (let i = 0; i < 100; i++) {
     const r = await runWarden(['approvals', 'list', '-c', config, '--json']);
     assert.equal(r.code, 0, r.stderr);
     const found = r.stdout

@@ -12,7 +12,7 @@ import { stringify } from 'yaml';
 import { pruneExpired } from '../../src/audit/retention.js';
 import { verifyWebhookSignature } from '../../src/audit/sinks/index.js';
 import { verifyAudit } from '../../src/audit/verify.js';
-import { freePort, startCollector, type Collector } from '../fixtures/otlp-collector.js';
+import { startCollector, type Collector } from '../fixtures/otlp-collector.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { RawSession } from '../helpers/mcp-http.js';
 import { ROOT, everythingStdio } from '../helpers/servers.js';
@@ -34,15 +34,14 @@ describe('audit exports, traces and verify on a running gateway', () => {
 
   before(async () => {
     process.env.WARDEN_TEST_WEBHOOK_SECRET = SECRET;
-    const port = await freePort();
-    hook = await startCollector({ port, listen: false }); // down while the first events are written
+    hook = await startCollector({ down: true }); // down while the first events are written
     gw = await startTestGateway(
       { every: everythingStdio() },
       {
         audit: {
           arguments: 'redacted',
           checkpoint: { everyEvents: 5, everySeconds: 1 },
-          sinks: { jsonl: { dir: 'exports', maxBytes: 4096, keepFiles: 50 }, webhook: { url: `http://127.0.0.1:${port}/hook`, secretEnv: 'WARDEN_TEST_WEBHOOK_SECRET', timeoutMs: 2000 } },
+          sinks: { jsonl: { dir: 'exports', maxBytes: 4096, keepFiles: 50 }, webhook: { url: `${hook.url()}/hook`, secretEnv: 'WARDEN_TEST_WEBHOOK_SECRET', timeoutMs: 2000 } },
           export: { pollMs: 100, minBackoffMs: 100, maxBackoffMs: 300 },
         },
       },
@@ -77,7 +76,7 @@ describe('audit exports, traces and verify on a running gateway', () => {
   });
 
   test('a webhook that was down receives everything once it is back, in order, signed', async () => {
-    await hook.listen();
+    hook.up();
     const stored = (await gw.store.audit.readChain(0, 1000)).map((e) => e.seq!);
     const delivered = () => hook.received.filter((r) => r.status === 200).flatMap((r) => (JSON.parse(r.body) as { events: { seq: number }[] }).events.map((e) => e.seq));
     await until(() => stored.every((seq) => delivered().includes(seq)));

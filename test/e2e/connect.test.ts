@@ -13,8 +13,9 @@ import { after, before, describe, test } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { CreateMessageRequestSchema } from '@modelcontextprotocol/sdk/types.js';
-import { exportPKCS8, generateKeyPair, jwtVerify, type CryptoKey } from 'jose';
-import { assertBuilt, freePort, resultText, runWarden, stopChild, tempDir, waitFor, WARDEN_BIN } from '../helpers/e2e.js';
+import { decodeJwt, exportPKCS8, generateKeyPair, jwtVerify, type CryptoKey } from 'jose';
+import { revoke } from '../../src/revocation/index.js';
+import { assertBuilt, resultText, runWarden, stopChild, tempDir, waitFor, WARDEN_BIN } from '../helpers/e2e.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { createTestIssuer, type TestIssuer } from '../helpers/idp.js';
 import { everythingStdio, ROOT } from '../helpers/servers.js';
@@ -101,13 +102,12 @@ describe('warden connect: a stdio bridge that authenticates to the gateway as th
   before(async () => {
     assertBuilt();
     issuer = await createTestIssuer(tmp.dir);
-    const port = await freePort();
-    publicUrl = `http://127.0.0.1:${port}/mcp`;
     gw = await startTestGateway(
       { everything: everythingStdio() },
-      // No clock skew, so a token past its exp is refused at once.
-      { listen: `127.0.0.1:${port}`, publicUrl, auth: { issuers: [{ issuer: issuer.issuer, jwksFile: issuer.jwksFile }], clockSkewSeconds: 0 } },
+      // No clock skew, so a token past its exp is refused at once. Port 0: the audience is the URL it gets.
+      { listen: '127.0.0.1:0', auth: { issuers: [{ issuer: issuer.issuer, jwksFile: issuer.jwksFile }], clockSkewSeconds: 0 } },
     );
+    publicUrl = gw.url;
     const agentKey = await generateKeyPair('ES256', { extractable: true });
     keyFile = join(tmp.dir, 'agent-key.pem');
     writeFileSync(keyFile, await exportPKCS8(agentKey.privateKey), { mode: 0o600 });
@@ -173,9 +173,9 @@ describe('warden connect: a stdio bridge that authenticates to the gateway as th
   const initialize = (id: number) => ({ jsonrpc: '2.0', id, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } });
 
   test('a token file: tools are listed and called as the agent of the token, and a rotated file is picked up', async () => {
-    const now = Math.floor(Date.now() / 1000);
-    // The first token lives 3 seconds; the rotation below replaces it before it runs out.
-    const first = await issuer.sign({ sub: 'alice', client_id: 'ide-agent', aud: publicUrl, exp: now + 3 });
+    // No timing: the first token is revoked at the gateway once the file holds the next one, so a bridge that
+    // kept sending the old one would be refused (and say so on stderr).
+    const first = await issuer.sign({ sub: 'alice', client_id: 'ide-agent', aud: publicUrl });
     const file = writeToken('token.jwt', first);
     const c = await connect(['--token-file', file]);
     const { tools } = await c.client.listTools();
@@ -188,7 +188,9 @@ describe('warden connect: a stdio bridge that authenticates to the gateway as th
     assert.equal(call.authMethod, 'oauth-jwt');
 
     writeToken('token.jwt', await issuer.sign({ sub: 'alice', client_id: 'ide-agent', aud: publicUrl }));
-    await new Promise((r) => setTimeout(r, Math.max(0, (now + 4) * 1000 - Date.now()))); // the first token has expired
+    const deps = { revocations: gw.store.revocations, tasks: gw.store.tasks, tokens: gw.store.tokens, endTask: () => Promise.reject(new Error('no task')) };
+    await revoke(deps, { kind: 'token', value: String(decodeJwt(first).jti), by: 'test', foreign: true });
+    await gw.revocations.refresh();
     assert.equal(resultText(await c.client.callTool({ name: 'echo', arguments: { message: 'rotated' } })), 'Echo: rotated');
     assert.doesNotMatch(c.stderr(), /refused the credential/, 'the new file was read before the request, not after a 401');
     assert.ok(!c.stderr().includes(first), 'no token in stderr');
@@ -251,7 +253,8 @@ describe('warden connect: a stdio bridge that authenticates to the gateway as th
   });
 
   test('the gateway unreachable: requests get JSON-RPC errors, the bridge keeps running, exit 0 on stdin close', async () => {
-    const raw = spawnRaw(`http://127.0.0.1:${await freePort()}/mcp`, ['--token-file', writeToken('any.jwt', await issuer.sign({ sub: 'x', aud: publicUrl }))]);
+    // Port 1: nothing listens there (a port picked as free could be taken by another test meanwhile).
+    const raw = spawnRaw('http://127.0.0.1:1/mcp', ['--token-file', writeToken('any.jwt', await issuer.sign({ sub: 'x', aud: publicUrl }))]);
     raw.send(initialize(7));
     raw.send({ jsonrpc: '2.0', id: 8, method: 'tools/list' });
     assert.ok(await waitFor(() => raw.lines.length >= 2, 10_000), `no answers; stderr: ${raw.stderr()}`);

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
 import { BearerSession } from '../helpers/auth.js';
-import { assertBuilt, freePort, runWarden, startWarden, tempDir, writeConfig, type RunningWarden } from '../helpers/e2e.js';
+import { assertBuilt, runWarden, startWarden, tempDir, writeConfig, type RunningWarden } from '../helpers/e2e.js';
 import { createTestIssuer } from '../helpers/idp.js';
 import { filesystemStdio } from '../helpers/servers.js';
 
@@ -25,17 +25,20 @@ before(async () => {
   data = join(tmp.dir, 'data');
   mkdirSync(data);
   const idp = await createTestIssuer(tmp.dir);
-  const port = await freePort();
-  config = writeConfig(tmp.dir, {
-    listen: `127.0.0.1:${port}`,
+  const settings = {
+    listen: '127.0.0.1:0',
     store: 'warden.db',
-    auth: { issuers: [{ issuer: idp.issuer, jwksFile: idp.jwksFile }] },
+    // The docs' Identity example: every request needs the scope mcp, so task tokens must carry it.
+    auth: { issuers: [{ issuer: idp.issuer, jwksFile: idp.jwksFile }], requiredScopes: ['mcp'] },
     agents: { 'agent-a': { tenant: 'acme' } },
     policy: { files: [STARTER] },
     log: { level: 'error' },
     mcpServers: { files: { ...filesystemStdio(data), tenant: 'acme', environment: 'dev', trustAnnotations: true } },
-  });
+  };
+  config = writeConfig(tmp.dir, settings);
   warden = await startWarden(config);
+  // Listening on port 0: the CLI mints tokens for the URL the gateway got, so name it as the public URL.
+  writeConfig(tmp.dir, { ...settings, publicUrl: warden.url });
 });
 
 after(async () => {
@@ -51,6 +54,7 @@ test('task start grants by policy and prints a token the gateway accepts; task e
   assert.match(started.stderr, /task started/);
   assert.match(started.stderr, /grant:\s+write_file/);
   assert.match(started.stderr, /not granted: nosuch: no such server/);
+  assert.match(started.stderr, /scopes:\s+mcp$/m, "by default the token carries the config's required scopes");
   const id = /^(\S+)\s+active/m.exec(started.stderr)?.[1];
   assert.ok(id, started.stderr);
 
@@ -91,4 +95,26 @@ test('task start refuses what policy does not grant, a TTL above the maximum, an
   const none = await runWarden(['task', 'start', '-c', dev, '--agent', 'a', '--purpose', 'p', '--server', 'x']);
   assert.equal(none.code, 1);
   assert.match(none.stderr, /a task token is a gateway token/);
+});
+
+test('task start --scope: the token carries exactly those scopes; without the required one it is refused (403)', async () => {
+  const start = (scope: string) => runWarden(['task', 'start', '-c', config, '--agent', 'agent-a', '--purpose', 'read', '--server', 'files', '--scope', scope]);
+  const wide = await start('mcp files:read');
+  assert.equal(wide.code, 0, wide.stderr);
+  assert.match(wide.stderr, /scopes:\s+mcp files:read$/m);
+  const ok = new BearerSession(warden!.url, wide.stdout.trim());
+  await ok.initialize();
+  assert.ok((await ok.toolNames()).length > 0);
+
+  const narrow = await start('files:read');
+  assert.equal(narrow.code, 0, narrow.stderr);
+  const r = await fetch(warden!.url, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${narrow.stdout.trim()}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '1' } } }),
+  });
+  assert.equal(r.status, 403);
+  assert.match(r.headers.get('www-authenticate') ?? '', /scope="mcp", error="insufficient_scope"/);
+  const bad = await start('mcp "quoted"');
+  assert.notEqual(bad.code, 0);
 });

@@ -63,7 +63,7 @@ test('one task, delegated, approved and leased, reads as one trace', { skip: DB 
   const held = s.call('query', { sql: 'SELECT current_user AS who' });
   const approvals = approvalServiceFor(validateConfig({ auth: extra.auth, approvals: extra.approvals, mcpServers: {} }, 'test'), g.store.approvals)!;
   let pending: ApprovalRecord | undefined;
-  for (let i = 0; i < 200 && !pending; i++) {
+  for (let i = 0; i < 800 && !pending; i++) {
     [pending] = await g.store.approvals.list({ state: 'pending', limit: 1 });
     if (!pending) await new Promise((r) => setTimeout(r, 25));
   }

@@ -79,7 +79,7 @@ describe('policy hot reload from file changes', () => {
     renameSync(join(dir, 'policy.cedar.tmp'), file);
     const started = Date.now();
     await eventually('env to be allowed', async () => ((await attempt(s, 'env')) === 'allowed' ? true : undefined));
-    assert.ok(Date.now() - started < 3_000, `reload took ${Date.now() - started} ms`);
+    assert.ok(Date.now() - started < 8_000, `reload took ${Date.now() - started} ms`);
     v2 = gw.policy.current().version;
     assert.notEqual(v2, v1);
 

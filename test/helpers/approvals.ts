@@ -15,7 +15,8 @@ export function setEnv(name: string, value: string): () => void {
 
 /** Polls the store until a pending request other than those in `seen` appears; returns its id. */
 export async function nextPending(store: Pick<ApprovalStore, 'list'>, seen: readonly string[] = []): Promise<string> {
-  for (let i = 0; i < 100; i++) {
+  // Up to 20 s: the held call first starts its upstream, which takes seconds on a busy machine.
+  for (let i = 0; i < 400; i++) {
     const found = (await store.list({ state: 'pending' })).find((r) => !seen.includes(r.id));
     if (found) return found.id;
     await new Promise((r) => setTimeout(r, 50));

@@ -5,7 +5,6 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { SignJWT, type CryptoKey, type JWTPayload } from 'jose';
 import type { AuditEvent } from '../../src/audit/index.js';
@@ -14,30 +13,22 @@ import { BASE_HEADERS, parseBody, type RawResponse } from './mcp-http.js';
 
 export const LATEST = '2025-11-25';
 
-/** A free loopback port (closed again before it is returned; the race with another process is accepted). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 export interface AuthGateway extends TestGateway {
   /** The audience every token must carry. */
   publicUrl: string;
   port: number;
 }
 
-/** A gateway whose listen address and publicUrl are fixed before it starts. */
+/**
+ * A gateway on an ephemeral port (listen on 0: no pick-then-bind race). Without a configured publicUrl the
+ * gateway's audience is the URL it got, which is what tokens are then issued for.
+ */
 export async function startAuthGateway(mcpServers: Record<string, unknown>, extra: Record<string, unknown>, scheme: 'http' | 'https' = 'http'): Promise<AuthGateway> {
-  const port = await freePort();
-  const publicUrl = `${scheme}://127.0.0.1:${port}/mcp`;
-  const gw = await startTestGateway(mcpServers, { listen: `127.0.0.1:${port}`, publicUrl, ...extra });
-  return Object.assign(gw, { publicUrl, port });
+  const gw = await startTestGateway(mcpServers, { listen: '127.0.0.1:0', ...extra });
+  const url = new URL(gw.url);
+  if (url.protocol !== `${scheme}:`) throw new Error(`the gateway listens on ${gw.url}, not ${scheme}`);
+  const publicUrl = typeof extra.publicUrl === 'string' ? extra.publicUrl : gw.url;
+  return Object.assign(gw, { publicUrl, port: Number(url.port) });
 }
 
 export const bearer = (token: string): Record<string, string> => ({ authorization: `Bearer ${token}` });

@@ -6,7 +6,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -112,9 +111,9 @@ export interface RunningWarden {
 }
 
 /** Starts `warden serve --config FILE` and waits for its "listening on" line. */
-export function startWarden(configFile: string, opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<RunningWarden> {
+export function startWarden(configFile: string, opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; cwd?: string } = {}): Promise<RunningWarden> {
   const timeoutMs = opts.timeoutMs ?? 20_000;
-  const child = spawn(process.execPath, [WARDEN_BIN, 'serve', '--config', configFile], { cwd: ROOT, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [WARDEN_BIN, 'serve', '--config', configFile], { cwd: opts.cwd ?? ROOT, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stderr.on('data', (d) => (stderr += String(d)));
@@ -189,32 +188,6 @@ export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs
   }
 }
 
-/** A loopback port that was free a moment ago (listen on 0, read it, close). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const sock = createConnection({ host: '127.0.0.1', port });
-    const done = (ok: boolean) => {
-      sock.destroy();
-      resolve(ok);
-    };
-    sock.setTimeout(1_000, () => done(false));
-    sock.once('connect', () => done(true));
-    sock.once('error', () => done(false));
-  });
-}
-
 export interface HttpUpstream {
   port: number;
   child: ChildProcess;
@@ -223,22 +196,27 @@ export interface HttpUpstream {
 }
 
 /**
- * server-everything over HTTP (`streamableHttp`: path /mcp; `sse`: GET /sse + POST /message) on a free port.
- * It prints its ready line on stderr and binds every interface; tests only talk to it on 127.0.0.1.
+ * server-everything over HTTP (`streamableHttp`: path /mcp; `sse`: GET /sse + POST /message) on a port the
+ * kernel picks (PORT=0; test/fixtures/report-port.mjs says which). It binds every interface; tests only
+ * talk to it on 127.0.0.1.
  */
 export async function startEverythingHttp(mode: 'streamableHttp' | 'sse', timeoutMs = 15_000): Promise<HttpUpstream> {
-  const port = await freePort();
-  const child = spawn(process.execPath, [EVERYTHING_ENTRY, mode], { cwd: ROOT, env: { ...process.env, PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const reporter = join(ROOT, 'test', 'fixtures', 'report-port.mjs');
+  const child = spawn(process.execPath, ['--import', reporter, EVERYTHING_ENTRY, mode], { cwd: ROOT, env: { ...process.env, PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
+  let port = 0;
   child.stdout.on('data', (d) => (output += String(d)));
-  child.stderr.on('data', (d) => (output += String(d)));
-  const upstream: HttpUpstream = { port, child, output: () => output, stop: () => stopChild(child, 'SIGTERM', 5_000) };
-  const ready = await waitFor(async () => child.exitCode === null && (await canConnect(port)), timeoutMs);
-  if (!ready) {
-    await upstream.stop();
-    throw new Error(`server-everything ${mode} did not accept connections on ${port} within ${timeoutMs} ms:\n${output.slice(-2000)}`);
+  child.stderr.on('data', (d) => {
+    output += String(d);
+    port ||= Number(/WARDEN_TEST_LISTENING (\d+)/.exec(output)?.[1] ?? 0);
+  });
+  const stop = () => stopChild(child, 'SIGTERM', 5_000);
+  const ready = await waitFor(() => port > 0 || child.exitCode !== null, timeoutMs);
+  if (!ready || port === 0) {
+    await stop();
+    throw new Error(`server-everything ${mode} did not listen within ${timeoutMs} ms:\n${output.slice(-2000)}`);
   }
-  return upstream;
+  return { port, child, output: () => output, stop };
 }
 
 /** An SDK client connected to the gateway over Streamable HTTP. */

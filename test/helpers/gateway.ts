@@ -39,15 +39,25 @@ export async function startTestGateway(mcpServers: Record<string, unknown>, extr
       cb();
     },
   });
-  const config = validateConfig({ listen: '127.0.0.1:0', store: join(dir, 'warden.db'), auth: { mode: 'none' }, policy: { files: [ALLOW_ALL_POLICY] }, mcpServers, ...withMasterKey(dir, extra) }, 'test');
-  const running = await startGateway(config, dir, createLogger('debug', sink));
+  let running: RunningGateway;
+  try {
+    const config = validateConfig({ listen: '127.0.0.1:0', store: join(dir, 'warden.db'), auth: { mode: 'none' }, policy: { files: [ALLOW_ALL_POLICY] }, mcpServers, ...withMasterKey(dir, extra) }, 'test');
+    running = await startGateway(config, dir, createLogger('debug', sink));
+  } catch (err) {
+    // Tests of refused configs: the folder goes with the refusal.
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
   return {
     ...running,
     dir,
     logs: () => lines.join(''),
     close: async () => {
-      await running.close();
-      rmSync(dir, { recursive: true, force: true });
+      try {
+        await running.close();
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     },
   };
 }

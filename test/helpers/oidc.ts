@@ -42,7 +42,7 @@ async function signingKey(kid: string): Promise<JWK> {
   return { ...(await exportJWK(privateKey)), kid, alg: 'ES256', use: 'sig' };
 }
 
-function configuration(resource: string, keys: JWK[]): Record<string, unknown> {
+function configuration(resource: () => string, keys: JWK[]): Record<string, unknown> {
   return {
     clients: [
       {
@@ -90,11 +90,11 @@ function configuration(resource: string, keys: JWK[]): Record<string, unknown> {
       clientCredentials: { enabled: true },
       resourceIndicators: {
         enabled: true,
-        defaultResource: () => resource,
+        defaultResource: () => resource(),
         useGrantedResource: () => true,
         getResourceServerInfo: (_ctx: unknown, indicator: string) => {
-          if (indicator !== resource) throw new errors.InvalidTarget();
-          return { scope: RESOURCE_SCOPES, audience: resource, accessTokenTTL: 300, accessTokenFormat: 'jwt', jwt: { sign: { alg: 'ES256' } } };
+          if (indicator !== resource()) throw new errors.InvalidTarget();
+          return { scope: RESOURCE_SCOPES, audience: resource(), accessTokenTTL: 300, accessTokenFormat: 'jwt', jwt: { sign: { alg: 'ES256' } } };
         },
       },
     },
@@ -164,7 +164,12 @@ export async function followLogin(url: string, user: string, jar: CookieJar, sto
   throw new Error('the authorization flow did not reach the redirect URI');
 }
 
-export async function startOidcProvider(resource: string): Promise<TestOidcProvider> {
+/**
+ * `resource`: the gateway's URL tokens are for, or a function giving it once the gateway listens (it is
+ * started after the provider, on an ephemeral port).
+ */
+export async function startOidcProvider(resourceOf: string | (() => string)): Promise<TestOidcProvider> {
+  const resource = typeof resourceOf === 'function' ? resourceOf : () => resourceOf;
   let fetches = 0;
   let handler: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
   const server: Server = createServer((req, res) => {
@@ -203,7 +208,7 @@ export async function startOidcProvider(resource: string): Promise<TestOidcProvi
       install();
       return String(keys[0]!.kid);
     },
-    clientCredentials: (scope = 'mcp:tools', res = resource) =>
+    clientCredentials: (scope = 'mcp:tools', res = resource()) =>
       tokenEndpoint(
         { grant_type: 'client_credentials', resource: res, scope },
         { authorization: `Basic ${Buffer.from(`${AGENT_CLIENT.id}:${AGENT_CLIENT.secret}`).toString('base64')}` },
@@ -217,7 +222,7 @@ export async function startOidcProvider(resource: string): Promise<TestOidcProvi
         response_type: 'code',
         redirect_uri: APP_CLIENT.redirectUri,
         scope,
-        resource,
+        resource: resource(),
         state,
         code_challenge: createHash('sha256').update(verifier).digest('base64url'),
         code_challenge_method: 'S256',
@@ -226,7 +231,7 @@ export async function startOidcProvider(resource: string): Promise<TestOidcProvi
       if (next.searchParams.get('state') !== state) throw new Error('state mismatch');
       const code = next.searchParams.get('code');
       if (!code) throw new Error(`no code: ${next.search}`);
-      return tokenEndpoint({ grant_type: 'authorization_code', code, redirect_uri: APP_CLIENT.redirectUri, code_verifier: verifier, client_id: APP_CLIENT.id, resource });
+      return tokenEndpoint({ grant_type: 'authorization_code', code, redirect_uri: APP_CLIENT.redirectUri, code_verifier: verifier, client_id: APP_CLIENT.id, resource: resource() });
     },
     close: () =>
       new Promise<void>((r) => {

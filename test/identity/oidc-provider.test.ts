@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { decodeJwt, decodeProtectedHeader, generateKeyPair } from 'jose';
-import { auditAfter, bearer, BearerSession, exchangeForm, freePort, initializeBody, lastAuditId, post, quiet, recorded, signWith, tokenRequest } from '../helpers/auth.js';
+import { auditAfter, bearer, BearerSession, exchangeForm, initializeBody, lastAuditId, post, quiet, recorded, signWith, tokenRequest } from '../helpers/auth.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { AGENT_CLIENT, APP_CLIENT, startOidcProvider, type TestOidcProvider } from '../helpers/oidc.js';
 import { tsFixtureStdio } from '../helpers/servers.js';
@@ -35,13 +35,13 @@ describe('a real OpenID provider (oidc-provider) issuing the tokens the gateway 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'warden-oidc-'));
     rec = join(dir, 'upstream.log');
-    const port = await freePort();
-    publicUrl = `http://127.0.0.1:${port}/mcp`;
-    op = await startOidcProvider(publicUrl);
+    // The provider issues tokens for the gateway's URL, known once the gateway listens (on port 0).
+    op = await startOidcProvider(() => publicUrl);
     gw = await startTestGateway(
       { rec: tsFixtureStdio('recording-upstream.ts', [], { RECORD_FILE: rec }) },
-      { listen: `127.0.0.1:${port}`, publicUrl, auth: { issuers: [{ issuer: op.issuer, jwksUri: op.jwksUri }], requiredScopes: ['mcp:tools'] } },
+      { listen: '127.0.0.1:0', auth: { issuers: [{ issuer: op.issuer, jwksUri: op.jwksUri }], requiredScopes: ['mcp:tools'] } },
     );
+    publicUrl = gw.url;
   });
 
   after(async () => {

@@ -1,7 +1,7 @@
 /**
  * `warden review` on three setups, through the real binary:
- * - the demo (`warden demo`, then review its config and store): development mode is reported, its policy
- *   holds destructive prod calls for approval and is deny-by-default, so no policy finding;
+ * - the demo (`warden demo`, then review its config and store): workload identities (SPIFFE) with owners,
+ *   its policy holds destructive prod calls for approval and is deny-by-default, so no policy finding;
  * - a deliberately weak config (test/fixtures/posture-review/weak.yaml) over a store seeded with old
  *   secrets, a clear signing key, an unregistered and an idle agent, a revoked agent, unused grants: each
  *   check fires, each finding carries its fix, and `--fail-on` fails CI;
@@ -49,18 +49,19 @@ describe('warden review', () => {
   before(() => assertBuilt());
   after(() => tmp.remove());
 
-  test('the demo setup: development mode reported, policy deny-by-default with approvals on destructive prod tools', async () => {
-    const demo = await runWarden(['demo'], { cwd: tmp.dir, timeoutMs: 60_000 });
+  test('the demo setup: verifiable agents with owners, policy deny-by-default with approvals on destructive prod tools', async () => {
+    const demo = await runWarden(['demo', '--dir', 'demo'], { cwd: tmp.dir, timeoutMs: 60_000 });
     assert.equal(demo.code, 0, demo.stderr);
-    const { code, report } = await reviewJson(join('.warden', 'demo', 'warden.yaml'), tmp.dir, [
+    const { code, report } = await reviewJson(join('demo', 'warden.yaml'), tmp.dir, [
       '--fail-on',
       'critical',
     ]);
     assert.equal(code, 0);
     const all = checksOf(report);
-    for (const c of ['auth-none', 'agent-no-owner', 'annotations-trusted', 'pins-unavailable'])
-      assert.ok(all.has(c), `missing ${c}`);
+    for (const c of ['annotations-trusted', 'pins-unavailable']) assert.ok(all.has(c), `missing ${c}`);
     for (const c of [
+      'auth-none',
+      'agent-no-owner',
       'permit-all',
       'standing-privilege',
       'destructive-without-approval',
@@ -74,14 +75,14 @@ describe('warden review', () => {
       'medium',
       'trusting annotations in prod',
     );
-    const anon = report.agents.find((a) => a.agent === 'anonymous')!;
-    assert.deepEqual([anon.verifiable, anon.scoped, anon.revocable], ['no', 'yes', 'yes']);
+    const planner = report.agents.find((a) => a.agent === 'spiffe://demo.test/planner')!;
+    assert.deepEqual([planner.verifiable, planner.scoped, planner.revocable], ['yes', 'yes', 'yes']);
     for (const f of report.findings)
       assert.ok(
         f.fix.length > 20 && f.mapping.asi.length + f.mapping.mcp.length > 0,
         `${f.check} has no fix or mapping`,
       );
-    const md = await runWarden(['review', '-c', join('.warden', 'demo', 'warden.yaml')], { cwd: tmp.dir });
+    const md = await runWarden(['review', '-c', join('demo', 'warden.yaml')], { cwd: tmp.dir });
     assert.equal((md.stdout.match(/^\*\*Fix:\*\*/gm) ?? []).length, report.findings.length);
   });
 
