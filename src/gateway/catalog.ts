@@ -89,6 +89,11 @@ export class Catalog {
     }
   }
 
+  /** The upstream order or the naming changed (a config reload): exposed names are rebuilt from the lists kept. */
+  rebuild(): void {
+    this.memo.clear();
+  }
+
   /** The exposed entries of one kind across upstreams, in upstream order; on a name collision the first wins. */
   entries(kind: ListKind, upstreamOrder: readonly string[]): Entry[] {
     return this.index(kind, upstreamOrder).entries;

@@ -3,6 +3,7 @@ export { formatProblem, PolicyInputError, PolicyLoadError, type PolicyLoadErrorC
 export { GatewayPolicy, loadGatewayPolicy, type Effect, type GatewayDecision, type GatewayPolicyOptions } from './gateway-policy.js';
 export { ACTIONS, DEFAULT_ARGUMENTS, DEFAULT_PATH_ARGUMENTS, gatewaySchemaText, type ActionName } from './gateway-schema.js';
 export type { EntityJson, EntityUidJson } from './input.js';
+export { schemaTextToJson } from './schema-model.js';
 export { LivePolicy, loadPolicyFiles, readPolicySources, type PolicyFilesOptions, type ReloadResult } from './live.js';
 export type { PolicySource } from './load.js';
 export type { Decision, PolicyError } from './policy-set.js';

@@ -38,6 +38,14 @@ class MemoryRevocations implements RevocationStore {
     this.pruned.push(now);
     return 0;
   }
+  async lift(kind: NewRevocation['kind'], value: string, at: string) {
+    const i = this.rows.findIndex((x) => x.kind === kind && x.value === value && (x.expiresAt === null || x.expiresAt > at));
+    if (i < 0) return undefined;
+    const [taken] = this.rows.splice(i, 1);
+    const record = { ...taken!, expiresAt: at, seq: Math.max(0, ...this.rows.map((r) => r.seq), taken!.seq) + 1 };
+    this.rows.push(record);
+    return record;
+  }
 }
 
 /** The same store with a PostgreSQL-style feed: reads over the feed count separately. */
@@ -181,13 +189,18 @@ describe('RevocationList', () => {
     assert.equal(code(() => list.check(principal({ agent: 'a1' }))), 'revoked');
   });
 
-  test('stop: checks fail closed; prune runs on start and drops expired records from memory', async () => {
+  test('stop: checks fail closed; an expired record refuses nothing and is not held; prune runs', async () => {
     const store = new MemoryRevocations();
     await store.add({ ...revocation('token', 'old'), expiresAt: '2000-01-01T00:00:00.000Z' });
+    await store.add({ ...revocation('token', 'current'), expiresAt: '2100-01-01T00:00:00.000Z' });
     const list = new RevocationList({ store, maxStalenessMs: 5000, pollMs: 500, pruneEveryMs: 10, clock: { now: () => Date.now() } });
     await list.start();
-    assert.equal(list.get('token', 'old')?.value, 'old');
-    await until(() => store.pruned.length > 0 && list.get('token', 'old') === undefined);
+    assert.equal(list.get('token', 'old'), undefined);
+    assert.equal(list.get('token', 'current')?.value, 'current');
+    assert.equal(list.status().size, 1);
+    assert.equal(code(() => list.check(principal({ tokenId: 'old' }))), undefined);
+    assert.equal(code(() => list.check(principal({ tokenId: 'current' }))), 'revoked');
+    await until(() => store.pruned.length > 0);
     await list.stop();
     assert.equal(code(() => list.check(principal())), 'revocation_unavailable');
   });
