@@ -28,7 +28,8 @@ const configOption = (what = 'config file (YAML or JSON)') => new Option('-c, --
 const json = (what = 'as JSON') => new Option('--json', what);
 const limit = (what: string, dflt: number, max = 100_000) => new Option('-n, --limit <n>', what).default(dflt).argParser(wholeNumber('--limit', 1, max));
 
-export async function main(argv: string[]): Promise<void> {
+/** Every command, option and rule of the command line (tests walk it to check each command). */
+export function buildProgram(): Command {
   const program = new Command('warden').description('mcp-warden: an access gateway for MCP servers').version(VERSION);
   // Inherited by every command added below: errors throw (mapped to exit 2), with the help after them, and
   // an option's value is never echoed in an error (someone may have typed a secret there).
@@ -268,7 +269,11 @@ export async function main(argv: string[]): Promise<void> {
     .option('--unused-days <n>', 'report agents with no request for this many days', '30')
     .option('--max-secret-age-days <n>', 'report upstream secrets not rotated for this many days', '90')
     .action((opts) => exit(reviewCommand(opts, { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() })));
-  await program.parseAsync(argv);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  await buildProgram().parseAsync(argv);
 }
 
 /** Runs the command line and sets the exit code; an error is one line on stderr (commander has printed its own). */

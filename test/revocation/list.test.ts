@@ -13,15 +13,19 @@ import type { NewRevocation, RevocationFeed, RevocationRecord, RevocationStore }
 
 class MemoryRevocations implements RevocationStore {
   rows: RevocationRecord[] = [];
+  /** As the stores: a seq is never reused. */
+  lastSeq = 0;
   reads = 0;
   failReads = false;
   /** Set to hold reads until released. */
   gate: Promise<void> | undefined;
   pruned: string[] = [];
   async add(r: NewRevocation) {
+    // As the stores do: a record expired at the new revocation's time (a lifted one) counts as absent.
+    this.rows = this.rows.filter((x) => !(x.kind === r.kind && x.value === r.value && x.expiresAt !== null && x.expiresAt <= r.revokedAt));
     const existing = this.rows.find((x) => x.kind === r.kind && x.value === r.value);
     if (existing) return { record: existing, created: false };
-    const record = { ...r, seq: (this.rows.at(-1)?.seq ?? 0) + 1 };
+    const record = { ...r, seq: ++this.lastSeq };
     this.rows.push(record);
     return { record, created: true };
   }
@@ -42,7 +46,7 @@ class MemoryRevocations implements RevocationStore {
     const i = this.rows.findIndex((x) => x.kind === kind && x.value === value && (x.expiresAt === null || x.expiresAt > at));
     if (i < 0) return undefined;
     const [taken] = this.rows.splice(i, 1);
-    const record = { ...taken!, expiresAt: at, seq: Math.max(0, ...this.rows.map((r) => r.seq), taken!.seq) + 1 };
+    const record = { ...taken!, expiresAt: at, seq: ++this.lastSeq };
     this.rows.push(record);
     return record;
   }
@@ -187,6 +191,29 @@ describe('RevocationList', () => {
     assert.ok(store.reads <= 2, `${store.reads} reads`);
     assert.equal(list.status().seq, 1);
     assert.equal(code(() => list.check(principal({ agent: 'a1' }))), 'revoked');
+  });
+
+  test('a lifted revocation (revoke undo) stops refusing at the next read; a record refuses nothing once its expiry passes', async () => {
+    const store = new MemoryRevocations();
+    const t = { t: Date.parse('2100-01-01T00:00:00.000Z'), now() { return this.t; } };
+    const list = new RevocationList({ store, maxStalenessMs: 60_000, pollMs: 500, clock: t });
+    await store.add(revocation('agent', 'agent-a'));
+    await store.add({ ...revocation('user', 'alice'), expiresAt: '2100-01-01T00:00:10.000Z' });
+    await list.refresh();
+    assert.equal(code(() => list.check(principal())), 'revoked');
+    assert.ok(await store.lift('agent', 'agent-a', new Date(t.t).toISOString()));
+    assert.equal(code(() => list.check(principal({ user: null }))), 'revoked', 'not read yet: still refused');
+    await list.refresh();
+    assert.equal(code(() => list.check(principal({ user: null }))), undefined, 'lifted: accepted again');
+    assert.equal(list.get('agent', 'agent-a'), undefined);
+    assert.equal(code(() => list.check(principal())), 'revoked', 'the user is still revoked');
+    // This replica's clock passes the record's expiry (a lift dated by a clock ahead of this one, or the end of a token's life).
+    t.t += 10_000;
+    assert.equal(code(() => list.check(principal())), undefined);
+    // Revoked again: refused again.
+    await store.add({ ...revocation('agent', 'agent-a'), id: 'again' });
+    await list.refresh();
+    assert.equal(code(() => list.check(principal())), 'revoked');
   });
 
   test('stop: checks fail closed; an expired record refuses nothing and is not held; prune runs', async () => {
