@@ -2,7 +2,7 @@
  * The revocation list each replica keeps in memory, so `check` costs a few map lookups on every request.
  *
  * It loads every stored revocation at start, then follows the store's log by seq (`since`): a lifted
- * revocation comes back on the log as an expired copy, which drops it here. On PostgreSQL a
+ * revocation comes back on the log as a copy marked lifted, which drops it here. On PostgreSQL a
  * LISTEN feed on a dedicated connection (reconnected with backoff) triggers a catch-up read on every
  * notification, and a read every `pollMs` doubles as a heartbeat; on SQLite the table is read every `pollMs`.
  *
@@ -50,6 +50,9 @@ export interface RevocationStatus {
 }
 
 const PAGE = 1000;
+
+/** A lifted record (the store's `lift`) expires at the moment it was made: marked, whatever this replica's clock says. */
+export const isLifted = (r: Pick<RevocationRecord, 'revokedAt' | 'expiresAt'>): boolean => r.expiresAt !== null && r.expiresAt <= r.revokedAt;
 const key = (kind: RevocationKind, value: string): string => `${kind}\u0000${value}`;
 
 /** The error a revoked principal gets: names what was revoked, never a token (nor, for a token, its id). */
@@ -181,8 +184,8 @@ export class RevocationList {
     if (records.length === 0) return;
     const now = new Date(this.clock.now()).toISOString();
     for (const r of records) {
-      // A record that arrives expired is a lifted revocation (`warden revoke undo`): it replaces the one held.
-      if (r.expiresAt !== null && r.expiresAt <= now) this.entries.delete(key(r.kind, r.value));
+      // A lifted revocation (`warden revoke undo`), or one past its expiry, replaces the one held and refuses nothing.
+      if (isLifted(r) || (r.expiresAt !== null && r.expiresAt <= now)) this.entries.delete(key(r.kind, r.value));
       else this.entries.set(key(r.kind, r.value), r);
       if (r.seq > this.seq) this.seq = r.seq;
       if (records.length <= 10) this.log.info({ kind: r.kind, subject: r.kind === 'token' ? undefined : r.value, revocation: r.id }, 'revocation applied');

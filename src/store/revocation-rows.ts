@@ -95,11 +95,13 @@ export function listWhere(filter: RevocationFilter, param: (i: number) => string
 
 export const revocationListSql = (where: string): string => `SELECT ${REVOCATION_COLS} FROM warden_revocations WHERE ${where}`;
 
-/** The copy of a lifted record: the same revocation, expired at `at` (the store gives it a new seq). */
-export function liftedRow(r: RevocationRow, at: string): InsertRow {
-  checkIso(at, 'at');
+/**
+ * The copy of a lifted record: the same revocation, expiring at the moment it was made (expiresAt equal to
+ * revokedAt), which marks it lifted whatever a reader's clock says. The store gives it a new seq.
+ */
+export function liftedRow(r: RevocationRow): InsertRow {
   const { seq: _seq, ...row } = r;
-  return { ...row, expires_at: at };
+  return { ...row, expires_at: row.revoked_at };
 }
 
 /**

@@ -401,10 +401,11 @@ export interface RevocationStore {
   /** Deletes records whose expiresAt is at or before `now` (ISO-8601); returns how many. */
   prune(now: string): Promise<number>;
   /**
-   * Undoes the revocation of (kind, value) at `at` (ISO-8601): its record is replaced by a copy that expired
-   * at `at`, appended to the log (a new seq, and on PostgreSQL a notification), so every reader following
-   * `since` learns of it and stops refusing. Undefined when nothing is revoked under that pair (or its record
-   * has expired already). `add` treats an expired record as absent, so the pair can be revoked again.
+   * Undoes the revocation of (kind, value) in force at `at` (ISO-8601): its record is replaced by a copy that
+   * expires at its own revokedAt (marked lifted, whatever a reader's clock), appended to the log (a new seq,
+   * and on PostgreSQL a notification), so every reader following `since` learns of it and stops refusing.
+   * Undefined when nothing is revoked under that pair at `at`. `add` treats an expired record as absent,
+   * so the pair can be revoked again.
    */
   lift(kind: RevocationKind, value: string, at: string): Promise<RevocationRecord | undefined>;
   /**

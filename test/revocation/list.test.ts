@@ -46,7 +46,7 @@ class MemoryRevocations implements RevocationStore {
     const i = this.rows.findIndex((x) => x.kind === kind && x.value === value && (x.expiresAt === null || x.expiresAt > at));
     if (i < 0) return undefined;
     const [taken] = this.rows.splice(i, 1);
-    const record = { ...taken!, expiresAt: at, seq: ++this.lastSeq };
+    const record = { ...taken!, expiresAt: taken!.revokedAt, seq: ++this.lastSeq };
     this.rows.push(record);
     return record;
   }
@@ -207,6 +207,10 @@ describe('RevocationList', () => {
     assert.equal(code(() => list.check(principal({ user: null }))), undefined, 'lifted: accepted again');
     assert.equal(list.get('agent', 'agent-a'), undefined);
     assert.equal(code(() => list.check(principal())), 'revoked', 'the user is still revoked');
+    // A replica whose clock is years behind applies the lift too: the record is marked lifted, not just expired.
+    const behind = new RevocationList({ store, maxStalenessMs: 60_000, pollMs: 500, clock: { now: () => Date.parse('2001-01-01T00:00:00.000Z') } });
+    await behind.refresh();
+    assert.equal(code(() => behind.check(principal({ user: null }))), undefined);
     // This replica's clock passes the record's expiry (a lift dated by a clock ahead of this one, or the end of a token's life).
     t.t += 10_000;
     assert.equal(code(() => list.check(principal())), undefined);
@@ -219,7 +223,7 @@ describe('RevocationList', () => {
   test('stop: checks fail closed; an expired record refuses nothing and is not held; prune runs', async () => {
     const store = new MemoryRevocations();
     await store.add({ ...revocation('token', 'old'), expiresAt: '2000-01-01T00:00:00.000Z' });
-    await store.add({ ...revocation('token', 'current'), expiresAt: '2100-01-01T00:00:00.000Z' });
+    await store.add({ ...revocation('token', 'current'), expiresAt: '2100-06-01T00:00:00.000Z' });
     const list = new RevocationList({ store, maxStalenessMs: 5000, pollMs: 500, pruneEveryMs: 10, clock: { now: () => Date.now() } });
     await list.start();
     assert.equal(list.get('token', 'old'), undefined);

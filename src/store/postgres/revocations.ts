@@ -84,7 +84,7 @@ export class PostgresRevocationStore implements RevocationStore {
     return this.transaction('revocation lift', LOCK, async (client) => {
       const taken = (await client.query<RevocationRow>(TAKE_IN_FORCE, [kind, value, at])).rows[0];
       if (taken === undefined) return undefined;
-      const copy = liftedRow(taken, at);
+      const copy = liftedRow(taken);
       const stored = (await client.query<RevocationRow>(INSERT, REVOCATION_INSERT_COLUMNS.map((c) => copy[c]))).rows[0]!;
       await client.query('SELECT pg_notify($1, $2)', [REVOCATION_CHANNEL, stored.id]);
       return revocationFromRow(stored);

@@ -57,7 +57,7 @@ export class SqliteRevocationStore extends SqliteStatements implements Revocatio
       this.transaction(() => {
         const taken = this.stmt(TAKE_IN_FORCE).get(kind, value, at) as RevocationRow | undefined;
         if (taken === undefined) return undefined;
-        return revocationFromRow(this.stmt(INSERT).get(liftedRow(taken, at)) as RevocationRow);
+        return revocationFromRow(this.stmt(INSERT).get(liftedRow(taken)) as RevocationRow);
       }),
     );
   }
