@@ -5,10 +5,13 @@
  * unrelated registry package of that name).
  */
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { PassThrough } from 'node:stream';
 import { dirname, join, relative } from 'node:path';
 import { describe, test } from 'node:test';
 import type { Command } from 'commander';
+import { init } from '../src/cli/init.js';
 import { buildProgram } from '../src/cli/main.js';
 import { ROOT } from './helpers/servers.js';
 
@@ -103,6 +106,30 @@ describe('README and docs against the code', () => {
       }
     }
     assert.deepEqual(problems, []);
+  });
+
+  test('every repository path they name exists (in the repository, or among the files `warden init` writes)', () => {
+    const written = mkdtempSync(join(tmpdir(), 'warden-docs-init-'));
+    try {
+      assert.equal(init({ dir: written }, { stdout: new PassThrough(), stderr: new PassThrough() }), 0);
+      const problems: string[] = [];
+      let seen = 0;
+      for (const page of PAGES) {
+        const text = read(page);
+        const named = [
+          ...[...text.matchAll(/`((?:src|test|policies|deploy|bench|scripts|bin|docs|\.ci)\/[^`\s]*|Dockerfile|compose\.yaml|LICENSE|package\.json)`/g)].map((m) => m[1]!),
+          ...[...text.matchAll(/\b(test\/[\w/.-]+\.test\.ts)\b/g)].map((m) => m[1]!),
+        ];
+        for (const path of new Set(named)) {
+          seen++;
+          if (!existsSync(join(ROOT, path)) && !existsSync(join(written, path)) && !path.startsWith('deploy/docker/secrets')) problems.push(`${page}: ${path}`);
+        }
+      }
+      assert.ok(seen > 10, `only ${seen} paths found`);
+      assert.deepEqual(problems, []);
+    } finally {
+      rmSync(written, { recursive: true, force: true });
+    }
   });
 
   test('no client config in the docs runs `npx warden`', () => {
