@@ -1,17 +1,31 @@
 /**
- * Text from outside (a token's claims, a tool name, an upstream's error) made safe to print on a terminal
- * or in a one-line-per-record view: control characters (C0, DEL, C1), line and paragraph separators and
- * bidirectional overrides become visible escapes, so a value can neither start a line of its own nor move
- * the cursor, recolour the screen or reorder what follows it. A backslash is doubled, so an escape in the
- * output always stands for one character of the value and a value cannot pass as an escaped one.
+ * Text from outside (a token's claims, a tool name, an upstream's error, an approver's reason) made safe to
+ * print on a terminal, in a one-line-per-record view or in a page: every character that would not show as
+ * itself (controls such as ESC, CR and LF, DEL and C1, bidirectional overrides, zero-width and other format
+ * characters, line and paragraph separators, lone surrogates) becomes a visible `\uXXXX` escape, so a value
+ * can neither start a line of its own nor move the cursor, recolour the screen or reorder what follows it.
+ * The one function for this: the audit tail, the approvals CLI and the approval page all print through it.
  *
- *   printable('alice\n2025-01-01 tools/call ok') // 'alice\\n2025-01-01 tools/call ok' (one line)
- *   printable('\u001b[2J')                        // '\\x1b[2J'
+ *   printable('mallory\n2025-01-01 tools/call ok')  // 'mallory\\u000a2025-01-01 tools/call ok' (one line)
+ *   printable('\u001b[2J')                          // '\\u001b[2J'
  */
-// eslint-disable-next-line no-control-regex -- matching control characters is the point
-const UNSAFE = /[\\\u0000-\u001f\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
-const NAMED: Record<string, string> = { '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t' };
 
-export function printable(value: string): string {
-  return value.replace(UNSAFE, (c) => NAMED[c] ?? (c.charCodeAt(0) <= 0xff ? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}` : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
+/** Characters that do not show as themselves: controls, format characters (bidi, zero-width), separators, lone surrogates. */
+const INVISIBLE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/gu;
+
+const hex4 = (n: number) => `\\u${n.toString(16).padStart(4, '0')}`;
+
+/** `text` with every invisible character as a `\uXXXX` escape (astral format characters as their surrogate pair). */
+export function escapeInvisible(text: string): string {
+  return text.replace(INVISIBLE, (c) => {
+    const cp = c.codePointAt(0)!;
+    if (cp <= 0xffff) return hex4(cp);
+    const v = cp - 0x10000;
+    return hex4(0xd800 + (v >> 10)) + hex4(0xdc00 + (v & 0x3ff));
+  });
+}
+
+/** One-line text (a name, a reason, an id) made safe to print: invisible characters and line breaks as escapes. */
+export function printable(text: string): string {
+  return escapeInvisible(text);
 }

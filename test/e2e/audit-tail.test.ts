@@ -109,9 +109,9 @@ describe('warden audit tail', () => {
     assert.equal(lines.length, 2, `one header and one row:\n${r.stdout}`);
     const raw = [...r.stdout].filter((c) => c !== '\n' && (c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f));
     assert.deepEqual(raw, [], 'no raw control character reaches the terminal');
-    assert.match(lines[1]!, /mallory\\n2026-03-01T10:00:00\.000Z {2}tools\/call/);
-    assert.match(lines[1]!, /\\x1b\[2J\\x1b\[31mroot\\x1b\[0m/);
-    assert.match(lines[1]!, /files\/x\\rok/);
+    assert.match(lines[1]!, /mallory\\u000a2026-03-01T10:00:00\.000Z {2}tools\/call/);
+    assert.match(lines[1]!, /\\u001b\[2J\\u001b\[31mroot\\u001b\[0m/);
+    assert.match(lines[1]!, /files\/x\\u000dok/);
     // JSON keeps the value exactly (escaped by JSON itself).
     const json = await runWarden(['audit', 'tail', '-c', config, '--task', 'evil', '--json']);
     assert.equal((JSON.parse(rows(json.stdout)[0]!) as { agent: string }).agent, forged);
