@@ -212,7 +212,7 @@ export function buildProgram(): Command {
   for (const [kind, what] of [['task', 'the task id'], ['agent', 'the agent id'], ['user', 'the user (subject)'], ['token', 'the token id (jti)']] as const) {
     const cmd = revoke
       .command(kind)
-      .description(`revoke a ${kind}`)
+      .description(`revoke ${kind === 'agent' ? 'an' : 'a'} ${kind}`)
       .argument('<value>', what)
       .addOption(configOption('config file naming the store'))
       .option('--reason <text>', 'why (recorded)');

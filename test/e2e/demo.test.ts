@@ -32,17 +32,17 @@ test('warden demo plays a session through the gateway and leaves its audit store
   assert.match(out, /alice approves it .* -> Successfully wrote to/);
   assert.match(out, /escape\.txt -> MCP error -32008: Denied by policy/);
   assert.ok(!existsSync(join(tmp.dir, '.warden', 'demo', 'escape.txt')), 'the escaping write reached the server');
-  assert.match(out, /^\s+\S+Z\s+tools\/call\s+files\/write_file\s+ok\s/m);
-  assert.match(out, /^\s+\S+Z\s+tools\/call\s+files\/write_file\s+denied\(policy_denied\)/m);
+  assert.match(out, /^\s+\S+Z\s+tools\/call\s+\S+\s+\S+\s+files\/write_file\s+ok\s/m);
+  assert.match(out, /^\s+\S+Z\s+tools\/call\s+\S+\s+\S+\s+files\/write_file\s+denied\(policy_denied\)/m);
 
   // The audit lines: one table row per request, the calls with their upstream/target and the refusal.
   assert.match(out, /audit log recorded every request/);
   assert.match(out, /^\s+\S+Z\s+initialize\s/m);
   assert.match(out, /^\s+\S+Z\s+tools\/list\s/m);
-  assert.match(out, /^\s+\S+Z\s+tools\/call\s+everything\/echo\s+ok\s/m);
-  assert.match(out, /^\s+\S+Z\s+tools\/call\s+files\/read_text_file\s+ok\s/m);
-  assert.match(out, /^\s+\S+Z\s+tools\/call\s+memory\/read_graph\s+ok\s/m);
-  assert.match(out, /^\s+\S+Z\s+tools\/call\s+\S+\s+error\(unknown_tool\)/m);
+  assert.match(out, /^\s+\S+Z\s+tools\/call\s+\S+\s+\S+\s+everything\/echo\s+ok\s/m);
+  assert.match(out, /^\s+\S+Z\s+tools\/call\s+\S+\s+\S+\s+files\/read_text_file\s+ok\s/m);
+  assert.match(out, /^\s+\S+Z\s+tools\/call\s+\S+\s+\S+\s+memory\/read_graph\s+ok\s/m);
+  assert.match(out, /^\s+\S+Z\s+tools\/call\s+\S+\s+\S+\s+-\s+error\(unknown_tool\)/m);
 
   const db = join(tmp.dir, '.warden', 'demo', 'warden.db');
   assert.ok(existsSync(db), `${db} was not created`);

@@ -48,7 +48,9 @@ describe('the npm package', () => {
     after(() => tmp.remove());
 
     test('npm pack, npm install -g --allow-scripts=better-sqlite3, then warden runs anywhere', { timeout: 20 * 60_000 }, async () => {
-      const packed = await npm(['pack', '--pack-destination', tmp.dir], ROOT, 300_000);
+      // --ignore-scripts: the pack scripts would delete and rebuild dist/ under tests running alongside;
+      // dist/ was built from these sources before the tests (pretest).
+      const packed = await npm(['pack', '--ignore-scripts', '--pack-destination', tmp.dir], ROOT, 300_000);
       assert.equal(packed.code, 0, packed.stderr);
       const tarball = readdirSync(tmp.dir).find((f) => f.endsWith('.tgz'))!;
       const prefix = join(tmp.dir, 'prefix');
