@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // The published entry point: runs the compiled CLI (built by `npm install` through the prepare script).
-import { main } from '../dist/cli/main.js';
+// Exit codes: 0 done, 1 failed, 2 bad usage or configuration.
+import { run } from '../dist/cli/main.js';
 
-main(process.argv).catch((err) => {
+run(process.argv).catch((err) => {
   process.stderr.write(`warden: ${err instanceof Error ? err.message : String(err)}\n`);
   process.exitCode = 1;
 });

@@ -19,32 +19,17 @@
  *   //   }
  *   // }
  */
+import { escapeInvisible, printable } from '../core/printable.js';
 
-/** Characters that do not show as themselves: controls, format characters (bidi, zero-width), separators, lone surrogates. */
-const INVISIBLE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/gu;
 /** Strings at least this long are annotated with their length. */
 const ANNOTATE_FROM = 64;
-
-const hex4 = (n: number) => `\\u${n.toString(16).padStart(4, '0')}`;
-
-function escapeInvisible(text: string): string {
-  return text.replace(INVISIBLE, (c) => {
-    const cp = c.codePointAt(0)!;
-    if (cp <= 0xffff) return hex4(cp);
-    const v = cp - 0x10000;
-    return hex4(0xd800 + (v >> 10)) + hex4(0xdc00 + (v & 0x3ff));
-  });
-}
 
 /** A JSON string literal of `s` in which every character shows as itself or as an escape. */
 export function literal(s: string): string {
   return escapeInvisible(JSON.stringify(s));
 }
 
-/** One-line text (a name, a reason) made safe to print: invisible characters and line breaks as escapes. */
-export function printable(text: string): string {
-  return escapeInvisible(text);
-}
+export { printable };
 
 const count = (n: number, one: string, many = `${one}s`) => `${n.toLocaleString('en-US')} ${n === 1 ? one : many}`;
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);

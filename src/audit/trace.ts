@@ -19,6 +19,7 @@ export function matchesTrace(q: TraceQuery, e: AuditEvent): boolean {
   if (q.session !== undefined && e.sessionId !== q.session) return false;
   if (q.user !== undefined && e.user !== q.user) return false;
   if (q.agent !== undefined && e.agent !== q.agent && !e.chain.includes(q.agent)) return false;
+  if (q.outcome !== undefined && e.outcome !== q.outcome) return false;
   if (q.since !== undefined && Date.parse(e.time) < Date.parse(q.since)) return false;
   return true;
 }

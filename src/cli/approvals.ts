@@ -28,13 +28,12 @@ function describeCall(c: ShownCall): string {
   return `  call:    the params the upstream receives, complete (${c.bytes.toLocaleString('en-US')} bytes as JSON):\n${body}`;
 }
 
-export function approvalsList(opts: { config: string; state?: string; json?: boolean; limit: string }): Promise<void> {
+export function approvalsList(opts: { config: string; state?: ApprovalState | 'all'; json?: boolean; limit: number }): Promise<void> {
   const state = opts.state ?? 'pending';
-  if (!['pending', 'approved', 'denied', 'consumed', 'all'].includes(state)) throw new Error('--state must be pending, approved, denied, consumed or all');
-  return withConfiguredStore(opts.config, async (store) => {
-    const list = await store.approvals.list({ ...(state === 'all' ? {} : { state: state as ApprovalState }), limit: Number(opts.limit) || 100 });
+  return withConfiguredStore(opts.config, async (store, ctx) => {
+    const list = await store.approvals.list({ ...(state === 'all' ? {} : { state }), limit: opts.limit });
     for (const r of list) process.stdout.write((opts.json ? JSON.stringify(r) : describe(r)) + '\n');
-    if (!opts.json && list.length === 0) process.stdout.write(`no ${state === 'all' ? '' : `${state} `}approval requests\n`);
+    if (!opts.json && list.length === 0) process.stderr.write(`no ${state === 'all' ? '' : `${state} `}approval requests in ${ctx.location}\n`);
   });
 }
 
@@ -54,7 +53,7 @@ export function approvalsShow(id: string, opts: { config: string; json?: boolean
   });
 }
 
-export function approvalsDecide(state: 'approved' | 'denied', id: string, opts: { config: string; as: string; reason?: string }): Promise<void> {
+export function approvalsDecide(state: 'approved' | 'denied', id: string, opts: { config: string; as: string; reason?: string; json?: boolean }): Promise<void> {
   return withConfiguredStore(opts.config, async (store, { config }) => {
     const service = approvalServiceFor(config, store.approvals);
     if (service === undefined) throw new Error('no approvers are configured (approvals.approvers)');
@@ -79,6 +78,7 @@ export function approvalsDecide(state: 'approved' | 'denied', id: string, opts: 
       outcome: 'ok',
       errorCode: null,
     });
-    process.stdout.write(`${r.id} ${state} by ${opts.as}: ${r.upstream}/${r.tool} for ${r.agent}\n`);
+    if (opts.json) process.stdout.write(JSON.stringify(r) + '\n');
+    else process.stdout.write(`${r.id} ${state} by ${opts.as}: ${r.upstream}/${r.tool} for ${r.agent}\n`);
   });
 }

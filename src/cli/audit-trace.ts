@@ -5,15 +5,17 @@
  */
 import type { AuditEvent } from '../audit/event.js';
 import { renderTrace, type TraceQuery } from '../audit/trace.js';
+import { UsageError } from './exit.js';
 
 export interface TraceOptions {
   task?: string;
   session?: string;
   user?: string;
   agent?: string;
+  outcome?: string;
   /** ISO-8601 time, or a duration back from now: 90s, 30m, 12h, 7d. */
   since?: string;
-  limit?: string;
+  limit?: string | number;
   json?: boolean;
 }
 
@@ -33,25 +35,35 @@ export function parseSince(since: string, now: number): string {
     const t = Date.parse(since);
     if (!Number.isNaN(t)) return new Date(t).toISOString();
   }
-  throw new Error('--since must be an ISO-8601 time (2025-06-01T12:00:00Z) or a duration such as 30m, 12h, 7d');
+  throw new UsageError('--since must be an ISO-8601 time (2025-06-01T12:00:00Z) or a duration such as 30m, 12h, 7d');
 }
 
-export function parseTraceQuery(opts: TraceOptions, now: number): TraceQuery {
+export const OUTCOMES = ['ok', 'error', 'denied', 'timeout', 'cancelled'] as const;
+
+/**
+ * The store query of `opts`. A trace must name what it follows (`requireSubject`); a tail may have no
+ * filter at all. Every bad value is a UsageError (exit 2).
+ */
+export function parseTraceQuery(opts: TraceOptions, now: number, requireSubject = true): TraceQuery {
   const q: TraceQuery = { limit: 1000 };
   if (opts.limit !== undefined) {
     const limit = Number(opts.limit);
-    if (!Number.isInteger(limit) || limit < 1 || limit > 100_000) throw new Error('--limit must be a whole number from 1 to 100000');
+    if (!Number.isInteger(limit) || limit < 1 || limit > 100_000) throw new UsageError('--limit must be a whole number from 1 to 100000');
     q.limit = limit;
   }
   for (const key of ['task', 'session', 'user', 'agent'] as const) {
     const v = opts[key];
     if (v !== undefined) {
-      if (v.trim() === '') throw new Error(`--${key} must not be empty`);
+      if (v.trim() === '') throw new UsageError(`--${key} must not be empty`);
       q[key] = v;
     }
   }
-  if (q.task === undefined && q.session === undefined && q.user === undefined && q.agent === undefined) {
-    throw new Error('name what to trace: --task ID, --session ID, --user U or --agent A');
+  if (requireSubject && q.task === undefined && q.session === undefined && q.user === undefined && q.agent === undefined) {
+    throw new UsageError('name what to trace: --task ID, --session ID, --user U or --agent A');
+  }
+  if (opts.outcome !== undefined) {
+    if (!(OUTCOMES as readonly string[]).includes(opts.outcome)) throw new UsageError(`--outcome must be one of ${OUTCOMES.join(', ')}`);
+    q.outcome = opts.outcome;
   }
   if (opts.since !== undefined) q.since = parseSince(opts.since, now);
   return q;

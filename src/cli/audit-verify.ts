@@ -1,22 +1,23 @@
 /**
  * `warden audit verify [--config FILE] [--json]`: checks the audit hash chain and the signed checkpoints of
- * the configured store and names the first broken link. Exit code 0 when intact, 1 when broken, 2 when the
- * store cannot be read. The checkpoint keys' thumbprints are printed so they can be compared with a copy kept
+ * the configured store and names the first broken link. Exit code 0 when intact, 1 when broken or when the
+ * store cannot be read (a missing store is never called intact: a deleted database must not pass a check),
+ * 2 when the config does not load. The checkpoint keys' thumbprints are printed so they can be compared with a copy kept
  * outside the database, which is what anchors the checkpoints (see src/audit/checkpoints.ts).
  */
 import { existsSync } from 'node:fs';
 import { verifyAudit, type VerifyResult } from '../audit/verify.js';
 import { loadConfig, resolveStoreSpec } from '../config/index.js';
 import { openStore, parseStoreSpec, type Store } from '../store/index.js';
+import { EXIT_FAILED, EXIT_OK, exitCodeOf } from './exit.js';
 
 export interface VerifyCliOptions {
   config: string;
   json?: boolean;
 }
 
-export const EXIT_INTACT = 0;
-export const EXIT_BROKEN = 1;
-export const EXIT_UNREADABLE = 2;
+export const EXIT_INTACT = EXIT_OK;
+export const EXIT_BROKEN = EXIT_FAILED;
 
 /** The commander action: runs the check and sets the exit code. */
 export async function auditVerify(opts: VerifyCliOptions): Promise<void> {
@@ -38,7 +39,7 @@ export async function runAuditVerify(
     const parsed = parseStoreSpec(spec);
     // Opening a missing SQLite file would create an empty store and call it intact.
     if (parsed.kind === 'sqlite' && parsed.path !== ':memory:' && !existsSync(parsed.path)) {
-      throw new Error(`no store at ${parsed.path}`);
+      throw new Error(`no store at ${parsed.path} yet: nothing to verify (the gateway creates it when it first runs)`);
     }
     store = await openStore(spec, { createDir: false });
     location = store.location;
@@ -47,7 +48,7 @@ export async function runAuditVerify(
     const message = `cannot read the audit store: ${(e as Error).message}`;
     if (opts.json) out.write(JSON.stringify({ ok: false, error: message }) + '\n');
     else err.write(message + '\n');
-    return EXIT_UNREADABLE;
+    return exitCodeOf(e);
   } finally {
     await store?.close().catch(() => {});
   }

@@ -11,6 +11,7 @@ import { runBridge } from './connect-bridge.js';
 import { CredentialError, TokenFileSource, type CredentialSource } from './connect-credentials.js';
 import { ClientCredentialsSource, clientSecretBasic } from './connect-oauth.js';
 import { loadSigningKey, privateKeyJwt } from './connect-private-key.js';
+import { UsageError } from './exit.js';
 
 export interface ConnectOptions {
   tokenFile?: string;
@@ -24,7 +25,6 @@ export interface ConnectOptions {
 }
 
 /** A bad command line: reported with the usage, exit 2. */
-class UsageError extends Error {}
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|\[::1\]|localhost)$/i;
 

@@ -20,11 +20,13 @@ import {
   loadGatewayPolicy,
   PolicyLoadError,
   readPolicySources,
+  schemaTextToJson,
   type GatewayPolicy,
   type PolicyInfo,
   type PolicySource,
 } from '../policy/index.js';
 import { inGrant } from '../tasks/index.js';
+import { UsageError } from './exit.js';
 
 export interface PolicyIo {
   stdin: NodeJS.ReadableStream & { isTTY?: boolean };
@@ -34,17 +36,16 @@ export interface PolicyIo {
 
 export interface PolicyOptions {
   config?: string;
+  json?: boolean;
 }
 
 export interface ExplainOptions extends PolicyOptions {
   request?: string;
-  json?: boolean;
 }
 
 const DEFAULT_CONFIG = 'warden.yaml';
 const processIo = (): PolicyIo => ({ stdin: process.stdin, stdout: process.stdout, stderr: process.stderr });
 
-class UsageError extends Error {}
 
 /** Runs one subcommand and maps its error to an exit code; errors name files and policies, never values. */
 async function run(what: string, io: PolicyIo, body: () => number | Promise<number>): Promise<number> {
@@ -119,14 +120,23 @@ export function policyValidate(files: string[], opts: PolicyOptions, io = proces
       result = loadPolicy(loaded, files.length > 0 ? files : undefined, io);
     } catch (err) {
       if (!(err instanceof PolicyLoadError)) throw err;
+      if (opts.json) {
+        io.stdout.write(JSON.stringify({ valid: false, code: err.code, problems: err.problems }) + '\n');
+        return 1;
+      }
       io.stdout.write(err.problems.map((p) => `${formatProblem(p)}\n`).join(''));
       io.stdout.write(`invalid: ${err.problems.length} problem${err.problems.length === 1 ? '' : 's'} (${err.code})\n`);
       return 1;
     }
     const { policy, sources } = result;
     const list = inSourceOrder(policy.policies, sources);
+    const engine = (p: PolicyInfo) => (p.fallback === undefined ? 'compiled' : `cedar-wasm (${p.fallback})`);
+    if (opts.json) {
+      const policies = list.map((p) => ({ id: p.id, effect: p.effect, approval: 'approval' in p.annotations, location: p.location, engine: engine(p) }));
+      io.stdout.write(JSON.stringify({ valid: true, files: sources.map((x) => x.name), policies, warnings: policy.warnings, version: policy.version }) + '\n');
+      return 0;
+    }
     if (list.length > 0) {
-      const engine = (p: PolicyInfo) => (p.fallback === undefined ? 'compiled' : `cedar-wasm (${p.fallback})`);
       io.stdout.write(pad([['ID', 'EFFECT', 'LOCATION', 'ENGINE'], ...list.map((p) => [p.id, effectOf(p), p.location, engine(p)])]));
     }
     for (const w of policy.warnings) io.stdout.write(`warning: ${formatProblem(w)}\n`);
@@ -157,9 +167,9 @@ export function policyTest(files: string[], opts: PolicyOptions, io = processIo(
         const cases = loadCaseFile(file);
         let policy = caseFilePolicy(cases);
         if (policy === undefined) policy = configured ??= loadPolicy(needConfig(opts, `${file} names no policies`), undefined, io).policy;
-        io.stdout.write(`${file}\n`);
+        if (!opts.json) io.stdout.write(`${file}\n`);
         for (const r of runCases(policy, cases.cases, { inGrant })) {
-          io.stdout.write(caseLine(r));
+          io.stdout.write(opts.json ? JSON.stringify({ file, ...r }) + '\n' : caseLine(r));
           if (r.pass) passed++;
           else failed++;
         }
@@ -167,11 +177,16 @@ export function policyTest(files: string[], opts: PolicyOptions, io = processIo(
         if (!(err instanceof PolicyLoadError || err instanceof CaseFileError)) throw err;
         broken++;
         const problems = err instanceof PolicyLoadError ? err.problems.map(formatProblem) : err.problems;
+        if (opts.json) {
+          io.stdout.write(JSON.stringify({ file, error: err instanceof PolicyLoadError ? err.code : 'invalid_case_file', problems }) + '\n');
+          continue;
+        }
         io.stdout.write(`${file}\nERROR ${err instanceof PolicyLoadError ? `the policy set does not load (${err.code})` : 'invalid case file'}:\n`);
         io.stdout.write(problems.map((p) => `${p}\n`).join(''));
       }
     }
-    io.stdout.write(`${passed} passed, ${failed} failed${broken > 0 ? `, ${broken} file${broken === 1 ? '' : 's'} not run` : ''}\n`);
+    if (opts.json) io.stdout.write(JSON.stringify({ summary: { passed, failed, notRun: broken } }) + '\n');
+    else io.stdout.write(`${passed} passed, ${failed} failed${broken > 0 ? `, ${broken} file${broken === 1 ? '' : 's'} not run` : ''}\n`);
     return failed > 0 || broken > 0 ? 1 : 0;
   });
 }
@@ -215,7 +230,8 @@ export function policyExplain(opts: ExplainOptions, io = processIo()): Promise<n
 export function policySchema(opts: PolicyOptions, io = processIo()): Promise<number> {
   return run('schema', io, () => {
     const args = findConfig(opts)?.config.policy?.arguments;
-    io.stdout.write(args === undefined ? gatewaySchemaText() : gatewaySchemaText(args));
+    const text = args === undefined ? gatewaySchemaText() : gatewaySchemaText(args);
+    io.stdout.write(opts.json ? JSON.stringify(schemaTextToJson(text), null, 2) + '\n' : text);
     return 0;
   });
 }

@@ -22,6 +22,7 @@ import {
   type SecretRef,
 } from '../credentials/index.js';
 import { openStore, parseStoreSpec, type Store } from '../store/index.js';
+import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError } from './exit.js';
 
 export interface SecretIo {
   stdin: NodeJS.ReadableStream & { isTTY?: boolean };
@@ -35,31 +36,19 @@ export interface ScopeOptions {
   tenant?: string;
   env?: string;
   upstream?: string;
-}
-
-export interface ListOptions extends ScopeOptions {
   json?: boolean;
 }
+
+export type ListOptions = ScopeOptions;
 
 export interface RotateMasterOptions {
   config: string;
   newKeyFile?: string;
   batchSize?: string;
+  json?: boolean;
 }
 
-export const EXIT_OK = 0;
-export const EXIT_FAILED = 1;
-export const EXIT_USAGE = 2;
 
-/**
- * For commander's error output: an unknown option is named without what followed it (`--value=...`, `-v...`),
- * so a value someone tried to pass on the command line is not echoed to the terminal or a log as well.
- */
-export function hideOptionValues(text: string): string {
-  return text.replace(/unknown option '(--[^=']*)=[^']*'/g, "unknown option '$1=...'").replace(/unknown option '(-[^-'])[^']+'/g, "unknown option '$1...'");
-}
-
-class UsageError extends Error {}
 /** The store does not exist yet: nothing has been stored. */
 class NoStore extends Error {}
 
@@ -147,7 +136,8 @@ async function write(what: 'set' | 'rotate', name: string, opts: ScopeOptions, i
       await withVault(opts, io, what === 'set', async (vault) => {
         const { version } = what === 'set' ? await vault.set(id, value) : await vault.rotate(id, value);
         const verb = what === 'set' ? 'stored' : 'rotated';
-        io.stdout.write(`${verb} secret ${describeSecret(id)}: version ${version}, master key ${vault.keyId}\n`);
+        if (opts.json) io.stdout.write(JSON.stringify({ ...id, version, keyId: vault.keyId }) + '\n');
+        else io.stdout.write(`${verb} secret ${describeSecret(id)}: version ${version}, master key ${vault.keyId}\n`);
       });
     } catch (err) {
       if (err instanceof NoStore) throw new VaultError('vault_not_found', `no secret ${describeSecret(id)} (${err.message})`);
@@ -175,7 +165,7 @@ export function secretRm(name: string, opts: ScopeOptions, io = processIo()): Pr
       if (!(err instanceof NoStore)) throw err;
     });
     if (!removed) throw new VaultError('vault_not_found', `no secret ${describeSecret(id)}`);
-    io.stdout.write(`removed secret ${describeSecret(id)}\n`);
+    io.stdout.write(opts.json ? JSON.stringify({ ...id, removed: true }) + '\n' : `removed secret ${describeSecret(id)}\n`);
   });
 }
 
@@ -226,7 +216,8 @@ export function secretRotateMaster(opts: RotateMasterOptions, io = processIo()):
         await withStore(loaded, false, async (store) => {
           const onBatch = ({ rewrapped }: { rewrapped: number }): void => void io.stderr.write(`re-wrapped ${rewrapped} data keys so far\n`);
           const r = await Vault.rotateMasterKey(store.secrets, oldKeys, newKey, { batchSize, onBatch });
-          io.stdout.write(
+          if (opts.json) io.stdout.write(JSON.stringify({ rewrapped: r.rewrapped, keyId: r.keyId }) + '\n');
+          else io.stdout.write(
             `master key rotation complete: ${r.rewrapped} data keys re-wrapped; every secret is now wrapped by master key ${r.keyId}.\n` +
               'Make the new key the current one (WARDEN_MASTER_KEY or vault.masterKeyFile) on every replica, then retire the old key.\n',
           );

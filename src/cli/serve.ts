@@ -1,4 +1,7 @@
-/** `warden serve --config FILE`: runs the gateway until SIGINT or SIGTERM; SIGHUP reloads the policy files. */
+/**
+ * `warden serve [-c FILE]` (default ./warden.yaml): runs the gateway until SIGINT or SIGTERM. SIGHUP reloads
+ * the config: policies, agents and upstreams change in place; what needs a restart is logged (reload.ts).
+ */
 import { loadConfig } from '../config/index.js';
 import { createLogger } from '../telemetry/log.js';
 import { startGateway } from './start-gateway.js';
@@ -11,7 +14,7 @@ export async function serve(opts: { config: string }): Promise<void> {
   const upstreams = Object.keys(config.mcpServers).join(', ') || '(none)';
   process.stdout.write(`warden: listening on ${running.url} (config ${file}; store ${running.store.location}; upstreams: ${upstreams})\n`);
   void reportStartup(running.gateway, config, log);
-  const reload = () => void running.policy.reload();
+  const reload = () => void running.reload();
   process.on('SIGHUP', reload);
   await new Promise<void>((resolve) => {
     const stop = () => resolve();

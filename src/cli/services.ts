@@ -5,7 +5,7 @@ import { ConfigError, type WardenConfig } from '../config/index.js';
 import type { SigningKeys } from '../identity/signing-keys.js';
 import type { StartTaskHook } from '../identity/index.js';
 import { serverFacts, serverOfExposedName, subjectOf } from '../gateway/index.js';
-import type { GatewayPolicy } from '../policy/index.js';
+import type { GatewayPolicy, ServerFacts } from '../policy/index.js';
 import { ApprovalService, CallSealer, type ApprovalOptions } from '../approvals/index.js';
 import { loadMasterKeys, MASTER_KEY_ENV, MasterKeyMissing, VaultError, type MasterKeys } from '../credentials/index.js';
 import type { AuditDraft, AuditRecorder } from '../audit/index.js';
@@ -14,14 +14,26 @@ import { LeaseManager, type SubjectSigner } from '../credentials/leases/manager.
 import type { Logger } from '../telemetry/log.js';
 import { TaskService, type Grant } from '../tasks/index.js';
 
-export function taskServiceFor(config: WardenConfig, store: TaskStore, policy: () => GatewayPolicy, onEnd?: (task: TaskRecord) => Promise<void>): TaskService {
-  const enabled = Object.entries(config.mcpServers).filter(([, s]) => !s.disabled);
-  const names = enabled.map(([n]) => n);
+/** The facts of a config's enabled servers, by name (what task grants are decided on); `into` is refilled in place. */
+export function serverFactsOf(config: WardenConfig, into = new Map<string, ServerFacts>()): Map<string, ServerFacts> {
+  into.clear();
+  for (const [name, server] of Object.entries(config.mcpServers)) if (!server.disabled) into.set(name, serverFacts(name, server));
+  return into;
+}
+
+/** `servers`: a map a config reload refills (serverFactsOf), so new tasks can be granted the servers in force. */
+export function taskServiceFor(
+  config: WardenConfig,
+  store: TaskStore,
+  policy: () => GatewayPolicy,
+  onEnd?: (task: TaskRecord) => Promise<void>,
+  servers: ReadonlyMap<string, ServerFacts> = serverFactsOf(config),
+): TaskService {
   return new TaskService({
     store,
     policy,
-    servers: new Map(enabled.map(([n, s]) => [n, serverFacts(n, s)])),
-    serverOfTool: (tool) => serverOfExposedName(tool, names, config.naming.prefix, config.naming.separator),
+    servers,
+    serverOfTool: (tool) => serverOfExposedName(tool, [...servers.keys()], config.naming.prefix, config.naming.separator),
     maxTtlSeconds: config.tokenService.maxTtlSeconds,
     ...(onEnd ? { onEnd } : {}),
   });

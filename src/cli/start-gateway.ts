@@ -23,7 +23,8 @@ import type { Logger } from '../telemetry/log.js';
 import type { TaskService } from '../tasks/index.js';
 import type { ApprovalRecord } from '../store/types.js';
 import { startPolicy, type RunningPolicy } from './start-policy.js';
-import { approvalServiceFor, callSealerFor, leaseManagerFor, startTaskHook, subjectSigner, taskServiceFor } from './services.js';
+import { reloadConfig, type ReloadReport } from './reload.js';
+import { approvalServiceFor, callSealerFor, leaseManagerFor, serverFactsOf, startTaskHook, subjectSigner, taskServiceFor } from './services.js';
 import { VERSION } from './version.js';
 
 export interface RunningGateway {
@@ -35,6 +36,8 @@ export interface RunningGateway {
   revocations: RevocationList;
   /** Absent when no approvers are configured. */
   approvals: ApprovalService | undefined;
+  /** Reads the config file again and applies what can change while running (see reload.ts); needs `source`. */
+  reload(): Promise<ReloadReport>;
   close(): Promise<void>;
 }
 
@@ -140,10 +143,17 @@ export async function startGateway(given: WardenConfig, baseDir: string, log: Lo
     leases?.startSweeping();
     // A task that ends here stops its sessions' upstream processes at once and revokes its leases.
     const late: { gateway?: Gateway } = {};
-    const tasks = taskServiceFor(config, store.tasks, policy.current, async (t) => {
-      await late.gateway?.endTask(t.id);
-      if (leases) await leases.revokeTask(t.id);
-    });
+    const serverFacts = serverFactsOf(config);
+    const tasks = taskServiceFor(
+      config,
+      store.tasks,
+      policy.current,
+      async (t) => {
+        await late.gateway?.endTask(t.id);
+        if (leases) await leases.revokeTask(t.id);
+      },
+      serverFacts,
+    );
     const injector = vault ? secretInjector(vault, log) : undefined;
     const prepareServer =
       leases || injector
@@ -208,6 +218,18 @@ export async function startGateway(given: WardenConfig, baseDir: string, log: Lo
     const ingress = await startIngress(config, gateway, log, baseDir, (publicUrl) => createIdentity(config, publicUrl, baseDir, store, keys, startTaskHook(config, tasks, audit), (p) => revocations.check(p)), callback, admin, page);
     linkBase ??= ingress.url;
     issuerRef.url ??= ingress.url;
+    // What a config reload checks an added or changed upstream against: what start checked every one against.
+    const checkServers = async (servers: Readonly<Record<string, ServerConfig>>, file: string): Promise<string[]> => {
+      const noVault = 'the vault was not opened at start (no upstream referred to a secret then): restart the gateway';
+      const warnings = await checkSecretReferences({ ...config, mcpServers: servers }, vault, { source: file, noVault });
+      // An added or changed upstream may not reach the gateway's own files either.
+      const problems = [...checkGatewayFiles(servers, baseDir, ownFiles), ...(await checkUserSecrets(servers, vault))];
+      if (leases) leases.check(servers);
+      else for (const [name, server] of Object.entries(servers)) for (const l of leaseReferences(server)) problems.push(`mcpServers.${name}: refers to \${lease:${l}}, but no leases are configured`);
+      if (problems.length > 0) throw new ConfigError(`invalid config ${file}:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+      return warnings;
+    };
+    let reloading = Promise.resolve<unknown>(undefined);
     return {
       url: ingress.url,
       store,
@@ -216,6 +238,13 @@ export async function startGateway(given: WardenConfig, baseDir: string, log: Lo
       tasks,
       revocations,
       approvals,
+      reload: () => {
+        if (source === undefined) return Promise.resolve({ ok: false, error: 'no config file to reload' });
+        // One reload at a time: a SIGHUP during a reload runs after it, on the file as it is then.
+        const next = reloading.then(() => reloadConfig({ config, file: source, gateway, policy, checkServers, onServers: (c) => void serverFactsOf(c, serverFacts), log }));
+        reloading = next.catch(() => undefined);
+        return next;
+      },
       close: async () => {
         policy.close();
         leases?.stop();

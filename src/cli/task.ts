@@ -67,7 +67,7 @@ async function recordTaskEvent(store: Store, t: TaskRecord, method: string, deci
     protocolVersion: null,
     method,
     upstream: null,
-    target: null,
+    target: t.id,
     argsDigest: null,
     decision,
     outcome: 'ok',
@@ -111,13 +111,11 @@ export function taskStart(opts: TaskStartOptions): Promise<void> {
   );
 }
 
-export function taskList(opts: { config: string; state?: string; agent?: string; json?: boolean; limit: string }): Promise<void> {
-  const state = opts.state;
-  if (state !== undefined && !['active', 'ended', 'revoked'].includes(state)) throw new Error('--state must be active, ended or revoked');
-  return withConfiguredStore(opts.config, async (store) => {
-    const tasks = await store.tasks.list({ ...(state ? { state: state as TaskRecord['state'] } : {}), ...(opts.agent ? { agent: opts.agent } : {}), limit: Number(opts.limit) || 100 });
+export function taskList(opts: { config: string; state?: TaskRecord['state']; agent?: string; json?: boolean; limit: number }): Promise<void> {
+  return withConfiguredStore(opts.config, async (store, ctx) => {
+    const tasks = await store.tasks.list({ ...(opts.state ? { state: opts.state } : {}), ...(opts.agent ? { agent: opts.agent } : {}), limit: opts.limit });
     for (const t of tasks) process.stdout.write((opts.json ? JSON.stringify(t) : describe(t)) + '\n');
-    if (!opts.json && tasks.length === 0) process.stdout.write('no tasks\n');
+    if (!opts.json && tasks.length === 0) process.stderr.write(`no tasks${opts.state || opts.agent ? ' that match' : ''} in ${ctx.location}\n`);
   });
 }
 
@@ -129,13 +127,19 @@ export function taskShow(id: string, opts: { config: string; json?: boolean }): 
   });
 }
 
-export function taskEnd(id: string, opts: { config: string; revoke?: boolean }): Promise<void> {
+export function taskEnd(id: string, opts: { config: string; revoke?: boolean; reason?: string; json?: boolean }): Promise<void> {
   return withConfiguredStore(opts.config, async (store, loaded) => {
     // Ending a task here also revokes its leases at once (the gateways' sweepers would, within seconds).
     const leases = leaseManagerFor(loaded.config, store, createLogger('error'), new AuditRecorder(store.audit, createLogger('error'), { instance: 'warden-cli' }));
     const service = taskServiceFor(loaded.config, store.tasks, () => policyOf(loaded), leases ? async (t) => void (await leases.revokeTask(t.id)) : undefined);
     const t = await service.end(id, 'cli', opts.revoke ? 'revoked' : 'ended');
-    await recordTaskEvent(store, t, opts.revoke ? 'task/revoke' : 'task/end', null);
-    process.stdout.write(`task ${t.id} ${t.state}; its tokens are refused from the next request on\n`);
+    // The task record has no field for why; the audit event carries it (`warden audit trace --task` shows it).
+    const why = `task ${t.id} ${t.state} by cli${opts.reason ? `: ${opts.reason}` : ''}`;
+    await recordTaskEvent(store, t, opts.revoke ? 'task/revoke' : 'task/end', { effect: 'deny', policyIds: [], reason: why });
+    if (opts.json) {
+      process.stdout.write(JSON.stringify({ task: t, reason: opts.reason ?? null }) + '\n');
+      return;
+    }
+    process.stdout.write(`task ${t.id} ${t.state}${opts.reason ? ` (${opts.reason})` : ''}; its tokens are refused from the next request on\n`);
   });
 }

@@ -103,6 +103,11 @@ export class Catalog {
     }
   }
 
+  /** The upstream order or the naming changed (a config reload): exposed names are rebuilt from the lists kept. */
+  rebuild(): void {
+    this.memo.clear();
+  }
+
   /**
    * The exposed entries of one kind across upstreams, in upstream order. A name claimed by two items is never
    * routed to either: both are withheld (a resource URI listed twice by one upstream is one resource).

@@ -84,7 +84,10 @@ function outcomeOf(err: unknown): AuditOutcome {
 }
 
 export class Gateway {
-  private readonly servers: ReadonlyMap<string, ServerConfig>;
+  /** The upstreams in force: replaced in place by a config reload (the authorizer and every session read this map). */
+  private readonly servers: Map<string, ServerConfig>;
+  /** Every session opened (closed ones are dropped by the sweep), so a reload reaches them all. */
+  private readonly sessions = new Set<GatewaySession>();
   private readonly stateless: StatelessSessions;
   private auditHealthy = true;
   private readonly authorizer: Authorizer;
@@ -129,9 +132,31 @@ export class Gateway {
     this.redactor.forget(`task:${task}`);
   }
 
+  /**
+   * Replaces the upstream set (a config reload; `next` holds the enabled servers, in config order). Sessions
+   * keep their connections to unchanged upstreams; connections to removed and changed ones close at once
+   * (a changed one reconnects with its new config on next use); added ones are listed from the next list.
+   */
+  async reconfigureServers(next: ReadonlyMap<string, ServerConfig>): Promise<{ added: string[]; removed: string[]; changed: string[] }> {
+    const same = (a: ServerConfig, b: ServerConfig): boolean => JSON.stringify(a) === JSON.stringify(b);
+    const added = [...next.keys()].filter((n) => !this.servers.has(n));
+    const removed = [...this.servers.keys()].filter((n) => !next.has(n));
+    const changed = [...next.keys()].filter((n) => this.servers.has(n) && !same(this.servers.get(n)!, next.get(n)!));
+    if (added.length + removed.length + changed.length === 0) return { added, removed, changed };
+    this.servers.clear();
+    for (const [name, server] of next) this.servers.set(name, server);
+    this.confinement.update(this.servers);
+    const names = [...next.keys()];
+    const dropped = [...removed, ...changed];
+    for (const s of this.sessions) if (s.isClosed) this.sessions.delete(s);
+    await Promise.all([...this.sessions].map((s) => s.reconfigure(names, dropped)));
+    return { added, removed, changed };
+  }
+
   /** Finds tasks that ended elsewhere (the CLI, another replica) or expired, every `everyMs`. */
   startTaskSweep(everyMs = 5000): void {
     this.sweeper = setInterval(() => {
+      for (const s of this.sessions) if (s.isClosed) this.sessions.delete(s);
       for (const [task, sessions] of this.taskSessions) {
         for (const s of sessions) if (s.isClosed) sessions.delete(s);
         if (sessions.size === 0) this.taskSessions.delete(task);
@@ -143,6 +168,7 @@ export class Gateway {
 
   openSession(init: SessionInit): GatewaySession {
     const session = this.newSession(init);
+    this.sessions.add(session);
     const task = init.owner?.task;
     if (task) {
       let set = this.taskSessions.get(task);

@@ -53,10 +53,16 @@ export class Confinement {
 
   constructor(
     servers: ReadonlyMap<string, ServerConfig>,
-    baseDir: string,
+    private readonly baseDir: string,
     private readonly files: readonly GatewayFile[] = [],
   ) {
-    for (const [name, server] of servers) this.reaches.set(name, reachOf(server, baseDir));
+    this.update(servers);
+  }
+
+  /** The upstreams changed (a config reload): each one's reach is computed again, none is kept from before. */
+  update(servers: ReadonlyMap<string, ServerConfig>): void {
+    this.reaches.clear();
+    for (const [name, server] of servers) this.reaches.set(name, reachOf(server, this.baseDir));
   }
 
   reach(upstream: string): Reach {

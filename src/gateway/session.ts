@@ -348,6 +348,27 @@ export class GatewaySession {
     for (const [name, c] of this.upstreams) if (this.deps.confinement.reach(name).clientRoots) void c.notify('notifications/roots/list_changed');
   }
 
+  /**
+   * The gateway's upstream set changed (a config reload): this session now uses `names`, in that order.
+   * Connections to `dropped` upstreams (removed, or changed: the next use reconnects with the new config)
+   * close now; the client is told its lists changed, so it lists again.
+   */
+  async reconfigure(names: readonly string[], dropped: readonly string[]): Promise<void> {
+    this.deps.naming.upstreamCount = names.length;
+    this.order.splice(0, this.order.length, ...names);
+    const clients = dropped.map((name) => this.upstreams.get(name)).filter((c): c is UpstreamClient => c !== undefined);
+    for (const name of dropped) {
+      this.upstreams.delete(name);
+      this.leases.delete(name);
+      this.catalog.invalidate(name);
+    }
+    this.catalog.rebuild();
+    for (const method of ['notifications/tools/list_changed', 'notifications/prompts/list_changed', 'notifications/resources/list_changed']) {
+      this.standalone?.send({ jsonrpc: '2.0', method });
+    }
+    await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
+  }
+
   get isClosed(): boolean {
     return this.closed;
   }

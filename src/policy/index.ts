@@ -5,6 +5,7 @@ export { CanonicalError, canonicalPath, canonicalUri, isUriLike } from './canoni
 export { canonicalPathArguments, type PathArguments } from './arguments.js';
 export { ACTIONS, DEFAULT_ARGUMENTS, DEFAULT_PATH_ARGUMENTS, gatewaySchemaText, type ActionName } from './gateway-schema.js';
 export type { EntityJson, EntityUidJson } from './input.js';
+export { schemaTextToJson } from './schema-model.js';
 export { LivePolicy, loadPolicyFiles, readPolicySources, type PolicyFilesOptions, type ReloadResult } from './live.js';
 export type { PolicySource } from './load.js';
 export type { Decision, PolicyError } from './policy-set.js';

@@ -3,7 +3,7 @@
  * contexts (to check and convert requests as cedar-wasm does with a schema), allowed parents and tags,
  * enumerated entity ids, and the actions with their hierarchy and appliesTo.
  */
-import { schemaToJsonWithResolvedTypes, schemaToText, type Schema } from '@cedar-policy/cedar-wasm/nodejs';
+import { schemaToJson, schemaToJsonWithResolvedTypes, schemaToText, type Schema } from '@cedar-policy/cedar-wasm/nodejs';
 import { PolicyLoadError } from './errors.js';
 import { closeHierarchy, type EntityData } from './input.js';
 import { EntityUid } from './values.js';
@@ -155,4 +155,11 @@ export function buildSchemaModel(schema: Schema): SchemaModel {
   }
   closeHierarchy(actionEntities);
   return { entityTypes, actions, actionEntities, actionTypes };
+}
+
+/** A schema's text in Cedar's JSON schema form (`warden policy schema --json`). */
+export function schemaTextToJson(text: string): unknown {
+  const r = schemaToJson(text);
+  if (r.type !== 'success') throw new Error(`the schema does not convert to JSON: ${r.errors.map((e) => e.message).join('; ')}`);
+  return r.json;
 }

@@ -1,7 +1,8 @@
 /**
  * The revocation list each replica keeps in memory, so `check` costs a few map lookups on every request.
  *
- * It loads every stored revocation at start, then follows the store's log by seq (`since`): on PostgreSQL a
+ * It loads every stored revocation at start, then follows the store's log by seq (`since`): a lifted
+ * revocation comes back on the log as a copy marked lifted, which drops it here. On PostgreSQL a
  * LISTEN feed on a dedicated connection (reconnected with backoff) triggers a catch-up read on every
  * notification, and a read every `pollMs` doubles as a heartbeat; on SQLite the table is read every `pollMs`.
  *
@@ -49,6 +50,9 @@ export interface RevocationStatus {
 }
 
 const PAGE = 1000;
+
+/** A lifted record (the store's `lift`) expires at the moment it was made: marked, whatever this replica's clock says. */
+export const isLifted = (r: Pick<RevocationRecord, 'revokedAt' | 'expiresAt'>): boolean => r.expiresAt !== null && r.expiresAt <= r.revokedAt;
 const key = (kind: RevocationKind, value: string): string => `${kind}\u0000${value}`;
 
 /** The error a revoked principal gets: names what was revoked, never a token (nor, for a token, its id). */
@@ -112,7 +116,14 @@ export class RevocationList {
       );
     }
     if (this.entries.size === 0) return;
-    const hit = (kind: RevocationKind, value: string | null): RevocationRecord | undefined => (value === null ? undefined : this.entries.get(key(kind, value)));
+    let now: string | undefined;
+    // A record past its expiry refuses nothing (a lifted revocation, or a token or task that expired anyway).
+    const hit = (kind: RevocationKind, value: string | null): RevocationRecord | undefined => {
+      const r = value === null ? undefined : this.entries.get(key(kind, value));
+      if (r === undefined || r.expiresAt === null) return r;
+      now ??= new Date(this.clock.now()).toISOString();
+      return r.expiresAt > now ? r : undefined;
+    };
     const direct = hit('token', p.tokenId) ?? hit('task', p.task) ?? hit('agent', p.agent) ?? hit('user', p.user);
     if (direct) throw revokedError(direct);
     for (const agent of p.chain) {
@@ -121,9 +132,10 @@ export class RevocationList {
     }
   }
 
-  /** The revocation naming this kind and value, if held. */
+  /** The revocation naming this kind and value, if held and in force. */
   get(kind: RevocationKind, value: string): RevocationRecord | undefined {
-    return this.entries.get(key(kind, value));
+    const r = this.entries.get(key(kind, value));
+    return r === undefined || r.expiresAt === null || r.expiresAt > new Date(this.clock.now()).toISOString() ? r : undefined;
   }
 
   status(): RevocationStatus {
@@ -170,8 +182,11 @@ export class RevocationList {
 
   private apply(records: readonly RevocationRecord[]): void {
     if (records.length === 0) return;
+    const now = new Date(this.clock.now()).toISOString();
     for (const r of records) {
-      this.entries.set(key(r.kind, r.value), r);
+      // A lifted revocation (`warden revoke undo`), or one past its expiry, replaces the one held and refuses nothing.
+      if (isLifted(r) || (r.expiresAt !== null && r.expiresAt <= now)) this.entries.delete(key(r.kind, r.value));
+      else this.entries.set(key(r.kind, r.value), r);
       if (r.seq > this.seq) this.seq = r.seq;
       if (records.length <= 10) this.log.info({ kind: r.kind, subject: r.kind === 'token' ? undefined : r.value, revocation: r.id }, 'revocation applied');
     }

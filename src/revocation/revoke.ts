@@ -131,3 +131,43 @@ export function revocationAuditFields(r: RevokeResult) {
     errorCode: null,
   };
 }
+
+export interface UndoRequest {
+  kind: string;
+  value: string;
+  /** Who lifts it, and why (both recorded in the audit event; a reason is required). */
+  by: string;
+  reason: string;
+}
+
+/**
+ * Lifts a revocation (`warden revoke undo`): from the next request on, every replica accepts the agent, user,
+ * token or task again (the store appends the lift to the log replicas follow). A task ended by its revocation
+ * stays ended: only its record of revocation goes. Throws invalid_params when nothing is revoked under the pair.
+ */
+export async function undoRevocation(revocations: Pick<RevocationStore, 'lift'>, req: UndoRequest, now: () => number = Date.now): Promise<RevocationRecord> {
+  if (!isRevocationKind(req.kind)) throw invalid(`cannot undo a "${req.kind}" revocation: name one of ${REVOCATION_KIND_NAMES.join(', ')}`);
+  const value = req.value.trim();
+  if (value === '') throw invalid(`name the ${req.kind} whose revocation to undo`);
+  if (req.reason.trim() === '') throw invalid('give the reason for lifting the revocation');
+  const lifted = await revocations.lift(req.kind, value, new Date(now()).toISOString());
+  if (lifted === undefined) throw invalid(`${req.kind} ${value} is not revoked`);
+  return lifted;
+}
+
+/** The audit fields of a lifted revocation (`revoke/undo`), the revocation's subject as its target. */
+export function undoAuditFields(record: RevocationRecord, req: UndoRequest) {
+  return {
+    agent: record.kind === 'agent' ? record.value : null,
+    user: record.kind === 'user' ? record.value : null,
+    tenant: null,
+    chain: [],
+    task: record.kind === 'task' ? record.value : null,
+    method: 'revoke/undo',
+    upstream: null,
+    target: record.value,
+    decision: { effect: 'allow' as const, policyIds: [], reason: `revocation of ${record.kind} ${record.value} lifted by ${req.by}: ${req.reason}` },
+    outcome: 'ok' as const,
+    errorCode: null,
+  };
+}

@@ -30,6 +30,7 @@ export function traceWhere(q: TraceQuery, param: (i: number) => string, inChain:
   if (q.session !== undefined) add('s', q.session, (p) => `session_id = ${p}`);
   if (q.user !== undefined) add('u', q.user, (p) => `user_subject = ${p}`);
   if (q.agent !== undefined) add('a', q.agent, (p) => `(agent = ${p} OR ${inChain(p)})`);
+  if (q.outcome !== undefined) add('o', q.outcome, (p) => `outcome = ${p}`);
   // Event times are canonical toISOString() text, so comparing them with the canonical form of `since` as
   // text is comparing the instants (as matchesTrace does).
   if (q.since !== undefined) add('n', new Date(Date.parse(q.since)).toISOString(), (p) => `time >= ${p}`);
@@ -43,7 +44,7 @@ export function checkTrace(q: TraceQuery): void {
     const t = Date.parse(q.since);
     if (Number.isNaN(t) || Number.isNaN(new Date(t).getTime())) throw new RangeError(`trace since must be an ISO-8601 time, got ${JSON.stringify(q.since)}`);
   }
-  for (const k of ['task', 'session', 'user', 'agent'] as const) {
+  for (const k of ['task', 'session', 'user', 'agent', 'outcome'] as const) {
     const v = q[k];
     if (v !== undefined && typeof v !== 'string') throw new RangeError(`trace ${k} must be a string`);
   }

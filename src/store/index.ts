@@ -26,6 +26,7 @@ export type {
   ReplayStore,
   NewRevocation,
   RevocationFeed,
+  RevocationFilter,
   RevocationKind,
   RevocationRecord,
   RevocationStore,

@@ -4,7 +4,7 @@
  * time) is a caller bug and rejects with a RangeError before reaching the database.
  */
 import { checkIso } from './identity-rows.js';
-import type { NewRevocation, RevocationKind, RevocationRecord } from './types.js';
+import type { NewRevocation, RevocationFilter, RevocationKind, RevocationRecord } from './types.js';
 
 /** The NOTIFY channel a new revocation is announced on (PostgreSQL); the payload is its id. */
 export const REVOCATION_CHANNEL = 'warden_revocations';
@@ -69,16 +69,40 @@ export function checkLimit(limit: number): void {
   }
 }
 
-/** The kind filter (checked) and limit of a `list` call. */
-export function listArgs(filter: { kind?: RevocationKind; limit?: number }): { kind: RevocationKind | undefined; limit: number } {
-  if (filter.kind !== undefined) checkKind(filter.kind, 'filter kind');
+/** The WHERE clause of a `list` call (checked), its parameter values in order, and its shape (for statement names). */
+export function listWhere(filter: RevocationFilter, param: (i: number) => string): { where: string; values: unknown[]; shape: string } {
+  const conds: string[] = [];
+  const values: unknown[] = [];
+  let shape = '';
+  if (filter.kind !== undefined) {
+    checkKind(filter.kind, 'filter kind');
+    values.push(filter.kind);
+    conds.push(`kind = ${param(values.length)}`);
+    shape += 'k';
+  }
+  if (filter.inForceAt !== undefined) {
+    checkIso(filter.inForceAt, 'inForceAt');
+    values.push(filter.inForceAt);
+    conds.push(`(expires_at IS NULL OR expires_at > ${param(values.length)})`);
+    shape += 'f';
+  }
   const limit = filter.limit ?? DEFAULT_REVOCATION_LIMIT;
   checkLimit(limit);
-  return { kind: filter.kind, limit };
+  values.push(limit);
+  const where = conds.length > 0 ? conds.join(' AND ') : '1 = 1';
+  return { where: `${where} ORDER BY seq DESC LIMIT ${param(values.length)}`, values, shape: shape || 'all' };
 }
 
-export const revocationListSql = (where: string, limitParam: string): string =>
-  `SELECT ${REVOCATION_COLS} FROM warden_revocations WHERE ${where} ORDER BY seq DESC LIMIT ${limitParam}`;
+export const revocationListSql = (where: string): string => `SELECT ${REVOCATION_COLS} FROM warden_revocations WHERE ${where}`;
+
+/**
+ * The copy of a lifted record: the same revocation, expiring at the moment it was made (expiresAt equal to
+ * revokedAt), which marks it lifted whatever a reader's clock says. The store gives it a new seq.
+ */
+export function liftedRow(r: RevocationRow): InsertRow {
+  const { seq: _seq, ...row } = r;
+  return { ...row, expires_at: row.revoked_at };
+}
 
 /**
  * Migration 8, for both backends (`collate` is ' COLLATE "C"' on PostgreSQL, '' on SQLite; `seq` is the

@@ -44,6 +44,8 @@ export interface TraceQuery {
   session?: string;
   user?: string;
   agent?: string;
+  /** Only events with this outcome (`ok`, `error`, `denied`, `timeout`, `cancelled`). */
+  outcome?: string;
   /** ISO-8601: only events at or after this time. */
   since?: string;
   /** At most this many: the newest matches, returned oldest first. */
@@ -378,19 +380,34 @@ export interface RevocationFeed {
   close(): Promise<void>;
 }
 
+export interface RevocationFilter {
+  kind?: RevocationKind;
+  inForceAt?: string;
+  limit?: number;
+}
+
 export interface RevocationStore {
   /**
    * Stores a revocation, idempotent per (kind, value): when that pair is revoked already, nothing is written
-   * and the stored record comes back with created false. On PostgreSQL a new record is announced with
+   * and the stored record comes back with created false. A record of the pair that expired at or before
+   * `r.revokedAt` (a lifted one) counts as absent: it is replaced. On PostgreSQL a new record is announced with
    * pg_notify('warden_revocations', id) in the inserting transaction (delivered when it commits).
    */
   add(r: NewRevocation): Promise<{ record: RevocationRecord; created: boolean }>;
-  /** Newest first; `kind` filters; limit 1..10000 (default 100). */
-  list(filter?: { kind?: RevocationKind; limit?: number }): Promise<RevocationRecord[]>;
+  /** Newest first; `kind` filters; `inForceAt` (ISO-8601) keeps records not expired at that time; limit 1..10000 (default 100). */
+  list(filter?: RevocationFilter): Promise<RevocationRecord[]>;
   /** Up to `limit` records with seq > afterSeq, by seq ascending: load with 0, then follow the log. */
   since(afterSeq: number, limit: number): Promise<RevocationRecord[]>;
   /** Deletes records whose expiresAt is at or before `now` (ISO-8601); returns how many. */
   prune(now: string): Promise<number>;
+  /**
+   * Undoes the revocation of (kind, value) in force at `at` (ISO-8601): its record is replaced by a copy that
+   * expires at its own revokedAt (marked lifted, whatever a reader's clock), appended to the log (a new seq,
+   * and on PostgreSQL a notification), so every reader following `since` learns of it and stops refusing.
+   * Undefined when nothing is revoked under that pair at `at`. `add` treats an expired record as absent,
+   * so the pair can be revoked again.
+   */
+  lift(kind: RevocationKind, value: string, at: string): Promise<RevocationRecord | undefined>;
   /**
    * PostgreSQL only (absent on SQLite, where readers poll): opens a feed on its own connection. `onNotify`
    * gets the id of each revocation as it commits; `onLost` is called once if the connection fails (not after

@@ -1,6 +1,6 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -64,13 +64,14 @@ describe('warden audit verify', () => {
     assert.deepEqual([json.ok, json.firstBroken.seq, json.firstBroken.reason], [false, 4, 'modified']);
   });
 
-  test('unreadable: exit 2 for a missing store, a bad config, an unreachable database', async () => {
+  test('unreadable: exit 1 for a missing store (never called intact, nor created) and an unreachable database; 2 for a bad config', async () => {
     const missing = await run({ config: config('missing', 'nowhere/warden.db') });
-    assert.equal(missing.code, 2);
-    assert.match(missing.err, /cannot read the audit store: no store at/);
+    assert.equal(missing.code, 1);
+    assert.match(missing.err, /cannot read the audit store: no store at \S+ yet: nothing to verify/);
+    assert.ok(!existsSync(join(dir, 'nowhere')), 'verify creates no store');
     assert.equal((await run({ config: join(dir, 'no-such-config.yaml') })).code, 2);
     const pgDown = await run({ config: config('pg', 'postgres://nobody:secret-pw@127.0.0.1:1/x'), json: true });
-    assert.equal(pgDown.code, 2);
+    assert.equal(pgDown.code, 1);
     assert.equal((JSON.parse(pgDown.out) as { ok: boolean }).ok, false);
     assert.ok(!pgDown.out.includes('secret-pw'));
   });

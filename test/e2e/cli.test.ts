@@ -147,23 +147,26 @@ describe('warden serve: the real binary in front of everything, filesystem and m
     assert.ok(!r.stdout.includes(filePath), 'the audit log must not contain argument values (the path)');
   });
 
-  test('audit tail without --json prints a table', async () => {
+  test('audit tail without --json prints a table: a header, then one row per event with agent and user, in time order', async () => {
     const r = await runWarden(['audit', 'tail', '--config', configFile, '-n', '50']);
     assert.equal(r.code, 0, r.stderr);
-    const lines = r.stdout.split('\n').filter((l) => l.length > 0);
+    const [header, ...lines] = r.stdout.split('\n').filter((l) => l.length > 0);
+    assert.match(header!, /^TIME\s+METHOD\s+AGENT\s+USER\s+TARGET\s+OUTCOME\s+LATENCY\s+SESSION\s+DECISION$/);
     assert.ok(lines.length >= calls.length + 2, r.stdout);
     for (const l of lines) {
-      assert.match(l, /^\d{4}-\d\d-\d\dT\S+Z\s+\S+\s+\S+\s+\S+\s+\d+\.\d ms {2}session \S+$/, `not a table row: ${l}`);
+      assert.match(l, /^\d{4}-\d\d-\d\dT\S+Z\s+\S+\s+\S+\s+\S+\s+\S+\s+\S+\s+\d+\.\d ms\s+\S+(\s+\S.*)?$/, `not a table row: ${l}`);
       assert.throws(() => JSON.parse(l));
     }
-    assert.ok(lines.some((l) => /tools\/call\s+files\/write_file\s+ok\s/.test(l)), r.stdout);
-    assert.ok(lines.some((l) => /tools\/call\s+everything\/echo\s+ok\s/.test(l)), r.stdout);
-    assert.ok(lines.some((l) => /tools\/call\s+-\s+error\(unknown_tool\)/.test(l)), r.stdout);
+    const times = lines.map((l) => l.slice(0, 24));
+    assert.deepEqual(times, [...times].sort(), 'oldest first, in time order');
+    assert.ok(lines.some((l) => /tools\/call\s+anonymous\s+-\s+files\/write_file\s+ok\s/.test(l)), r.stdout);
+    assert.ok(lines.some((l) => /tools\/call\s+anonymous\s+-\s+everything\/echo\s+ok\s/.test(l)), r.stdout);
+    assert.ok(lines.some((l) => /tools\/call\s+anonymous\s+-\s+-\s+error\(unknown_tool\)/.test(l)), r.stdout);
     assert.ok(!r.stdout.includes(secret));
 
     const limited = await runWarden(['audit', 'tail', '--config', configFile, '-n', '2']);
     assert.equal(limited.code, 0, limited.stderr);
-    assert.equal(limited.stdout.split('\n').filter((l) => l.length > 0).length, 2);
+    assert.equal(limited.stdout.split('\n').filter((l) => l.length > 0).length, 3, 'the header and two rows');
   });
 });
 

@@ -68,9 +68,10 @@ test('task start grants by policy and prints a token the gateway accepts; task e
   assert.equal(shown.code, 0, shown.stderr);
   assert.equal((JSON.parse(shown.stdout) as { state: string }).state, 'active');
 
-  const ended = await runWarden(['task', 'end', id, '-c', config]);
+  const ended = await runWarden(['task', 'end', id, '-c', config, '--reason', 'report filed', '--json']);
   assert.equal(ended.code, 0, ended.stderr);
-  assert.match(ended.stdout, /ended/);
+  const endedJson = JSON.parse(ended.stdout) as { task: { id: string; state: string }; reason: string };
+  assert.deepEqual([endedJson.task.id, endedJson.task.state, endedJson.reason], [id, 'ended', 'report filed']);
   const { message } = await s.request('tools/call', { name: 'write_file', arguments: { path: join(data, 'late.txt'), content: 'x' } });
   assert.equal((message.error as { data: { reason: string } }).data.reason, 'task_inactive');
   assert.ok(!existsSync(join(data, 'late.txt')));
@@ -80,6 +81,9 @@ test('task start grants by policy and prints a token the gateway accepts; task e
   const audit = await runWarden(['audit', 'trace', '--task', id, '-c', config, '--json']);
   const methods = audit.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { method: string; outcome: string }).method);
   for (const m of ['task/start', 'tools/call', 'task/end']) assert.ok(methods.includes(m), `${m} missing from the task's trace: ${methods.join(', ')}`);
+  const end = audit.stdout.trim().split('\n').map((l) => JSON.parse(l) as { method: string; target: string; decision: { reason: string } }).find((e) => e.method === 'task/end')!;
+  assert.equal(end.target, id, 'task events name the task as their target');
+  assert.match(end.decision.reason, /ended by cli: report filed$/, 'the reason is recorded');
   assert.ok(!audit.stdout.includes(token), 'the token is not in the audit log');
 });
 
@@ -117,4 +121,57 @@ test('task start --scope: the token carries exactly those scopes; without the re
   assert.match(r.headers.get('www-authenticate') ?? '', /scope="mcp", error="insufficient_scope"/);
   const bad = await start('mcp "quoted"');
   assert.notEqual(bad.code, 0);
+});
+
+test('revoke an agent: its next call is refused; revoke list shows it; revoke undo (with a reason) lets it back in; both audited', async () => {
+  const start = async () => {
+    const r = await runWarden(['task', 'start', '-c', config, '--agent', 'agent-a', '--purpose', 'p', '--tool', 'write_file']);
+    assert.equal(r.code, 0, r.stderr);
+    const s = new BearerSession(warden!.url, r.stdout.trim());
+    await s.initialize();
+    return s;
+  };
+  const reasonOf = async (s: BearerSession): Promise<string | undefined> => {
+    const { message } = await s.request('tools/call', { name: 'write_file', arguments: { path: join(data, 'r.txt'), content: 'x' } });
+    return (message.error as { data?: { reason?: string } } | undefined)?.data?.reason;
+  };
+  const until = async (s: BearerSession, want: string | undefined): Promise<void> => {
+    let got: string | undefined = 'none yet';
+    for (let i = 0; i < 50 && got !== want; i++) {
+      got = await reasonOf(s);
+      if (got !== want) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(got, want);
+  };
+  const before = await start();
+  assert.equal(await reasonOf(before), undefined, 'allowed before the revocation');
+
+  const revoked = await runWarden(['revoke', 'agent', 'agent-a', '-c', config, '--reason', 'key leaked', '--json']);
+  assert.equal(revoked.code, 0, revoked.stderr);
+  assert.equal((JSON.parse(revoked.stdout) as { created: boolean }).created, true);
+  await until(before, 'revoked');
+
+  const listed = await runWarden(['revoke', 'list', '-c', config]);
+  assert.match(listed.stdout, /agent "agent-a"\s+by cli: key leaked/);
+  const listedJson = await runWarden(['revoke', 'list', '-c', config, '--json', '--kind', 'agent']);
+  assert.deepEqual(listedJson.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { value: string }).value), ['agent-a']);
+
+  const noReason = await runWarden(['revoke', 'undo', 'agent', 'agent-a', '-c', config]);
+  assert.equal(noReason.code, 2, 'undo needs a reason');
+  const undone = await runWarden(['revoke', 'undo', 'agent', 'agent-a', '-c', config, '--reason', 'false alarm']);
+  assert.equal(undone.code, 0, undone.stderr);
+  assert.match(undone.stdout, /lifted the revocation of agent "agent-a"/);
+  const after = await start();
+  await until(after, undefined);
+  const again = await runWarden(['revoke', 'undo', 'agent', 'agent-a', '-c', config, '--reason', 'twice']);
+  assert.equal(again.code, 1);
+  assert.match(again.stderr, /not revoked/);
+  assert.equal((await runWarden(['revoke', 'list', '-c', config, '--json'])).stdout, '', 'nothing in force');
+
+  const trace = await runWarden(['audit', 'trace', '--agent', 'agent-a', '-c', config, '--json']);
+  const events = trace.stdout.trim().split('\n').map((l) => JSON.parse(l) as { method: string; target: string; decision?: { reason?: string } });
+  const undo = events.find((e) => e.method === 'revoke/undo');
+  assert.ok(events.some((e) => e.method === 'revoke/agent' && e.target === 'agent-a'));
+  assert.equal(undo?.target, 'agent-a');
+  assert.match(undo?.decision?.reason ?? '', /lifted by cli: false alarm/);
 });

@@ -110,10 +110,15 @@ export interface RunningWarden {
   stop: (timeoutMs?: number) => Promise<ExitInfo & { killed: boolean }>;
 }
 
-/** Starts `warden serve --config FILE` and waits for its "listening on" line. */
-export function startWarden(configFile: string, opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; cwd?: string } = {}): Promise<RunningWarden> {
+/**
+ * Starts `warden serve --config FILE` (or `warden ...args` in `cwd`; `bin`: another warden executable, such
+ * as an installed one) and waits for its "listening on" line.
+ */
+export function startWarden(configFile: string, opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; args?: string[]; cwd?: string; bin?: string } = {}): Promise<RunningWarden> {
   const timeoutMs = opts.timeoutMs ?? 20_000;
-  const child = spawn(process.execPath, [WARDEN_BIN, 'serve', '--config', configFile], { cwd: opts.cwd ?? ROOT, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const args = opts.args ?? ['serve', '--config', configFile];
+  const [command, argv] = opts.bin === undefined ? [process.execPath, [WARDEN_BIN, ...args]] : [opts.bin, args];
+  const child = spawn(command, argv, { cwd: opts.cwd ?? ROOT, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stderr.on('data', (d) => (stderr += String(d)));

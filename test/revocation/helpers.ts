@@ -42,7 +42,8 @@ export interface CliResult {
 /** Runs `warden <args>` from the TypeScript sources (through tsx) in a separate process, as an operator would. */
 export function warden(args: string[], timeoutMs = 30_000): Promise<CliResult> {
   const main = pathToFileURL(join(ROOT, 'src', 'cli', 'main.ts')).href;
-  const code = `import(${JSON.stringify(main)}).then((m) => m.main(['node', 'warden', ...process.argv.slice(1)])).catch((err) => { process.stderr.write('warden: ' + err.message + '\\n'); process.exitCode = 1; });`;
+  // `run` is what bin/warden.js calls: the same messages and exit codes as the real binary.
+  const code = `import(${JSON.stringify(main)}).then((m) => m.run(['node', 'warden', ...process.argv.slice(1)]));`;
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';

@@ -13,15 +13,19 @@ import type { NewRevocation, RevocationFeed, RevocationRecord, RevocationStore }
 
 class MemoryRevocations implements RevocationStore {
   rows: RevocationRecord[] = [];
+  /** As the stores: a seq is never reused. */
+  lastSeq = 0;
   reads = 0;
   failReads = false;
   /** Set to hold reads until released. */
   gate: Promise<void> | undefined;
   pruned: string[] = [];
   async add(r: NewRevocation) {
+    // As the stores do: a record expired at the new revocation's time (a lifted one) counts as absent.
+    this.rows = this.rows.filter((x) => !(x.kind === r.kind && x.value === r.value && x.expiresAt !== null && x.expiresAt <= r.revokedAt));
     const existing = this.rows.find((x) => x.kind === r.kind && x.value === r.value);
     if (existing) return { record: existing, created: false };
-    const record = { ...r, seq: (this.rows.at(-1)?.seq ?? 0) + 1 };
+    const record = { ...r, seq: ++this.lastSeq };
     this.rows.push(record);
     return { record, created: true };
   }
@@ -37,6 +41,14 @@ class MemoryRevocations implements RevocationStore {
   async prune(now: string) {
     this.pruned.push(now);
     return 0;
+  }
+  async lift(kind: NewRevocation['kind'], value: string, at: string) {
+    const i = this.rows.findIndex((x) => x.kind === kind && x.value === value && (x.expiresAt === null || x.expiresAt > at));
+    if (i < 0) return undefined;
+    const [taken] = this.rows.splice(i, 1);
+    const record = { ...taken!, expiresAt: taken!.revokedAt, seq: ++this.lastSeq };
+    this.rows.push(record);
+    return record;
   }
 }
 
@@ -181,13 +193,45 @@ describe('RevocationList', () => {
     assert.equal(code(() => list.check(principal({ agent: 'a1' }))), 'revoked');
   });
 
-  test('stop: checks fail closed; prune runs on start and drops expired records from memory', async () => {
+  test('a lifted revocation (revoke undo) stops refusing at the next read; a record refuses nothing once its expiry passes', async () => {
+    const store = new MemoryRevocations();
+    const t = { t: Date.parse('2100-01-01T00:00:00.000Z'), now() { return this.t; } };
+    const list = new RevocationList({ store, maxStalenessMs: 60_000, pollMs: 500, clock: t });
+    await store.add(revocation('agent', 'agent-a'));
+    await store.add({ ...revocation('user', 'alice'), expiresAt: '2100-01-01T00:00:10.000Z' });
+    await list.refresh();
+    assert.equal(code(() => list.check(principal())), 'revoked');
+    assert.ok(await store.lift('agent', 'agent-a', new Date(t.t).toISOString()));
+    assert.equal(code(() => list.check(principal({ user: null }))), 'revoked', 'not read yet: still refused');
+    await list.refresh();
+    assert.equal(code(() => list.check(principal({ user: null }))), undefined, 'lifted: accepted again');
+    assert.equal(list.get('agent', 'agent-a'), undefined);
+    assert.equal(code(() => list.check(principal())), 'revoked', 'the user is still revoked');
+    // A replica whose clock is years behind applies the lift too: the record is marked lifted, not just expired.
+    const behind = new RevocationList({ store, maxStalenessMs: 60_000, pollMs: 500, clock: { now: () => Date.parse('2001-01-01T00:00:00.000Z') } });
+    await behind.refresh();
+    assert.equal(code(() => behind.check(principal({ user: null }))), undefined);
+    // This replica's clock passes the record's expiry (a lift dated by a clock ahead of this one, or the end of a token's life).
+    t.t += 10_000;
+    assert.equal(code(() => list.check(principal())), undefined);
+    // Revoked again: refused again.
+    await store.add({ ...revocation('agent', 'agent-a'), id: 'again' });
+    await list.refresh();
+    assert.equal(code(() => list.check(principal())), 'revoked');
+  });
+
+  test('stop: checks fail closed; an expired record refuses nothing and is not held; prune runs', async () => {
     const store = new MemoryRevocations();
     await store.add({ ...revocation('token', 'old'), expiresAt: '2000-01-01T00:00:00.000Z' });
+    await store.add({ ...revocation('token', 'current'), expiresAt: '2100-06-01T00:00:00.000Z' });
     const list = new RevocationList({ store, maxStalenessMs: 5000, pollMs: 500, pruneEveryMs: 10, clock: { now: () => Date.now() } });
     await list.start();
-    assert.equal(list.get('token', 'old')?.value, 'old');
-    await until(() => store.pruned.length > 0 && list.get('token', 'old') === undefined);
+    assert.equal(list.get('token', 'old'), undefined);
+    assert.equal(list.get('token', 'current')?.value, 'current');
+    assert.equal(list.status().size, 1);
+    assert.equal(code(() => list.check(principal({ tokenId: 'old' }))), undefined);
+    assert.equal(code(() => list.check(principal({ tokenId: 'current' }))), 'revoked');
+    await until(() => store.pruned.length > 0);
     await list.stop();
     assert.equal(code(() => list.check(principal())), 'revocation_unavailable');
   });

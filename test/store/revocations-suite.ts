@@ -125,6 +125,35 @@ export function runRevocationsSuite(name: string, open: () => Promise<Store>): v
       await assert.rejects(s.revocations.prune('now'), RangeError);
     });
 
+    test('lift: the record comes back on the log marked lifted (expired when made), with a new seq; list in force leaves it out; it can be revoked again', async () => {
+      const s = await track(open());
+      const first = (await s.revocations.add(makeRevocation({ reason: 'compromised' }))).record;
+      const other = (await s.revocations.add(makeRevocation())).record;
+      const lifted = await s.revocations.lift('agent', first.value, T1);
+      assert.ok(lifted);
+      assert.deepEqual({ ...lifted, seq: 0 }, { ...first, expiresAt: first.revokedAt, seq: 0 }, 'the same revocation, marked lifted: it expires when it was made');
+      assert.ok(lifted.seq > other.seq, 'appended to the log: a reader past the old seq sees it');
+      assert.deepEqual(await s.revocations.since(other.seq, 10), [lifted]);
+      assert.ok(!(await readAll(s, first.seq - 1)).some((r) => r.seq === first.seq), 'the old position is gone');
+      const inForce = await s.revocations.list({ inForceAt: T1, limit: 10_000 });
+      assert.ok(!inForce.some((r) => r.value === first.value) && inForce.some((r) => r.value === other.value));
+      assert.ok((await s.revocations.list({ kind: 'agent', inForceAt: '2099-01-01T00:00:00.000Z', limit: 10_000 })).some((r) => r.value === other.value));
+      // Lifting what is not revoked (or already lifted) finds nothing and writes nothing.
+      assert.equal(await s.revocations.lift('agent', first.value, T1), undefined);
+      assert.equal(await s.revocations.lift('user', first.value, T1), undefined);
+      assert.equal(await s.revocations.lift('agent', `agent-${randomUUID()}`, T1), undefined);
+      assert.deepEqual(await s.revocations.since(lifted.seq, 10), []);
+      // Revoked again after the lift: a new record, in force, after the lift on the log.
+      const again = await s.revocations.add(makeRevocation({ value: first.value, revokedAt: '2100-01-02T00:00:00.000Z', reason: 'again' }));
+      assert.equal(again.created, true);
+      assert.equal(again.record.reason, 'again');
+      assert.equal(again.record.expiresAt, null);
+      assert.ok(again.record.seq > lifted.seq);
+      await assert.rejects(s.revocations.lift('group' as 'agent', 'x', T1), RangeError);
+      await assert.rejects(s.revocations.lift('agent', 'x', 'now'), RangeError);
+      await assert.rejects(s.revocations.list({ inForceAt: 'today' }), RangeError);
+    });
+
     test('concurrent writers on several handles: a reader following since sees every record, each once', async () => {
       const writers = [await track(open()), await track(open())];
       const reader = await track(open());
@@ -162,6 +191,7 @@ export function runRevocationsSuite(name: string, open: () => Promise<Store>): v
       await assert.rejects(s.revocations.since(0, 10), isClosed);
       await assert.rejects(s.revocations.list(), isClosed);
       await assert.rejects(s.revocations.prune(T0), isClosed);
+      await assert.rejects(s.revocations.lift('agent', 'x', T0), isClosed);
       if (s.revocations.subscribe) await assert.rejects(s.revocations.subscribe(() => {}, () => {}), isClosed);
     });
 

@@ -27,6 +27,7 @@ const TASKS = ['t1', 't10', 'T1', "t'%_", 'ü-task'];
 const SESSIONS = ['s1', 's2', 's10'];
 const USERS = ['alice', 'al', 'bob', 'Alice'];
 const AGENTS = ['a1', 'a10', 'a2', 'planner', 'coder', 'ag"q', 'a%', '[a1]'];
+const OUTCOMES = ['ok', 'error', 'denied', 'timeout', 'cancelled'] as const;
 const BASE = Date.parse('2026-01-01T00:00:00.000Z');
 
 export function runTraceSuite(name: string, hooks: FreshHooks, makeEvent: (o?: Partial<AuditEvent>) => AuditEvent): void {
@@ -50,6 +51,7 @@ export function runTraceSuite(name: string, hooks: FreshHooks, makeEvent: (o?: P
         user: maybe(0.8, () => pick(USERS)) ?? null,
         agent,
         chain,
+        outcome: pick(OUTCOMES),
         ...(task === undefined ? (rand() < 0.5 ? { task: null } : {}) : { task }),
         ...(rand() < 0.5 ? { decision: { effect: pick(['allow', 'deny', 'needs-approval'] as const), policyIds: [pick(['p1', 'p2'])] } } : {}),
         ...(rand() < 0.3 ? { leaseIds: ['lease-' + Math.floor(rand() * 5)] } : {}),
@@ -89,6 +91,7 @@ export function runTraceSuite(name: string, hooks: FreshHooks, makeEvent: (o?: P
       for (const session of [...SESSIONS, 's']) await check({ session, limit: 1000 });
       for (const user of [...USERS, 'ALICE', '']) await check({ user, limit: 1000 });
       for (const agent of [...AGENTS, 'a', '1', 'a1"]']) await check({ agent, limit: 1000 });
+      for (const outcome of [...OUTCOMES, 'OK', 'o']) assert.ok((await check({ outcome, limit: 1000 })).every((e) => e.outcome === outcome));
       const a1 = await check({ agent: 'a1', limit: 1000 });
       assert.ok(a1.length > 0 && a1.every((e) => e.agent === 'a1' || e.chain.includes('a1')), 'a1 is matched exactly, not as a substring');
       assert.ok(a1.some((e) => e.agent !== 'a1'), 'some match by the chain only');
@@ -122,6 +125,7 @@ export function runTraceSuite(name: string, hooks: FreshHooks, makeEvent: (o?: P
         if (rand() < 0.4) q.session = pick(SESSIONS);
         if (rand() < 0.4) q.user = pick(USERS);
         if (rand() < 0.5) q.agent = pick(AGENTS);
+        if (rand() < 0.3) q.outcome = pick(OUTCOMES);
         if (rand() < 0.4) q.since = rand() < 0.8 ? pick(times) : new Date(BASE + rand() * 10 * 24 * 3600_000).toISOString().replace('.000Z', 'Z');
         if ((await check(q)).length > 0) nonEmpty += 1;
       }

@@ -14,8 +14,10 @@ import pg from 'pg';
 import { StoreError, toStoreError } from '../errors.js';
 import { checkIso } from '../identity-rows.js';
 import {
+  checkKind,
   checkSince,
-  listArgs,
+  liftedRow,
+  listWhere,
   REVOCATION_CHANNEL,
   REVOCATION_COLS,
   REVOCATION_INSERT_COLUMNS,
@@ -25,7 +27,7 @@ import {
   revocationToRow,
   type RevocationRow,
 } from '../revocation-rows.js';
-import type { NewRevocation, RevocationFeed, RevocationKind, RevocationRecord, RevocationStore } from '../types.js';
+import type { NewRevocation, RevocationFeed, RevocationFilter, RevocationKind, RevocationRecord, RevocationStore } from '../types.js';
 import type { InTransaction, Run } from './audit.js';
 import type { PostgresTarget } from './url.js';
 
@@ -38,6 +40,9 @@ const BY_SUBJECT = `SELECT ${REVOCATION_COLS} FROM warden_revocations WHERE kind
 const SINCE = { name: 'warden_revocations_since_v8', text: `SELECT ${REVOCATION_COLS} FROM warden_revocations WHERE seq > $1 ORDER BY seq LIMIT $2` };
 const PRUNE = { name: 'warden_revocations_prune_v8', text: 'DELETE FROM warden_revocations WHERE expires_at IS NOT NULL AND expires_at <= $1 RETURNING seq' };
 const LOCK = 'LOCK TABLE warden_revocations IN SHARE ROW EXCLUSIVE MODE';
+/** An expired record of the pair is no revocation: `add` replaces it. */
+const DROP_EXPIRED = 'DELETE FROM warden_revocations WHERE kind = $1 AND value = $2 AND expires_at IS NOT NULL AND expires_at <= $3';
+const TAKE_IN_FORCE = `DELETE FROM warden_revocations WHERE kind = $1 AND value = $2 AND (expires_at IS NULL OR expires_at > $3) RETURNING ${REVOCATION_COLS}`;
 
 /** How long a feed read may take before the feed counts as lost (a silently dead connection must not hang it). */
 const FEED_QUERY_TIMEOUT_MS = 5_000;
@@ -54,6 +59,7 @@ export class PostgresRevocationStore implements RevocationStore {
   async add(r: NewRevocation): Promise<{ record: RevocationRecord; created: boolean }> {
     const row = revocationToRow(r);
     return this.transaction('revocation add', LOCK, async (client) => {
+      await client.query(DROP_EXPIRED, [r.kind, r.value, r.revokedAt]);
       const inserted = await client.query<RevocationRow>(INSERT, REVOCATION_INSERT_COLUMNS.map((c) => row[c]));
       const stored = inserted.rows[0];
       if (stored === undefined) {
@@ -65,14 +71,24 @@ export class PostgresRevocationStore implements RevocationStore {
     });
   }
 
-  async list(filter: { kind?: RevocationKind; limit?: number } = {}): Promise<RevocationRecord[]> {
-    const { kind, limit } = listArgs(filter);
-    const q =
-      kind === undefined
-        ? { name: 'warden_revocations_list_all_v8', text: revocationListSql('TRUE', '$1') }
-        : { name: 'warden_revocations_list_kind_v8', text: revocationListSql('kind = $1', '$2') };
-    const rows = await this.run<RevocationRow>('revocation list', q, kind === undefined ? [limit] : [kind, limit]);
+  async list(filter: RevocationFilter = {}): Promise<RevocationRecord[]> {
+    const q = listWhere(filter, p);
+    const rows = await this.run<RevocationRow>('revocation list', { name: `warden_revocations_list_${q.shape}_lifts`, text: revocationListSql(q.where) }, q.values);
     return rows.map(revocationFromRow);
+  }
+
+  async lift(kind: RevocationKind, value: string, at: string): Promise<RevocationRecord | undefined> {
+    checkKind(kind);
+    checkIso(at, 'at');
+    // Under the table lock, as `add`: the copy's new seq is drawn in commit order. Announced like a new record.
+    return this.transaction('revocation lift', LOCK, async (client) => {
+      const taken = (await client.query<RevocationRow>(TAKE_IN_FORCE, [kind, value, at])).rows[0];
+      if (taken === undefined) return undefined;
+      const copy = liftedRow(taken);
+      const stored = (await client.query<RevocationRow>(INSERT, REVOCATION_INSERT_COLUMNS.map((c) => copy[c]))).rows[0]!;
+      await client.query('SELECT pg_notify($1, $2)', [REVOCATION_CHANNEL, stored.id]);
+      return revocationFromRow(stored);
+    });
   }
 
   async since(afterSeq: number, limit: number): Promise<RevocationRecord[]> {

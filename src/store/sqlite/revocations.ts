@@ -5,8 +5,10 @@
  */
 import { SqliteStatements } from './statements.js';
 import {
+  checkKind,
   checkSince,
-  listArgs,
+  liftedRow,
+  listWhere,
   REVOCATION_COLS,
   REVOCATION_INSERT_COLUMNS,
   revocationFromRow,
@@ -16,7 +18,7 @@ import {
   type RevocationRow,
 } from '../revocation-rows.js';
 import { checkIso } from '../identity-rows.js';
-import type { NewRevocation, RevocationKind, RevocationRecord, RevocationStore } from '../types.js';
+import type { NewRevocation, RevocationFilter, RevocationKind, RevocationRecord, RevocationStore } from '../types.js';
 
 // The conflict target is (kind, value) only: a duplicate id is a caller bug and still throws.
 const INSERT = `INSERT INTO warden_revocations (${REVOCATION_INSERT_COLUMNS.join(', ')}) VALUES (${REVOCATION_INSERT_COLUMNS.map((c) => '@' + c).join(', ')})
@@ -24,23 +26,40 @@ const INSERT = `INSERT INTO warden_revocations (${REVOCATION_INSERT_COLUMNS.join
 const BY_SUBJECT = `SELECT ${REVOCATION_COLS} FROM warden_revocations WHERE kind = ? AND value = ?`;
 const SINCE = `SELECT ${REVOCATION_COLS} FROM warden_revocations WHERE seq > ? ORDER BY seq LIMIT ?`;
 const PRUNE = 'DELETE FROM warden_revocations WHERE expires_at IS NOT NULL AND expires_at <= ?';
+/** An expired record of the pair is no revocation: `add` replaces it. */
+const DROP_EXPIRED = 'DELETE FROM warden_revocations WHERE kind = ? AND value = ? AND expires_at IS NOT NULL AND expires_at <= ?';
+const TAKE_IN_FORCE = `DELETE FROM warden_revocations WHERE kind = ? AND value = ? AND (expires_at IS NULL OR expires_at > ?) RETURNING ${REVOCATION_COLS}`;
 
 export class SqliteRevocationStore extends SqliteStatements implements RevocationStore {
   async add(r: NewRevocation): Promise<{ record: RevocationRecord; created: boolean }> {
     const row = revocationToRow(r);
-    return this.guard('revocation add', () => {
-      const inserted = this.stmt(INSERT).get(row) as RevocationRow | undefined;
-      if (inserted !== undefined) return { record: revocationFromRow(inserted), created: true };
-      const existing = this.stmt(BY_SUBJECT).get(r.kind, r.value) as RevocationRow;
-      return { record: revocationFromRow(existing), created: false };
-    });
+    return this.guard('revocation add', () =>
+      this.transaction(() => {
+        this.stmt(DROP_EXPIRED).run(r.kind, r.value, r.revokedAt);
+        const inserted = this.stmt(INSERT).get(row) as RevocationRow | undefined;
+        if (inserted !== undefined) return { record: revocationFromRow(inserted), created: true };
+        const existing = this.stmt(BY_SUBJECT).get(r.kind, r.value) as RevocationRow;
+        return { record: revocationFromRow(existing), created: false };
+      }),
+    );
   }
 
-  async list(filter: { kind?: RevocationKind; limit?: number } = {}): Promise<RevocationRecord[]> {
-    const { kind, limit } = listArgs(filter);
-    const sql = revocationListSql(kind === undefined ? '1' : 'kind = ?', '?');
-    const args = kind === undefined ? [limit] : [kind, limit];
-    return this.guard('revocation list', () => (this.stmt(sql).all(...args) as RevocationRow[]).map(revocationFromRow));
+  async list(filter: RevocationFilter = {}): Promise<RevocationRecord[]> {
+    const q = listWhere(filter, () => '?');
+    return this.guard('revocation list', () => (this.stmt(revocationListSql(q.where)).all(...q.values) as RevocationRow[]).map(revocationFromRow));
+  }
+
+  async lift(kind: RevocationKind, value: string, at: string): Promise<RevocationRecord | undefined> {
+    checkKind(kind);
+    checkIso(at, 'at');
+    // Deleted and inserted again in one transaction: the copy draws the next seq (AUTOINCREMENT never reuses one).
+    return this.guard('revocation lift', () =>
+      this.transaction(() => {
+        const taken = this.stmt(TAKE_IN_FORCE).get(kind, value, at) as RevocationRow | undefined;
+        if (taken === undefined) return undefined;
+        return revocationFromRow(this.stmt(INSERT).get(liftedRow(taken)) as RevocationRow);
+      }),
+    );
   }
 
   async since(afterSeq: number, limit: number): Promise<RevocationRecord[]> {

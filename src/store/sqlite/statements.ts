@@ -17,6 +17,11 @@ export abstract class SqliteStatements {
     return s;
   }
 
+  /** Runs `body` in one IMMEDIATE transaction (the write lock first): its statements commit together or not at all. */
+  protected transaction<T>(body: () => T): T {
+    return this.db.transaction(body).immediate();
+  }
+
   /** Runs `body` after the open check, turning a database failure into a StoreError (store_unavailable). */
   protected guard<T>(what: string, body: () => T): T {
     this.ensureOpen();
