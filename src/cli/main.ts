@@ -261,7 +261,7 @@ export function buildProgram(): Command {
     .option('--env <environment>', 'environment of the moved servers and their secrets: prod, staging, dev or sandbox', 'prod')
     .option('--tenant <tenant>', 'tenant of the moved servers and their secrets')
     .option('--gateway-url <url>', 'the URL the client reaches the gateway at (default: publicUrl, else http://listen/mcp)')
-    .option('--launcher <kind>', 'how the client starts warden: npx (pinned to this version), node (this installation) or warden (on PATH)', 'npx')
+    .option('--launcher <kind>', 'how the client starts warden: node (this installation, absolute paths) or warden (on PATH)', 'node')
     .option('--name <name>', 'name of the gateway entry in the client config (default warden)')
     .option('--token-file <file>', "warden connect: the agent's bearer token file")
     .option('--token-url <url>', 'warden connect: OAuth token endpoint (client credentials)')

@@ -13,7 +13,6 @@ import { loadMasterKeys, SecretNotFound, Vault, VaultError } from '../credential
 import { migrate, MigrateError, printable, type MigrateReport, type SecretSink } from '../posture/index.js';
 import { openStore } from '../store/index.js';
 import type { CliIo } from './scan.js';
-import { VERSION } from './version.js';
 
 export interface MigrateCliOptions {
   config: string;
@@ -36,9 +35,11 @@ export interface MigrateCliOptions {
 const ENVIRONMENTS = ['prod', 'staging', 'dev', 'sandbox'];
 const BIN = fileURLToPath(new URL('../../bin/warden.js', import.meta.url));
 
-/** How the client starts `warden`: a pinned npx package, this installation's node and script, or a `warden` on PATH. */
+/**
+ * How the client starts `warden`: this installation's node and script (absolute paths), or a `warden` on PATH.
+ * Never `npx`: from a folder without mcp-warden installed it fetches whatever the registry holds under the name.
+ */
 function launcherOf(kind: string): { command: string; args: string[] } | undefined {
-  if (kind === 'npx') return { command: 'npx', args: ['-y', '-p', `mcp-warden@${VERSION}`, 'warden'] };
   if (kind === 'node') return { command: process.execPath, args: [BIN] };
   if (kind === 'warden') return { command: 'warden', args: [] };
   return undefined;
@@ -144,10 +145,10 @@ function describe(r: MigrateReport, cfg: string): string {
 
 export async function migrateCommand(file: string, opts: MigrateCliOptions, io: CliIo): Promise<number> {
   const environment = opts.env ?? 'prod';
-  const launcher = launcherOf(opts.launcher ?? 'npx');
+  const launcher = launcherOf(opts.launcher ?? 'node');
   if (!ENVIRONMENTS.includes(environment) || !launcher) {
     io.stderr.write(
-      `warden migrate: ${launcher ? `--env must be one of ${ENVIRONMENTS.join(', ')}` : '--launcher must be npx, node or warden'}\n`,
+      `warden migrate: ${launcher ? `--env must be one of ${ENVIRONMENTS.join(', ')}` : '--launcher must be node or warden'}\n`,
     );
     return 2;
   }
