@@ -120,6 +120,7 @@ export async function startIngress(config: WardenConfig, gateway: Gateway, log: 
     gateway,
     sessions,
     maxBodyBytes: config.limits.maxBodyBytes,
+    maxJsonDepth: config.limits.maxJsonDepth,
     clock: systemClock,
     authenticator: identity.authenticator,
     resourceMetadataUrl: identity.metadataUrl,

@@ -21,6 +21,8 @@ export interface EndpointOptions {
   gateway: Gateway;
   sessions: SessionRegistry;
   maxBodyBytes: number;
+  /** Deepest JSON nesting a body may have (limits.maxJsonDepth). */
+  maxJsonDepth?: number;
   clock: Clock;
   authenticator: Authenticator;
   /** For 401/403 challenges: where the protected-resource metadata lives, and the scopes every request needs. */
@@ -123,7 +125,7 @@ export class StreamableHttpEndpoint {
     const contentType = header(req, 'content-type') ?? '';
     if (contentType.split(';')[0]!.trim().toLowerCase() !== 'application/json') throw E.unsupportedMedia();
     if (!accepts(req, 'application/json') || !accepts(req, 'text/event-stream')) throw E.notAcceptable('both application/json and text/event-stream');
-    const message = parseMessage(await readBody(req, this.opts.maxBodyBytes));
+    const message = parseMessage(await readBody(req, this.opts.maxBodyBytes), this.opts.maxJsonDepth);
     const sid = header(req, 'mcp-session-id');
     const versionHeader = header(req, 'mcp-protocol-version');
 

@@ -1,4 +1,5 @@
 /** JSON-RPC 2.0 message shapes and the validation the ingress applies to every message it accepts. */
+import { DEFAULT_JSON_BOUNDS, jsonDepthExceeds } from './bounded-json.js';
 import { JsonRpcCode, WardenError } from './errors.js';
 
 export type JsonRpcId = string | number;
@@ -53,8 +54,14 @@ export function toMessage(value: unknown): JsonRpcMessage {
   throw invalid('Not a JSON-RPC request, notification or response');
 }
 
-/** Parses raw body text; malformed JSON is a parse error (-32700). */
-export function parseMessage(text: string): JsonRpcMessage {
+/**
+ * Parses raw body text (its size bounded by the reader); malformed JSON is a parse error (-32700), JSON
+ * nested deeper than `maxDepth` is refused before it is parsed (everything after the parse recurses).
+ */
+export function parseMessage(text: string, maxDepth = DEFAULT_JSON_BOUNDS.maxDepth): JsonRpcMessage {
+  if (jsonDepthExceeds(text, maxDepth)) {
+    throw new WardenError('body_too_deep', `The body is nested deeper than ${maxDepth} levels`, JsonRpcCode.InvalidRequest, 400);
+  }
   let value: unknown;
   try {
     value = JSON.parse(text);

@@ -7,6 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import { DEFAULT_UPSTREAM_BOUNDS, parseUpstreamJson, UpstreamFault, type UpstreamBounds } from './fault.js';
 
 export interface StdioOptions {
   command: string;
@@ -17,12 +18,14 @@ export interface StdioOptions {
   onStderr?: (line: string) => void;
   /** Receives stdout lines that are not JSON-RPC, which the server should not print. */
   onNoise?: (line: string) => void;
-  maxLineBytes?: number;
+  /** A longer line or a deeper message is a fault: the connection is dropped (and restarted by its client). */
+  bounds?: UpstreamBounds;
 }
 
-const DEFAULT_MAX_LINE = 16 * 1024 * 1024;
 /** Lines of stderr kept for the warning when the server fails to start or exits. */
 const STDERR_TAIL_LINES = 15;
+const NEWLINE = 0x0a;
+const CARRIAGE_RETURN = 0x0d;
 
 /** The environment a spawned upstream sees: only PATH and HOME from ours, then what the config gives. */
 export function scrubbedEnv(configured: Record<string, string>): Record<string, string> {
@@ -39,10 +42,13 @@ export class StdioTransport implements Transport {
   onerror?: (error: Error) => void;
   onmessage?: (message: JSONRPCMessage) => void;
   private child?: ChildProcess;
-  private buffer = '';
+  /** The bytes of the line being read (no newline yet), and how many. */
+  private partial: Buffer[] = [];
+  private partialBytes = 0;
   private closed = false;
   private readonly tail: string[] = [];
   private exit?: string;
+  private faulted = false;
 
   constructor(private readonly opts: StdioOptions) {}
 
@@ -81,8 +87,7 @@ export class StdioTransport implements Transport {
         }
       });
       child.stdin?.on('error', (err) => this.onerror?.(err));
-      child.stdout?.setEncoding('utf8');
-      child.stdout?.on('data', (chunk: string) => this.onData(chunk));
+      child.stdout?.on('data', (chunk: Buffer) => this.onData(chunk));
       let errBuf = '';
       child.stderr?.setEncoding('utf8');
       child.stderr?.on('data', (chunk: string) => {
@@ -99,26 +104,55 @@ export class StdioTransport implements Transport {
     });
   }
 
-  private onData(chunk: string): void {
-    this.buffer += chunk;
+  /**
+   * Splits stdout into lines by bytes (a newline byte never occurs inside a UTF-8 sequence), so only the new
+   * chunk is searched and a line is bounded in bytes before it is ever decoded. Invalid UTF-8 decodes to
+   * U+FFFD; a line that is not JSON is noise; a bound broken is a fault and nothing more is read.
+   */
+  private onData(chunk: Buffer): void {
+    const bounds = this.opts.bounds ?? DEFAULT_UPSTREAM_BOUNDS;
+    let start = 0;
     let nl: number;
-    while ((nl = this.buffer.indexOf('\n')) >= 0) {
-      const line = this.buffer.slice(0, nl).replace(/\r$/, '');
-      this.buffer = this.buffer.slice(nl + 1);
-      if (line.trim().length === 0) continue;
-      let msg: unknown;
-      try {
-        msg = JSON.parse(line);
-      } catch {
-        this.opts.onNoise?.(line.slice(0, 200));
-        continue;
+    try {
+      while (!this.faulted && (nl = chunk.indexOf(NEWLINE, start)) >= 0) {
+        const piece = chunk.subarray(start, nl);
+        start = nl + 1;
+        if (this.partialBytes + piece.length > bounds.maxMessageBytes) throw tooLong(bounds);
+        const bytes = this.partial.length > 0 ? Buffer.concat([...this.partial, piece]) : piece;
+        const line = bytes.toString('utf8', 0, bytes.at(-1) === CARRIAGE_RETURN ? bytes.length - 1 : bytes.length);
+        this.partial = [];
+        this.partialBytes = 0;
+        this.onLine(line, bounds);
       }
-      this.onmessage?.(msg as JSONRPCMessage);
+      if (this.faulted || start === chunk.length) return;
+      if (this.partialBytes + chunk.length - start > bounds.maxMessageBytes) throw tooLong(bounds);
+      this.partial.push(chunk.subarray(start));
+      this.partialBytes += chunk.length - start;
+    } catch (err) {
+      // A message the gateway could not handle stays this connection's problem, whatever threw.
+      this.fault(err instanceof UpstreamFault ? err : new UpstreamFault('sent a message that could not be handled'));
     }
-    if (this.buffer.length > (this.opts.maxLineBytes ?? DEFAULT_MAX_LINE)) {
-      this.onerror?.(new Error('upstream wrote an oversized line'));
-      void this.close();
+  }
+
+  private onLine(line: string, bounds: UpstreamBounds): void {
+    if (line.trim().length === 0) return;
+    const parsed = parseUpstreamJson(line, bounds);
+    if (!parsed.ok) {
+      this.opts.onNoise?.(line.slice(0, 200));
+      return;
     }
+    this.onmessage?.(parsed.value as JSONRPCMessage);
+  }
+
+  /** Stops reading, reports the fault (the peer restarts the connection) and ends the process. */
+  private fault(err: UpstreamFault): void {
+    this.faulted = true;
+    this.partial = [];
+    this.partialBytes = 0;
+    this.child?.stdout?.removeAllListeners('data');
+    this.child?.stdout?.resume();
+    this.onerror?.(err);
+    void this.close();
   }
 
   send(message: JSONRPCMessage): Promise<void> {
@@ -161,4 +195,8 @@ export class StdioTransport implements Transport {
     if (err) this.onerror?.(err);
     this.onclose?.();
   }
+}
+
+function tooLong(bounds: UpstreamBounds): UpstreamFault {
+  return new UpstreamFault(`wrote a line longer than ${bounds.maxMessageBytes} bytes`);
 }
