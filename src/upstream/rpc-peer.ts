@@ -53,6 +53,7 @@ export class RpcPeer {
     private readonly bounds: UpstreamBounds = DEFAULT_UPSTREAM_BOUNDS,
   ) {
     transport.onmessage = (m, extra) => {
+      if (this.closed) return; // what a dropped connection still had buffered goes nowhere
       // Whatever handling an upstream's message throws (a relay, a client stream) ends this connection only.
       try {
         this.dispatch(m as unknown, (extra as { relatedRequestId?: JsonRpcId } | undefined)?.relatedRequestId);

@@ -8,6 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { DEFAULT_UPSTREAM_BOUNDS, parseUpstreamJson, UpstreamFault, type UpstreamBounds } from './fault.js';
+import { LineReader } from './line-reader.js';
 
 export interface StdioOptions {
   command: string;
@@ -24,8 +25,6 @@ export interface StdioOptions {
 
 /** Lines of stderr kept for the warning when the server fails to start or exits. */
 const STDERR_TAIL_LINES = 15;
-const NEWLINE = 0x0a;
-const CARRIAGE_RETURN = 0x0d;
 
 /** The environment a spawned upstream sees: only PATH and HOME from ours, then what the config gives. */
 export function scrubbedEnv(configured: Record<string, string>): Record<string, string> {
@@ -42,15 +41,17 @@ export class StdioTransport implements Transport {
   onerror?: (error: Error) => void;
   onmessage?: (message: JSONRPCMessage) => void;
   private child?: ChildProcess;
-  /** The bytes of the line being read (no newline yet), and how many. */
-  private partial: Buffer[] = [];
-  private partialBytes = 0;
+  private readonly bounds: UpstreamBounds;
+  private readonly lines: LineReader;
   private closed = false;
   private readonly tail: string[] = [];
   private exit?: string;
   private faulted = false;
 
-  constructor(private readonly opts: StdioOptions) {}
+  constructor(private readonly opts: StdioOptions) {
+    this.bounds = opts.bounds ?? DEFAULT_UPSTREAM_BOUNDS;
+    this.lines = new LineReader(this.bounds.maxMessageBytes);
+  }
 
   get pid(): number | undefined {
     return this.child?.pid;
@@ -104,30 +105,14 @@ export class StdioTransport implements Transport {
     });
   }
 
-  /**
-   * Splits stdout into lines by bytes (a newline byte never occurs inside a UTF-8 sequence), so only the new
-   * chunk is searched and a line is bounded in bytes before it is ever decoded. Invalid UTF-8 decodes to
-   * U+FFFD; a line that is not JSON is noise; a bound broken is a fault and nothing more is read.
-   */
+  /** Each complete line is one message; a line that is not JSON is noise; a bound broken is a fault and nothing more is read. */
   private onData(chunk: Buffer): void {
-    const bounds = this.opts.bounds ?? DEFAULT_UPSTREAM_BOUNDS;
-    let start = 0;
-    let nl: number;
+    if (this.faulted) return;
     try {
-      while (!this.faulted && (nl = chunk.indexOf(NEWLINE, start)) >= 0) {
-        const piece = chunk.subarray(start, nl);
-        start = nl + 1;
-        if (this.partialBytes + piece.length > bounds.maxMessageBytes) throw tooLong(bounds);
-        const bytes = this.partial.length > 0 ? Buffer.concat([...this.partial, piece]) : piece;
-        const line = bytes.toString('utf8', 0, bytes.at(-1) === CARRIAGE_RETURN ? bytes.length - 1 : bytes.length);
-        this.partial = [];
-        this.partialBytes = 0;
-        this.onLine(line, bounds);
+      for (const line of this.lines.push(chunk)) {
+        this.onLine(line, this.bounds);
+        if (this.faulted) return;
       }
-      if (this.faulted || start === chunk.length) return;
-      if (this.partialBytes + chunk.length - start > bounds.maxMessageBytes) throw tooLong(bounds);
-      this.partial.push(chunk.subarray(start));
-      this.partialBytes += chunk.length - start;
     } catch (err) {
       // A message the gateway could not handle stays this connection's problem, whatever threw.
       this.fault(err instanceof UpstreamFault ? err : new UpstreamFault('sent a message that could not be handled'));
@@ -147,8 +132,6 @@ export class StdioTransport implements Transport {
   /** Stops reading, reports the fault (the peer restarts the connection) and ends the process. */
   private fault(err: UpstreamFault): void {
     this.faulted = true;
-    this.partial = [];
-    this.partialBytes = 0;
     this.child?.stdout?.removeAllListeners('data');
     this.child?.stdout?.resume();
     this.onerror?.(err);
@@ -195,8 +178,4 @@ export class StdioTransport implements Transport {
     if (err) this.onerror?.(err);
     this.onclose?.();
   }
-}
-
-function tooLong(bounds: UpstreamBounds): UpstreamFault {
-  return new UpstreamFault(`wrote a line longer than ${bounds.maxMessageBytes} bytes`);
 }
