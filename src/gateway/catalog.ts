@@ -6,6 +6,9 @@
 import { JsonRpcCode, WardenError } from '../protocol/errors.js';
 import { canonicalUri } from '../policy/index.js';
 import { exposedName } from './naming.js';
+import { templateMatches } from './uri-template.js';
+
+export { templateMatches };
 
 export type ListKind = 'tools' | 'prompts' | 'resources' | 'resourceTemplates';
 
@@ -202,25 +205,6 @@ export function collisionError(c: Collision): WardenError {
   const what = c.kind === 'tools' ? 'tool name' : c.kind === 'prompts' ? 'prompt name' : 'resource URI';
   const who = new Set(c.upstreams).size === 1 ? `upstream "${c.upstreams[0]}" lists it ${c.upstreams.length} times` : `upstreams ${[...new Set(c.upstreams)].map((u) => `"${u}"`).join(' and ')} all expose it`;
   return new WardenError('name_collision', `The ${what} ${c.key} is ambiguous: ${who}; it is withheld until the operator renames one`, JsonRpcCode.InvalidParams);
-}
-
-/** RFC 6570 templates as the MCP servers use them: `{var}` is one path segment, `{+var}`/`{var*}` any text. */
-export function templateMatches(template: string, uri: string): boolean {
-  let pattern = '';
-  let last = 0;
-  for (const m of template.matchAll(/\{([+#./;?&]?)([^}]*)\}/g)) {
-    pattern += escapeRegExp(template.slice(last, m.index));
-    const op = m[1];
-    const explode = (m[2] ?? '').endsWith('*');
-    pattern += op === '+' || op === '#' || explode ? '.*' : op === '?' || op === '&' ? '(?:[?&].*)?' : '[^/?#]*';
-    last = (m.index ?? 0) + m[0].length;
-  }
-  pattern += escapeRegExp(template.slice(last));
-  return new RegExp(`^${pattern}$`).test(uri);
-}
-
-function escapeRegExp(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 export function unknownName(kind: 'tools' | 'prompts', name: string): WardenError {

@@ -143,6 +143,14 @@ describe('a hostile stdio upstream cannot take the gateway down', () => {
     assert.equal(await pidWhenBack(alice, 'h'), pid, 'a flood is throttled, not a reason to restart');
   });
 
+  test('a URI template built to backtrack is matched in linear time (no ReDoS from an upstream)', async () => {
+    const started = Date.now();
+    const { res } = await alice.request('resources/read', { uri: 'evil://' + 'a'.repeat(40) });
+    assert.equal(res.status, 200, res.text.slice(0, 300));
+    assert.ok(Date.now() - started < 3_000, `resources/read took ${Date.now() - started} ms`);
+    assert.equal(await bob.call('h__echo', { message: 'responsive' }), 'responsive');
+  });
+
   test('the gateway is healthy and the audit chain intact', async () => {
     const health = await fetch(new URL('/healthz', gw.url));
     assert.equal(health.status, 200);
