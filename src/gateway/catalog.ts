@@ -37,6 +37,15 @@ export interface Collision {
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
+/**
+ * Longest tool or prompt name kept (MCP asks for at most 128 characters), and longest resource URI or
+ * template: names are matched, classified, logged and audited, so an upstream may not make them huge.
+ */
+export const MAX_NAME_LENGTH = 256;
+export const MAX_URI_LENGTH = 8192;
+
+const isName = (v: unknown, max = MAX_NAME_LENGTH): v is string => typeof v === 'string' && v.length > 0 && v.length <= max;
+
 /** Keeps only well-formed items: an upstream that lies must not poison the federated list. */
 export function validItems(kind: ListKind, items: unknown): Record<string, unknown>[] {
   if (!Array.isArray(items)) return [];
@@ -44,13 +53,13 @@ export function validItems(kind: ListKind, items: unknown): Record<string, unkno
     if (!isObject(it)) return false;
     switch (kind) {
       case 'tools':
-        return typeof it.name === 'string' && it.name.length > 0 && isObject(it.inputSchema);
+        return isName(it.name) && isObject(it.inputSchema);
       case 'prompts':
-        return typeof it.name === 'string' && it.name.length > 0;
+        return isName(it.name);
       case 'resources':
-        return typeof it.uri === 'string' && typeof it.name === 'string';
+        return isName(it.uri, MAX_URI_LENGTH) && typeof it.name === 'string';
       case 'resourceTemplates':
-        return typeof it.uriTemplate === 'string' && typeof it.name === 'string';
+        return isName(it.uriTemplate, MAX_URI_LENGTH) && typeof it.name === 'string';
     }
   });
 }
