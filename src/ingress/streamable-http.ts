@@ -12,7 +12,7 @@ import { AuthError, challenge, principalKey, type Authenticator, type Principal 
 import { JsonRpcCode, toJsonRpcError, WardenError } from '../protocol/errors.js';
 import { errorResponse, isNotification, isRequest, parseMessage, type JsonRpcMessage, type JsonRpcRequest, type JsonRpcResponse } from '../protocol/jsonrpc.js';
 import { HEADERLESS_REVISION, isLegacyRevision, META_PROTOCOL_VERSION, MODERN_REVISION, negotiateLegacy, SUPPORTED_REVISIONS } from '../protocol/revisions.js';
-import { readBody } from './body.js';
+import { BodyAborted, readBody } from './body.js';
 import { limitKey, type PrincipalLimits } from './limits.js';
 import type { RefusalBudget } from './refusal-budget.js';
 import { checkModernHeaders } from './modern-headers.js';
@@ -119,6 +119,7 @@ export class StreamableHttpEndpoint {
       else if (req.method === 'DELETE') await this.delete(req, res, principal);
       else throw methodNotAllowed('GET, POST, DELETE');
     } catch (err) {
+      if (err instanceof BodyAborted) return;
       const meta = { protocolVersion: header(req, 'mcp-protocol-version') ?? null, startedAt, principal };
       if (err instanceof AuthError) {
         await this.opts.gateway.recordRejected('http', header(req, 'mcp-session-id') ?? null, meta, authFailure(err));
