@@ -36,6 +36,8 @@ export function toMessage(value: unknown): JsonRpcMessage {
   if (value.jsonrpc !== '2.0') throw invalid('"jsonrpc" must be "2.0"');
   if ('method' in value) {
     if (typeof value.method !== 'string' || value.method.length === 0) throw invalid('"method" must be a non-empty string');
+    // A lone surrogate is not text: it cannot be stored or hashed as it was received (the audit records the method).
+    if (!(value.method as unknown as { isWellFormed(): boolean }).isWellFormed()) throw invalid('"method" must be well-formed Unicode');
     if ('params' in value && value.params !== undefined && !isObject(value.params)) throw invalid('"params" must be an object');
     if ('id' in value) {
       if (!isId(value.id)) throw invalid('"id" must be a string or a number');
