@@ -11,5 +11,6 @@ const files = readdirSync('test/fuzz')
   .sort();
 const only = process.argv.slice(2);
 const env = { ...process.env, FUZZ_RUNS: process.env.FUZZ_RUNS ?? '20000' };
-const r = spawnSync(process.execPath, ['scripts/run-tests.mjs', ...(only.length > 0 ? only : files)], { stdio: 'inherit', env });
+const args = ['scripts/run-tests.mjs', ...(only.length > 0 ? only : files)];
+const r = spawnSync(process.execPath, args, { stdio: 'inherit', env });
 process.exit(r.status ?? 1);

@@ -39,15 +39,19 @@ export const LimitsSchema = z
     idleTimeoutMs: ms().default(65_000),
   })
   .superRefine((l, ctx) => {
-    const below = (key: 'maxSessionsPerPrincipal' | 'maxConcurrentCallsPerPrincipal', cap: 'maxSessions' | 'maxConcurrentCallsPerUpstream') => {
+    type PerPrincipal = 'maxSessionsPerPrincipal' | 'maxConcurrentCallsPerPrincipal';
+    const below = (key: PerPrincipal, cap: 'maxSessions' | 'maxConcurrentCallsPerUpstream') => {
       const v = l[key];
       if (v !== undefined && l[cap] > 1 && v >= l[cap]) {
-        ctx.addIssue({ code: 'custom', path: [key], message: `must be below limits.${cap} (${l[cap]}), so that one principal cannot take them all` });
+        const message = `must be below limits.${cap} (${l[cap]}), so that one principal cannot take them all`;
+        ctx.addIssue({ code: 'custom', path: [key], message });
       }
     };
     below('maxSessionsPerPrincipal', 'maxSessions');
     below('maxConcurrentCallsPerPrincipal', 'maxConcurrentCallsPerUpstream');
-    if (l.headersTimeoutMs > l.requestTimeoutMs) ctx.addIssue({ code: 'custom', path: ['headersTimeoutMs'], message: 'must not exceed limits.requestTimeoutMs' });
+    if (l.headersTimeoutMs > l.requestTimeoutMs) {
+      ctx.addIssue({ code: 'custom', path: ['headersTimeoutMs'], message: 'must not exceed limits.requestTimeoutMs' });
+    }
   })
   .transform((l) => ({
     ...l,

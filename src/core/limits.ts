@@ -69,7 +69,9 @@ export class RateLimit {
 
   /** Forgets buckets that have refilled (a fresh one is the same); if none has, the oldest. */
   private prune(t: number): void {
-    for (const [key, b] of this.buckets) if (b.tokens + ((t - b.at) * this.perMinute) / 60_000 >= this.perMinute) this.buckets.delete(key);
+    for (const [key, b] of this.buckets) {
+      if (b.tokens + ((t - b.at) * this.perMinute) / 60_000 >= this.perMinute) this.buckets.delete(key);
+    }
     if (this.buckets.size >= this.maxKeys) this.buckets.delete(this.buckets.keys().next().value as string);
   }
 }

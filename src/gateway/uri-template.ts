@@ -24,7 +24,9 @@ function tokens(template: string): Token[] {
     if (m.index > last) out.push({ k: 'lit', s: template.slice(last, m.index) });
     const op = m[1];
     const explode = (m[2] ?? '').endsWith('*');
-    out.push(op === '+' || op === '#' || explode ? { k: 'any' } : op === '?' || op === '&' ? { k: 'query' } : { k: 'seg' });
+    if (op === '+' || op === '#' || explode) out.push({ k: 'any' });
+    else if (op === '?' || op === '&') out.push({ k: 'query' });
+    else out.push({ k: 'seg' });
     last = m.index + m[0].length;
   }
   if (last < template.length) out.push({ k: 'lit', s: template.slice(last) });

@@ -15,11 +15,13 @@ import type { SessionRegistry } from './sessions.js';
 
 /** Who a limit counts against (see above). */
 export function limitKey(p: Principal): string {
-  return JSON.stringify([p.method === 'gateway-token' ? 'gw' : p.issuer, p.user === null ? ['agent', p.agent] : ['user', p.user], p.tenant]);
+  const who = p.user === null ? ['agent', p.agent] : ['user', p.user];
+  return JSON.stringify([p.method === 'gateway-token' ? 'gw' : p.issuer, who, p.tenant]);
 }
 
 function limitError(code: WardenErrorCode, message: string, status: 429 | 503, retryAfterSeconds: number): WardenError {
-  return new WardenError(code, message, JsonRpcCode.LimitExceeded, status, { retryAfter: Math.max(1, Math.ceil(retryAfterSeconds)) });
+  const retryAfter = Math.max(1, Math.ceil(retryAfterSeconds));
+  return new WardenError(code, message, JsonRpcCode.LimitExceeded, status, { retryAfter });
 }
 
 export class PrincipalLimits {
@@ -38,14 +40,17 @@ export class PrincipalLimits {
     if (held >= maxSessionsPerPrincipal) {
       // Its oldest idle session is the first to be reaped: that is when one frees up at the latest.
       const waitMs = sessions.oldestSeenFor(key) + sessionIdleMs - Date.now();
-      throw limitError('principal_session_limit', `Too many open sessions for this principal (at most ${maxSessionsPerPrincipal}); end one (DELETE) or try again later`, 429, waitMs / 1000);
+      const message = `Too many open sessions for this principal (at most ${maxSessionsPerPrincipal}); end one (DELETE) or try again later`;
+      throw limitError('principal_session_limit', message, 429, waitMs / 1000);
     }
     if (sessions.size >= maxSessions) {
-      throw limitError('session_limit', `The gateway holds its maximum of ${maxSessions} sessions; try again later`, 503, 30);
+      const message = `The gateway holds its maximum of ${maxSessions} sessions; try again later`;
+      throw limitError('session_limit', message, 503, 30);
     }
     const waitMs = this.sessionRate.take(key);
     if (waitMs > 0) {
-      throw limitError('session_rate_limit', `Sessions are being opened too fast for this principal (at most ${this.limits.sessionsPerMinutePerPrincipal} a minute)`, 429, waitMs / 1000);
+      const message = `Sessions are being opened too fast for this principal (at most ${this.limits.sessionsPerMinutePerPrincipal} a minute)`;
+      throw limitError('session_rate_limit', message, 429, waitMs / 1000);
     }
   }
 
@@ -53,7 +58,8 @@ export class PrincipalLimits {
   admitCall(key: string): () => void {
     const release = this.calls.tryAcquire(key);
     if (release === undefined) {
-      throw limitError('principal_call_limit', `Too many requests in flight for this principal (at most ${this.calls.max}); try again shortly`, 429, 1);
+      const message = `Too many requests in flight for this principal (at most ${this.calls.max}); try again shortly`;
+      throw limitError('principal_call_limit', message, 429, 1);
     }
     return release;
   }

@@ -23,7 +23,9 @@ export class RefusalBudget {
   take(key: string, code: string): boolean {
     const second = Math.floor(this.now() / 1000);
     if (second !== this.second) {
-      if (this.suppressed > 0) this.log.warn({ suppressed: this.suppressed }, 'limit refusals over the audit budget were not recorded one by one');
+      if (this.suppressed > 0) {
+        this.log.warn({ suppressed: this.suppressed }, 'limit refusals over the audit budget were not recorded one by one');
+      }
       this.second = second;
       this.perKey.clear();
       this.total = 0;

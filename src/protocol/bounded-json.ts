@@ -72,7 +72,9 @@ export function valueDepthExceeds(value: unknown, maxDepth: number): boolean {
 /** Parses JSON text within `bounds`, or throws a JsonBoundsError saying which bound it broke. */
 export function parseBoundedJson(text: string, bounds: JsonBounds): unknown {
   if (text.length > bounds.maxBytes) throw new JsonBoundsError('too_large', `larger than ${bounds.maxBytes} bytes`);
-  if (jsonDepthExceeds(text, bounds.maxDepth)) throw new JsonBoundsError('too_deep', `nested deeper than ${bounds.maxDepth} levels`);
+  if (jsonDepthExceeds(text, bounds.maxDepth)) {
+    throw new JsonBoundsError('too_deep', `nested deeper than ${bounds.maxDepth} levels`);
+  }
   try {
     return JSON.parse(text) as unknown;
   } catch {

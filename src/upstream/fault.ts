@@ -29,9 +29,12 @@ export const DEFAULT_UPSTREAM_BOUNDS: UpstreamBounds = {
 /** Parses one message's JSON text within the bounds: a bound broken is a fault, text that is not JSON is not. */
 export function parseUpstreamJson(text: string, bounds: UpstreamBounds): { ok: true; value: unknown } | { ok: false } {
   try {
-    return { ok: true, value: parseBoundedJson(text, { maxBytes: bounds.maxMessageBytes, maxDepth: bounds.maxJsonDepth }) };
+    const value = parseBoundedJson(text, { maxBytes: bounds.maxMessageBytes, maxDepth: bounds.maxJsonDepth });
+    return { ok: true, value };
   } catch (err) {
-    if (err instanceof JsonBoundsError && err.kind !== 'not_json') throw new UpstreamFault(`sent a message ${err.message}`);
+    if (err instanceof JsonBoundsError && err.kind !== 'not_json') {
+      throw new UpstreamFault(`sent a message ${err.message}`);
+    }
     return { ok: false };
   }
 }

@@ -17,7 +17,11 @@ const CR = 13;
  * A stream of SSE bytes that errors (and calls `onTooLarge`) once an event, counted from the last blank
  * line, grows past `maxBytes`. Line ends are LF, CR or CRLF; two in a row end an event.
  */
-export function boundedEventStream(body: ReadableStream<Uint8Array>, maxBytes: number, onTooLarge: () => void): ReadableStream<Uint8Array> {
+export function boundedEventStream(
+  body: ReadableStream<Uint8Array>,
+  maxBytes: number,
+  onTooLarge: () => void,
+): ReadableStream<Uint8Array> {
   let size = 0;
   /** Line ends seen in a row (CRLF counts once), and whether the last byte was CR. */
   let breaks = 0;
@@ -57,14 +61,16 @@ class BoundedSseTransport implements Transport {
 
   constructor(url: URL, headers: Record<string, string>, private readonly bounds: UpstreamBounds) {
     const fault = (f: UpstreamFault) => this.onerror?.(f);
+    const tooLarge = () => fault(new UpstreamFault(`sent an SSE event larger than ${bounds.maxMessageBytes} bytes`));
     this.inner = new SSEClientTransport(url, {
       requestInit: { headers },
       eventSourceInit: {
-        // The SSE GET goes through eventsource, which takes headers only through its fetch hook; the body is bounded here.
+        // The SSE GET goes through eventsource, which takes headers only through its fetch hook; the body is
+        // bounded here.
         fetch: async (u, init) => {
           const res = await fetch(u, { ...init, headers: { ...(init?.headers as Record<string, string>), ...headers } });
           if (res.body === null) return res;
-          const body = boundedEventStream(res.body, bounds.maxMessageBytes, () => fault(new UpstreamFault(`sent an SSE event larger than ${bounds.maxMessageBytes} bytes`)));
+          const body = boundedEventStream(res.body, bounds.maxMessageBytes, tooLarge);
           return new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers });
         },
       },
@@ -72,7 +78,9 @@ class BoundedSseTransport implements Transport {
     this.inner.onclose = () => this.onclose?.();
     this.inner.onerror = (e) => this.onerror?.(e);
     this.inner.onmessage = (m) => {
-      if (valueDepthExceeds(m, this.bounds.maxJsonDepth)) return fault(new UpstreamFault(`sent a message nested deeper than ${this.bounds.maxJsonDepth} levels`));
+      if (valueDepthExceeds(m, this.bounds.maxJsonDepth)) {
+        return fault(new UpstreamFault(`sent a message nested deeper than ${this.bounds.maxJsonDepth} levels`));
+      }
       this.onmessage?.(m);
     };
   }

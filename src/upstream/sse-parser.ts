@@ -50,12 +50,12 @@ export class SseParser {
       LINE_BREAK.lastIndex = start;
       this.take(line);
     }
-    if (this.line.length + chunk.length - start > this.maxBytes) throw new SseLimitError('SSE event exceeds the size limit');
+    if (this.line.length + chunk.length - start > this.maxBytes) throw tooLarge();
     this.line += chunk.slice(start);
   }
 
   private take(line: string): void {
-    if (line.length > this.maxBytes) throw new SseLimitError('SSE event exceeds the size limit');
+    if (line.length > this.maxBytes) throw tooLarge();
     if (line === '') return this.dispatch();
     if (line.charCodeAt(0) === 58 /* ':' comment */) return;
     const colon = line.indexOf(':');
@@ -64,7 +64,7 @@ export class SseParser {
     if (value.charCodeAt(0) === 32) value = value.slice(1);
     if (field === 'data') {
       this.dataSize += value.length + 1;
-      if (this.dataSize > this.maxBytes) throw new SseLimitError('SSE event exceeds the size limit');
+      if (this.dataSize > this.maxBytes) throw tooLarge();
       this.data.push(value);
     } else if (field === 'event') this.event = value;
     else if (field === 'id' && !value.includes('\0')) this.id = value;
@@ -77,6 +77,11 @@ export class SseParser {
     this.dataSize = 0;
     this.id = undefined;
     if (id !== undefined) this.lastEventId = id;
-    if (data.length > 0) this.onEvent({ event: event === '' ? 'message' : event, data: data.join('\n'), ...(id !== undefined ? { id } : {}) });
+    if (data.length === 0) return;
+    this.onEvent({ event: event === '' ? 'message' : event, data: data.join('\n'), ...(id !== undefined ? { id } : {}) });
   }
+}
+
+function tooLarge(): SseLimitError {
+  return new SseLimitError('SSE event exceeds the size limit');
 }
