@@ -33,7 +33,7 @@ export interface UpstreamClientOptions {
   onDown?: (reason: string, code: UpstreamDownCode) => void;
   /** What the upstream may send (message size, depth, notification rate). */
   bounds?: UpstreamBounds;
-  /** Calls in flight to this upstream, across every session: one slot per request, keyed by `name`. */
+  /** Calls in flight to this upstream, across every session: one slot per request but lists, keyed by `name`. */
   calls?: ConcurrencyLimit;
   /** For tests: replaces the transport factory. */
   transportFactory?: () => Transport;
@@ -80,9 +80,13 @@ export class UpstreamClient {
   }
 
   async request(method: string, params: Params | undefined, opts: RequestOptions): Promise<Record<string, unknown>> {
-    const release = this.opts.calls?.tryAcquire(this.opts.name);
-    if (this.opts.calls && release === undefined) {
-      throw new WardenError('upstream_call_limit', `Upstream "${this.opts.name}" already has ${this.opts.calls.max} calls in flight; try again shortly`, JsonRpcCode.LimitExceeded, 503, { retryAfter: 1 });
+    // Lists are fetched once per session and cached: they are not calls, and a busy upstream must not empty a
+    // session's catalog (a call would then find no tool to resolve).
+    const calls = method.endsWith('/list') ? undefined : this.opts.calls;
+    const release = calls?.tryAcquire(this.opts.name);
+    if (calls && release === undefined) {
+      const message = `Upstream "${this.opts.name}" already has ${calls.max} calls in flight; try again shortly`;
+      throw new WardenError('upstream_call_limit', message, JsonRpcCode.LimitExceeded, 503, { retryAfter: 1 });
     }
     try {
       const peer = await this.ready();
