@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { agentIssuerProblems } from './agent-issuers.js';
+import { LimitsSchema } from './limits.js';
 
 const SERVER_NAME = /^[a-zA-Z0-9_-]{1,64}$/;
 
@@ -332,14 +333,7 @@ export const ConfigSchema = z
     allowedHosts: z.array(z.string().min(1)).default([]),
     /** Origins accepted on browser requests besides the gateway's own. */
     allowedOrigins: z.array(z.string().min(1)).default([]),
-    limits: z
-      .strictObject({
-        maxBodyBytes: z.number().int().positive().default(4 * 1024 * 1024),
-        callTimeoutMs: z.number().int().positive().default(60_000),
-        sessionIdleMs: z.number().int().positive().default(30 * 60_000),
-        maxSessions: z.number().int().positive().default(1_000),
-      })
-      .prefault({}),
+    limits: LimitsSchema.prefault({}),
     naming: z
       .strictObject({
         separator: z.string().regex(/^[a-zA-Z0-9_-]{1,8}$/, 'must be 1-8 of [a-zA-Z0-9_-]').default('__'),

@@ -6,6 +6,9 @@
 import { JsonRpcCode, WardenError } from '../protocol/errors.js';
 import { canonicalUri } from '../policy/index.js';
 import { exposedName } from './naming.js';
+import { templateMatches } from './uri-template.js';
+
+export { templateMatches };
 
 export type ListKind = 'tools' | 'prompts' | 'resources' | 'resourceTemplates';
 
@@ -34,6 +37,15 @@ export interface Collision {
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
+/**
+ * Longest tool or prompt name kept (MCP asks for at most 128 characters), and longest resource URI or
+ * template: names are matched, classified, logged and audited, so an upstream may not make them huge.
+ */
+export const MAX_NAME_LENGTH = 256;
+export const MAX_URI_LENGTH = 8192;
+
+const isName = (v: unknown, max = MAX_NAME_LENGTH): v is string => typeof v === 'string' && v.length > 0 && v.length <= max;
+
 /** Keeps only well-formed items: an upstream that lies must not poison the federated list. */
 export function validItems(kind: ListKind, items: unknown): Record<string, unknown>[] {
   if (!Array.isArray(items)) return [];
@@ -41,13 +53,13 @@ export function validItems(kind: ListKind, items: unknown): Record<string, unkno
     if (!isObject(it)) return false;
     switch (kind) {
       case 'tools':
-        return typeof it.name === 'string' && it.name.length > 0 && isObject(it.inputSchema);
+        return isName(it.name) && isObject(it.inputSchema);
       case 'prompts':
-        return typeof it.name === 'string' && it.name.length > 0;
+        return isName(it.name);
       case 'resources':
-        return typeof it.uri === 'string' && typeof it.name === 'string';
+        return isName(it.uri, MAX_URI_LENGTH) && typeof it.name === 'string';
       case 'resourceTemplates':
-        return typeof it.uriTemplate === 'string' && typeof it.name === 'string';
+        return isName(it.uriTemplate, MAX_URI_LENGTH) && typeof it.name === 'string';
     }
   });
 }
@@ -202,25 +214,6 @@ export function collisionError(c: Collision): WardenError {
   const what = c.kind === 'tools' ? 'tool name' : c.kind === 'prompts' ? 'prompt name' : 'resource URI';
   const who = new Set(c.upstreams).size === 1 ? `upstream "${c.upstreams[0]}" lists it ${c.upstreams.length} times` : `upstreams ${[...new Set(c.upstreams)].map((u) => `"${u}"`).join(' and ')} all expose it`;
   return new WardenError('name_collision', `The ${what} ${c.key} is ambiguous: ${who}; it is withheld until the operator renames one`, JsonRpcCode.InvalidParams);
-}
-
-/** RFC 6570 templates as the MCP servers use them: `{var}` is one path segment, `{+var}`/`{var*}` any text. */
-export function templateMatches(template: string, uri: string): boolean {
-  let pattern = '';
-  let last = 0;
-  for (const m of template.matchAll(/\{([+#./;?&]?)([^}]*)\}/g)) {
-    pattern += escapeRegExp(template.slice(last, m.index));
-    const op = m[1];
-    const explode = (m[2] ?? '').endsWith('*');
-    pattern += op === '+' || op === '#' || explode ? '.*' : op === '?' || op === '&' ? '(?:[?&].*)?' : '[^/?#]*';
-    last = (m.index ?? 0) + m[0].length;
-  }
-  pattern += escapeRegExp(template.slice(last));
-  return new RegExp(`^${pattern}$`).test(uri);
-}
-
-function escapeRegExp(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 export function unknownName(kind: 'tools' | 'prompts', name: string): WardenError {

@@ -22,16 +22,31 @@ function fromAnnotations(a: Record<string, unknown>): ToolClass {
   return { access: 'write', destructive, openWorld: a.openWorldHint !== false, risk, dataClasses: [] };
 }
 
-const globCache = new Map<string, RegExp>();
-
-/** `*` matches any run of characters, `?` one; everything else literally. */
+/**
+ * `*` matches any run of characters, `?` one; everything else literally. The name comes from an upstream, so
+ * no regular expression: this walk backs up only to the last `*`, O(glob x name) at worst.
+ */
 export function globMatches(glob: string, name: string): boolean {
-  let re = globCache.get(glob);
-  if (re === undefined) {
-    re = new RegExp(`^${glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, 's');
-    if (globCache.size < 1000) globCache.set(glob, re);
+  let g = 0;
+  let n = 0;
+  let star = -1;
+  let resume = 0;
+  while (n < name.length) {
+    if (g < glob.length && glob[g] !== '*' && (glob[g] === '?' || glob[g] === name[n])) {
+      g++;
+      n++;
+    } else if (g < glob.length && glob[g] === '*') {
+      star = g++;
+      resume = n;
+    } else if (star >= 0) {
+      g = star + 1;
+      n = ++resume;
+    } else {
+      return false;
+    }
   }
-  return re.test(name);
+  while (g < glob.length && glob[g] === '*') g++;
+  return g === glob.length;
 }
 
 function apply(c: ToolClass, o: ToolClassConfig): ToolClass {

@@ -6,6 +6,7 @@ import type { ApprovalService } from '../approvals/index.js';
 import type { AuditDecision, AuditOutcome } from '../audit/event.js';
 import type { AuditRecorder } from '../audit/recorder.js';
 import type { ServerConfig, WardenConfig } from '../config/schema.js';
+import { ConcurrencyLimit } from '../core/limits.js';
 import { Redactor } from '../credentials/redactor.js';
 import { errorCodeOf, toJsonRpcError, WardenError } from '../protocol/errors.js';
 import { errorResponse, successResponse, type JsonRpcRequest, type JsonRpcResponse } from '../protocol/jsonrpc.js';
@@ -96,10 +97,13 @@ export class Gateway {
   private readonly redactor = new Redactor();
   /** Collisions already logged and audited (each once per process). */
   private readonly collisions = new Set<string>();
+  /** Calls in flight per upstream, across every session (limits.maxConcurrentCallsPerUpstream). */
+  private readonly upstreamCalls: ConcurrencyLimit;
 
   constructor(private readonly opts: GatewayOptions) {
     const { config } = opts;
     this.servers = new Map(Object.entries(config.mcpServers).filter(([, s]) => !s.disabled));
+    this.upstreamCalls = new ConcurrencyLimit(config.limits.maxConcurrentCallsPerUpstream);
     this.confinement = opts.confinement ?? new Confinement(this.servers, process.cwd());
     const names = [...this.servers.keys()];
     this.authorizer = new Authorizer({
@@ -181,6 +185,7 @@ export class Gateway {
   /** `servers`: a subset of the configured upstreams (names stay as with all of them). */
   private newSession(init: SessionInit, servers: ReadonlyMap<string, ServerConfig> = this.servers): GatewaySession {
     const { config, log, version } = this.opts;
+    const { limits } = config;
     return new GatewaySession(init, {
       servers,
       naming: { ...config.naming, upstreamCount: this.servers.size },
@@ -192,8 +197,10 @@ export class Gateway {
       decideRoots: (session, upstream, roots) => this.decideRoots(session, upstream, roots),
       onCollision: (c, session) => this.collided(c, session),
       ...(this.opts.prepareServer ? { prepareServer: this.opts.prepareServer } : {}),
-      onUpstreamDown: (upstream, sessionId) =>
-        void this.recordOutcome('upstream/down', sessionId, { protocolVersion: null, startedAt: Date.now(), principal: null }, new WardenError('upstream_crashed', 'upstream connection lost'), upstream).catch(
+      upstreamBounds: { maxMessageBytes: limits.maxUpstreamMessageBytes, maxJsonDepth: limits.maxJsonDepth, maxNotificationsPerSecond: limits.maxUpstreamNotificationsPerSecond },
+      upstreamCalls: this.upstreamCalls,
+      onUpstreamDown: (upstream, sessionId, code) =>
+        void this.recordOutcome('upstream/down', sessionId, { protocolVersion: null, startedAt: Date.now(), principal: null }, new WardenError(code, 'upstream connection lost'), upstream).catch(
           () => undefined,
         ),
     });

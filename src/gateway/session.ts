@@ -14,7 +14,8 @@ import { JsonRpcCode, WardenError } from '../protocol/errors.js';
 import type { JsonRpcId, JsonRpcMessage, JsonRpcNotification, JsonRpcRequest, JsonRpcResponse, Params } from '../protocol/jsonrpc.js';
 import type { Principal } from '../identity/principal.js';
 import type { Logger } from '../telemetry/log.js';
-import { UpstreamClient } from '../upstream/index.js';
+import type { ConcurrencyLimit } from '../core/limits.js';
+import { UpstreamClient, type UpstreamBounds, type UpstreamDownCode } from '../upstream/index.js';
 import { Catalog, type Collision, type ListKind, type NamingPolicy } from './catalog.js';
 import type { Outbound, RequestOutbound } from './channel.js';
 import { rootOf, type Confinement } from './reach.js';
@@ -34,8 +35,11 @@ export interface SessionDeps {
   callTimeoutMs: number;
   log: Logger;
   version: string;
-  /** An upstream connection of this session was lost (a crash, a refused connect): for the audit log. */
-  onUpstreamDown?: (upstream: string, sessionId: string | null) => void;
+  /** An upstream connection of this session was lost (a crash, a refused connect, a broken bound): for the audit log. */
+  onUpstreamDown?: (upstream: string, sessionId: string | null, code: UpstreamDownCode) => void;
+  /** What an upstream may send (size, depth, notification rate), and the calls in flight per upstream across sessions. */
+  upstreamBounds?: UpstreamBounds;
+  upstreamCalls?: ConcurrencyLimit;
   /**
    * The config an upstream connection of this session is opened with, prepared before every (re)connect:
    * where credentials are injected for the session's owner. Throws to refuse the connection.
@@ -124,7 +128,9 @@ export class GatewaySession {
       onRequest: (req, tag) => this.relayRequest(name, req, tag as Active | undefined),
       onNotification: (n, tag) => this.relayNotification(name, n, tag as Active | undefined),
       onReady: () => this.catalog.invalidate(name),
-      onDown: () => this.deps.onUpstreamDown?.(name, this.init.id),
+      onDown: (_reason, code) => this.deps.onUpstreamDown?.(name, this.init.id, code),
+      ...(this.deps.upstreamBounds ? { bounds: this.deps.upstreamBounds } : {}),
+      ...(this.deps.upstreamCalls ? { calls: this.deps.upstreamCalls } : {}),
       ...(this.deps.prepareServer ? { prepare: (s: ServerConfig) => this.prepare(name, s) } : {}),
     });
     this.upstreams.set(name, client);
@@ -241,7 +247,9 @@ export class GatewaySession {
     n = this.redactRelayed(upstream, n, tag);
     const method = n.method;
     if (method === 'notifications/progress') {
-      const route = this.progressRoutes.get(String(n.params?.progressToken));
+      const token = n.params?.progressToken;
+      // Only a token the gateway handed out routes anywhere (an object here would not even convert to a string).
+      const route = typeof token === 'string' ? this.progressRoutes.get(token) : undefined;
       route?.out.send({ ...n, params: { ...n.params, progressToken: route.clientToken } });
       return;
     }

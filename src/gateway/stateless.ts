@@ -51,7 +51,9 @@ export class StatelessSessions {
       void s.close();
       return;
     }
-    throw new WardenError('upstream_unavailable', 'Too many stateless clients at once; try again later', JsonRpcCode.UpstreamUnavailable, 503);
+    // The gateway-wide cap says what it is (config limits.maxSessions), as the session cap does.
+    const message = `The gateway serves its maximum of ${this.max} stateless clients at once; try again later`;
+    throw new WardenError('session_limit', message, JsonRpcCode.LimitExceeded, 503, { retryAfter: 1 });
   }
 
   private async sweep(now = Date.now()): Promise<void> {

@@ -117,7 +117,9 @@ export class OAuthAuthenticator implements Authenticator {
    * but none of the ids it names may belong to another issuer.
    */
   private fromClaims(claims: JWTPayload, issuer: string, tenantClaim: string): Principal {
-    const sub = String(claims.sub);
+    // RFC 7519 makes `sub` a string; any other JSON would be read as "[object Object]" (one user for many tokens) or throw.
+    const sub = stringClaim(claims, 'sub');
+    if (sub === null) throw invalidToken('The token\'s "sub" claim must be a non-empty, well-formed string');
     const clientId = stringClaim(claims, 'client_id');
     const azp = stringClaim(claims, 'azp');
     const client = clientId ?? azp;

@@ -8,9 +8,17 @@ export function scopesOf(claims: JWTPayload): string[] {
   return [];
 }
 
+/**
+ * A claim that is a non-empty, well-formed string. A lone surrogate (JSON allows `"\ud800"`) is not text:
+ * stored and read back it turns into U+FFFD, so an identity holding one would not be the one recorded.
+ */
 export function stringClaim(claims: JWTPayload, name: string): string | null {
   const v = claims[name];
-  return typeof v === 'string' && v.length > 0 ? v : null;
+  return isText(v) ? v : null;
+}
+
+function isText(v: unknown): v is string {
+  return typeof v === 'string' && v.length > 0 && (v as unknown as { isWellFormed(): boolean }).isWellFormed();
 }
 
 /** The `act` chain, outermost (current actor) first; each hop's `sub`. */
@@ -18,7 +26,7 @@ export function actChain(claims: JWTPayload, maxDepth = 32): string[] {
   const out: string[] = [];
   let act = claims.act as Record<string, unknown> | undefined;
   while (act && typeof act === 'object' && out.length <= maxDepth) {
-    if (typeof act.sub !== 'string') break;
+    if (!isText(act.sub)) break;
     out.push(act.sub);
     act = act.act as Record<string, unknown> | undefined;
   }

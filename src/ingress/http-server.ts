@@ -3,9 +3,9 @@
  * endpoints and a health check. With `tls.clientCaFile` it requires client certificates (mTLS).
  */
 import { readFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerOptions, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { resolve } from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import { AdminApi, type AdminServices } from '../admin/index.js';
@@ -18,6 +18,8 @@ import type { Logger } from '../telemetry/log.js';
 import { ApprovalPage, type ApprovalPageOptions } from './approval-page.js';
 import { ApprovalCallback, type ApprovalCallbackOptions } from './approval-routes.js';
 import { createHostGuard, type HostGuard } from './guard.js';
+import { PrincipalLimits } from './limits.js';
+import { RefusalBudget } from './refusal-budget.js';
 import { routeIdentity } from './oauth-routes.js';
 import { SessionRegistry } from './sessions.js';
 import { sendHttpError, StreamableHttpEndpoint } from './streamable-http.js';
@@ -34,18 +36,55 @@ export function splitListen(listen: string): { host: string; port: number } {
   return { host: listen.slice(0, i).replace(/^\[(.*)\]$/, '$1'), port: Number(listen.slice(i + 1)) };
 }
 
+/**
+ * The listener, with the limits.*Timeout bounds on how long a client may take to send a request: its headers,
+ * then the whole request (a body sent a byte at a time is cut off), and how long a keep-alive connection may
+ * sit idle. They bound receiving only: a long answer (a held call, an SSE stream) is not cut.
+ */
 function createListener(config: WardenConfig, baseDir: string, handler: RequestListener): Server {
+  const { headersTimeoutMs, requestTimeoutMs, idleTimeoutMs } = config.limits;
+  const timeouts: ServerOptions = {
+    headersTimeout: headersTimeoutMs,
+    requestTimeout: requestTimeoutMs,
+    keepAliveTimeout: idleTimeoutMs,
+    // Node checks the two request timeouts on this interval (30 s by default, which would stretch them).
+    connectionsCheckingInterval: Math.min(1000, headersTimeoutMs),
+  };
   const tls = config.tls;
-  if (!tls) return createServer(handler);
+  if (!tls) return createServer(timeouts, handler);
   const read = (f: string) => readFileSync(resolve(baseDir, f));
   return createHttpsServer(
     {
+      ...timeouts,
       cert: read(tls.certFile),
       key: read(tls.keyFile),
       ...(tls.clientCaFile ? { ca: read(tls.clientCaFile), requestCert: true, rejectUnauthorized: true } : {}),
     },
     handler,
   ) as unknown as Server;
+}
+
+const CLIENT_ERROR_ANSWERS: Record<string, string> = {
+  ERR_HTTP_REQUEST_TIMEOUT: 'HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n',
+  HPE_HEADER_OVERFLOW: 'HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\nContent-Length: 0\r\n\r\n',
+};
+const BAD_REQUEST = 'HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n';
+
+/**
+ * Node's own answer to a request it could not read (what it does without a listener), plus an audit record
+ * (budgeted) when the client was too slow: a slow-request attack shows up in the audit log.
+ */
+function onClientError(err: NodeJS.ErrnoException, socket: Socket, gateway: Gateway, budget: RefusalBudget, log: Logger): void {
+  if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+    log.info({ remote: socket.remoteAddress }, 'request timed out before it was fully received: connection closed');
+    if (budget.take(socket.remoteAddress ?? 'unknown', 'request_timeout')) {
+      const meta = { protocolVersion: null, startedAt: systemClock.now(), principal: null };
+      void gateway.recordRejected('http', null, meta, new WardenError('request_timeout', 'The request was not received in time', JsonRpcCode.LimitExceeded, 408));
+    }
+  }
+  const response = (socket as { _httpMessage?: ServerResponse })._httpMessage;
+  if (socket.writable && !response?.headersSent && err.code !== 'ECONNRESET') socket.write(CLIENT_ERROR_ANSWERS[err.code ?? ''] ?? BAD_REQUEST);
+  socket.destroy();
 }
 
 /** The subjectAltName of a verified client certificate that is not a CA (X.509-SVID rule), if any. */
@@ -64,7 +103,8 @@ function peerSan(req: IncomingMessage): string | undefined {
 export async function startIngress(config: WardenConfig, gateway: Gateway, log: Logger, baseDir: string, identityFor: (publicUrl: string) => Identity, approvalCallback?: ApprovalCallbackOptions, admin?: AdminServices, approvalPage?: ApprovalPageOptions): Promise<Ingress> {
   const approvals = approvalCallback ? new ApprovalCallback(approvalCallback) : undefined;
   const { host, port } = splitListen(config.listen);
-  const sessions = new SessionRegistry(config.limits.sessionIdleMs, config.limits.maxSessions);
+  const sessions = new SessionRegistry(config.limits.sessionIdleMs);
+  const refusals = new RefusalBudget(log);
   // The guard and identity need the bound port, known only after listen(); requests wait for neither.
   const bound: { guard?: HostGuard; identity?: Identity; endpoint?: StreamableHttpEndpoint; admin?: AdminApi } = {};
   // Its links and cookies need the public URL, read per request (it is known once listening).
@@ -102,10 +142,7 @@ export async function startIngress(config: WardenConfig, gateway: Gateway, log: 
     res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'not found' }));
   };
   const server = createListener(config, baseDir, handler);
-  // Keep-alive connections from agents are long-lived; headers must still arrive promptly.
-  server.keepAliveTimeout = 65_000;
-  server.headersTimeout = 30_000;
-  server.requestTimeout = 0;
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => onClientError(err, socket, gateway, refusals, log));
 
   await new Promise<void>((resolveListen, reject) => {
     server.once('error', reject);
@@ -120,10 +157,13 @@ export async function startIngress(config: WardenConfig, gateway: Gateway, log: 
     gateway,
     sessions,
     maxBodyBytes: config.limits.maxBodyBytes,
+    maxJsonDepth: config.limits.maxJsonDepth,
     clock: systemClock,
     authenticator: identity.authenticator,
     resourceMetadataUrl: identity.metadataUrl,
     requiredScopes: identity.requiredScopes,
+    limits: new PrincipalLimits(config.limits),
+    refusals,
   });
   if (admin) bound.admin = new AdminApi({ ...admin, authenticator: identity.authenticator, resourceMetadataUrl: identity.metadataUrl, requiredScopes: identity.requiredScopes });
   bound.guard = createHostGuard(host, actual, config.allowedHosts, config.allowedOrigins, config.publicUrl);

@@ -11,6 +11,17 @@ export function sseEvent(message: JsonRpcMessage): string {
   return `event: message\ndata: ${JSON.stringify(message)}\n\n`;
 }
 
+/**
+ * Bytes a client may leave unread on one stream before notifications to it are dropped: a client that does
+ * not read (or an upstream flooding it) must not grow the gateway's memory. Requests and responses still go.
+ */
+export const MAX_UNREAD_BYTES = 8 * 1024 * 1024;
+
+/** True when `message` may be dropped because the client is not reading `res`. */
+export function congested(res: ServerResponse, message: JsonRpcMessage): boolean {
+  return res.writableLength > MAX_UNREAD_BYTES && !('id' in message);
+}
+
 export const SSE_HEADERS = {
   'content-type': 'text/event-stream',
   'cache-control': 'no-cache, no-transform',
@@ -46,12 +57,12 @@ export class ResponseStream implements RequestOutbound {
   }
 
   send(message: JsonRpcMessage): boolean {
-    if (this.mode === 'done' || !this.sseAllowed) return false;
+    if (this.mode === 'done' || !this.sseAllowed || congested(this.res, message)) return false;
     if (this.mode === 'pending') {
       this.res.writeHead(200, SSE_HEADERS);
       this.mode = 'sse';
     }
-    // Accepted once written; backpressure on one client's stream is not a reason to drop its message.
+    // Accepted once written; up to MAX_UNREAD_BYTES of backpressure is not a reason to drop a message.
     this.res.write(sseEvent(message));
     return true;
   }

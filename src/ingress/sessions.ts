@@ -1,4 +1,4 @@
-/** Live downstream sessions: lookup by id, a cap on how many, and closing those left idle. */
+/** Live downstream sessions: lookup by id, counts per limit key (ingress/limits.ts), and closing those left idle. */
 import type { GatewaySession } from '../gateway/session.js';
 import type { ResponseStream } from './response-stream.js';
 
@@ -6,6 +6,8 @@ export interface SessionEntry {
   session: GatewaySession;
   /** principalKey of the principal that opened it: the only one that may use it. */
   owner: string;
+  /** Whom the session counts against for limits.maxSessionsPerPrincipal. */
+  limitKey: string;
   /** In-flight POSTed requests by JSON-RPC id, so notifications/cancelled can find them. */
   inflight: Map<string | number, ResponseStream>;
   closeStandalone?: () => void;
@@ -13,9 +15,11 @@ export interface SessionEntry {
 
 export class SessionRegistry {
   private readonly entries = new Map<string, SessionEntry>();
+  /** Session ids by limit key. */
+  private readonly byKey = new Map<string, Set<string>>();
   private readonly sweeper: NodeJS.Timeout;
 
-  constructor(private readonly idleMs: number, readonly max: number) {
+  constructor(private readonly idleMs: number) {
     this.sweeper = setInterval(() => void this.sweep(), Math.min(60_000, Math.max(1_000, Math.floor(idleMs / 2))));
     this.sweeper.unref();
   }
@@ -24,10 +28,25 @@ export class SessionRegistry {
     return this.entries.size;
   }
 
-  add(id: string, session: GatewaySession, owner: string): SessionEntry {
-    const entry: SessionEntry = { session, owner, inflight: new Map() };
+  add(id: string, session: GatewaySession, owner: string, limitKey: string = owner): SessionEntry {
+    const entry: SessionEntry = { session, owner, limitKey, inflight: new Map() };
     this.entries.set(id, entry);
+    let ids = this.byKey.get(limitKey);
+    if (ids === undefined) this.byKey.set(limitKey, (ids = new Set()));
+    ids.add(id);
     return entry;
+  }
+
+  /** Sessions open under one limit key. */
+  countFor(limitKey: string): number {
+    return this.byKey.get(limitKey)?.size ?? 0;
+  }
+
+  /** When the least recently used session under `limitKey` was last used (now when there is none). */
+  oldestSeenFor(limitKey: string): number {
+    let oldest = Date.now();
+    for (const id of this.byKey.get(limitKey) ?? []) oldest = Math.min(oldest, this.entries.get(id)?.session.lastSeen ?? oldest);
+    return oldest;
   }
 
   get(id: string): SessionEntry | undefined {
@@ -38,6 +57,9 @@ export class SessionRegistry {
     const entry = this.entries.get(id);
     if (!entry) return;
     this.entries.delete(id);
+    const ids = this.byKey.get(entry.limitKey);
+    ids?.delete(id);
+    if (ids?.size === 0) this.byKey.delete(entry.limitKey);
     entry.closeStandalone?.();
     await entry.session.close();
   }

@@ -10,22 +10,30 @@ import { sessionId as newSessionId, type Clock } from '../core/ids.js';
 import type { Gateway, RequestMeta } from '../gateway/gateway.js';
 import { AuthError, challenge, principalKey, type Authenticator, type Principal } from '../identity/index.js';
 import { JsonRpcCode, toJsonRpcError, WardenError } from '../protocol/errors.js';
-import { errorResponse, isNotification, isRequest, parseMessage, type JsonRpcMessage, type JsonRpcRequest } from '../protocol/jsonrpc.js';
+import { errorResponse, isNotification, isRequest, parseMessage, type JsonRpcMessage, type JsonRpcRequest, type JsonRpcResponse } from '../protocol/jsonrpc.js';
 import { HEADERLESS_REVISION, isLegacyRevision, META_PROTOCOL_VERSION, MODERN_REVISION, negotiateLegacy, SUPPORTED_REVISIONS } from '../protocol/revisions.js';
-import { readBody } from './body.js';
+import { BodyAborted, readBody } from './body.js';
+import { limitKey, type PrincipalLimits } from './limits.js';
+import type { RefusalBudget } from './refusal-budget.js';
 import { checkModernHeaders } from './modern-headers.js';
-import { ResponseStream, SSE_HEADERS, sseEvent } from './response-stream.js';
+import { congested, ResponseStream, SSE_HEADERS, sseEvent } from './response-stream.js';
 import type { SessionEntry, SessionRegistry } from './sessions.js';
 
 export interface EndpointOptions {
   gateway: Gateway;
   sessions: SessionRegistry;
   maxBodyBytes: number;
+  /** Deepest JSON nesting a body may have (limits.maxJsonDepth). */
+  maxJsonDepth?: number;
   clock: Clock;
   authenticator: Authenticator;
   /** For 401/403 challenges: where the protected-resource metadata lives, and the scopes every request needs. */
   resourceMetadataUrl: string;
   requiredScopes: string[];
+  /** Sessions and requests per principal, and the gateway-wide session cap (config limits). */
+  limits: PrincipalLimits;
+  /** Which limit refusals are audited one by one (the rest are counted). */
+  refusals: RefusalBudget;
 }
 
 const header = (req: IncomingMessage, name: string): string | undefined => {
@@ -45,14 +53,35 @@ export function sendHttpError(res: ServerResponse, err: WardenError, id: string 
     return;
   }
   const body = JSON.stringify(errorResponse(id, toJsonRpcError(err)));
-  const headers: Record<string, string | number> = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) };
+  const headers: Record<string, string | number> = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...unreadBodyHeaders(res) };
   if (err.code === 'method_not_allowed' && typeof err.data?.allow === 'string') headers.allow = err.data.allow;
+  if (typeof err.data?.retryAfter === 'number') headers['retry-after'] = String(err.data.retryAfter);
   // After an oversized body the rest of it is not read: close the connection instead of draining it.
   if (err.code === 'body_too_large') headers.connection = 'close';
   res.writeHead(err.httpStatus >= 400 ? err.httpStatus : 400, headers);
   res.end(body, () => {
     if (err.code === 'body_too_large') res.socket?.destroy();
   });
+}
+
+/**
+ * An answer sent before the request body was read (a refused credential, a bad Host) closes the connection:
+ * otherwise the server would keep reading a body that may never end, byte by slow byte, for nothing.
+ */
+function unreadBodyHeaders(res: ServerResponse): Record<string, string> {
+  return res.req.complete ? {} : { connection: 'close' };
+}
+
+/** The method an audit record of a refused request names: an MCP method name, or `http` for anything else. */
+function methodLabel(message: JsonRpcMessage): string {
+  return 'method' in message && /^[a-zA-Z_/]{1,64}$/.test(message.method) ? message.method : 'http';
+}
+
+/** The answer's HTTP status and Retry-After for a response refused by an upstream's call limit (inside the gateway). */
+function limitStatus(response: JsonRpcResponse): { status?: number; headers: Record<string, string> } {
+  const data = 'error' in response ? (response.error.data as Record<string, unknown> | undefined) : undefined;
+  if (data?.reason !== 'upstream_call_limit') return { headers: {} };
+  return { status: 503, headers: { 'retry-after': String(data.retryAfter ?? 1) } };
 }
 
 /** The audit reason for a refused credential. */
@@ -90,13 +119,20 @@ export class StreamableHttpEndpoint {
       else if (req.method === 'DELETE') await this.delete(req, res, principal);
       else throw methodNotAllowed('GET, POST, DELETE');
     } catch (err) {
+      if (err instanceof BodyAborted) return;
       const meta = { protocolVersion: header(req, 'mcp-protocol-version') ?? null, startedAt, principal };
       if (err instanceof AuthError) {
         await this.opts.gateway.recordRejected('http', header(req, 'mcp-session-id') ?? null, meta, authFailure(err));
         return this.sendChallenge(res, err);
       }
+      const sid = header(req, 'mcp-session-id') ?? null;
+      if (err instanceof LimitRefusal) {
+        // A limit refusal's audit record is budgeted: a flood of them must not become a flood of writes.
+        if (this.opts.refusals.take(limitKey(principal!), err.error.code)) await this.opts.gateway.recordRejected(err.method, sid, meta, err.error);
+        return sendHttpError(res, err.error);
+      }
       const e = err instanceof WardenError ? err : new WardenError('internal', 'Internal gateway error', JsonRpcCode.InternalError, 500);
-      await this.opts.gateway.recordRejected('http', header(req, 'mcp-session-id') ?? null, meta, e);
+      await this.opts.gateway.recordRejected('http', sid, meta, e);
       sendHttpError(res, e);
     }
   }
@@ -106,6 +142,7 @@ export class StreamableHttpEndpoint {
     res.writeHead(err.status, {
       'content-type': 'application/json',
       'content-length': Buffer.byteLength(body),
+      ...unreadBodyHeaders(res),
       // Every refusal says where to learn how to authenticate, invalid_request included (RFC 6750 section 3.1).
       'www-authenticate': challenge(err, this.opts.resourceMetadataUrl, this.opts.requiredScopes),
     });
@@ -123,7 +160,7 @@ export class StreamableHttpEndpoint {
     const contentType = header(req, 'content-type') ?? '';
     if (contentType.split(';')[0]!.trim().toLowerCase() !== 'application/json') throw E.unsupportedMedia();
     if (!accepts(req, 'application/json') || !accepts(req, 'text/event-stream')) throw E.notAcceptable('both application/json and text/event-stream');
-    const message = parseMessage(await readBody(req, this.opts.maxBodyBytes));
+    const message = parseMessage(await readBody(req, this.opts.maxBodyBytes), this.opts.maxJsonDepth);
     const sid = header(req, 'mcp-session-id');
     const versionHeader = header(req, 'mcp-protocol-version');
 
@@ -141,7 +178,12 @@ export class StreamableHttpEndpoint {
   private async initialize(msg: JsonRpcRequest, res: ServerResponse, sid: string | undefined, meta: RequestMeta): Promise<void> {
     if (sid !== undefined) throw new WardenError('invalid_request', 'Bad Request: initialize must not carry a session id', JsonRpcCode.InvalidRequest, 400);
     const { gateway, sessions } = this.opts;
-    if (sessions.size >= sessions.max) throw new WardenError('upstream_unavailable', 'Too many sessions; try again later', JsonRpcCode.UpstreamUnavailable, 503);
+    const key = limitKey(meta.principal!);
+    try {
+      this.opts.limits.admitSession(key, sessions);
+    } catch (err) {
+      throw err instanceof WardenError ? new LimitRefusal(err, 'initialize') : err;
+    }
     const params = msg.params ?? {};
     const protocolVersion = negotiateLegacy(params.protocolVersion);
     const id = newSessionId();
@@ -152,7 +194,7 @@ export class StreamableHttpEndpoint {
       clientCapabilities: (params.capabilities as Record<string, unknown>) ?? {},
       owner: meta.principal,
     });
-    sessions.add(id, session, principalKey(meta.principal!));
+    sessions.add(id, session, principalKey(meta.principal!), key);
     const stream = new ResponseStream(res, false, false);
     // Upstreams start only for a session the checks let open (a revoked task's session never spawns one), and
     // only those its owner may list.
@@ -170,12 +212,15 @@ export class StreamableHttpEndpoint {
       res.writeHead(202).end();
       return;
     }
+    const release = this.admitCall(message, meta);
     const stream = new ResponseStream(res, accepts(req, 'text/event-stream'), false, true);
     entry.inflight.set(message.id, stream);
     try {
       const response = await this.opts.gateway.handle(session, message, stream, meta);
-      stream.finish(response);
+      const limited = limitStatus(response);
+      stream.finish(response, limited.status, limited.headers);
     } finally {
+      release();
       if (entry.inflight.get(message.id) === stream) entry.inflight.delete(message.id);
     }
   }
@@ -200,13 +245,29 @@ export class StreamableHttpEndpoint {
     if (version !== MODERN_REVISION) throw E.badVersion(String(version));
     const { gateway } = this.opts;
     const session = gateway.statelessSession(protocol.principal);
-    const stream = new ResponseStream(res, accepts(req, 'text/event-stream'), true);
-    const response =
-      message.method === 'server/discover'
-        ? await gateway.handleLocal(session, message, protocol, () => gateway.discoverResult())
-        : await gateway.handle(session, message, stream, protocol);
-    // A modern server answers an unknown method with 404 so clients can tell it from a legacy one.
-    stream.finish(response, 'error' in response && response.error.code === JsonRpcCode.MethodNotFound ? 404 : 200);
+    const release = this.admitCall(message, protocol);
+    try {
+      const stream = new ResponseStream(res, accepts(req, 'text/event-stream'), true);
+      const response =
+        message.method === 'server/discover'
+          ? await gateway.handleLocal(session, message, protocol, () => gateway.discoverResult())
+          : await gateway.handle(session, message, stream, protocol);
+      // A modern server answers an unknown method with 404 so clients can tell it from a legacy one.
+      const limited = limitStatus(response);
+      stream.finish(response, limited.status ?? ('error' in response && response.error.code === JsonRpcCode.MethodNotFound ? 404 : 200), limited.headers);
+    } finally {
+      release();
+    }
+  }
+
+  /** Takes one of the principal's request slots (limits.maxConcurrentCallsPerPrincipal), or refuses with 429. */
+  private admitCall(message: JsonRpcRequest, meta: RequestMeta): () => void {
+    if (!meta.principal) return () => undefined;
+    try {
+      return this.opts.limits.admitCall(limitKey(meta.principal));
+    } catch (err) {
+      throw err instanceof WardenError ? new LimitRefusal(err, methodLabel(message)) : err;
+    }
   }
 
   private get(req: IncomingMessage, res: ServerResponse, principal: Principal): void {
@@ -226,7 +287,7 @@ export class StreamableHttpEndpoint {
       clearInterval(keepAlive);
       if (entry.session.standalone === outbound) entry.session.standalone = undefined;
     };
-    const outbound = { send: (m: JsonRpcMessage) => (res.writableEnded ? false : (res.write(sseEvent(m)), true)) };
+    const outbound = { send: (m: JsonRpcMessage) => (res.writableEnded || congested(res, m) ? false : (res.write(sseEvent(m)), true)) };
     entry.session.standalone = outbound;
     entry.closeStandalone = () => {
       close();
@@ -245,3 +306,10 @@ export class StreamableHttpEndpoint {
   }
 }
 
+
+/** A request refused by a resource limit: the error to answer with and the method its (budgeted) audit record names. */
+class LimitRefusal extends Error {
+  constructor(readonly error: WardenError, readonly method: string) {
+    super(error.message);
+  }
+}

@@ -18,6 +18,8 @@ export const JsonRpcCode = {
   Unauthorized: -32007,
   PolicyDenied: -32008,
   ApprovalRequired: -32009,
+  /** A resource limit refused the request (sessions, calls, rate); data.retryAfter says when to try again. */
+  LimitExceeded: -32010,
   HeaderMismatch: -32020,
   UnsupportedProtocolVersion: -32022,
 } as const;
@@ -33,6 +35,7 @@ export type WardenErrorCode =
   | 'name_collision'
   | 'invalid_params'
   | 'body_too_large'
+  | 'body_too_deep'
   | 'unsupported_media_type'
   | 'not_acceptable'
   | 'forbidden_origin'
@@ -44,6 +47,7 @@ export type WardenErrorCode =
   | 'upstream_unavailable'
   | 'upstream_timeout'
   | 'upstream_crashed'
+  | 'upstream_protocol_error'
   | 'upstream_invalid_result'
   | 'upstream_error'
   | 'client_capability_missing'
@@ -67,6 +71,12 @@ export type WardenErrorCode =
   | 'call_not_shown'
   | 'forbidden'
   | 'cancelled'
+  | 'request_timeout'
+  | 'session_limit'
+  | 'principal_session_limit'
+  | 'session_rate_limit'
+  | 'principal_call_limit'
+  | 'upstream_call_limit'
   | 'internal';
 
 export class WardenError extends Error {

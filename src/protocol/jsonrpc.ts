@@ -1,4 +1,5 @@
 /** JSON-RPC 2.0 message shapes and the validation the ingress applies to every message it accepts. */
+import { DEFAULT_JSON_BOUNDS, jsonDepthExceeds } from './bounded-json.js';
 import { JsonRpcCode, WardenError } from './errors.js';
 
 export type JsonRpcId = string | number;
@@ -35,6 +36,8 @@ export function toMessage(value: unknown): JsonRpcMessage {
   if (value.jsonrpc !== '2.0') throw invalid('"jsonrpc" must be "2.0"');
   if ('method' in value) {
     if (typeof value.method !== 'string' || value.method.length === 0) throw invalid('"method" must be a non-empty string');
+    // A lone surrogate is not text: it cannot be stored or hashed as it was received (the audit records the method).
+    if (!(value.method as unknown as { isWellFormed(): boolean }).isWellFormed()) throw invalid('"method" must be well-formed Unicode');
     if ('params' in value && value.params !== undefined && !isObject(value.params)) throw invalid('"params" must be an object');
     if ('id' in value) {
       if (!isId(value.id)) throw invalid('"id" must be a string or a number');
@@ -53,8 +56,14 @@ export function toMessage(value: unknown): JsonRpcMessage {
   throw invalid('Not a JSON-RPC request, notification or response');
 }
 
-/** Parses raw body text; malformed JSON is a parse error (-32700). */
-export function parseMessage(text: string): JsonRpcMessage {
+/**
+ * Parses raw body text (its size bounded by the reader); malformed JSON is a parse error (-32700), JSON
+ * nested deeper than `maxDepth` is refused before it is parsed (everything after the parse recurses).
+ */
+export function parseMessage(text: string, maxDepth = DEFAULT_JSON_BOUNDS.maxDepth): JsonRpcMessage {
+  if (jsonDepthExceeds(text, maxDepth)) {
+    throw new WardenError('body_too_deep', `The body is nested deeper than ${maxDepth} levels`, JsonRpcCode.InvalidRequest, 400);
+  }
   let value: unknown;
   try {
     value = JSON.parse(text);

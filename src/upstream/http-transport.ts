@@ -9,7 +9,8 @@ import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage, MessageExtraInfo } from '@modelcontextprotocol/sdk/types.js';
-import { SseParser } from './sse-parser.js';
+import { DEFAULT_UPSTREAM_BOUNDS, parseUpstreamJson, UpstreamFault, type UpstreamBounds } from './fault.js';
+import { SseLimitError, SseParser } from './sse-parser.js';
 
 export class HttpStatusError extends Error {
   constructor(readonly code: number) {
@@ -19,8 +20,6 @@ export class HttpStatusError extends Error {
 
 /** The upstream answered 200 with a body that is not JSON-RPC. */
 export class InvalidResponseError extends Error {}
-
-const MAX_JSON_BYTES = 16 * 1024 * 1024;
 
 export class HttpClientTransport implements Transport {
   onclose?: () => void;
@@ -34,7 +33,11 @@ export class HttpClientTransport implements Transport {
   private closed = false;
 
   /** `headers` may be a function, read for every request (a credential that rotates). */
-  constructor(private readonly url: URL, private readonly headers: Record<string, string> | (() => Record<string, string>) = {}) {
+  constructor(
+    private readonly url: URL,
+    private readonly headers: Record<string, string> | (() => Record<string, string>) = {},
+    private readonly bounds: UpstreamBounds = DEFAULT_UPSTREAM_BOUNDS,
+  ) {
     const https = url.protocol === 'https:';
     this.agent = https ? new HttpsAgent({ keepAlive: true, maxSockets: 64 }) : new HttpAgent({ keepAlive: true, maxSockets: 64 });
     this.requestFn = https ? httpsRequest : httpRequest;
@@ -86,15 +89,11 @@ export class HttpClientTransport implements Transport {
       if (!answered.done && answered.lastEventId !== undefined) this.resume(answered.lastEventId, 'id' in message ? message.id : undefined);
       return;
     }
-    const text = await readAll(res, MAX_JSON_BYTES);
+    const text = await readAll(res, this.bounds.maxMessageBytes);
     if (!('method' in message && 'id' in message)) return; // a response or notification needs no answer body
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      throw new InvalidResponseError('upstream answered with a body that is not JSON');
-    }
-    for (const m of Array.isArray(parsed) ? parsed : [parsed]) this.onmessage?.(m as JSONRPCMessage);
+    const parsed = parseUpstreamJson(text, this.bounds);
+    if (!parsed.ok) throw new InvalidResponseError('upstream answered with a body that is not JSON');
+    for (const m of Array.isArray(parsed.value) ? (parsed.value as unknown[]) : [parsed.value]) this.onmessage?.(m as JSONRPCMessage);
   }
 
   /** Reads one SSE response; resolves when it ends, saying whether the awaited response arrived. */
@@ -103,24 +102,24 @@ export class HttpClientTransport implements Transport {
       let done = awaitedId === undefined;
       const parser = new SseParser((e) => {
         if (e.event !== 'message' || e.data === '') return;
-        let m: JSONRPCMessage;
-        try {
-          m = JSON.parse(e.data) as JSONRPCMessage;
-        } catch {
+        const parsed = parseUpstreamJson(e.data, this.bounds);
+        if (!parsed.ok || typeof parsed.value !== 'object' || parsed.value === null) {
           this.onerror?.(new InvalidResponseError('upstream sent an SSE event that is not JSON'));
           return;
         }
+        const m = parsed.value as JSONRPCMessage;
         if ('id' in m && m.id === awaitedId && !('method' in m)) done = true;
         // Messages on a request's own stream belong to that request: say so, so they reach only its client.
         this.onmessage?.(m, awaitedId !== undefined ? ({ relatedRequestId: awaitedId } as MessageExtraInfo) : undefined);
-      });
+      }, this.bounds.maxMessageBytes);
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => {
         try {
           parser.push(chunk);
         } catch (err) {
-          this.onerror?.(err as Error);
+          // A bound broken on the stream is the connection's fault; anything else thrown while handling it too.
           res.destroy();
+          this.onerror?.(err instanceof UpstreamFault ? err : new UpstreamFault(err instanceof SseLimitError ? `sent an SSE event larger than ${this.bounds.maxMessageBytes} bytes` : 'sent a message that could not be handled'));
         }
       });
       const finish = () => resolve({ done, lastEventId: parser.lastEventId });
@@ -176,7 +175,7 @@ function readAll(res: IncomingMessage, limit: number): Promise<string> {
       size += c.length;
       if (size > limit) {
         res.destroy();
-        reject(new InvalidResponseError('upstream response exceeds the size limit'));
+        reject(new UpstreamFault(`answered with a body larger than ${limit} bytes`));
       } else chunks.push(c);
     });
     res.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));

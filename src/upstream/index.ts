@@ -1,3 +1,4 @@
-export { UpstreamClient, type UpstreamClientOptions } from './upstream-client.js';
+export { UpstreamClient, type UpstreamClientOptions, type UpstreamDownCode } from './upstream-client.js';
+export { DEFAULT_UPSTREAM_BOUNDS, UpstreamFault, type UpstreamBounds } from './fault.js';
 export type { RequestOptions } from './rpc-peer.js';
 export { scrubbedEnv } from './stdio-transport.js';

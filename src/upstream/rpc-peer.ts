@@ -6,6 +6,7 @@
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { JsonRpcCode, UpstreamRpcError, WardenError, toJsonRpcError } from '../protocol/errors.js';
+import { DEFAULT_UPSTREAM_BOUNDS, UpstreamFault, type UpstreamBounds } from './fault.js';
 import { InvalidResponseError } from './http-transport.js';
 import type { JsonRpcId, JsonRpcNotification, JsonRpcRequest, Params } from '../protocol/jsonrpc.js';
 
@@ -14,9 +15,9 @@ export interface PeerHandlers {
   /** `tag` is the RequestOptions.tag of our request whose stream carried the message, when the transport knows it. */
   onRequest?: (request: JsonRpcRequest, tag?: unknown) => Promise<Record<string, unknown>>;
   onNotification?: (notification: JsonRpcNotification, tag?: unknown) => void;
-  /** The transport closed; `unexpected` is false only after close() was called. */
-  onClose?: (unexpected: boolean) => void;
-  /** Messages that are not valid JSON-RPC, for logging. */
+  /** The transport closed; `unexpected` is false only after close() was called; `fault` when the upstream broke a bound. */
+  onClose?: (unexpected: boolean, fault?: UpstreamFault) => void;
+  /** Messages that are not valid JSON-RPC, and notifications dropped over the rate, for logging. */
   onInvalid?: (reason: string) => void;
 }
 
@@ -41,16 +42,29 @@ export class RpcPeer {
   private readonly pending = new Map<JsonRpcId, Pending>();
   private closing = false;
   private closed = false;
+  private fault?: UpstreamFault;
+  /** Notifications in the current one-second window. */
+  private window = { second: 0, notifications: 0 };
 
   constructor(
     private readonly transport: Transport,
     private readonly label: string,
     private readonly handlers: PeerHandlers = {},
+    private readonly bounds: UpstreamBounds = DEFAULT_UPSTREAM_BOUNDS,
   ) {
-    transport.onmessage = (m, extra) => this.dispatch(m as unknown, (extra as { relatedRequestId?: JsonRpcId } | undefined)?.relatedRequestId);
+    transport.onmessage = (m, extra) => {
+      if (this.closed) return; // what a dropped connection still had buffered goes nowhere
+      // Whatever handling an upstream's message throws (a relay, a client stream) ends this connection only.
+      try {
+        this.dispatch(m as unknown, (extra as { relatedRequestId?: JsonRpcId } | undefined)?.relatedRequestId);
+      } catch (err) {
+        this.fail(err instanceof UpstreamFault ? err : new UpstreamFault('sent a message that could not be handled'));
+      }
+    };
     transport.onclose = () => this.onTransportClose();
-    transport.onerror = () => {
-      /* failures surface through send() rejections and onclose */
+    transport.onerror = (err) => {
+      // A broken bound drops the connection; other failures surface through send() rejections and onclose.
+      if (err instanceof UpstreamFault) this.fail(err);
     };
   }
 
@@ -87,6 +101,7 @@ export class RpcPeer {
       });
       const message = { jsonrpc: '2.0', id, method, ...(params !== undefined ? { params } : {}) } as JSONRPCMessage;
       this.transport.send(message).catch((err: unknown) => {
+        if (err instanceof UpstreamFault) return this.fail(err);
         if (err instanceof InvalidResponseError) {
           this.settle(id, undefined, new WardenError('upstream_invalid_result', `Upstream "${this.label}" sent an invalid response`, JsonRpcCode.UpstreamInvalidResult, 200));
           return;
@@ -113,6 +128,14 @@ export class RpcPeer {
     this.onTransportClose();
   }
 
+  /** The upstream broke the protocol or a bound: the connection is dropped as if it had crashed, and said why. */
+  fail(fault: UpstreamFault): void {
+    if (this.closed) return;
+    this.fault = fault;
+    void this.transport.close().catch(() => undefined);
+    this.onTransportClose();
+  }
+
   private sendCancel(id: JsonRpcId, reason: string): void {
     void this.notify('notifications/cancelled', { requestId: id, reason });
   }
@@ -134,7 +157,7 @@ export class RpcPeer {
     if (typeof m.method === 'string') {
       const tag = relatedId === undefined ? undefined : this.pending.get(relatedId)?.tag;
       if ('id' in m && (typeof m.id === 'string' || typeof m.id === 'number')) void this.answer(m as unknown as JsonRpcRequest, tag);
-      else this.handlers.onNotification?.(m as unknown as JsonRpcNotification, tag);
+      else if (this.withinRate()) this.handlers.onNotification?.(m as unknown as JsonRpcNotification, tag);
       return;
     }
     const id = m.id as JsonRpcId;
@@ -153,6 +176,17 @@ export class RpcPeer {
     }
   }
 
+  /** Counts a notification against the per-second budget; a flood beyond it is dropped, logged once a second. */
+  private withinRate(): boolean {
+    const second = Math.floor(Date.now() / 1000);
+    if (this.window.second !== second) this.window = { second, notifications: 0 };
+    if (++this.window.notifications <= this.bounds.maxNotificationsPerSecond) return true;
+    if (this.window.notifications === this.bounds.maxNotificationsPerSecond + 1) {
+      this.handlers.onInvalid?.(`more than ${this.bounds.maxNotificationsPerSecond} notifications a second: the rest of this second's are dropped`);
+    }
+    return false;
+  }
+
   private async answer(req: JsonRpcRequest, tag: unknown): Promise<void> {
     let reply: JSONRPCMessage;
     try {
@@ -169,12 +203,15 @@ export class RpcPeer {
     if (this.closed) return;
     this.closed = true;
     const unexpected = !this.closing;
+    const fault = this.fault;
     for (const id of [...this.pending.keys()]) {
-      this.settle(id, undefined, unexpected
-        ? new WardenError('upstream_crashed', `Upstream "${this.label}" closed the connection before answering`, JsonRpcCode.UpstreamUnavailable, 200)
-        : unavailable(this.label));
+      this.settle(id, undefined, fault
+        ? new WardenError('upstream_protocol_error', `Upstream "${this.label}" ${fault.message}; its connection is being restarted`, JsonRpcCode.UpstreamUnavailable, 200)
+        : unexpected
+          ? new WardenError('upstream_crashed', `Upstream "${this.label}" closed the connection before answering`, JsonRpcCode.UpstreamUnavailable, 200)
+          : unavailable(this.label));
     }
-    this.handlers.onClose?.(unexpected);
+    this.handlers.onClose?.(unexpected, fault);
   }
 }
 

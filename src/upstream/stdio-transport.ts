@@ -7,6 +7,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import { DEFAULT_UPSTREAM_BOUNDS, parseUpstreamJson, UpstreamFault, type UpstreamBounds } from './fault.js';
+import { LineReader } from './line-reader.js';
 
 export interface StdioOptions {
   command: string;
@@ -17,10 +19,10 @@ export interface StdioOptions {
   onStderr?: (line: string) => void;
   /** Receives stdout lines that are not JSON-RPC, which the server should not print. */
   onNoise?: (line: string) => void;
-  maxLineBytes?: number;
+  /** A longer line or a deeper message is a fault: the connection is dropped (and restarted by its client). */
+  bounds?: UpstreamBounds;
 }
 
-const DEFAULT_MAX_LINE = 16 * 1024 * 1024;
 /** Lines of stderr kept for the warning when the server fails to start or exits. */
 const STDERR_TAIL_LINES = 15;
 
@@ -39,12 +41,17 @@ export class StdioTransport implements Transport {
   onerror?: (error: Error) => void;
   onmessage?: (message: JSONRPCMessage) => void;
   private child?: ChildProcess;
-  private buffer = '';
+  private readonly bounds: UpstreamBounds;
+  private readonly lines: LineReader;
   private closed = false;
   private readonly tail: string[] = [];
   private exit?: string;
+  private faulted = false;
 
-  constructor(private readonly opts: StdioOptions) {}
+  constructor(private readonly opts: StdioOptions) {
+    this.bounds = opts.bounds ?? DEFAULT_UPSTREAM_BOUNDS;
+    this.lines = new LineReader(this.bounds.maxMessageBytes);
+  }
 
   get pid(): number | undefined {
     return this.child?.pid;
@@ -81,8 +88,7 @@ export class StdioTransport implements Transport {
         }
       });
       child.stdin?.on('error', (err) => this.onerror?.(err));
-      child.stdout?.setEncoding('utf8');
-      child.stdout?.on('data', (chunk: string) => this.onData(chunk));
+      child.stdout?.on('data', (chunk: Buffer) => this.onData(chunk));
       let errBuf = '';
       child.stderr?.setEncoding('utf8');
       child.stderr?.on('data', (chunk: string) => {
@@ -99,26 +105,37 @@ export class StdioTransport implements Transport {
     });
   }
 
-  private onData(chunk: string): void {
-    this.buffer += chunk;
-    let nl: number;
-    while ((nl = this.buffer.indexOf('\n')) >= 0) {
-      const line = this.buffer.slice(0, nl).replace(/\r$/, '');
-      this.buffer = this.buffer.slice(nl + 1);
-      if (line.trim().length === 0) continue;
-      let msg: unknown;
-      try {
-        msg = JSON.parse(line);
-      } catch {
-        this.opts.onNoise?.(line.slice(0, 200));
-        continue;
+  /** Each complete line is one message; a line that is not JSON is noise; a bound broken is a fault and nothing more is read. */
+  private onData(chunk: Buffer): void {
+    if (this.faulted) return;
+    try {
+      for (const line of this.lines.push(chunk)) {
+        this.onLine(line, this.bounds);
+        if (this.faulted) return;
       }
-      this.onmessage?.(msg as JSONRPCMessage);
+    } catch (err) {
+      // A message the gateway could not handle stays this connection's problem, whatever threw.
+      this.fault(err instanceof UpstreamFault ? err : new UpstreamFault('sent a message that could not be handled'));
     }
-    if (this.buffer.length > (this.opts.maxLineBytes ?? DEFAULT_MAX_LINE)) {
-      this.onerror?.(new Error('upstream wrote an oversized line'));
-      void this.close();
+  }
+
+  private onLine(line: string, bounds: UpstreamBounds): void {
+    if (line.trim().length === 0) return;
+    const parsed = parseUpstreamJson(line, bounds);
+    if (!parsed.ok) {
+      this.opts.onNoise?.(line.slice(0, 200));
+      return;
     }
+    this.onmessage?.(parsed.value as JSONRPCMessage);
+  }
+
+  /** Stops reading, reports the fault (the peer restarts the connection) and ends the process. */
+  private fault(err: UpstreamFault): void {
+    this.faulted = true;
+    this.child?.stdout?.removeAllListeners('data');
+    this.child?.stdout?.resume();
+    this.onerror?.(err);
+    void this.close();
   }
 
   send(message: JSONRPCMessage): Promise<void> {

@@ -1,12 +1,13 @@
-/** Builds the transport for one configured upstream: stdio, Streamable HTTP, or legacy HTTP+SSE. */
-import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
+/** Builds the transport for one configured upstream: stdio, Streamable HTTP, or legacy HTTP+SSE, each within the bounds. */
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { isStdioServer, type ServerConfig } from '../config/schema.js';
 import type { Logger } from '../telemetry/log.js';
+import { DEFAULT_UPSTREAM_BOUNDS, type UpstreamBounds } from './fault.js';
 import { HttpClientTransport } from './http-transport.js';
+import { createSseTransport } from './sse-legacy.js';
 import { StdioTransport } from './stdio-transport.js';
 
-export function createTransport(name: string, server: ServerConfig, log: Logger): Transport {
+export function createTransport(name: string, server: ServerConfig, log: Logger, bounds: UpstreamBounds = DEFAULT_UPSTREAM_BOUNDS): Transport {
   if (isStdioServer(server)) {
     return new StdioTransport({
       command: server.command,
@@ -15,17 +16,10 @@ export function createTransport(name: string, server: ServerConfig, log: Logger)
       cwd: server.cwd,
       onStderr: (line) => log.debug({ upstream: name, stderr: line }, 'upstream stderr'),
       onNoise: () => log.debug({ upstream: name }, 'upstream wrote a non-JSON line to stdout'),
+      bounds,
     });
   }
   const url = new URL(server.url);
-  const requestInit: RequestInit = { headers: server.headers };
-  if (server.transport === 'sse' || server.type === 'sse') {
-    const headers = server.headers;
-    return new SSEClientTransport(url, {
-      requestInit,
-      // The SSE GET goes through eventsource, which takes headers only through its fetch hook.
-      eventSourceInit: { fetch: (u, init) => fetch(u, { ...init, headers: { ...(init?.headers as Record<string, string>), ...headers } }) },
-    });
-  }
-  return new HttpClientTransport(url, server.headers);
+  if (server.transport === 'sse' || server.type === 'sse') return createSseTransport(url, server.headers, bounds);
+  return new HttpClientTransport(url, server.headers, bounds);
 }

@@ -5,10 +5,12 @@
  */
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { ServerConfig } from '../config/schema.js';
+import type { ConcurrencyLimit } from '../core/limits.js';
 import { JsonRpcCode, WardenError } from '../protocol/errors.js';
 import type { JsonRpcNotification, JsonRpcRequest, Params } from '../protocol/jsonrpc.js';
 import { LEGACY_REVISIONS, UPSTREAM_REVISION } from '../protocol/revisions.js';
 import type { Logger } from '../telemetry/log.js';
+import { DEFAULT_UPSTREAM_BOUNDS, type UpstreamBounds } from './fault.js';
 import { RpcPeer, type RequestOptions } from './rpc-peer.js';
 import { createTransport } from './transports.js';
 
@@ -24,8 +26,15 @@ export interface UpstreamClientOptions {
   onNotification?: (notification: JsonRpcNotification, tag?: unknown) => void;
   /** Called after each successful (re)connect, so caches of the upstream's lists can be dropped. */
   onReady?: () => void;
-  /** Called when the connection is lost or cannot be made, before the restart backoff starts. */
-  onDown?: (reason: string) => void;
+  /**
+   * Called when the connection is lost or cannot be made, before the restart backoff starts; `code` is
+   * upstream_protocol_error when the upstream broke a bound (UpstreamBounds), else upstream_crashed.
+   */
+  onDown?: (reason: string, code: UpstreamDownCode) => void;
+  /** What the upstream may send (message size, depth, notification rate). */
+  bounds?: UpstreamBounds;
+  /** Calls in flight to this upstream, across every session: one slot per request but lists, keyed by `name`. */
+  calls?: ConcurrencyLimit;
   /** For tests: replaces the transport factory. */
   transportFactory?: () => Transport;
   /** Produces the config each (re)connect uses, e.g. with credentials injected; a throw fails that connect. */
@@ -34,6 +43,7 @@ export interface UpstreamClientOptions {
 }
 
 type State = 'idle' | 'connecting' | 'ready' | 'backoff' | 'closed';
+export type UpstreamDownCode = 'upstream_crashed' | 'upstream_protocol_error';
 
 export class UpstreamClient {
   private state: State = 'idle';
@@ -70,8 +80,20 @@ export class UpstreamClient {
   }
 
   async request(method: string, params: Params | undefined, opts: RequestOptions): Promise<Record<string, unknown>> {
-    const peer = await this.ready();
-    return peer.request(method, params, opts);
+    // Lists are fetched once per session and cached: they are not calls, and a busy upstream must not empty a
+    // session's catalog (a call would then find no tool to resolve).
+    const calls = method.endsWith('/list') ? undefined : this.opts.calls;
+    const release = calls?.tryAcquire(this.opts.name);
+    if (calls && release === undefined) {
+      const message = `Upstream "${this.opts.name}" already has ${calls.max} calls in flight; try again shortly`;
+      throw new WardenError('upstream_call_limit', message, JsonRpcCode.LimitExceeded, 503, { retryAfter: 1 });
+    }
+    try {
+      const peer = await this.ready();
+      return await peer.request(method, params, opts);
+    } finally {
+      release?.();
+    }
   }
 
   async notify(method: string, params?: Params): Promise<void> {
@@ -98,15 +120,24 @@ export class UpstreamClient {
         throw err instanceof WardenError ? err : this.unavailable('could not be given its credentials');
       }
     }
-    const transport = this.opts.transportFactory?.() ?? createTransport(name, server, log);
-    const peer = new RpcPeer(transport, name, {
-      onRequest: this.opts.onRequest,
-      onNotification: this.opts.onNotification,
-      onInvalid: (reason) => log.warn({ upstream: name, reason }, 'upstream sent an invalid message'),
-      onClose: (unexpected) => {
-        if (unexpected && this.peer === peer) this.scheduleRestart('connection closed', stderrOf(transport));
+    const bounds = this.opts.bounds ?? DEFAULT_UPSTREAM_BOUNDS;
+    const transport = this.opts.transportFactory?.() ?? createTransport(name, server, log, bounds);
+    const peer = new RpcPeer(
+      transport,
+      name,
+      {
+        onRequest: this.opts.onRequest,
+        onNotification: this.opts.onNotification,
+        onInvalid: (reason) => log.warn({ upstream: name, reason }, 'upstream sent an invalid message'),
+        onClose: (unexpected, fault) => {
+          if (fault) log.warn({ upstream: name, reason: fault.message }, 'upstream broke the protocol: connection dropped');
+          if (!unexpected || this.peer !== peer) return;
+          const code = fault ? 'upstream_protocol_error' : 'upstream_crashed';
+          this.scheduleRestart(fault ? fault.message : 'connection closed', code, stderrOf(transport));
+        },
       },
-    });
+      bounds,
+    );
     try {
       await peer.start();
       const init = await peer.request(
@@ -139,7 +170,9 @@ export class UpstreamClient {
     } catch (err) {
       await peer.close().catch(() => undefined);
       if ((this.state as State) === 'closed') throw err;
-      this.scheduleRestart(err instanceof Error ? `${err.message}${causeOf(err)}` : 'connect failed', stderrOf(transport));
+      const faulted = err instanceof WardenError && err.code === 'upstream_protocol_error';
+      const reason = err instanceof Error ? `${err.message}${causeOf(err)}` : 'connect failed';
+      this.scheduleRestart(reason, faulted ? 'upstream_protocol_error' : 'upstream_crashed', stderrOf(transport));
       throw err instanceof WardenError ? err : this.unavailable('could not be started');
     }
   }
@@ -147,7 +180,7 @@ export class UpstreamClient {
   /** Why the last connect failed, with the server's last stderr lines; undefined once connected. */
   lastFailure: { reason: string; stderr: string[] } | undefined;
 
-  private scheduleRestart(reason: string, stderr: string[] = []): void {
+  private scheduleRestart(reason: string, code: UpstreamDownCode = 'upstream_crashed', stderr: string[] = []): void {
     if (this.state === 'closed') return;
     this.lastFailure = { reason, stderr };
     const { initialMs, maxMs } = this.opts.backoff ?? { initialMs: 500, maxMs: 30_000 };
@@ -159,7 +192,7 @@ export class UpstreamClient {
     // Warning level with the server's own last words: the cause of a server that will not start is visible without debug logs.
     const tail = stderr.length > 0 ? { stderr: stderr.join('\n') } : {};
     this.opts.log.warn({ upstream: this.opts.name, reason, retryInMs: delay, ...tail }, 'upstream down, restarting with backoff');
-    this.opts.onDown?.(reason);
+    this.opts.onDown?.(reason, code);
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = setTimeout(() => void this.ready().catch(() => undefined), delay);
     this.retryTimer.unref();

@@ -198,7 +198,8 @@ describe('bad input at the ingress', () => {
   });
 
   test('deeply nested arguments get an error, not a crash', async () => {
-    // Fits the body limit of a default gateway (4 MiB) but is deeper than any recursive walker's stack.
+    // Fits the body limit of a default gateway (4 MiB) but is deeper than any recursive walker's stack: refused
+    // before it is parsed (limits.maxJsonDepth), so nothing after the parse ever sees it.
     const depth = 200_000;
     const args = '{"message":' + '['.repeat(depth) + ']'.repeat(depth) + '}';
     const big = await startTestGateway({ bad: tsFixtureStdio('misbehaving-upstream.ts') });
@@ -206,16 +207,20 @@ describe('bad input at the ingress', () => {
       const s = new RawSession(big.url);
       await s.initialize();
       const res = await s.post(`{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"echo","arguments":${args}}}`);
-      const msg = res.messages.find((m) => m.id === 7);
-      const err = msg?.error as { code: number; message: string; data?: Record<string, unknown> } | undefined;
+      assert.equal(res.status, 400, res.text.slice(0, 300));
+      const err = res.messages[0]?.error as { code: number; message: string; data?: Record<string, unknown> } | undefined;
       assert.ok(err, `expected an error, got ${res.status} ${res.text.slice(0, 300)}`);
-      // The client's input is at fault: invalid params, not an internal error.
-      assert.equal(err.code, -32602);
-      assert.equal(err.data?.reason, 'invalid_params');
-      assert.match(err.message, /nested/);
+      // The client's input is at fault: an invalid request, not an internal error.
+      assert.equal(err.code, -32600);
+      assert.equal(err.data?.reason, 'body_too_deep');
+      assert.match(err.message, /nested deeper than 64 levels/);
       const [event] = await big.store.audit.tail({ limit: 1 });
-      assert.equal(event?.errorCode, 'invalid_params');
+      assert.equal(event?.errorCode, 'body_too_deep');
       assert.doesNotMatch(big.logs(), /Maximum call stack/);
+      // Just inside the bound still works: the limit is a depth, not a ban on nesting.
+      const inside = '['.repeat(60) + ']'.repeat(60);
+      const near = await s.post(`{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":"echo","arguments":{"message":"near","x":${inside}}}}`);
+      assert.equal(near.status, 200, near.text.slice(0, 300));
       const ok = await s.request('tools/call', { name: 'echo', arguments: { message: 'after deep' } });
       assert.deepEqual(ok.message.result, { content: [{ type: 'text', text: 'after deep' }] });
     } finally {

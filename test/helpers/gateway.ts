@@ -1,10 +1,12 @@
 /** Starts a real gateway in-process for a test: temp SQLite store, loopback port, logs captured for assertions. */
+import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Writable } from 'node:stream';
+import { PassThrough, Writable } from 'node:stream';
+import { runAuditVerify } from '../../src/cli/audit-verify.js';
 import { startGateway, type RunningGateway } from '../../src/cli/start-gateway.js';
 import { validateConfig } from '../../src/config/index.js';
 import { createLogger } from '../../src/telemetry/log.js';
@@ -60,4 +62,17 @@ export async function startTestGateway(mcpServers: Record<string, unknown>, extr
       }
     },
   };
+}
+
+/** Runs `warden audit verify` (the CLI's code) on a running test gateway's store and asserts the chain is intact. */
+export async function assertAuditIntact(gw: TestGateway): Promise<void> {
+  const config = join(gw.dir, 'verify.yaml');
+  writeFileSync(config, 'store: warden.db\nmcpServers: {}\n');
+  const [out, err] = [new PassThrough(), new PassThrough()];
+  let text = '';
+  out.on('data', (d: Buffer) => (text += d.toString()));
+  err.on('data', (d: Buffer) => (text += d.toString()));
+  const code = await runAuditVerify({ config }, out, err);
+  assert.equal(code, 0, `warden audit verify: ${text}`);
+  assert.match(text, /^audit chain INTACT/);
 }
