@@ -5,10 +5,12 @@
  * `audit.arguments` kept them; its task's grant; its time) and decided twice: by the policy in force and by
  * the candidate. Every call whose decision would change is listed.
  *
- * Both sides are decided on the same rebuilt request, so a difference is the policies' alone. What the audit
- * does not keep (token scopes, an agent's groups from its token, arguments unless recorded, annotations an
- * upstream sent) is rebuilt the same way for both: `matchesRecord` counts how many re-decisions under the
- * policy in force match what was recorded, as a measure of how faithful the replay is.
+ * Both sides are decided on the same rebuilt request, so a difference is the policies' alone. The audit does
+ * not keep a tool's annotations: for a server whose annotations are trusted, each classification its
+ * annotations could have given is tried, and the one under which the policy in force decides as recorded
+ * (effect and policy ids) is used. What cannot be recovered (token scopes, arguments unless
+ * `audit.arguments` kept them) is rebuilt the same way for both sides; a call whose re-decision under the
+ * policy in force still differs from its record is counted in `unfaithful` and its change marked approximate.
  * Used by the console's Policies page and by `warden policy replay`.
  */
 import type { AuditEvent } from '../audit/index.js';
@@ -27,6 +29,8 @@ export interface ReplayDecision {
 
 export interface ReplayChange {
   event: AuditEvent;
+  /** False when the policy in force did not re-decide it as recorded: the rebuilt request lacks something. */
+  faithful: boolean;
   /** The exposed tool name the policy saw. */
   tool: string;
   current: ReplayDecision;
@@ -40,6 +44,8 @@ export interface ReplayResult {
   skipped: number;
   /** Of the replayed, how many re-decided under the policy in force as they were recorded. */
   matchesRecord: number;
+  /** Of the replayed, how many did not (`replayed - matchesRecord`). */
+  unfaithful: number;
   changes: ReplayChange[];
   currentVersion: string;
   candidateVersion: string;
@@ -57,8 +63,18 @@ function parseArguments(raw: string | null | undefined): Record<string, unknown>
   }
 }
 
-/** The decision request an audited call was, as far as the audit and the config tell. */
-function requestOf(config: WardenConfig, e: AuditEvent, task: TaskRecord | undefined): { request: PolicyRequest; tool: string } | undefined {
+/** The annotations a tool may have sent, one per classification they give (see gateway/classification.ts). */
+const ANNOTATIONS: readonly Record<string, boolean>[] = [
+  {},
+  { openWorldHint: false },
+  { destructiveHint: false },
+  { destructiveHint: false, openWorldHint: false },
+  { readOnlyHint: true },
+  { readOnlyHint: true, openWorldHint: false },
+];
+
+/** The decision requests an audited call may have been (one per possible classification), as far as the audit and the config tell. */
+function requestsOf(config: WardenConfig, e: AuditEvent, task: TaskRecord | undefined): { requests: PolicyRequest[]; tool: string } | undefined {
   if (e.method !== 'tools/call' || !e.agent || !e.upstream || !e.target || !e.decision) return undefined;
   const server = Object.hasOwn(config.mcpServers, e.upstream) ? config.mcpServers[e.upstream] : undefined;
   if (!server) return undefined;
@@ -67,10 +83,13 @@ function requestOf(config: WardenConfig, e: AuditEvent, task: TaskRecord | undef
   const tool = exposedName(e.upstream, e.target, prefixed, config.naming.separator);
   const method = (AUTH_METHODS.has(e.authMethod ?? '') ? e.authMethod : 'none') as AuthMethod;
   const subject = subjectOf(config.agents, { ...ANONYMOUS, agent: e.agent, user: e.user, tenant: e.tenant, chain: e.chain, method, task: e.task ?? null });
-  const request: PolicyRequest = {
+  const facts = serverFacts(e.upstream, server);
+  // Untrusted annotations first: that is the classification when none were sent.
+  const variants = server.trustAnnotations === true ? ANNOTATIONS.map((annotations) => ({ name: e.target, annotations })) : [{ name: e.target }];
+  const requests = variants.map((t): PolicyRequest => ({
     action: 'call_tool',
     subject,
-    target: { kind: 'tool', server: serverFacts(e.upstream, server), id: tool, name: e.target, class: classifyTool(server, { name: e.target }) },
+    target: { kind: 'tool', server: facts, id: tool, name: e.target!, class: classifyTool(server, t) },
     context: {
       ...(task ? { task: { id: task.id, purpose: task.purpose, tools: task.tools, servers: task.servers } } : {}),
       approval: 'none',
@@ -80,8 +99,8 @@ function requestOf(config: WardenConfig, e: AuditEvent, task: TaskRecord | undef
     },
     arguments: parseArguments(e.arguments) ?? {},
     listing: false,
-  };
-  return { request, tool };
+  }));
+  return { requests, tool };
 }
 
 const decisionOf = (policy: GatewayPolicy, r: PolicyRequest): ReplayDecision => {
@@ -93,18 +112,22 @@ const same = (a: ReplayDecision, b: ReplayDecision) => a.effect === b.effect && 
 
 /** Replays `events` (any order; only decided tools/call events count) against `candidate`. */
 export function replayPolicy(config: WardenConfig, events: readonly AuditEvent[], current: GatewayPolicy, candidate: GatewayPolicy, tasks: ReadonlyMap<string, TaskRecord>): ReplayResult {
-  const result: ReplayResult = { replayed: 0, skipped: 0, matchesRecord: 0, changes: [], currentVersion: current.version, candidateVersion: candidate.version };
+  const result: ReplayResult = { replayed: 0, skipped: 0, matchesRecord: 0, unfaithful: 0, changes: [], currentVersion: current.version, candidateVersion: candidate.version };
   for (const e of events) {
-    const built = e.method === 'tools/call' ? requestOf(config, e, e.task ? tasks.get(e.task) : undefined) : undefined;
+    const built = e.method === 'tools/call' ? requestsOf(config, e, e.task ? tasks.get(e.task) : undefined) : undefined;
     if (!built) {
       if (e.method === 'tools/call') result.skipped++;
       continue;
     }
     result.replayed++;
-    const now = decisionOf(current, built.request);
-    const next = decisionOf(candidate, built.request);
-    if (now.effect === e.decision!.effect) result.matchesRecord++;
-    if (!same(now, next)) result.changes.push({ event: e, tool: built.tool, current: now, candidate: next });
+    const recorded: ReplayDecision = { effect: e.decision!.effect, policyIds: [...new Set(e.decision!.policyIds)].sort(), reason: '' };
+    const tried = built.requests.map((request) => ({ request, now: decisionOf(current, request) }));
+    const match = tried.find((t) => same(t.now, recorded));
+    const { request, now } = match ?? tried[0]!;
+    if (match) result.matchesRecord++;
+    else result.unfaithful++;
+    const next = decisionOf(candidate, request);
+    if (!same(now, next)) result.changes.push({ event: e, faithful: match !== undefined, tool: built.tool, current: now, candidate: next });
   }
   return result;
 }

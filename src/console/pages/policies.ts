@@ -98,13 +98,14 @@ async function replay(ctx: PageContext, input: URLSearchParams) {
     text(c.tool),
     `${escapeHtml(c.current.effect)} ${text(c.current.policyIds.join(', '))}`,
     `<strong class="${c.candidate.effect === 'deny' ? 'denied' : 'ok'}">${escapeHtml(c.candidate.effect)}</strong> ${text(c.candidate.policyIds.join(', '))}: ${text(c.candidate.reason)}`,
+    c.faithful ? 'exact' : 'approximate',
   ]);
   const denied = r.changes.filter((c) => c.candidate.effect === 'deny').length;
   return {
     title: 'Replay of a candidate policy set',
-    body: `<p role="status">Replayed <strong>${r.replayed}</strong> audited calls of the last ${days} days (${r.skipped} skipped: server no longer configured or no policy decision). <strong>${r.changes.length}</strong> decisions would change, <strong>${denied}</strong> of them to deny. Under the policy in force ${r.matchesRecord} of ${r.replayed} re-decide as recorded (what the audit does not keep, such as token scopes, is rebuilt the same way for both sides).</p>
+    body: `<p role="status">Replayed <strong>${r.replayed}</strong> audited calls of the last ${days} days (${r.skipped} skipped: server no longer configured or no policy decision). <strong>${r.changes.length}</strong> decisions would change, <strong>${denied}</strong> of them to deny. Under the policy in force ${r.matchesRecord} of ${r.replayed} re-decide as recorded; the others lack what the audit does not keep (such as token scopes), so their changes are marked approximate.</p>
 <p>In force ${text(r.currentVersion)}; candidate ${text(r.candidateVersion)}.</p>
-${table(['Time', 'Agent', 'On behalf of', 'Tool', 'Now', 'With the candidate'], rows, 'Decisions that would change', 'No decision would change.')}
+${table(['Time', 'Agent', 'On behalf of', 'Tool', 'Now', 'With the candidate', 'Rebuild'], rows, 'Decisions that would change', 'No decision would change.')}
 <p><a href="/console/policies">Back to the policies</a></p>`,
   };
 }
