@@ -213,7 +213,7 @@ if (!existsSync(CHROMIUM) && !process.env.CI) {
     assert.match(all, /reports\/weekly_figures\. Decision deny by reports-need-scope/);
     assert.match(all, /approve-destructive-in-prod/);
     assert.match(all, /approved by bob: figures checked/);
-    assert.match(all, /Outcome denied \(revoked\)/, 'the call after the revocation');
+    assert.match(all, /Outcome denied \((revoked|task_inactive)\)/, "the call after the revocation");
     assert.match((await page.textContent('main')) ?? '', /State: revoked/);
   });
 

@@ -40,7 +40,7 @@ export async function upstreamHealth(ctx: PageContext): Promise<Map<string, Upst
 
 export function healthText(h: UpstreamHealth | undefined): string {
   if (!h) return '<span class="none">unknown</span>';
-  const state = h.down > 0 || h.failed > 0 ? '<span class="bad">degraded</span>' : '<span class="ok">healthy</span>';
+  const state = h.down > 0 || h.failed > 0 ? '<span class="bad">degraded</span>' : h.calls === 0 ? '<span class="none">no calls</span>' : '<span class="ok">healthy</span>';
   return `${state}: ${h.calls} calls, ${h.failed} failed hops, ${h.down} connections lost${h.lastDown ? ` (last ${when(h.lastDown)})` : ''}`;
 }
 
