@@ -174,6 +174,20 @@ if (!existsSync(CHROMIUM) && !process.env.CI) {
     await client.close();
   });
 
+  test('the audit page tails new events live (the console script, server-sent events)', async () => {
+    await carol.goto(`${origin()}/console/audit?agent=anonymous`);
+    await carol.waitForFunction('document.getElementById("tail-status").textContent.startsWith("Live")', undefined, { timeout: 15_000 });
+    const before = await carol.locator('#tail tbody tr').count();
+    const client = await agentClient();
+    try {
+      await client.callTool({ name: 'tail-live-unknown', arguments: {} }).catch(() => undefined);
+      await carol.waitForFunction(`document.querySelectorAll('#tail tbody tr').length > ${before}`, undefined, { timeout: 15_000 });
+      assert.match((await carol.locator('#tail tbody tr').first().textContent()) ?? '', /anonymous.*tools\/call.*error/);
+    } finally {
+      await client.close();
+    }
+  });
+
   test('an admin revokes the agent on the Agents page; its next call is refused', async () => {
     const client = await agentClient();
     try {
