@@ -7,10 +7,15 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { writeFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
+import { stringify } from 'yaml';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { startGateway } from '../../src/cli/start-gateway.js';
+import { loadConfig } from '../../src/config/index.js';
 import { roleOf } from '../../src/console/index.js';
+import { createLogger } from '../../src/telemetry/log.js';
 import { uuidv7 } from '../../src/core/ids.js';
 import { startAuthGateway, type AuthGateway } from '../helpers/auth.js';
 import { setEnv } from '../helpers/approvals.js';
@@ -161,4 +166,26 @@ test('malformed requests: unknown page 404, wrong method 405, oversized form 413
   const css = await fetch(`${origin}/console/static/console.css`);
   assert.equal(css.headers.get('content-type'), 'text/css; charset=utf-8');
   assert.equal(css.headers.get('x-content-type-options'), 'nosniff');
+});
+
+test('a config reload that takes a person out of console.roles refuses their next request', async () => {
+  const file = join(tmp.dir, 'warden.yaml');
+  const base = { listen: '127.0.0.1:0', store: join(tmp.dir, 'reload.db'), auth: { mode: 'none' }, policy: { files: [POLICY] }, mcpServers: {}, log: { level: 'error' } };
+  writeFileSync(file, stringify({ ...base, console: consoleConfig(op) }));
+  const loaded = loadConfig(file);
+  const running = await startGateway(loaded.config, loaded.baseDir, createLogger('silent'), file);
+  try {
+    const at = new URL(running.url).origin;
+    const bob = await signInWithFetch(at, 'bob');
+    const view = () => fetch(`${at}/console/agents`, { redirect: 'manual', headers: { cookie: bob.header() } });
+    assert.equal((await view()).status, 200);
+    const cfg = consoleConfig(op) as { roles: Record<string, string[]> };
+    writeFileSync(file, stringify({ ...base, console: { ...cfg, roles: { ...cfg.roles, approver: [] } } }));
+    const report = await running.reload();
+    assert.ok(report.ok, JSON.stringify(report));
+    assert.deepEqual((report as { notReloaded: string[] }).notReloaded, [], 'the roles are reloaded, nothing else needs a restart');
+    assert.equal((await view()).status, 403, 'his session is still valid, but he has no role any more');
+  } finally {
+    await running.close();
+  }
 });
