@@ -124,8 +124,11 @@ if (!existsSync(CHROMIUM) && !process.env.CI) {
         if (!found) await new Promise((r) => setTimeout(r, 100));
       }
       assert.ok(found, 'the held call is in the queue');
+      const shoot = (name: string) => (process.env.WARDEN_UPDATE_SCREENSHOTS === '1' ? bob.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true }) : undefined);
+      await shoot('approvals-queue');
       await Promise.all([bob.waitForLoadState(), bob.locator('table a', { hasText: 'echo' }).first().click()]);
       assert.match((await bob.textContent('pre.call')) ?? '', /console-approve-1/, 'the full call is shown');
+      await shoot('approval-request');
       await bob.fill('#reason', 'change 88');
       await Promise.all([bob.waitForLoadState(), bob.click('button[value="approve"]')]);
       assert.match((await bob.textContent('main')) ?? '', /Approved by bob/);
@@ -176,12 +179,14 @@ if (!existsSync(CHROMIUM) && !process.env.CI) {
 
   test('the audit page tails new events live (the console script, server-sent events)', async () => {
     await carol.goto(`${origin()}/console/audit?agent=anonymous`);
-    await carol.waitForFunction('document.getElementById("tail-status").textContent.startsWith("Live")', undefined, { timeout: 15_000 });
+    // Locators, not waitForFunction: the console's policy forbids evaluating strings (no 'unsafe-eval').
+    await carol.locator('#tail-status', { hasText: /^Live/ }).waitFor({ timeout: 15_000 });
     const before = await carol.locator('#tail tbody tr').count();
     const client = await agentClient();
     try {
       await client.callTool({ name: 'tail-live-unknown', arguments: {} }).catch(() => undefined);
-      await carol.waitForFunction(`document.querySelectorAll('#tail tbody tr').length > ${before}`, undefined, { timeout: 15_000 });
+      for (let i = 0; i < 300 && (await carol.locator('#tail tbody tr').count()) <= before; i++) await new Promise((r) => setTimeout(r, 50));
+      assert.ok((await carol.locator('#tail tbody tr').count()) > before, 'a row was added without reloading');
       assert.match((await carol.locator('#tail tbody tr').first().textContent()) ?? '', /anonymous.*tools\/call.*error/);
     } finally {
       await client.close();
