@@ -185,6 +185,10 @@ test('a config reload that takes a person out of console.roles refuses their nex
     assert.ok(report.ok, JSON.stringify(report));
     assert.deepEqual((report as { notReloaded: string[] }).notReloaded, [], 'the roles are reloaded, nothing else needs a restart');
     assert.equal((await view()).status, 403, 'his session is still valid, but he has no role any more');
+    // The reload is in the Policies page's history.
+    const admin = await signInWithFetch(at, 'carol');
+    const policies = await (await fetch(`${at}/console/policies`, { headers: { cookie: admin.header() } })).text();
+    assert.match(policies, /<td>config\/reload<\/td>/);
   } finally {
     await running.close();
   }

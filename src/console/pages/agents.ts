@@ -20,6 +20,7 @@ interface AgentRow {
   tenant?: string | null | undefined;
   registered: boolean;
   issuer?: string | undefined;
+  firstSeen?: string;
   lastSeen?: string;
   used: Set<string>;
   granted: Set<string>;
@@ -41,6 +42,7 @@ async function inventory(ctx: PageContext): Promise<AgentRow[]> {
     if (!e.agent) continue;
     const r = get(e.agent);
     if (!r.lastSeen || e.time > r.lastSeen) r.lastSeen = e.time;
+    if (!r.firstSeen || e.time < r.firstSeen) r.firstSeen = e.time;
     r.tenant ??= e.tenant;
     if (e.method === 'tools/call' && e.outcome === 'ok' && e.target) r.used.add(e.upstream ? `${e.upstream}/${e.target}` : e.target);
   }
@@ -65,6 +67,7 @@ async function list(ctx: PageContext) {
     text(r.owner),
     text(r.tenant),
     r.registered ? `registered${r.issuer ? ` (issuer ${text(r.issuer)})` : ''}` : '<span class="none">not registered</span>',
+    when(r.firstSeen),
     when(r.lastSeen),
     `${r.granted.size} held: ${text([...r.granted].join(', '))}`,
     `${r.used.size} used: ${text([...r.used].join(', '))}`,
@@ -76,7 +79,7 @@ async function list(ctx: PageContext) {
   return {
     title: 'Agents',
     body: `<p>Agents registered in the config or seen in the last ${WINDOW_DAYS} days (the newest ${MAX_EVENTS.toLocaleString('en-US')} events). Grants held are those of active tasks; used are tools called successfully in the last ${WINDOW_DAYS} days. An agent registered but not seen for ${WINDOW_DAYS} days is stale.</p>
-${table(['Agent', 'Owner', 'Tenant', 'Registration', 'Last seen', 'Grants held', 'Tools used', 'State', admin ? 'Revoke' : ''], body, `${rows.length} agents`, 'No agent is registered or has been seen.')}`,
+${table(['Agent', 'Owner', 'Tenant', 'Registration', 'First seen (30 days)', 'Last seen', 'Grants held', 'Tools used', 'State', admin ? 'Revoke' : ''], body, `${rows.length} agents`, 'No agent is registered or has been seen.')}`,
   };
 }
 

@@ -14,17 +14,24 @@ const DAY_MS = 86_400_000;
 const MAX_EVENTS = 10_000;
 const MAX_CHANGES_SHOWN = 500;
 
-async function versionHistory(ctx: PageContext): Promise<string[][]> {
+/** Each version that decided in the last 30 days (first and last decision), and each reload that changed the set. */
+async function versionHistory(ctx: PageContext): Promise<{ versions: string[][]; reloads: string[][] }> {
   const since = new Date(ctx.now() - 30 * DAY_MS).toISOString();
   const seen = new Map<string, { first: string; last: string; n: number }>();
+  const reloads: string[][] = [];
   for (const e of await ctx.services.store.audit.trace({ since, limit: MAX_EVENTS })) {
+    if (e.method === 'policy/reload' || e.method === 'config/reload') {
+      reloads.unshift([when(e.time), text(e.method), `<span class="${e.outcome === 'ok' ? 'ok' : 'denied'}">${escapeHtml(e.outcome)}</span>`, text(e.decision?.policyVersion), text(e.decision?.reason ?? e.errorCode)]);
+      continue;
+    }
     const v = e.decision?.policyVersion;
     if (!v) continue;
     const s = seen.get(v);
     if (!s) seen.set(v, { first: e.time, last: e.time, n: 1 });
     else Object.assign(s, { last: e.time, n: s.n + 1 });
   }
-  return [...seen].sort((a, b) => b[1].last.localeCompare(a[1].last)).map(([v, s]) => [text(v), when(s.first), when(s.last), String(s.n)]);
+  const versions = [...seen].sort((a, b) => b[1].last.localeCompare(a[1].last)).map(([v, s]) => [text(v), when(s.first), when(s.last), String(s.n)]);
+  return { versions, reloads };
 }
 
 const EXAMPLE = `{"principal": {"agent": "agent-1", "user": "alice"},
@@ -44,6 +51,7 @@ async function overview(ctx: PageContext, extra = '') {
   }
   const rows = policy.policies.map((p) => [text(p.id), escapeHtml(p.effect) + ('approval' in p.annotations ? ' (approval)' : ''), text(p.annotations.reason), text(p.location)]);
   const admin = ctx.session.role === 'admin';
+  const history = await versionHistory(ctx);
   const replay = admin
     ? form('/console/policies/replay', ctx.session.csrf, `<p><label for="candidate">Candidate policy set (Cedar)</label><textarea id="candidate" name="candidate" required>${escapeHtml(sources.map((s) => s.text).join('\n'))}</textarea></p>
 <p><label for="days">Replay the last</label> <input id="days" name="days" type="number" min="1" max="90" value="7"> days <button type="submit">Replay</button></p>`, 'Replay a candidate policy set')
@@ -53,7 +61,8 @@ async function overview(ctx: PageContext, extra = '') {
     body: `${extra}<p>Version in force: <strong>${text(policy.version)}</strong>, ${policy.policies.length} policies from ${files.length} file(s).</p>
 ${table(['Id', 'Effect', 'Reason', 'Location'], rows, 'The policy set in force', 'No policy: every request is denied.')}
 <details><summary>The policy files</summary>${sources.map((s) => `<h3>${text(s.name)}</h3><pre>${text(s.text)}</pre>`).join('')}</details>
-<h2>Version history</h2>${table(['Version', 'First decision', 'Last decision', 'Decisions'], await versionHistory(ctx), 'Versions that decided calls in the last 30 days', 'No decision recorded yet.')}
+<h2>Version history</h2>${table(['Version', 'First decision', 'Last decision', 'Decisions'], history.versions, 'Versions that decided in the last 30 days', 'No decision recorded yet.')}
+${table(['When', 'Reload', 'Outcome', 'Version', 'What changed'], history.reloads, 'Reloads of the policy set in the last 30 days', 'No reload in the last 30 days.')}
 <h2>Explain a decision</h2>${form('/console/policies/explain', ctx.session.csrf, `<p><label for="request">Request (JSON, as <code>warden policy explain</code> reads it)</label><textarea id="request" name="request" required>${escapeHtml(EXAMPLE)}</textarea></p><p><button type="submit">Explain</button></p>`, 'Explain a decision')}
 <h2>Impact of a candidate policy set</h2>${replay}`,
   };
