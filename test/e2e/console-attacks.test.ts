@@ -121,6 +121,28 @@ test('a viewer is refused every action (403), even with a valid token of its own
   assert.doesNotMatch(await res.text(), /victim-1/, 'nothing of the inventory is shown');
 });
 
+test('the approval rules still apply: an approver role is not enough to decide when approvals.approvers does not list the person', async () => {
+  const client = new Client({ name: 'rules-test', version: '0' });
+  await client.connect(new StreamableHTTPClientTransport(new URL(gw.url)));
+  const held = client.callTool({ name: 'echo', arguments: { message: 'rules-test' } }, undefined, { timeout: 60_000 }).catch((e: Error) => e);
+  let id: string | undefined;
+  for (let i = 0; i < 400 && !id; i++) {
+    id = (await gw.store.approvals.list({ state: 'pending' }))[0]?.id;
+    if (!id) await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.ok(id);
+  const bob = await signInWithFetch(origin, 'bob');
+  const res = await postForm(origin, `/console/approvals/${id}`, bob, { csrf: await csrfOf(origin, bob), decision: 'approve' });
+  assert.equal(res.status, 403);
+  assert.match(await res.text(), /bob/);
+  assert.equal((await gw.store.approvals.get(id))?.state, 'pending');
+  const carolDenies = await postForm(origin, `/console/approvals/${id}`, carol, { csrf: await csrfOf(origin, carol), decision: 'deny', reason: 'not now' });
+  assert.equal(carolDenies.status, 200);
+  assert.equal((await gw.store.approvals.get(id))?.state, 'denied');
+  assert.ok((await held) instanceof Error || JSON.stringify(await held).includes('denied'));
+  await client.close();
+});
+
 test('session fixation: a planted cookie is never accepted and is replaced at sign-in', async () => {
   const jar = new CookieJar();
   jar.set(CONSOLE_SESSION_COOKIE, 'planted-by-attacker');
