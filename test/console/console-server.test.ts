@@ -137,6 +137,21 @@ test('an admin ends a task; its state and the audit say so', async () => {
   assert.match(ev?.decision?.reason ?? '', /ended by carol/);
 });
 
+test('an admin revokes a task: ended as revoked, recorded as a revocation, audited', async () => {
+  const now = new Date();
+  const id = uuidv7();
+  await gw.store.tasks.create({ id, agent: 'anonymous', user: 'alice', tenant: null, purpose: 'console revoke', servers: ['rec'], tools: [], createdAt: now.toISOString(), expiresAt: new Date(now.getTime() + 3_600_000).toISOString(), state: 'active', endedAt: null, endedBy: null });
+  const res = await postForm(origin, `/console/tasks/${id}/revoke`, carol, { csrf: await csrfOf(origin, carol) });
+  assert.equal(res.status, 200);
+  assert.equal((await gw.store.tasks.get(id))?.state, 'revoked');
+  const rev = (await gw.store.revocations.list({ kind: 'task' })).find((r) => r.value === id);
+  assert.equal(rev?.by, 'carol');
+  const ev = (await gw.store.audit.tail({ limit: 200 })).find((e) => e.method === 'revoke/task' && e.target === id);
+  assert.equal(ev?.authMethod, 'oidc');
+  const unknown = await postForm(origin, '/console/tasks/no-such-task/revoke', carol, { csrf: await csrfOf(origin, carol) });
+  assert.equal(unknown.status, 404);
+});
+
 test('policies: a decision explained; a candidate that does not load is refused with its problems', async () => {
   const csrf = await csrfOf(origin, carol);
   const request = JSON.stringify({ principal: { agent: 'a' }, action: 'call_tool', resource: { tool: 'rec__echo', server: { name: 'rec' } } });
