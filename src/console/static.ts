@@ -14,7 +14,8 @@ header a{color:#e5e7eb}header a[aria-current=page]{color:#fff;font-weight:700;te
 main{max-width:80rem;margin:1rem auto;padding:0 1rem}
 .skip{position:absolute;left:-999px}.skip:focus{left:1rem;top:1rem;background:#fff;color:#000;padding:.5rem;z-index:9}
 table{border-collapse:collapse;width:100%;margin:.5rem 0 1.5rem;background:#fff}caption{text-align:left;font-weight:600;padding:.25rem 0}
-th,td{border:1px solid #d1d5db;padding:.3rem .5rem;text-align:left;vertical-align:top;overflow-wrap:anywhere}th{background:#f3f4f6}
+th,td{border:1px solid #d1d5db;padding:.3rem .5rem;text-align:left;vertical-align:top}td{overflow-wrap:break-word}
+th{background:#f3f4f6;white-space:nowrap}td input{max-width:10rem}
 pre{background:#f3f3f3;padding:.75rem;overflow:auto;white-space:pre-wrap;overflow-wrap:anywhere;max-height:40rem}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem}dt{font-weight:600}dd{margin:0;overflow-wrap:anywhere}
 .none,.empty{color:#6b7280;font-style:italic}.note{border-left:4px solid #b35c00;padding-left:.75rem}
