@@ -3,11 +3,14 @@
  * provider: roles from names and groups, the audit filters, the live tail (server-sent events: new matching
  * events only), ending a task, explaining a decision, the replay refusing a candidate that does not load,
  * and the answers to malformed requests (unknown page, wrong method, bad filter, oversized form).
+ * With WARDEN_TEST_DATABASE_URL the gateway's store is PostgreSQL (a schema of this run), else SQLite.
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
+import pg from 'pg';
 import { after, before, test } from 'node:test';
 import { stringify } from 'yaml';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -32,13 +35,21 @@ let gw: AuthGateway;
 let origin = '';
 let carol: CookieJar;
 let client: Client;
+const pgUrl = process.env.WARDEN_TEST_DATABASE_URL;
+const schema = `warden_test_${randomBytes(6).toString('hex')}_console`;
+const storeOf = (): Record<string, unknown> => {
+  if (!pgUrl) return {};
+  const u = new URL(pgUrl);
+  u.searchParams.set('schema', schema);
+  return { store: u.href };
+};
 
 before(async () => {
   restore.push(setEnv(CONSOLE_SECRET_ENV, CONSOLE_SECRET));
   op = await startOidcProvider('https://unused.example/mcp');
   gw = await startAuthGateway(
     { rec: tsFixtureStdio('recording-upstream.ts', [], { RECORD_FILE: join(tmp.dir, 'upstream.log') }) },
-    { policy: { files: [POLICY] }, approvals: { approvers: ['bob'], holdSeconds: 60 }, console: consoleConfig(op), log: { level: 'error' } },
+    { ...storeOf(), policy: { files: [POLICY] }, approvals: { approvers: ['bob'], holdSeconds: 60 }, console: consoleConfig(op), log: { level: 'error' } },
   );
   origin = new URL(gw.url).origin;
   carol = await signInWithFetch(origin, 'carol');
@@ -52,6 +63,12 @@ after(async () => {
   await op?.close();
   tmp.remove();
   for (const r of restore.reverse()) r();
+  if (pgUrl) {
+    const admin = new pg.Client({ connectionString: pgUrl });
+    await admin.connect();
+    await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await admin.end();
+  }
 });
 
 const page = async (path: string, jar = carol) => {
