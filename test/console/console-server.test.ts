@@ -16,7 +16,8 @@ import { stringify } from 'yaml';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { startGateway } from '../../src/cli/start-gateway.js';
-import { loadConfig } from '../../src/config/index.js';
+import { loadConfig, validateConfig } from '../../src/config/index.js';
+import { startTestGateway } from '../helpers/gateway.js';
 import { roleOf } from '../../src/console/index.js';
 import { createLogger } from '../../src/telemetry/log.js';
 import { uuidv7 } from '../../src/core/ids.js';
@@ -223,5 +224,18 @@ test('a config reload that takes a person out of console.roles refuses their nex
     assert.match(policies, /<td>config\/reload<\/td>/);
   } finally {
     await running.close();
+  }
+});
+
+test('the console does not start half configured: no sign-in, or no secret (or a short one), is a config error', async () => {
+  assert.throws(() => validateConfig({ mcpServers: {}, console: { enabled: true } }, 'c.yaml'), /console\.enabled needs console\.signIn/);
+  const saved = process.env[CONSOLE_SECRET_ENV];
+  try {
+    delete process.env[CONSOLE_SECRET_ENV];
+    await assert.rejects(startTestGateway({}, { console: consoleConfig(op) }), /WARDEN_CONSOLE_SECRET \(the console secret\) is not set/);
+    process.env[CONSOLE_SECRET_ENV] = 'too-short';
+    await assert.rejects(startTestGateway({}, { console: consoleConfig(op) }), /must be at least 32 bytes/);
+  } finally {
+    process.env[CONSOLE_SECRET_ENV] = saved;
   }
 });
