@@ -13,6 +13,7 @@ import { doctor } from './doctor.js';
 import { exitCodeOf, hideOptionValues, wholeNumber } from './exit.js';
 import { init } from './init.js';
 import { policyExplain, policySchema, policyTest, policyValidate } from './policy.js';
+import { policyReplay } from './policy-replay.js';
 import { taskEnd, taskList, taskShow, taskStart } from './task.js';
 import { revokeCommand, revokeList, revokeUndo } from './revoke.js';
 import { approvalsDecide, approvalsList, approvalsShow } from './approvals.js';
@@ -157,6 +158,15 @@ export function buildProgram(): Command {
     .option('-c, --config <file>', 'config file (its policy.arguments)')
     .addOption(json('the schema in Cedar JSON schema form'))
     .action((opts) => exit(policySchema(opts)));
+  policy
+    .command('replay')
+    .description('replay the audited calls of a period against a candidate policy set; list every decision that would change')
+    .argument('<files...>', 'the candidate policy files or directories')
+    .addOption(configOption('config file (its store and the policy in force)'))
+    .option('--since <time>', 'how far back: a duration (30m, 12h, 7d) or an ISO-8601 time', '7d')
+    .option('--limit <n>', 'at most this many of the newest events are read', '10000')
+    .addOption(json('one JSON object per changed decision, then a summary'))
+    .action((files: string[], opts) => exit(policyReplay(files, opts)));
   const task = program.command('task').description('tasks: units of authority with a purpose, a grant decided by policy, and an expiry');
   const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
   task

@@ -1,7 +1,7 @@
 /**
  * A config reload (SIGHUP on `warden serve`): the file is read and validated again, and what can change while
- * requests run is replaced: the policy set (`policy`), the agent registrations (`agents`) and the upstreams
- * (`mcpServers`: added, removed, changed). All or nothing: the new policy must load and every added or changed
+ * requests run is replaced: the policy set (`policy`), the agent registrations (`agents`), the upstreams
+ * (`mcpServers`: added, removed, changed) and the console's roles (`console.roles`). All or nothing: the new policy must load and every added or changed
  * upstream must pass the start-time checks (secrets, leases) before anything is put in force; otherwise the
  * running config stays whole. Everything else (listen address, TLS, store, auth, vault, audit, ...) needs a
  * restart: a changed key is named in the log and in the audit event (`config/reload`), and left as it runs.
@@ -53,7 +53,10 @@ function replaceInPlace<T>(target: Record<string, T>, next: Readonly<Record<stri
 /** The top-level keys that differ and are not reloaded: they need a restart. */
 export function needsRestart(before: WardenConfig, after: WardenConfig): string[] {
   const keys = new Set([...Object.keys(before), ...Object.keys(after)]);
-  return [...keys].filter((k) => !(RELOADABLE as readonly string[]).includes(k) && !same(before[k as keyof WardenConfig], after[k as keyof WardenConfig])).sort();
+  const changed = [...keys].filter((k) => !(RELOADABLE as readonly string[]).includes(k) && !same(before[k as keyof WardenConfig], after[k as keyof WardenConfig]));
+  // The console's roles are reloaded (removing a person takes effect at once); its other keys are not.
+  const consoleOnlyRoles = same({ ...before.console, roles: null }, { ...after.console, roles: null });
+  return changed.filter((k) => k !== 'console' || !consoleOnlyRoles).sort();
 }
 
 const list = (label: string, d: { added: string[]; removed: string[]; changed: string[] }): string[] =>
@@ -80,6 +83,7 @@ export async function reloadConfig(deps: ReloadDeps): Promise<ReloadReport> {
     policy.commit();
     config.policy = next.policy;
     replaceInPlace(config.agents, next.agents);
+    config.console.roles = next.console.roles;
     replaceInPlace(config.mcpServers, next.mcpServers);
     deps.onServers(config);
     await gateway.reconfigureServers(new Map(Object.entries(enabled(config))));

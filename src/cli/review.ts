@@ -63,6 +63,23 @@ export function policyOf(config: WardenConfig, baseDir: string): GatewayPolicy |
   }
 }
 
+/** The review the console's Posture page shows: this running gateway's config and store, default thresholds. */
+export function reviewOf(config: WardenConfig, baseDir: string, configFile: string, store: Store) {
+  return review({
+    configFile,
+    config,
+    baseDir,
+    store,
+    policy: policyOf(config, baseDir),
+    deps: depsFor(config),
+    now: new Date(),
+    unusedDays: 30,
+    maxSecretAgeDays: 90,
+    home: process.env.HOME ?? process.env.USERPROFILE ?? homedir(),
+    pins: pinSourceOf(store),
+  });
+}
+
 const days = (v: string | undefined, dflt: number, what: string): number => {
   const n = v === undefined ? dflt : Number(v);
   if (!Number.isInteger(n) || n < 1 || n > 3650)

@@ -26,6 +26,8 @@ import { startPolicy, type RunningPolicy } from './start-policy.js';
 import { reloadConfig, type ReloadReport } from './reload.js';
 import { approvalServiceFor, callSealerFor, leaseManagerFor, serverFactsOf, startTaskHook, subjectSigner, taskServiceFor } from './services.js';
 import { VERSION } from './version.js';
+import { reviewOf } from './review.js';
+import { readConsoleSecrets } from '../console/index.js';
 
 export interface RunningGateway {
   url: string;
@@ -98,6 +100,7 @@ export async function startGateway(given: WardenConfig, baseDir: string, log: Lo
   const reachProblems = checkGatewayFiles(Object.fromEntries(enabled), baseDir, ownFiles);
   if (reachProblems.length > 0) throw new ConfigError(`invalid config ${source ?? 'config'}:\n${reachProblems.map((p) => `  - ${p}`).join('\n')}`);
   const approvalSecrets = readApprovalSecrets(config.approvals, process.env, source);
+  const consoleSecrets = readConsoleSecrets(config.console, process.env, source);
   // With approvers, a master key is required: held calls are kept for them encrypted under it.
   const sealer = callSealerFor(config, baseDir, true, source);
   const policy = startPolicy(config, baseDir, log);
@@ -215,7 +218,11 @@ export async function startGateway(given: WardenConfig, baseDir: string, log: Lo
       pageConfig && approvals && approvalSecrets.page !== undefined
         ? { service: approvals, store: store.approvals, audit, log, secret: approvalSecrets.page, page: pageConfig, clientSecret: approvalSecrets.pageClientSecret, approvers: config.approvals.approvers, separationOfDuties: config.approvals.separationOfDuties }
         : undefined;
-    const ingress = await startIngress(config, gateway, log, baseDir, (publicUrl) => createIdentity(config, publicUrl, baseDir, store, keys, startTaskHook(config, tasks, audit), (p) => revocations.check(p)), callback, admin, page);
+    // The governance console (console.enabled): people sign in (OpenID Connect) and see and act by role at /console/.
+    const consoleServices = config.console.enabled && consoleSecrets.secret !== undefined
+      ? { config, baseDir, configFile: source, store, approvals, tasks, audit, policy: () => policy.current(), log, secret: consoleSecrets.secret, clientSecret: consoleSecrets.clientSecret, review: source === undefined ? undefined : () => reviewOf(config, baseDir, source, store) }
+      : undefined;
+    const ingress = await startIngress(config, gateway, log, baseDir, (publicUrl) => createIdentity(config, publicUrl, baseDir, store, keys, startTaskHook(config, tasks, audit), (p) => revocations.check(p)), callback, admin, page, consoleServices);
     linkBase ??= ingress.url;
     issuerRef.url ??= ingress.url;
     // What a config reload checks an added or changed upstream against: what start checked every one against.

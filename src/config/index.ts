@@ -4,6 +4,7 @@ export {
   isStdioServer,
   type AgentConfig,
   type AuditConfig,
+  type ConsoleConfig,
   type HttpServerConfig,
   type IssuerConfig,
   type LeaseConfig,

@@ -299,6 +299,40 @@ export const AdminSchema = z.strictObject({
 });
 
 /**
+ * The governance console under /console/ (src/console/): people sign in with OpenID Connect and get the
+ * roles their name or groups are listed under. `viewer` reads everything but secret values; `approver` also
+ * decides approvals (and must be in approvals.approvers); `admin` also revokes, ends tasks and replays
+ * candidate policies. An entry `group:NAME` matches a group in `signIn.groupsClaim`; any other entry matches
+ * the name claim.
+ */
+export const ConsoleSchema = z
+  .strictObject({
+    enabled: z.boolean().default(false),
+    /** Keys the console's cookies and CSRF tokens: at least 32 bytes, the same on every replica. */
+    secretEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/).default('WARDEN_CONSOLE_SECRET'),
+    sessionMinutes: z.number().int().min(1).max(720).default(30),
+    signIn: z
+      .strictObject({
+        issuer: z.url({ protocol: /^https?$/ }),
+        clientId: z.string().min(1),
+        clientSecretEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/).optional(),
+        claim: z.string().min(1).default('sub'),
+        /** The ID token claim listing the person's groups (for `group:NAME` role entries). */
+        groupsClaim: z.string().min(1).optional(),
+        scope: z.string().min(1).default('openid'),
+      })
+      .optional(),
+    roles: z
+      .strictObject({
+        viewer: z.array(z.string().min(1)).default([]),
+        approver: z.array(z.string().min(1)).default([]),
+        admin: z.array(z.string().min(1)).default([]),
+      })
+      .prefault({}),
+  })
+  .refine((c) => !c.enabled || c.signIn !== undefined, { message: 'console.enabled needs console.signIn (the OpenID provider people sign in with)', path: ['signIn'] });
+
+/**
  * How each replica keeps its in-memory revocation list current (see src/revocation/). A replica that has not
  * confirmed its list current for maxStalenessSeconds refuses every request (fail closed) until it has.
  */
@@ -345,6 +379,7 @@ export const ConfigSchema = z
     policy: PolicySchema.optional(),
     approvals: ApprovalsSchema.prefault({}),
     admin: AdminSchema.prefault({}),
+    console: ConsoleSchema.prefault({}),
     revocation: RevocationSchema.prefault({}),
     leases: z.record(z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'lease names are 1-64 of [A-Za-z0-9_-]'), LeaseSchema).default({}),
     log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).prefault({}),
@@ -393,6 +428,7 @@ export type TokenServiceConfig = z.infer<typeof TokenServiceSchema>;
 export type AuditConfig = z.infer<typeof AuditSchema>;
 export type VaultConfig = z.infer<typeof VaultSchema>;
 export type PolicyConfig = z.infer<typeof PolicySchema>;
+export type ConsoleConfig = z.infer<typeof ConsoleSchema>;
 export type LeaseConfig = z.infer<typeof LeaseSchema>;
 export type ToolClassConfig = z.infer<typeof ToolClassSchema>;
 

@@ -24,8 +24,8 @@ import type { Logger } from '../telemetry/log.js';
 import { messagePage, requestPage, resultPage, sendPage } from './approval-html.js';
 import { APPROVAL_PATH, ApproverSignIn, type ApprovalPageConfig, type ApproverSession } from './approver-signin.js';
 import { readBody } from './body.js';
-import { deriveKey, mac, sameString } from './page-cookies.js';
-import { decideRequest, recordDecision, Refusal } from './approval-decision.js';
+import { deriveKey, mac, sameString } from '../web/page-cookies.js';
+import { decideRequest, recordDecision, Refusal } from '../web/approval-decision.js';
 
 export { LOGIN_COOKIE, SESSION_COOKIE, type ApprovalPageConfig } from './approver-signin.js';
 

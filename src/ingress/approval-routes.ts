@@ -19,7 +19,7 @@ import { WardenError } from '../protocol/errors.js';
 import type { ApprovalRecord, ApprovalStore } from '../store/types.js';
 import type { Logger } from '../telemetry/log.js';
 import { readBody } from './body.js';
-import { decideRequest, recordDecision, Refusal } from './approval-decision.js';
+import { decideRequest, recordDecision, Refusal } from '../web/approval-decision.js';
 
 export interface ApprovalCallbackOptions {
   service: ApprovalService;

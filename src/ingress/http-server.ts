@@ -10,6 +10,7 @@ import { resolve } from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import { AdminApi, type AdminServices } from '../admin/index.js';
 import type { WardenConfig } from '../config/schema.js';
+import { ConsoleServer, type ConsoleServices } from '../console/index.js';
 import { systemClock } from '../core/ids.js';
 import type { Gateway } from '../gateway/gateway.js';
 import type { Identity } from '../identity/index.js';
@@ -98,9 +99,10 @@ function peerSan(req: IncomingMessage): string | undefined {
 
 /**
  * `approvalCallback`: serve `POST /approvals/<id>/decision` (config approvals.callback.enabled); `admin`: serve
- * `/admin/` (config admin.enabled); `approvalPage`: serve the sign-in approval page `/approvals/<uuid>` (config approvals.page).
+ * `/admin/` (config admin.enabled); `approvalPage`: serve the sign-in approval page `/approvals/<uuid>` (config approvals.page);
+ * `consoleServices`: serve the governance console `/console/` (config console.enabled).
  */
-export async function startIngress(config: WardenConfig, gateway: Gateway, log: Logger, baseDir: string, identityFor: (publicUrl: string) => Identity, approvalCallback?: ApprovalCallbackOptions, admin?: AdminServices, approvalPage?: ApprovalPageOptions): Promise<Ingress> {
+export async function startIngress(config: WardenConfig, gateway: Gateway, log: Logger, baseDir: string, identityFor: (publicUrl: string) => Identity, approvalCallback?: ApprovalCallbackOptions, admin?: AdminServices, approvalPage?: ApprovalPageOptions, consoleServices?: ConsoleServices): Promise<Ingress> {
   const approvals = approvalCallback ? new ApprovalCallback(approvalCallback) : undefined;
   const { host, port } = splitListen(config.listen);
   const sessions = new SessionRegistry(config.limits.sessionIdleMs);
@@ -109,6 +111,7 @@ export async function startIngress(config: WardenConfig, gateway: Gateway, log: 
   const bound: { guard?: HostGuard; identity?: Identity; endpoint?: StreamableHttpEndpoint; admin?: AdminApi } = {};
   // Its links and cookies need the public URL, read per request (it is known once listening).
   const page = approvalPage ? new ApprovalPage(approvalPage, () => bound.identity!.resource) : undefined;
+  const consolePages = consoleServices ? new ConsoleServer(consoleServices, () => bound.identity!.resource) : undefined;
 
   const handler = (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0]!;
@@ -133,6 +136,7 @@ export async function startIngress(config: WardenConfig, gateway: Gateway, log: 
     }
     if (routeIdentity(path, req, res, bound.identity, gateway, systemClock)) return;
     if (page?.route(path, req, res)) return;
+    if (consolePages?.route(path, req, res)) return;
     if (approvals?.route(path, req, res)) return;
     if (bound.admin?.route(path, req, res, peerSan(req))) return;
     if (path === '/healthz' && req.method === 'GET') {

@@ -20,6 +20,13 @@ export const RESOURCE_SCOPES = 'mcp:tools files:read';
  * loopback redirect URI on any port (RFC 8252 7.3), as the gateway's port is chosen when a test starts.
  */
 export const PAGE_CLIENT = { id: 'warden-approvals', redirectUri: 'http://127.0.0.1/approvals/callback' };
+/** The console's sign-in (src/console/server.ts): a native client, as the approval page's. */
+export const CONSOLE_CLIENT = { id: 'warden-console', redirectUri: 'http://127.0.0.1/console/callback' };
+/**
+ * Groups the provider puts in ID tokens (claim `groups`, scope `groups`) for the console's role tests;
+ * anyone else has none.
+ */
+export const TEST_GROUPS: Readonly<Record<string, readonly string[]>> = { 'sec-lead': ['security'], 'audit-bot': ['auditors'] };
 export const PAGE_CONFIDENTIAL_CLIENT = { id: 'warden-approvals-confidential', secret: 'page-client-secret-0123456789abcdef', redirectUri: 'http://127.0.0.1/approvals/callback' };
 
 export interface TestOidcProvider {
@@ -70,6 +77,14 @@ function configuration(resource: () => string, keys: JWK[]): Record<string, unkn
         token_endpoint_auth_method: 'none',
       },
       {
+        client_id: CONSOLE_CLIENT.id,
+        application_type: 'native',
+        grant_types: ['authorization_code'],
+        response_types: ['code'],
+        redirect_uris: [CONSOLE_CLIENT.redirectUri],
+        token_endpoint_auth_method: 'none',
+      },
+      {
         client_id: PAGE_CONFIDENTIAL_CLIENT.id,
         client_secret: PAGE_CONFIDENTIAL_CLIENT.secret,
         application_type: 'native',
@@ -82,7 +97,10 @@ function configuration(resource: () => string, keys: JWK[]): Record<string, unkn
     jwks: { keys },
     clientDefaults: { id_token_signed_response_alg: 'ES256' },
     cookies: { keys: ['oidc-test-cookie-key-0123456789'] },
-    findAccount: (_ctx: unknown, id: string) => Promise.resolve({ accountId: id, claims: () => Promise.resolve({ sub: id }) }),
+    findAccount: (_ctx: unknown, id: string) => Promise.resolve({ accountId: id, claims: () => Promise.resolve({ sub: id, groups: [...(TEST_GROUPS[id] ?? [])] }) }),
+    // The `groups` scope puts the groups in the ID token itself (not only at the userinfo endpoint).
+    claims: { openid: ['sub'], groups: ['groups'] },
+    conformIdTokenClaims: false,
     pkce: { required: () => true },
     ttl: { AccessToken: 300, ClientCredentials: 300, AuthorizationCode: 60, Grant: 600, Interaction: 600, Session: 600, IdToken: 300 },
     features: {

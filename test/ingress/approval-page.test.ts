@@ -20,7 +20,7 @@ import type { AuditRecorder } from '../../src/audit/index.js';
 import { uuidv7 } from '../../src/core/ids.js';
 import { ApprovalPage, LOGIN_COOKIE, SESSION_COOKIE } from '../../src/ingress/approval-page.js';
 import { safeNext } from '../../src/ingress/approver-signin.js';
-import { deriveKey, mac } from '../../src/ingress/page-cookies.js';
+import { deriveKey, mac } from '../../src/web/page-cookies.js';
 import type { ApprovalRecord } from '../../src/store/types.js';
 import { silentLogger } from '../../src/telemetry/log.js';
 import { startAuthGateway, type AuthGateway } from '../helpers/auth.js';

@@ -1,6 +1,6 @@
 /**
- * What the two HTTP ways of deciding a request share (the signed callback, approval-routes.ts, and the
- * approval page, approval-page.ts): the refusals with their HTTP status, the decision itself (unknown
+ * What the HTTP ways of deciding a request share (the signed callback, src/ingress/approval-routes.ts, the
+ * approval page, src/ingress/approval-page.ts, and the console, src/console/pages/approvals.ts): the refusals with their HTTP status, the decision itself (unknown
  * 404, decided or expired 409, refused by the approver rules 403), and its audit event.
  */
 import type { ApprovalService } from '../approvals/index.js';

@@ -1,5 +1,6 @@
 /**
- * Signed cookies for the approval page (src/ingress/approval-page.ts): a value is `base64url(JSON).base64url(
+ * Signed cookies for the gateway's web pages (the approval page, src/ingress/approval-page.ts, and the
+ * console, src/console/): a value is `base64url(JSON).base64url(
  * HMAC-SHA256)`, readable by whoever holds it but not forgeable or alterable without the key. Nothing in
  * them is secret from the browser that holds them (an approver's name, a PKCE verifier for its own login).
  *
@@ -12,7 +13,7 @@ import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 
 /** The labels of the keys derived from the page secret; each is used for exactly one thing. */
-export type KeyPurpose = 'session' | 'login' | 'csrf';
+export type KeyPurpose = 'session' | 'login' | 'csrf' | 'console-session' | 'console-login' | 'console-csrf';
 
 export const MIN_PAGE_SECRET_BYTES = 32;
 
@@ -68,13 +69,15 @@ export interface CookieOptions {
   /** Seconds; 0 deletes the cookie. */
   maxAge: number;
   secure: boolean;
+  /** Only the routes under this path receive the cookie; default `/approvals` (the approval page). */
+  path?: string;
 }
 
 /**
- * A Set-Cookie value. HttpOnly: no script reads it. Path=/approvals: only the page's own routes receive
- * it. SameSite=Lax: sent on the top-level navigation back from the sign-in provider (a cross-site GET),
+ * A Set-Cookie value. HttpOnly: no script reads it. Path (`/approvals`, `/console`): only the page's own
+ * routes receive it. SameSite=Lax: sent on the top-level navigation back from the sign-in provider (a cross-site GET),
  * never on a cross-site POST.
  */
 export function cookie(name: string, value: string, opts: CookieOptions): string {
-  return `${name}=${value}; Path=/approvals; Max-Age=${Math.max(0, Math.floor(opts.maxAge))}; HttpOnly; SameSite=Lax${opts.secure ? '; Secure' : ''}`;
+  return `${name}=${value}; Path=${opts.path ?? '/approvals'}; Max-Age=${Math.max(0, Math.floor(opts.maxAge))}; HttpOnly; SameSite=Lax${opts.secure ? '; Secure' : ''}`;
 }
