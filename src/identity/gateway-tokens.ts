@@ -4,14 +4,14 @@
  * and verification takes it from there: the store, not the token, is what the gateway trusts. The record
  * also keeps the issuer that vouched for the agent, which is the principal's `issuer` (what policies read).
  */
-import { createLocalJWKSet, jwtVerify, SignJWT, type JWK, type JWTVerifyGetKey } from 'jose';
+import { createLocalJWKSet, jwtVerify, type JWK, type JWTVerifyGetKey } from 'jose';
 import { uuidv7 } from '../core/ids.js';
 import type { IssuedTokenRecord, TokenStore } from '../store/types.js';
 import type { LocalTokenVerifier } from './authenticator.js';
 import { invalidToken } from './errors.js';
 import { describeJoseError } from './jose-errors.js';
 import type { Principal } from './principal.js';
-import type { SigningKeys } from './signing-keys.js';
+import { signJwt, type SignerSource } from './signer.js';
 import { AgentIssuers } from './agent-issuers.js';
 
 /**
@@ -41,7 +41,7 @@ export class GatewayTokens implements LocalTokenVerifier {
   constructor(
     readonly issuer: string,
     private readonly audience: string,
-    private readonly keys: SigningKeys,
+    private readonly keys: SignerSource,
     private readonly store: TokenStore,
     private readonly skewSeconds: number,
     opts: GatewayTokensOptions = {},
@@ -68,21 +68,19 @@ export class GatewayTokens implements LocalTokenVerifier {
     };
     // Recorded before it is handed out: a token the store does not know is never accepted.
     await this.store.record(record);
-    const token = await new SignJWT({
+    const token = await signJwt(key, { typ: 'at+jwt' }, {
+      iss: this.issuer,
+      sub: req.user ?? req.chain.at(-1) ?? req.agent,
+      aud: this.audience,
+      exp: req.expiresAt,
+      iat,
+      jti: record.jti,
       client_id: req.agent,
       scope: req.scopes.join(' '),
       act: actClaim(req.agent, req.chain),
       ...(req.tenant ? { tenant: req.tenant } : {}),
       ...(req.task ? { task: req.task } : {}),
-    })
-      .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'at+jwt' })
-      .setIssuer(this.issuer)
-      .setSubject(req.user ?? req.chain.at(-1) ?? req.agent)
-      .setAudience(this.audience)
-      .setIssuedAt(iat)
-      .setExpirationTime(req.expiresAt)
-      .setJti(record.jti)
-      .sign(key.key);
+    });
     return { token, record };
   }
 

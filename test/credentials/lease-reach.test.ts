@@ -58,7 +58,7 @@ describe('leases only for upstreams in the grant, on the first allowed call', { 
         leases: { analytics: { provider: 'postgres', adminUrlEnv: 'WARDEN_TEST_DATABASE_URL', grants: [] } },
       },
     );
-    tokens = new GatewayTokens(new URL(gw.publicUrl).origin, gw.publicUrl, new SigningKeys(gw.store.keys, 'ES256', 3600_000, 3600_000), gw.store.tokens, 60);
+    tokens = new GatewayTokens(new URL(gw.publicUrl).origin, gw.publicUrl, gw.keys, gw.store.tokens, 60);
   });
 
   after(async () => {

@@ -58,7 +58,7 @@ describe('PostgreSQL dynamic roles per task', { skip: DB ? false : 'WARDEN_TEST_
       leases: { analytics: { provider: 'postgres', adminUrlEnv: 'WARDEN_TEST_DATABASE_URL', grants: [`USAGE ON SCHEMA ${SCHEMA}`, `SELECT ON ALL TABLES IN SCHEMA ${SCHEMA}`] } },
     };
     gw = await startAuthGateway(servers, extra);
-    tokens = new GatewayTokens(new URL(gw.publicUrl).origin, gw.publicUrl, new SigningKeys(gw.store.keys, 'ES256', 3600_000, 3600_000), gw.store.tokens, 60);
+    tokens = new GatewayTokens(new URL(gw.publicUrl).origin, gw.publicUrl, gw.keys, gw.store.tokens, 60);
   });
 
   after(async () => {

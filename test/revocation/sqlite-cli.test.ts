@@ -36,7 +36,7 @@ describe('revocation on SQLite with the CLI in another process', () => {
     dir = mkdtempSync(join(tmpdir(), 'warden-revoke-'));
     idp = await createTestIssuer(dir);
     gw = await startAuthGateway({ rec: tsFixtureStdio('recording-upstream.ts') }, { auth: { issuers: [{ issuer: idp.issuer, jwksFile: idp.jwksFile }] }, log: { level: 'error' } });
-    tokens = new GatewayTokens(new URL(gw.publicUrl).origin, gw.publicUrl, new SigningKeys(gw.store.keys, 'ES256', 3600_000, 3600_000), gw.store.tokens, 60);
+    tokens = new GatewayTokens(new URL(gw.publicUrl).origin, gw.publicUrl, gw.keys, gw.store.tokens, 60);
     config = join(dir, 'cli.yaml');
     writeFileSync(config, stringify({ store: join(gw.dir, 'warden.db'), mcpServers: {} }));
   });

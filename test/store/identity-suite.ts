@@ -29,7 +29,7 @@ function makeKey(kid: string, createdDay: number, expireDay: number): SigningKey
     kid,
     alg: 'ES256',
     publicJwk: { kty: 'EC', crv: 'P-256', x: `x-${kid}`, y: 'y', kid },
-    privateJwk: { kty: 'EC', crv: 'P-256', x: `x-${kid}`, y: 'y', d: 'secret-d', kid },
+    privateKey: `wk1.0123456789abcdef.sealed-${kid}`,
     createdAt: day(createdDay),
     retireAt: day(createdDay + 1),
     expireAt: day(expireDay),
@@ -120,6 +120,17 @@ export function runIdentitySuite(
       await assert.rejects(s.keys.insert(k1!), isStoreError); // kids are unique
       await assert.rejects(s.keys.list('2100-01-01'), RangeError); // not toISOString() form
       await assert.rejects(s.keys.insert({ ...k2!, expireAt: '2100-01-01T00:00:00Z' }), RangeError);
+    });
+
+    test('signing keys: the private key is replaced only by compare-and-set', async () => {
+      const s = await openTracked();
+      const k = makeKey(`k-${randomUUID()}`, 2, 60);
+      await s.keys.insert(k);
+      assert.equal(await s.keys.replacePrivate(k.kid, 'not what is stored', 'wk1.x.y'), false);
+      assert.equal(await s.keys.replacePrivate(k.kid, k.privateKey, 'wk1.next'), true);
+      // A second replica that read the old value loses: the row already changed.
+      assert.equal(await s.keys.replacePrivate(k.kid, k.privateKey, 'wk1.other'), false);
+      assert.equal((await s.keys.list(day(5))).find((x) => x.kid === k.kid)?.privateKey, 'wk1.next');
     });
 
     test('replay: the first claim wins, later ones lose until the marker expires', async () => {

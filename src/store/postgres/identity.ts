@@ -31,6 +31,10 @@ const KEYS_INSERT = {
   name: 'warden_keys_insert_v2',
   text: `INSERT INTO warden_signing_keys (${KEY_COLUMNS.join(', ')}) VALUES (${params(KEY_COLUMNS.length)})`,
 };
+const KEYS_REPLACE = {
+  name: 'warden_keys_replace_v17',
+  text: 'UPDATE warden_signing_keys SET private_jwk = $1 WHERE kid = $2 AND private_jwk = $3 RETURNING kid',
+};
 const KEYS_PRUNE = { name: 'warden_keys_prune_v2', text: countingDelete('warden_signing_keys', 'expire_at') };
 
 // A new key inserts. An existing key is taken over only if its marker has expired; otherwise nothing is
@@ -71,6 +75,10 @@ export class PostgresKeyStore implements KeyStore {
   async prune(now: string): Promise<number> {
     checkIso(now, 'now');
     return (await this.run<{ n: number }>('signing key prune', KEYS_PRUNE, [now]))[0]!.n;
+  }
+
+  async replacePrivate(kid: string, expected: string, next: string): Promise<boolean> {
+    return (await this.run('signing key replace', KEYS_REPLACE, [next, kid, expected])).length === 1;
   }
 }
 
