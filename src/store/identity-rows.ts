@@ -73,6 +73,7 @@ export const TOKEN_COLUMNS = [
   'issued_at',
   'expires_at',
   'agent_issuer',
+  'ancestors',
 ] as const;
 export type TokenRow = Record<(typeof TOKEN_COLUMNS)[number], string | null>;
 
@@ -91,6 +92,7 @@ export function tokenToRow(t: IssuedTokenRecord): TokenRow {
     issued_at: t.issuedAt,
     expires_at: t.expiresAt,
     agent_issuer: t.agentIssuer,
+    ancestors: t.ancestors === null ? null : JSON.stringify(t.ancestors),
   };
 }
 
@@ -107,5 +109,6 @@ export function tokenFromRow(r: TokenRow): IssuedTokenRecord {
     issuedAt: r.issued_at as string,
     expiresAt: r.expires_at as string,
     agentIssuer: r.agent_issuer,
+    ancestors: r.ancestors === null || r.ancestors === undefined ? null : parseJsonArray(r.ancestors),
   };
 }

@@ -144,6 +144,11 @@ export interface IssuedTokenRecord {
    * spiffe://<trustDomain>); null for tokens minted before it was recorded. See src/config/agent-issuers.ts.
    */
   agentIssuer: string | null;
+  /**
+   * The gateway tokens it was derived from by exchange, oldest first (its parent last): revoking any of them
+   * refuses it. Null for tokens minted before it was recorded (then read by following parentJti).
+   */
+  ancestors: string[] | null;
 }
 
 export interface TokenStore {

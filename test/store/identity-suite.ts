@@ -189,6 +189,7 @@ export function runIdentitySuite(
         issuedAt: '2026-01-02T03:04:05.678Z',
         expiresAt: '2026-01-02T03:09:05.678Z',
         agentIssuer: 'spiffe://acme',
+        ancestors: [`t-${randomUUID()}`, `t-${randomUUID()}`],
       };
       const sparse: IssuedTokenRecord = {
         ...full,
@@ -200,6 +201,7 @@ export function runIdentitySuite(
         task: null,
         parentJti: null,
         agentIssuer: null,
+        ancestors: null,
       };
       await s.tokens.record(full);
       await s.tokens.record(sparse);

@@ -50,11 +50,11 @@ const REPLAY_CLAIM = {
 const REPLAY_PRUNE = { name: 'warden_replay_prune_v2', text: countingDelete('warden_replay_markers', 'expires_at') };
 
 const TOKENS_RECORD = {
-  name: 'warden_tokens_record_v16',
+  name: 'warden_tokens_record_v17',
   text: `INSERT INTO warden_issued_tokens (${TOKEN_COLUMNS.join(', ')}) VALUES (${params(TOKEN_COLUMNS.length)})`,
 };
 const TOKENS_GET = {
-  name: 'warden_tokens_get_v16',
+  name: 'warden_tokens_get_v17',
   text: `SELECT ${TOKEN_COLUMNS.join(', ')} FROM warden_issued_tokens WHERE jti = $1`,
 };
 
