@@ -342,7 +342,8 @@ export async function route(ctx: RouteContext, req: JsonRpcRequest): Promise<Rec
       );
       return {};
     default:
-      throw new WardenError('method_not_found', `Method not found: ${req.method}`, JsonRpcCode.MethodNotFound, 200);
+      // Echoed only as far as any real method name could go: a 3 MB name is not sent back whole.
+      throw new WardenError('method_not_found', `Method not found: ${req.method.length > 128 ? `${req.method.slice(0, 128)}… (${req.method.length} characters)` : req.method}`, JsonRpcCode.MethodNotFound, 200);
   }
 }
 
