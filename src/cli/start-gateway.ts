@@ -111,15 +111,15 @@ export async function startGateway(given: WardenConfig, baseDir: string, log: Lo
   let vault: Awaited<ReturnType<typeof openVaultForReferences>>;
   let ring: MasterKeyRing | undefined;
   try {
-    // Tokens and checkpoints are signed with keys sealed under the master key: none given, the gateway does not start.
-    const signing = await signingKeysFor(config, store, baseDir, log, source);
-    ring = signing.ring;
-    const keys = signing.keys;
     // `${secret:NAME}` references: every one must resolve now, or the gateway does not start.
     vault = await openVaultForReferences(config, store.secrets, { env: process.env, masterKeyFile: config.vault.masterKeyFile, previousKeyFiles: config.vault.previousKeyFiles, baseDir }, source);
     for (const warning of await checkSecretReferences(config, vault, { source })) log.warn(warning);
     const mappingProblems = await checkUserSecrets(Object.fromEntries(Object.entries(config.mcpServers).filter(([, x]) => !x.disabled)), vault);
     if (mappingProblems.length > 0) throw new ConfigError(`invalid config ${source ?? 'config'}:\n${mappingProblems.map((p) => `  - ${p}`).join('\n')}`);
+    // Tokens and checkpoints are signed with keys sealed under the master key: none given, the gateway does not start.
+    const signing = await signingKeysFor(config, store, baseDir, log, source);
+    ring = signing.ring;
+    const keys = signing.keys;
     const instance = `${hostname()}:${process.pid}`;
     const checkpointer = new Checkpointer({ audit: store.audit, keys, log, instance, ...config.audit.checkpoint });
     checkpointer.start();

@@ -13,7 +13,6 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { GatewayTokens } from '../../src/identity/gateway-tokens.js';
-import { SigningKeys } from '../../src/identity/signing-keys.js';
 import { auditAfter, BearerSession, lastAuditId, quiet, recorded, startAuthGateway, type AuthGateway } from '../helpers/auth.js';
 import { createTestIssuer, type TestIssuer } from '../helpers/idp.js';
 import { tsFixtureStdio } from '../helpers/servers.js';

@@ -12,7 +12,6 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { GatewayTokens } from '../../src/identity/gateway-tokens.js';
-import { SigningKeys } from '../../src/identity/signing-keys.js';
 import { BearerSession, startAuthGateway, type AuthGateway } from '../helpers/auth.js';
 import { createTestIssuer, type TestIssuer } from '../helpers/idp.js';
 import { runWarden, writeConfig } from '../helpers/e2e.js';

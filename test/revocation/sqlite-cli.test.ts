@@ -12,7 +12,6 @@ import { after, before, describe, test } from 'node:test';
 import { stringify } from 'yaml';
 import { uuidv7 } from '../../src/core/ids.js';
 import { GatewayTokens } from '../../src/identity/gateway-tokens.js';
-import { SigningKeys } from '../../src/identity/signing-keys.js';
 import { BearerSession, startAuthGateway, type AuthGateway } from '../helpers/auth.js';
 import { createTestIssuer, type TestIssuer } from '../helpers/idp.js';
 import { tsFixtureStdio } from '../helpers/servers.js';

@@ -13,7 +13,6 @@ import { after, before, describe, test } from 'node:test';
 import { taskServiceFor } from '../../src/cli/services.js';
 import { validateConfig } from '../../src/config/index.js';
 import { GatewayTokens } from '../../src/identity/gateway-tokens.js';
-import { SigningKeys } from '../../src/identity/signing-keys.js';
 import type { TaskService } from '../../src/tasks/index.js';
 import { bearer, BearerSession, exchangeForm, initializeBody, post, startAuthGateway, tokenRequest, type AuthGateway } from '../helpers/auth.js';
 import { createTestIssuer, type TestIssuer } from '../helpers/idp.js';
