@@ -1,7 +1,7 @@
 /** Starts a real gateway in-process for a test: temp SQLite store, loopback port, logs captured for assertions. */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,8 +26,9 @@ export const ALLOW_ALL_POLICY = fileURLToPath(new URL('../fixtures/policies/allo
  */
 export function withMasterKey(dir: string, extra: Record<string, unknown>): Record<string, unknown> {
   if (extra.vault !== undefined || process.env.WARDEN_MASTER_KEY) return extra;
+  // One key per directory: configs written next to each other (a gateway's, a CLI's) share its store.
   const file = join(dir, 'master.key');
-  writeFileSync(file, randomBytes(32).toString('base64'), { mode: 0o600 });
+  if (!existsSync(file)) writeFileSync(file, randomBytes(32).toString('base64'), { mode: 0o600 });
   return { ...extra, vault: { masterKeyFile: file } };
 }
 
