@@ -18,7 +18,11 @@ import { PassThrough } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { stringify } from 'yaml';
-import type { AuditEvent } from '../../src/audit/index.js';
+import { AuditRecorder, type AuditEvent } from '../../src/audit/index.js';
+import { verifyAudit } from '../../src/audit/verify.js';
+import { openStore } from '../../src/store/index.js';
+import { silentLogger } from '../../src/telemetry/log.js';
+import { makeEvent } from '../store/store-suite.js';
 import { renderTrace } from '../../src/audit/trace.js';
 import { formatEvent } from '../../src/cli/audit.js';
 import { runAuditVerify } from '../../src/cli/audit-verify.js';
@@ -157,6 +161,25 @@ function hygieneSuite(name: string, storeOf: () => string | undefined): void {
     });
   });
 }
+
+test('why: a lone surrogate appended as is breaks the chain; through the recorder it does not', async () => {
+  const store = await openStore(':memory:');
+  try {
+    await store.audit.append([makeEvent({ target: 'rec__\udc00echo' })]);
+    assert.equal((await verifyAudit(store)).ok, false, 'the store changes the text it hashed');
+  } finally {
+    await store.close();
+  }
+  const clean = await openStore(':memory:');
+  try {
+    const recorder = new AuditRecorder(clean.audit, silentLogger());
+    const { id: _id, time: _time, instance: _instance, latencyMs: _latency, ...draft } = makeEvent({ target: 'rec__\udc00echo', method: 'tools/\ud800call' });
+    await recorder.record({ ...draft, startedAt: Date.now() });
+    assert.equal((await verifyAudit(clean)).ok, true);
+  } finally {
+    await clean.close();
+  }
+});
 
 hygieneSuite('SQLite', () => undefined);
 
