@@ -172,7 +172,7 @@ describe('warden secret (the binary)', () => {
     assert.equal((await warden(['set', 's9'], { cwd: c, input: secretValue('mid') })).code, 0, 'writes work before the rotation');
     const again = await warden(['rotate-master', '--new-key-file', 'next.key'], { cwd: c });
     assert.equal(again.code, 0, again.stderr);
-    assert.match(again.stdout, new RegExp(`6 data keys re-wrapped; every secret is now wrapped by master key ${masterKeyId(next)}`));
+    assert.match(again.stdout, new RegExp(`6 data keys and 0 signing keys re-wrapped; every secret and signing key is now wrapped by master key ${masterKeyId(next)}`));
   });
 
   const pgUrl = process.env.WARDEN_TEST_DATABASE_URL;
