@@ -8,6 +8,7 @@ import type { GatewayPolicy, ServerFacts } from '../policy/index.js';
 import { ApprovalService, CallSealer, type ApprovalOptions } from '../approvals/index.js';
 import { loadMasterKeys, MASTER_KEY_ENV, MasterKeyMissing, MasterKeyRing, VaultError, type MasterKeys } from '../credentials/index.js';
 import { SigningKeys } from '../identity/signing-keys.js';
+import { SigningKeyLocked, SigningKeyTampered } from '../identity/sealed-key.js';
 import type { AuditDraft, AuditRecorder } from '../audit/index.js';
 import type { ApprovalStore, LeaseRecord, Store, TaskRecord, TaskStore } from '../store/types.js';
 import { LeaseManager, type SubjectSigner } from '../credentials/leases/manager.js';
@@ -161,7 +162,7 @@ export async function signingKeysFor(
     if (rewrapped.length > 0) log.info({ kids: rewrapped, masterKey: ring.current.id }, 'signing keys re-wrapped under the current master key');
   } catch (err) {
     ring.close();
-    if (err instanceof Error && 'code' in err && String(err.code).startsWith('signing_key_')) {
+    if (err instanceof SigningKeyLocked || err instanceof SigningKeyTampered) {
       throw new ConfigError(`invalid config ${source}:\n  - vault: ${err.message}; give that master key (as current, or as a previous key during a rotation)`);
     }
     throw err;

@@ -96,7 +96,7 @@ function cascadeSuite(name: string, store: (dir: string) => string, replicas: nu
       await fleet?.close();
     });
 
-    test('A -> B -> C: revoking A refuses B and C on the next request, on every replica; an unrelated chain works', async () => {
+    test('A -> B -> C: revoking A refuses B and C on the next request, on every replica; an unrelated chain works', async (t) => {
       const [first, last] = [fleet.gateways[0]!, fleet.gateways.at(-1)!];
       const a = await exchange(first, await user(), 'agent-a');
       const b = await exchange(first, a, 'agent-b');
@@ -122,6 +122,7 @@ function cascadeSuite(name: string, store: (dir: string) => string, replicas: nu
         const r = derived ? await firstRefusal(s, since, 3000) : { reason: await echo(s), afterMs: 0 };
         assert.equal(r.reason, derived ? 'revoked' : 'ok', `session ${i} on replica ${Math.floor(i / 3)}`);
         if (derived) assert.ok(r.afterMs < 3000, `refused ${r.afterMs.toFixed(0)} ms after the revocation`);
+        if (derived) t.diagnostic(`replica ${Math.floor(i / 3)} refused ${i % 3 === 0 ? 'B' : 'C'} ${r.afterMs.toFixed(0)} ms after the revocation`);
       }
       // A new session with a derived token is refused too, and nothing more can be derived from one.
       for (const g of fleet.gateways) {
