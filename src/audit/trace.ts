@@ -107,7 +107,16 @@ export function printableEvent(e: AuditEvent): AuditEvent {
     ...(e.approvalId !== undefined ? { approvalId: p(e.approvalId) } : {}),
     ...(e.leaseIds !== undefined ? { leaseIds: e.leaseIds.map(printable) } : {}),
     ...(e.upstreamStatus !== undefined ? { upstreamStatus: p(e.upstreamStatus) } : {}),
-    ...(d ? { decision: { ...d, policyIds: d.policyIds.map(printable), ...(d.reason !== undefined ? { reason: printable(d.reason) } : {}), ...(d.policyVersion !== undefined ? { policyVersion: printable(d.policyVersion) } : {}) } } : {}),
+    ...(d
+      ? {
+          decision: {
+            ...d,
+            policyIds: d.policyIds.map(printable),
+            ...(d.reason !== undefined ? { reason: printable(d.reason) } : {}),
+            ...(d.policyVersion !== undefined ? { policyVersion: printable(d.policyVersion) } : {}),
+          },
+        }
+      : {}),
   };
 }
 

@@ -21,7 +21,9 @@ export function writeMasterKeyFile(file: string): string {
   }
 }
 
-export function secretMasterKey(opts: { out?: string }, io: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream } = process): number {
+type Io = { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream };
+
+export function secretMasterKey(opts: { out?: string }, io: Io = process): number {
   if (opts.out === undefined) {
     const key = randomBytes(32);
     io.stdout.write(key.toString('base64') + '\n');
@@ -39,6 +41,7 @@ export function secretMasterKey(opts: { out?: string }, io: { stdout: NodeJS.Wri
     return 1;
   }
   const shown = relative(process.cwd(), file) || file;
-  io.stdout.write(`wrote master key ${id} to ${shown} (mode 600); name it in the config, relative to the config file:\n  vault:\n    masterKeyFile: ${shown}\n`);
+  io.stdout.write(`wrote master key ${id} to ${shown} (mode 600); name it in the config, relative to the config file:\n`);
+  io.stdout.write(`  vault:\n    masterKeyFile: ${shown}\n`);
   return 0;
 }

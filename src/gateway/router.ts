@@ -341,9 +341,11 @@ export async function route(ctx: RouteContext, req: JsonRpcRequest): Promise<Rec
         }),
       );
       return {};
-    default:
+    default: {
       // Echoed only as far as any real method name could go: a 3 MB name is not sent back whole.
-      throw new WardenError('method_not_found', `Method not found: ${req.method.length > 128 ? `${req.method.slice(0, 128)}… (${req.method.length} characters)` : req.method}`, JsonRpcCode.MethodNotFound, 200);
+      const shown = req.method.length > 128 ? `${req.method.slice(0, 128)}… (${req.method.length} characters)` : req.method;
+      throw new WardenError('method_not_found', `Method not found: ${shown}`, JsonRpcCode.MethodNotFound, 200);
+    }
   }
 }
 

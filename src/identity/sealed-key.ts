@@ -61,14 +61,24 @@ export function sealPrivateKey(k: KeyIdentity, privateJwk: JWK, master: MasterKe
 
 export function openPrivateKey(k: KeyIdentity, text: string, ring: MasterKeyRing): JWK {
   const parts = text.split('.');
-  if (parts.length !== 6 || parts[0] !== PREFIX) throw new SigningKeyTampered(`signing key ${k.kid}: its private key is not sealed`);
+  if (parts.length !== 6 || parts[0] !== PREFIX) {
+    throw new SigningKeyTampered(`signing key ${k.kid}: its private key is not sealed`);
+  }
   const master = ring.get(parts[1]!);
   if (master === undefined) {
-    throw new SigningKeyLocked(`signing key ${k.kid} is wrapped by master key ${parts[1]}, which is not one of the keys given (${ring.ids().join(', ')})`);
+    const given = ring.ids().join(', ');
+    throw new SigningKeyLocked(`signing key ${k.kid} is wrapped by master key ${parts[1]}, which is not one of the keys given (${given})`);
   }
-  const [wrappedKey, iv, ciphertext, tag] = parts.slice(2).map((p) => Buffer.from(p, 'base64url')) as [Buffer, Buffer, Buffer, Buffer];
+  const [wrappedKey, iv, ciphertext, tag] = parts.slice(2).map((p) => Buffer.from(p, 'base64url')) as [
+    Buffer,
+    Buffer,
+    Buffer,
+    Buffer,
+  ];
   const plain = openEnvelope({ keyId: master.id, wrappedKey, iv, ciphertext, tag }, binding(k), master);
-  if (plain === undefined) throw new SigningKeyTampered(`signing key ${k.kid}: its sealed private key failed authentication (modified, or moved from another key)`);
+  if (plain === undefined) {
+    throw new SigningKeyTampered(`signing key ${k.kid}: its sealed private key failed authentication (modified, or moved from another key)`);
+  }
   try {
     return JSON.parse(plain.toString('utf8')) as JWK;
   } finally {

@@ -72,12 +72,15 @@ export class SigningKeys implements SignerSource {
 
   /** The private JWK of a stored key; a clear one (sealed by prepare() at start) is refused, never used. */
   private open(record: SigningKeyRecord): JWK {
-    if (!isSealed(record.privateKey)) throw new SigningKeyTampered(`signing key ${record.kid} is stored in clear: restart the gateway with a master key to seal it`);
+    if (!isSealed(record.privateKey)) {
+      throw new SigningKeyTampered(`signing key ${record.kid} is stored in clear: restart the gateway with a master key to seal it`);
+    }
     return openPrivateKey(record, record.privateKey, this.ring);
   }
 
   private async generate(now: number): Promise<SigningKeyRecord> {
-    const { publicKey, privateKey } = await generateKeyPair(this.alg, { extractable: true, ...(this.alg === 'EdDSA' ? { crv: 'Ed25519' } : {}) });
+    const options = { extractable: true, ...(this.alg === 'EdDSA' ? { crv: 'Ed25519' } : {}) };
+    const { publicKey, privateKey } = await generateKeyPair(this.alg, options);
     const retire = now + this.rotationMs;
     const kid = uuidv7(now);
     const publicJwk = (await exportJWK(publicKey)) as Record<string, unknown>;
