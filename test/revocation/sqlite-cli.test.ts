@@ -107,6 +107,7 @@ describe('revocation on SQLite with the CLI in another process', () => {
     const cli = await warden(['revoke', 'token', one.record.jti, '-c', config]);
     const committed = performance.now();
     assert.equal(cli.code, 0, cli.stderr);
+    assert.match(cli.stdout, /every token exchanged from it \(however many exchanges down\) is refused too/);
     const refused = await firstRefusal(s1, committed);
     assert.equal(refused.reason, 'revoked');
     assert.ok(refused.afterMs < 1000, `refused ${refused.afterMs.toFixed(0)} ms after the CLI returned`);
