@@ -14,6 +14,7 @@ import { Checkpointer, withCheckpoints } from '../src/audit/checkpoints.js';
 import { AuditRecorder, type AuditDraft } from '../src/audit/recorder.js';
 import { verifyAudit } from '../src/audit/verify.js';
 import { SigningKeys } from '../src/identity/signing-keys.js';
+import { MasterKeyRing } from '../src/credentials/index.js';
 import { openStore, type Store } from '../src/store/index.js';
 import { silentLogger } from '../src/telemetry/log.js';
 import { stats, type LatencyStats } from './load.js';
@@ -67,7 +68,7 @@ function draft(i: number): AuditDraft {
 }
 
 async function runOn(store: Store, backend: AuditBackendResult['backend'], o: Required<AuditThroughputOptions>): Promise<AuditBackendResult> {
-  const keys = new SigningKeys(store.keys, 'ES256', 24 * 3600_000, 3600_000);
+  const keys = new SigningKeys(store.keys, MasterKeyRing.from({ current: randomBytes(32), previous: [] }), 'ES256', 24 * 3600_000, 3600_000);
   const cp = new Checkpointer({ audit: store.audit, keys, log: silentLogger(), instance: 'bench' });
   const recorder = new AuditRecorder(withCheckpoints(store.audit, cp), silentLogger(), { instance: 'bench' });
   let next = 0;

@@ -11,13 +11,13 @@
  * anchors the chain. Events after the newest checkpoint are protected only by the chain itself: they can be
  * truncated, or re-hashed after a rewrite, without a signature noticing.
  *
- *   const cp = new Checkpointer({ audit: store.audit, keys: new SigningKeys(store.keys, 'ES256', 24 * 3600_000, 3600_000), log, instance });
+ *   const cp = new Checkpointer({ audit: store.audit, keys: new SigningKeys(store.keys, ring, 'ES256', 24 * 3600_000, 3600_000), log, instance });
  *   cp.start();                              // the T-second timer
  *   cp.maybeCheckpoint(batch.length);        // after each append batch; never throws, never awaited
  *   await cp.stop();                         // at shutdown: a last checkpoint of the head
  */
-import { calculateJwkThumbprint, CompactSign, compactVerify, importJWK, type JWK } from 'jose';
-import type { SigningKeys } from '../identity/signing-keys.js';
+import { calculateJwkThumbprint, compactVerify, importJWK, type JWK } from 'jose';
+import { signCompact, type SignerSource } from '../identity/signer.js';
 import type { AuditCheckpoint, AuditKeyRecord, AuditStore } from '../store/types.js';
 import type { Logger } from '../telemetry/log.js';
 import { canonicalJson } from './digest.js';
@@ -81,8 +81,8 @@ export async function checkCheckpoint(
 
 export interface CheckpointerOptions {
   audit: AuditStore;
-  /** The gateway's signing keys, e.g. `new SigningKeys(store.keys, 'ES256', rotationMs, publishAfterRetireMs)`. */
-  keys: SigningKeys;
+  /** The gateway's signing keys (SigningKeys, or an external signer behind the same seam). */
+  keys: SignerSource;
   log: Logger;
   /** The gateway instance, recorded in each checkpoint. */
   instance: string;
@@ -164,9 +164,7 @@ export class Checkpointer {
     const key = await keys.current();
     const publicJwk = await this.publicJwk(key.kid, key.alg);
     const content = { seq: head.seq, hash: head.hash, createdAt: new Date(this.lastAt).toISOString(), instance: this.opts.instance };
-    const signature = await new CompactSign(new TextEncoder().encode(signedContent(content)))
-      .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: CHECKPOINT_TYP })
-      .sign(key.key);
+    const signature = await signCompact(key, { typ: CHECKPOINT_TYP }, new TextEncoder().encode(signedContent(content)));
     const checkpoint: AuditCheckpoint = { ...content, kid: key.kid, publicJwk, signature };
     return (await audit.addCheckpoint(checkpoint)) ? checkpoint : undefined;
   }

@@ -10,6 +10,7 @@ import { JsonRpcCode, WardenError } from '../protocol/errors.js';
 import type { AuditStore } from '../store/types.js';
 import type { Logger } from '../telemetry/log.js';
 import type { AuditEvent } from './event.js';
+import { boundEvent } from './bounds.js';
 
 export type AuditDraft = Omit<AuditEvent, 'id' | 'time' | 'instance' | 'latencyMs'> & { startedAt: number };
 
@@ -53,7 +54,8 @@ export class AuditRecorder {
     const now = this.clock.now();
     const { startedAt, ...rest } = draft;
     // The id is taken when the event is queued, so ids follow write order; `time` is when the request arrived.
-    const event: AuditEvent = { id: uuidv7(now), time: new Date(startedAt).toISOString(), instance: this.instance, ...rest, latencyMs: Math.round(Math.max(0, now - startedAt) * 1000) / 1000 };
+    // Client-controlled text is bounded and made well-formed before it is hashed and stored (bounds.ts).
+    const event = boundEvent({ id: uuidv7(now), time: new Date(startedAt).toISOString(), instance: this.instance, ...rest, latencyMs: Math.round(Math.max(0, now - startedAt) * 1000) / 1000 });
     await new Promise<void>((resolve, reject) => {
       this.queue.push({ event, resolve, reject });
       if (!this.flushing) {

@@ -3,6 +3,7 @@
  * the delegation (`alice → planner → coder`), the decision and its policies, the approval and the leases
  * (credentials) each call used, as far as the events record them.
  */
+import { printable } from '../core/printable.js';
 import type { TraceQuery } from '../store/types.js';
 import type { AuditEvent } from './event.js';
 import { delegationPath, eventExtras } from './sinks/fields.js';
@@ -81,10 +82,48 @@ function renderSession(session: string | null, events: AuditEvent[]): string[] {
   return out;
 }
 
-/** A readable timeline of the events, grouped by session (sessions in order of their first event). */
+const p = (v: string | null | undefined): string | null => (typeof v === 'string' ? printable(v) : null);
+
+/**
+ * The event with every text a client, a token or an upstream could have chosen made printable (see
+ * core/printable.ts): a claim holding a newline or an escape sequence cannot start a forged line of the trace.
+ */
+export function printableEvent(e: AuditEvent): AuditEvent {
+  const d = e.decision;
+  return {
+    ...e,
+    time: printable(e.time),
+    sessionId: p(e.sessionId),
+    agent: p(e.agent),
+    user: p(e.user),
+    tenant: p(e.tenant),
+    chain: e.chain.map(printable),
+    method: printable(e.method),
+    upstream: p(e.upstream),
+    target: p(e.target),
+    errorCode: p(e.errorCode),
+    outcome: printable(e.outcome) as AuditEvent['outcome'],
+    ...(e.task !== undefined ? { task: p(e.task) } : {}),
+    ...(e.approvalId !== undefined ? { approvalId: p(e.approvalId) } : {}),
+    ...(e.leaseIds !== undefined ? { leaseIds: e.leaseIds.map(printable) } : {}),
+    ...(e.upstreamStatus !== undefined ? { upstreamStatus: p(e.upstreamStatus) } : {}),
+    ...(d
+      ? {
+          decision: {
+            ...d,
+            policyIds: d.policyIds.map(printable),
+            ...(d.reason !== undefined ? { reason: printable(d.reason) } : {}),
+            ...(d.policyVersion !== undefined ? { policyVersion: printable(d.policyVersion) } : {}),
+          },
+        }
+      : {}),
+  };
+}
+
+/** A readable timeline of the events, grouped by session (sessions in order of their first event); every value printable. */
 export function renderTrace(events: AuditEvent[]): string {
   if (events.length === 0) return 'no matching audit events\n';
-  const sorted = [...events].sort(compareEvents);
+  const sorted = [...events].sort(compareEvents).map(printableEvent);
   const groups = new Map<string | null, AuditEvent[]>();
   for (const e of sorted) {
     const g = groups.get(e.sessionId);

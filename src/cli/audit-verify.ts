@@ -10,6 +10,7 @@ import { verifyAudit, type VerifyResult } from '../audit/verify.js';
 import { loadConfig, resolveStoreSpec } from '../config/index.js';
 import { openStore, parseStoreSpec, type Store } from '../store/index.js';
 import { EXIT_FAILED, EXIT_OK, exitCodeOf } from './exit.js';
+import { printable } from '../core/printable.js';
 
 export interface VerifyCliOptions {
   config: string;
@@ -65,7 +66,8 @@ export function formatVerify(r: VerifyResult, location: string): string {
   if (r.ok) lines.push(`audit chain INTACT: ${counts}`);
   else {
     const b = r.firstBroken!;
-    lines.push(`audit chain BROKEN at seq ${b.seq} (${b.reason}): ${b.detail}`);
+    // The detail quotes what the store holds (a kid, a field): a rewritten row cannot forge a line of this report.
+    lines.push(`audit chain BROKEN at seq ${b.seq} (${printable(String(b.reason))}): ${printable(b.detail)}`);
     lines.push(`  intact before the break: ${counts}`);
   }
   lines.push(`  store: ${location}`);
@@ -78,13 +80,13 @@ export function formatVerify(r: VerifyResult, location: string): string {
         ? `  no signed checkpoint yet: the ${plural(r.head.seq, 'event')} are protected by the hash chain alone`
         : `  newest checkpoint at seq ${covered}${after > 0 ? `; ${plural(after, 'event')} after it are protected by the hash chain alone` : ''}`,
     );
-    lines.push(`  head: seq ${r.head.seq} ${r.head.hash}`);
+    lines.push(`  head: seq ${r.head.seq} ${printable(r.head.hash)}`);
   }
   if (r.keys.length === 0) lines.push('  checkpoint keys: none recorded');
   else {
     lines.push('  checkpoint keys (compare these thumbprints with your copy kept outside the database):');
     for (const k of r.keys) {
-      lines.push(`    ${k.kid}  ${k.alg}  ${k.thumbprint ?? '(not a valid public key)'}  since ${k.firstUsedAt}  ${plural(k.checkpoints, 'checkpoint')}`);
+      lines.push(`    ${printable(k.kid)}  ${printable(k.alg)}  ${k.thumbprint ?? '(not a valid public key)'}  since ${printable(k.firstUsedAt)}  ${plural(k.checkpoints, 'checkpoint')}`);
     }
   }
   return lines.join('\n') + '\n';

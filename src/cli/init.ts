@@ -7,6 +7,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { installedServerEntry, REFERENCE_SERVERS } from './reference-servers.js';
+import { writeMasterKeyFile } from './master-key.js';
 
 export interface InitOptions {
   dir?: string;
@@ -17,6 +18,9 @@ export interface InitIo {
   stdout: NodeJS.WritableStream;
   stderr: NodeJS.WritableStream;
 }
+
+/** Where init puts its development master key, relative to the config (the store's own folder). */
+const DEV_KEY = join('.warden', 'master.key');
 
 const pack = (name: string): string => readFileSync(new URL(`../../policies/starter/${name}`, import.meta.url), 'utf8');
 
@@ -52,10 +56,16 @@ agents:
 policy:
   files: [policies]
 
+# The vault master key: the store keeps the gateway's signing keys (tokens, audit checkpoints) and vault
+# secrets sealed under it, so the gateway needs one to start. \`warden init\` made this one for development
+# (mode 600). For production, give a key from your secret manager in WARDEN_MASTER_KEY or a mounted file,
+# and keep a copy apart from the store's backups: without it, what the store sealed cannot be opened.
+vault:
+  masterKeyFile: .warden/master.key
+
 # Who approves the calls a policy marks @approval (under the starter pack: destructive tools in prod).
 # Without approvers those calls are refused; decide with \`warden approvals\`, the admin API, or the page.
-# Approvers see each held call in full, kept encrypted until decided: approvals need a vault master key
-# (WARDEN_MASTER_KEY, or vault.masterKeyFile; make one with \`openssl rand -base64 32\`).
+# Approvers see each held call in full, kept encrypted under the vault master key until decided.
 # approvals:
 #   approvers: [alice]
 #   holdSeconds: 120
@@ -112,6 +122,11 @@ export function init(opts: InitOptions, io: InitIo = { stdout: process.stdout, s
     mkdirSync(join(dir, 'data'), { recursive: true });
     // `wx` refuses a file that appeared since the check; --force replaces.
     for (const [name, text] of files) writeFileSync(join(dir, name), text, { flag: opts.force ? 'w' : 'wx' });
+    // A development master key, kept when there is one (even with --force: what it sealed must stay readable).
+    if (!existsSync(join(dir, DEV_KEY))) {
+      writeMasterKeyFile(join(dir, DEV_KEY));
+      io.stdout.write(`wrote ${shown(DEV_KEY)} (a development vault master key, mode 600)\n`);
+    }
   } catch (err) {
     io.stderr.write(`warden init: cannot write in ${dir} (${(err as NodeJS.ErrnoException).code ?? 'error'})\n`);
     return 1;

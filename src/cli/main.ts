@@ -18,6 +18,7 @@ import { taskEnd, taskList, taskShow, taskStart } from './task.js';
 import { revokeCommand, revokeList, revokeUndo } from './revoke.js';
 import { approvalsDecide, approvalsList, approvalsShow } from './approvals.js';
 import { secretList, secretRm, secretRotate, secretRotateMaster, secretSet } from './secret.js';
+import { secretMasterKey } from './master-key.js';
 import { migrateCommand } from './migrate.js';
 import { reviewCommand } from './review.js';
 import { scanCommand } from './scan.js';
@@ -110,6 +111,11 @@ export function buildProgram(): Command {
   scoped(secret.command('list').description('metadata of every secret (name, scope, version, master key id, updated); never a value'))
     .addOption(json('one JSON object per line'))
     .action((opts) => exit(secretList(opts)));
+  secret
+    .command('master-key')
+    .description('make a new vault master key: printed, or written to a new file (mode 600) with --out')
+    .option('--out <file>', 'write it to this new file instead of printing it')
+    .action((opts: { out?: string }) => void (process.exitCode = secretMasterKey(opts)));
   secret
     .command('rotate-master')
     .description('re-wrap every data key under a new master key, from the configured keys (current and previous); resumable')

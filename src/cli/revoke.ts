@@ -34,6 +34,7 @@ function describe(r: RevokeResult): string {
   const name = nameOf(record);
   if (!r.created) return `${name} was already revoked at ${record.revokedAt} by ${record.by}\n`;
   const lines = [`revoked ${name}${record.reason ? ` (${record.reason})` : ''}: refused from the next request on, on every gateway sharing the store`];
+  if (record.kind === 'token' && r.token) lines.push('every token exchanged from it (however many exchanges down) is refused too');
   if (r.task) lines.push(r.taskEnded ? `task ${r.task.id} ended as revoked` : `task ${r.task.id} was already ${r.task.state}`);
   if (r.endedTasks.length > 0) lines.push(`active tasks ended as revoked: ${r.endedTasks.join(', ')}`);
   if (record.expiresAt) lines.push(`the record is kept until ${record.expiresAt}, when the ${record.kind} expires`);

@@ -15,6 +15,7 @@ import {
   loadMasterKeys,
   loadNewMasterKey,
   masterKeyId,
+  MasterKeyRing,
   toIdentity,
   Vault,
   VaultError,
@@ -22,6 +23,7 @@ import {
   type SecretRef,
 } from '../credentials/index.js';
 import { openStore, parseStoreSpec, type Store } from '../store/index.js';
+import { rewrapSigningKeys } from '../identity/signing-keys.js';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError } from './exit.js';
 
 export interface SecretIo {
@@ -216,9 +218,18 @@ export function secretRotateMaster(opts: RotateMasterOptions, io = processIo()):
         await withStore(loaded, false, async (store) => {
           const onBatch = ({ rewrapped }: { rewrapped: number }): void => void io.stderr.write(`re-wrapped ${rewrapped} data keys so far\n`);
           const r = await Vault.rotateMasterKey(store.secrets, oldKeys, newKey, { batchSize, onBatch });
-          if (opts.json) io.stdout.write(JSON.stringify({ rewrapped: r.rewrapped, keyId: r.keyId }) + '\n');
+          // The signing keys of tokens and checkpoints too (and any still in clear are sealed).
+          const ring = MasterKeyRing.from({ current: newKey, previous: oldKeys });
+          let signing;
+          try {
+            signing = await rewrapSigningKeys(store.keys, ring, new Date().toISOString());
+          } finally {
+            ring.close();
+          }
+          const signingKeys = signing.rewrapped.length + signing.sealed.length;
+          if (opts.json) io.stdout.write(JSON.stringify({ rewrapped: r.rewrapped, signingKeys, keyId: r.keyId }) + '\n');
           else io.stdout.write(
-            `master key rotation complete: ${r.rewrapped} data keys re-wrapped; every secret is now wrapped by master key ${r.keyId}.\n` +
+            `master key rotation complete: ${r.rewrapped} data keys and ${signingKeys} signing keys re-wrapped; every secret and signing key is now wrapped by master key ${r.keyId}.\n` +
               'Make the new key the current one (WARDEN_MASTER_KEY or vault.masterKeyFile) on every replica, then retire the old key.\n',
           );
         });

@@ -1,13 +1,14 @@
 /** The task and approval services of a config: grants decided by its policy over its servers, state in its store. */
 import { randomUUID } from 'node:crypto';
-import { SignJWT } from 'jose';
 import { ConfigError, type WardenConfig } from '../config/index.js';
-import type { SigningKeys } from '../identity/signing-keys.js';
+import { signJwt, type SignerSource } from '../identity/signer.js';
 import type { StartTaskHook } from '../identity/index.js';
 import { serverFacts, serverOfExposedName, subjectOf } from '../gateway/index.js';
 import type { GatewayPolicy, ServerFacts } from '../policy/index.js';
 import { ApprovalService, CallSealer, type ApprovalOptions } from '../approvals/index.js';
-import { loadMasterKeys, MASTER_KEY_ENV, MasterKeyMissing, VaultError, type MasterKeys } from '../credentials/index.js';
+import { loadMasterKeys, MASTER_KEY_ENV, MasterKeyMissing, MasterKeyRing, VaultError, type MasterKeys } from '../credentials/index.js';
+import { SigningKeys } from '../identity/signing-keys.js';
+import { SigningKeyLocked, SigningKeyTampered } from '../identity/sealed-key.js';
 import type { AuditDraft, AuditRecorder } from '../audit/index.js';
 import type { ApprovalStore, LeaseRecord, Store, TaskRecord, TaskStore } from '../store/types.js';
 import { LeaseManager, type SubjectSigner } from '../credentials/leases/manager.js';
@@ -120,6 +121,55 @@ export function callSealerFor(
   }
 }
 
+/** How to make a development master key, for the messages that ask for one. */
+export const DEV_MASTER_KEY_HINT = 'for development, `warden secret master-key --out .warden/master.key` writes one and prints the vault.masterKeyFile line to add';
+
+/**
+ * The gateway's signing keys (gateway tokens, subject tokens, audit checkpoints), whose private parts the
+ * store keeps sealed under the vault master key. Every gateway signs checkpoints, so every gateway needs the
+ * master key: none, or a bad one, is a ConfigError naming where to put it and how to make one. Keys of a
+ * store written before keys were sealed are sealed now (see SigningKeys#prepare); a key no given master key
+ * opens stops the start. The caller closes the returned ring.
+ */
+export async function signingKeysFor(
+  config: WardenConfig,
+  store: Store,
+  baseDir: string,
+  log: Logger,
+  source = 'config',
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<{ keys: SigningKeys; ring: MasterKeyRing }> {
+  let loaded: MasterKeys;
+  try {
+    loaded = loadMasterKeys({ env, masterKeyFile: config.vault.masterKeyFile, previousKeyFiles: config.vault.previousKeyFiles, baseDir });
+  } catch (err) {
+    if (!(err instanceof VaultError)) throw err;
+    const why =
+      err instanceof MasterKeyMissing
+        ? `no vault master key is configured: set ${MASTER_KEY_ENV} (32 bytes as hex or base64, e.g. from \`openssl rand -base64 32\`) or vault.masterKeyFile; ${DEV_MASTER_KEY_HINT}`
+        : `the vault master key cannot be used: ${err.message}`;
+    const what = 'the gateway signs its tokens and audit checkpoints with keys the store keeps sealed under the vault master key';
+    throw new ConfigError(`invalid config ${source}:\n  - vault: ${what}; ${why}`);
+  }
+  const ring = MasterKeyRing.from(loaded);
+  [loaded.current, ...loaded.previous].forEach((k) => k.fill(0));
+  const ts = config.tokenService;
+  // A retired key stays published until every token it signed has expired, plus the largest skew allowed (300 s).
+  const keys = new SigningKeys(store.keys, ring, ts.algorithm, ts.keyRotationHours * 3600_000, (ts.maxTtlSeconds + 300) * 1000);
+  try {
+    const { sealed, rewrapped } = await keys.prepare();
+    if (sealed.length > 0) log.warn({ kids: sealed, masterKey: ring.current.id }, 'signing keys stored in clear (a store from before keys were sealed) are now sealed under the master key');
+    if (rewrapped.length > 0) log.info({ kids: rewrapped, masterKey: ring.current.id }, 'signing keys re-wrapped under the current master key');
+  } catch (err) {
+    ring.close();
+    if (err instanceof SigningKeyLocked || err instanceof SigningKeyTampered) {
+      throw new ConfigError(`invalid config ${source}:\n  - vault: ${err.message}; give that master key (as current, or as a previous key during a rotation)`);
+    }
+    throw err;
+  }
+  return { keys, ring };
+}
+
 /** The lease manager of a config; undefined when it configures no leases. */
 export function leaseManagerFor(config: WardenConfig, store: Store, log: Logger, audit?: AuditRecorder, signSubject?: SubjectSigner): LeaseManager | undefined {
   if (Object.keys(config.leases).length === 0) return undefined;
@@ -154,18 +204,12 @@ export function leaseManagerFor(config: WardenConfig, store: Store, log: Logger,
  * Signs token-exchange subject tokens with the gateway's keys (published at /.well-known/jwks.json): the
  * task's user as `sub`, its agent as `act`, the task id; short-lived (at most 5 minutes, never past the task).
  */
-export function subjectSigner(keys: SigningKeys, issuer: () => string): SubjectSigner {
+export function subjectSigner(keys: SignerSource, issuer: () => string): SubjectSigner {
   return async (c, audience, expiresAt) => {
     const key = await keys.current();
     const exp = Math.min(Math.floor(expiresAt.getTime() / 1000), Math.floor(Date.now() / 1000) + 300);
-    return new SignJWT({ act: { sub: c.agent }, client_id: c.agent, task: c.task, ...(c.tenant ? { tenant: c.tenant } : {}) })
-      .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'JWT' })
-      .setIssuer(issuer())
-      .setSubject(c.user ?? c.agent)
-      .setAudience(audience)
-      .setIssuedAt()
-      .setExpirationTime(exp)
-      .setJti(randomUUID())
-      .sign(key.key);
+    const iat = Math.floor(Date.now() / 1000);
+    const claims = { iss: issuer(), sub: c.user ?? c.agent, aud: audience, iat, exp, jti: randomUUID(), act: { sub: c.agent }, client_id: c.agent, task: c.task };
+    return signJwt(key, { typ: 'JWT' }, { ...claims, ...(c.tenant ? { tenant: c.tenant } : {}) });
   };
 }

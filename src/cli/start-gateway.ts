@@ -15,7 +15,6 @@ import { checkUserSecrets, forUser } from '../credentials/user-secrets.js';
 import { auditPrincipal, checkGatewayFiles, Confinement, Gateway, gatewayFiles } from '../gateway/index.js';
 import { leaseReferences } from '../credentials/leases/manager.js';
 import { createIdentity, type Principal } from '../identity/index.js';
-import { SigningKeys } from '../identity/signing-keys.js';
 import { isLoopbackHost, splitListen, startIngress } from '../ingress/index.js';
 import { openStore, type Store } from '../store/index.js';
 import { RevocationList } from '../revocation/index.js';
@@ -24,7 +23,9 @@ import type { TaskService } from '../tasks/index.js';
 import type { ApprovalRecord } from '../store/types.js';
 import { startPolicy, type RunningPolicy } from './start-policy.js';
 import { reloadConfig, type ReloadReport } from './reload.js';
-import { approvalServiceFor, callSealerFor, leaseManagerFor, serverFactsOf, startTaskHook, subjectSigner, taskServiceFor } from './services.js';
+import { approvalServiceFor, callSealerFor, leaseManagerFor, serverFactsOf, signingKeysFor, startTaskHook, subjectSigner, taskServiceFor } from './services.js';
+import type { SigningKeys } from '../identity/signing-keys.js';
+import type { MasterKeyRing } from '../credentials/index.js';
 import { VERSION } from './version.js';
 import { reviewOf } from './review.js';
 import { readConsoleSecrets } from '../console/index.js';
@@ -38,6 +39,8 @@ export interface RunningGateway {
   revocations: RevocationList;
   /** Absent when no approvers are configured. */
   approvals: ApprovalService | undefined;
+  /** The signing keys of tokens and checkpoints (tests mint tokens with them). */
+  keys: SigningKeys;
   /** Reads the config file again and applies what can change while running (see reload.ts); needs `source`. */
   reload(): Promise<ReloadReport>;
   close(): Promise<void>;
@@ -109,17 +112,18 @@ export async function startGateway(given: WardenConfig, baseDir: string, log: Lo
   const revocations = new RevocationList({ store: store.revocations, maxStalenessMs: config.revocation.maxStalenessSeconds * 1000, pollMs: config.revocation.pollMs, log });
   await revocations.start();
   let vault: Awaited<ReturnType<typeof openVaultForReferences>>;
+  let ring: MasterKeyRing | undefined;
   try {
     // `${secret:NAME}` references: every one must resolve now, or the gateway does not start.
     vault = await openVaultForReferences(config, store.secrets, { env: process.env, masterKeyFile: config.vault.masterKeyFile, previousKeyFiles: config.vault.previousKeyFiles, baseDir }, source);
     for (const warning of await checkSecretReferences(config, vault, { source })) log.warn(warning);
     const mappingProblems = await checkUserSecrets(Object.fromEntries(Object.entries(config.mcpServers).filter(([, x]) => !x.disabled)), vault);
     if (mappingProblems.length > 0) throw new ConfigError(`invalid config ${source ?? 'config'}:\n${mappingProblems.map((p) => `  - ${p}`).join('\n')}`);
+    // Tokens and checkpoints are signed with keys sealed under the master key: none given, the gateway does not start.
+    const signing = await signingKeysFor(config, store, baseDir, log, source);
+    ring = signing.ring;
+    const keys = signing.keys;
     const instance = `${hostname()}:${process.pid}`;
-    const ts = config.tokenService;
-    // One set of signing keys for gateway tokens and audit checkpoints. A retired key stays published until
-    // every token it signed has expired, plus the largest clock skew the config allows (300 s).
-    const keys = new SigningKeys(store.keys, ts.algorithm, ts.keyRotationHours * 3600_000, (ts.maxTtlSeconds + 300) * 1000);
     const checkpointer = new Checkpointer({ audit: store.audit, keys, log, instance, ...config.audit.checkpoint });
     checkpointer.start();
     // Exports read the audit table as their outbox: a sink that is down loses nothing and never blocks a call.
@@ -245,6 +249,7 @@ export async function startGateway(given: WardenConfig, baseDir: string, log: Lo
       tasks,
       revocations,
       approvals,
+      keys,
       reload: () => {
         if (source === undefined) return Promise.resolve({ ok: false, error: 'no config file to reload' });
         // One reload at a time: a SIGHUP during a reload runs after it, on the file as it is then.
@@ -264,6 +269,7 @@ export async function startGateway(given: WardenConfig, baseDir: string, log: Lo
         await pump?.stop();
         vault?.close();
         sealer?.close();
+        ring?.close();
         await store.close();
       },
     };
@@ -272,6 +278,7 @@ export async function startGateway(given: WardenConfig, baseDir: string, log: Lo
     await revocations.stop();
     vault?.close();
     sealer?.close();
+    ring?.close();
     await store.close();
     throw err;
   }

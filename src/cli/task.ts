@@ -8,13 +8,12 @@ import { AuditRecorder } from '../audit/index.js';
 import type { LoadedConfig } from '../config/index.js';
 import { GatewayTokens } from '../identity/gateway-tokens.js';
 import { AgentIssuers } from '../identity/agent-issuers.js';
-import { SigningKeys } from '../identity/signing-keys.js';
 import { loadGatewayPolicy, loadPolicyFiles, type GatewayPolicy } from '../policy/index.js';
 import type { Store } from '../store/index.js';
 import type { TaskRecord } from '../store/types.js';
 import { createLogger } from '../telemetry/log.js';
 import { withConfiguredStore } from './configured-store.js';
-import { leaseManagerFor, taskServiceFor, taskStartEvent } from './services.js';
+import { leaseManagerFor, signingKeysFor, taskServiceFor, taskStartEvent } from './services.js';
 
 export interface TaskStartOptions {
   config: string;
@@ -95,9 +94,15 @@ export function taskStart(opts: TaskStartOptions): Promise<void> {
       const { task, grant } = await service.start(subject, { purpose: opts.purpose, servers: opts.server ?? [], tools: opts.tool ?? [], ttlSeconds: parseTtl(opts.ttl) });
       const publicUrl = config.publicUrl ?? `http://${config.listen}/mcp`;
       const ts = config.tokenService;
-      const keys = new SigningKeys(store.keys, ts.algorithm, ts.keyRotationHours * 3600_000, (ts.maxTtlSeconds + 300) * 1000);
-      const tokens = new GatewayTokens(ts.issuer ?? new URL(publicUrl).origin, publicUrl, keys, store.tokens, auth.clockSkewSeconds, { homes: new AgentIssuers({ auth, agents: config.agents }) });
-      const { token, record } = await tokens.mint({ agent: task.agent, user: task.user, tenant: task.tenant, chain: [], scopes, task: task.id, parentJti: null, expiresAt: Math.floor(Date.parse(task.expiresAt) / 1000) });
+      const { keys, ring } = await signingKeysFor(config, store, loaded.baseDir, createLogger('error'), loaded.file);
+      let minted;
+      try {
+        const tokens = new GatewayTokens(ts.issuer ?? new URL(publicUrl).origin, publicUrl, keys, store.tokens, auth.clockSkewSeconds, { homes: new AgentIssuers({ auth, agents: config.agents }) });
+        minted = await tokens.mint({ agent: task.agent, user: task.user, tenant: task.tenant, chain: [], scopes, task: task.id, parentJti: null, expiresAt: Math.floor(Date.parse(task.expiresAt) / 1000) });
+      } finally {
+        ring.close();
+      }
+      const { token, record } = minted;
       await new AuditRecorder(store.audit, createLogger('error'), { instance: 'warden-cli' }).record(taskStartEvent(task, grant, [], 'cli', policy.version));
       if (opts.json) {
         process.stdout.write(JSON.stringify({ task, refused: grant.refused, token, tokenId: record.jti }) + '\n');

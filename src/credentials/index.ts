@@ -5,6 +5,7 @@ export type { RotateOptions, RotateResult } from './rotate.js';
 export { Redactor, MIN_REDACTED_LENGTH, type InjectedSecret } from './redactor.js';
 export { describeScope, describeSecret, toIdentity, type SecretListFilter, type SecretRef } from './ref.js';
 export { masterKeyId, parseMasterKey, readMasterKeyFile, checkMasterKey, MASTER_KEY_BYTES } from './master-key.js';
+export { MasterKeyRing } from './key-ring.js';
 export { sealEnvelope, openEnvelope, type Envelope, type EnvelopeBinding, type MasterKey } from './envelope.js';
 export {
   loadMasterKeys,

@@ -216,7 +216,9 @@ export function collisionError(c: Collision): WardenError {
   return new WardenError('name_collision', `The ${what} ${c.key} is ambiguous: ${who}; it is withheld until the operator renames one`, JsonRpcCode.InvalidParams);
 }
 
-export function unknownName(kind: 'tools' | 'prompts', name: string): WardenError {
+export function unknownName(kind: 'tools' | 'prompts', asked: string): WardenError {
+  // The answer echoes the name only as far as any real name could go (tool and prompt names are at most 256).
+  const name = asked.length > 256 ? `${asked.slice(0, 256)}… (${asked.length} characters)` : asked;
   return kind === 'tools'
     ? new WardenError('unknown_tool', `Unknown tool: ${name}`, JsonRpcCode.InvalidParams)
     : new WardenError('unknown_prompt', `Unknown prompt: ${name}`, JsonRpcCode.InvalidParams);

@@ -128,13 +128,14 @@ async function list(ctx: RouteContext, kind: ListKind): Promise<Record<string, u
 
 async function resolveName(ctx: RouteContext, kind: 'tools' | 'prompts', exposed: unknown) {
   if (typeof exposed !== 'string' || exposed.length === 0) throw new WardenError('invalid_params', `"name" is required`, JsonRpcCode.InvalidParams);
+  // The name as asked for, until it resolves: an unknown or refused name is recorded (bounded), so probing shows.
+  ctx.audit.target = exposed;
   const { session } = ctx;
   // Only the upstreams whose prefix the name carries are asked, and only those the caller may reach.
   const owners = session.catalog.possibleOwners(exposed, session.order);
   const open = reachable(ctx, owners);
   if (open.length === 0 && owners.length > 0) {
     // Refused unlisted: the audit names the tool as the client asked for it.
-    ctx.audit.target = exposed;
     if (owners.length === 1) ctx.audit.upstream = owners[0]!;
     throw ctx.authz.unreachable(owners.length === 1 ? owners[0] : undefined);
   }
@@ -340,8 +341,11 @@ export async function route(ctx: RouteContext, req: JsonRpcRequest): Promise<Rec
         }),
       );
       return {};
-    default:
-      throw new WardenError('method_not_found', `Method not found: ${req.method}`, JsonRpcCode.MethodNotFound, 200);
+    default: {
+      // Echoed only as far as any real method name could go: a 3 MB name is not sent back whole.
+      const shown = req.method.length > 128 ? `${req.method.slice(0, 128)}… (${req.method.length} characters)` : req.method;
+      throw new WardenError('method_not_found', `Method not found: ${shown}`, JsonRpcCode.MethodNotFound, 200);
+    }
   }
 }
 

@@ -4,21 +4,27 @@
  * and verification takes it from there: the store, not the token, is what the gateway trusts. The record
  * also keeps the issuer that vouched for the agent, which is the principal's `issuer` (what policies read).
  */
-import { createLocalJWKSet, jwtVerify, SignJWT, type JWK, type JWTVerifyGetKey } from 'jose';
+import { createLocalJWKSet, jwtVerify, type JWK, type JWTVerifyGetKey } from 'jose';
 import { uuidv7 } from '../core/ids.js';
 import type { IssuedTokenRecord, TokenStore } from '../store/types.js';
 import type { LocalTokenVerifier } from './authenticator.js';
 import { invalidToken } from './errors.js';
 import { describeJoseError } from './jose-errors.js';
 import type { Principal } from './principal.js';
-import type { SigningKeys } from './signing-keys.js';
+import { signJwt, type SignerSource } from './signer.js';
 import { AgentIssuers } from './agent-issuers.js';
 
 /**
  * What a new token says; the record the store keeps adds its jti and times. `expiresAt` is in epoch seconds.
  * `agentIssuer` is who vouched for the agent (an exchange's actor token); default: the agent's own issuer.
  */
-export type MintRequest = Omit<IssuedTokenRecord, 'jti' | 'issuedAt' | 'expiresAt' | 'agentIssuer'> & { expiresAt: number; agentIssuer?: string | null };
+export type MintRequest = Omit<IssuedTokenRecord, 'jti' | 'issuedAt' | 'expiresAt' | 'agentIssuer' | 'ancestors'> & { expiresAt: number; agentIssuer?: string | null };
+
+/**
+ * Most exchanges a token may descend through (each adds its parent to the lineage a revocation is checked
+ * against). Delegation depth bounds new agents in a chain; this bounds re-exchanges that add none.
+ */
+export const MAX_TOKEN_ANCESTORS = 32;
 
 export interface GatewayTokensOptions {
   /** Which issuer each agent id belongs to; default: none is bound. */
@@ -41,7 +47,7 @@ export class GatewayTokens implements LocalTokenVerifier {
   constructor(
     readonly issuer: string,
     private readonly audience: string,
-    private readonly keys: SigningKeys,
+    private readonly keys: SignerSource,
     private readonly store: TokenStore,
     private readonly skewSeconds: number,
     opts: GatewayTokensOptions = {},
@@ -53,6 +59,8 @@ export class GatewayTokens implements LocalTokenVerifier {
   async mint(req: MintRequest): Promise<{ token: string; record: IssuedTokenRecord }> {
     const key = await this.keys.current();
     const iat = Math.floor(this.now() / 1000);
+    const ancestors = req.parentJti === null ? [] : [...(await this.lineage(req.parentJti)), req.parentJti];
+    if (ancestors.length > MAX_TOKEN_ANCESTORS) throw invalidToken(`The token descends from more than ${MAX_TOKEN_ANCESTORS} exchanges; start again from the user's own token`);
     const record: IssuedTokenRecord = {
       jti: uuidv7(this.now()),
       user: req.user,
@@ -65,24 +73,23 @@ export class GatewayTokens implements LocalTokenVerifier {
       issuedAt: new Date(iat * 1000).toISOString(),
       expiresAt: new Date(req.expiresAt * 1000).toISOString(),
       agentIssuer: req.agentIssuer ?? this.homes.home(req.agent),
+      ancestors,
     };
     // Recorded before it is handed out: a token the store does not know is never accepted.
     await this.store.record(record);
-    const token = await new SignJWT({
+    const token = await signJwt(key, { typ: 'at+jwt' }, {
+      iss: this.issuer,
+      sub: req.user ?? req.chain.at(-1) ?? req.agent,
+      aud: this.audience,
+      exp: req.expiresAt,
+      iat,
+      jti: record.jti,
       client_id: req.agent,
       scope: req.scopes.join(' '),
       act: actClaim(req.agent, req.chain),
       ...(req.tenant ? { tenant: req.tenant } : {}),
       ...(req.task ? { task: req.task } : {}),
-    })
-      .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'at+jwt' })
-      .setIssuer(this.issuer)
-      .setSubject(req.user ?? req.chain.at(-1) ?? req.agent)
-      .setAudience(this.audience)
-      .setIssuedAt(iat)
-      .setExpirationTime(req.expiresAt)
-      .setJti(record.jti)
-      .sign(key.key);
+    });
     return { token, record };
   }
 
@@ -118,7 +125,25 @@ export class GatewayTokens implements LocalTokenVerifier {
       scopes: record.scopes,
       tokenId: record.jti,
       expiresAt: Math.floor(Date.parse(record.expiresAt) / 1000),
+      tokenAncestors: record.ancestors ?? (record.parentJti === null ? [] : [...(await this.lineage(record.parentJti)), record.parentJti]),
     };
+  }
+
+  /**
+   * The tokens `jti` was derived from, oldest first: its recorded ancestors, or (a token minted before they
+   * were recorded) found by following parent links, bounded. A parent no longer in the store ends the walk.
+   */
+  private async lineage(jti: string): Promise<string[]> {
+    const out: string[] = [];
+    let at: string | null = jti;
+    while (at !== null && out.length <= MAX_TOKEN_ANCESTORS) {
+      const r = await this.store.get(at);
+      if (r === undefined) break;
+      if (r.ancestors !== null) return [...r.ancestors, ...out];
+      if (r.parentJti !== null) out.unshift(r.parentJti);
+      at = r.parentJti;
+    }
+    return out;
   }
 
   /** The published keys; reloaded from the store when a kid is unknown (another replica rotated), at most once a second. */

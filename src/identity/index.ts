@@ -7,3 +7,5 @@ export { GRANT_TOKEN_EXCHANGE, TokenExchange, TokenExchangeError, type ExchangeR
 export { spiffeIdFromSan } from './spiffe.js';
 export { loadJwksFile } from './issuer-verifier.js';
 export { AgentIssuers } from './agent-issuers.js';
+export { isSealed, SigningKeyLocked, SigningKeyTampered } from './sealed-key.js';
+export { LocalSigner, signCompact, signJwt, type Signer, type SignerSource, type SigningAlg } from './signer.js';

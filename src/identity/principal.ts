@@ -22,6 +22,8 @@ export interface Principal {
   tokenId: string | null;
   /** Epoch seconds after which the credential is no longer valid. */
   expiresAt: number | null;
+  /** Gateway tokens only: the jtis of the tokens it was exchanged from, oldest first; revoking one refuses it. */
+  tokenAncestors?: readonly string[];
 }
 
 export const ANONYMOUS: Principal = Object.freeze({

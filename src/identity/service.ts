@@ -5,7 +5,7 @@ import { AgentIssuers } from './agent-issuers.js';
 import { NoAuthenticator, OAuthAuthenticator, type Authenticator } from './authenticator.js';
 import { GatewayTokens } from './gateway-tokens.js';
 import { metadataUrl, protectedResourceMetadata } from './metadata.js';
-import { SigningKeys } from './signing-keys.js';
+import type { SignerSource } from './signer.js';
 import type { Principal } from './principal.js';
 import { TokenExchange, type StartTaskHook } from './token-exchange.js';
 
@@ -18,7 +18,7 @@ export interface Identity {
   metadata: Record<string, unknown> | null;
   requiredScopes: string[];
   exchange?: TokenExchange;
-  keys?: SigningKeys;
+  keys?: SignerSource;
 }
 
 /** `keys` is the gateway's one set of signing keys (shared with audit checkpoints), used when the token service is on. */
@@ -27,7 +27,7 @@ export function createIdentity(
   publicUrl: string,
   baseDir: string,
   store: Store,
-  keys: SigningKeys,
+  keys: SignerSource,
   startTask?: StartTaskHook,
   checkRevoked?: (p: Principal) => void,
 ): Identity {

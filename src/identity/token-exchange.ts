@@ -9,7 +9,7 @@ import type { AgentConfig, TokenServiceConfig } from '../config/schema.js';
 import type { ReplayStore } from '../store/types.js';
 import type { Authenticator } from './authenticator.js';
 import { AuthError } from './errors.js';
-import type { GatewayTokens } from './gateway-tokens.js';
+import { MAX_TOKEN_ANCESTORS, type GatewayTokens } from './gateway-tokens.js';
 import type { Principal } from './principal.js';
 
 export const GRANT_TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
@@ -102,6 +102,10 @@ export class TokenExchange {
     if (actor.method === 'gateway-token') throw fail('invalid_grant', "The actor token must be the agent's own credential, not a gateway token");
     await this.consumeActorAssertion(actor);
 
+    // Each exchange adds its subject to the lineage a revocation is checked against: bounded.
+    if ((subject.tokenAncestors?.length ?? 0) >= MAX_TOKEN_ANCESTORS) {
+      throw fail('invalid_grant', `The subject token descends from ${MAX_TOKEN_ANCESTORS} exchanges already; start again from the user's own token`);
+    }
     const chain = this.delegationChain(subject, actor);
     const tenant = this.tenantFor(subject, actor);
     const scopes = this.narrowScopes(subject, p('scope'));

@@ -121,11 +121,13 @@ export class StreamableHttpEndpoint {
     } catch (err) {
       if (err instanceof BodyAborted) return;
       const meta = { protocolVersion: header(req, 'mcp-protocol-version') ?? null, startedAt, principal };
+      // The record joins the session's trail only when the session is the caller's: a request naming someone
+      // else's session (or none that exists) must not appear in that session's history.
+      const sid = principal === null ? null : this.callersSession(header(req, 'mcp-session-id'), principal);
       if (err instanceof AuthError) {
-        await this.opts.gateway.recordRejected('http', header(req, 'mcp-session-id') ?? null, meta, authFailure(err));
+        await this.opts.gateway.recordRejected('http', null, meta, authFailure(err));
         return this.sendChallenge(res, err);
       }
-      const sid = header(req, 'mcp-session-id') ?? null;
       if (err instanceof LimitRefusal) {
         // A limit refusal's audit record is budgeted: a flood of them must not become a flood of writes.
         if (this.opts.refusals.take(limitKey(principal!), err.error.code)) await this.opts.gateway.recordRejected(err.method, sid, meta, err.error);
@@ -147,6 +149,13 @@ export class StreamableHttpEndpoint {
       'www-authenticate': challenge(err, this.opts.resourceMetadataUrl, this.opts.requiredScopes),
     });
     res.end(body);
+  }
+
+  /** `sid` when it names a session of `principal`'s; else null. */
+  private callersSession(sid: string | undefined, principal: Principal): string | null {
+    if (sid === undefined) return null;
+    const entry = this.opts.sessions.get(sid);
+    return entry !== undefined && entry.owner === principalKey(principal) ? sid : null;
   }
 
   /** The session `sid` if it exists and belongs to `principal`; another principal's session does not exist for it. */

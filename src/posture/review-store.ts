@@ -3,6 +3,7 @@
  * secrets (present, fresh) for the references upstreams make, the audit chain, and the agents' activity
  * (unused, unregistered, revoked but still registered, granted tools never called).
  */
+import { isSealed } from '../identity/index.js';
 import type { WardenConfig } from '../config/index.js';
 import type { SecretMetadata } from '../credentials/index.js';
 import type { Store } from '../store/index.js';
@@ -99,7 +100,7 @@ export async function storeChecks(
     );
   }
   const keys = await store.keys.list(now.toISOString());
-  const clear = keys.filter((k) => typeof (k.privateJwk as { d?: unknown } | undefined)?.d === 'string');
+  const clear = keys.filter((k) => !isSealed(k.privateKey));
   if (clear.length > 0)
     out.push(
       reviewFinding(

@@ -58,7 +58,7 @@ const key = (kind: RevocationKind, value: string): string => `${kind}\u0000${val
 /** The error a revoked principal gets: names what was revoked, never a token (nor, for a token, its id). */
 export function revokedError(r: RevocationRecord, viaChain = false): WardenError {
   const what =
-    r.kind === 'token' ? 'this token' : r.kind === 'task' ? `task ${r.value}` : `${r.kind} "${r.value}"${viaChain ? ' in the delegation chain' : ''}`;
+    r.kind === 'token' ? (viaChain ? 'a token this one was exchanged from' : 'this token') : r.kind === 'task' ? `task ${r.value}` : `${r.kind} "${r.value}"${viaChain ? ' in the delegation chain' : ''}`;
   const data = { kind: r.kind, ...(r.kind === 'token' ? {} : { subject: r.value }), revokedAt: r.revokedAt };
   return new WardenError('revoked', `Access revoked: ${what} has been revoked`, JsonRpcCode.Unauthorized, 403, data);
 }
@@ -128,6 +128,11 @@ export class RevocationList {
     if (direct) throw revokedError(direct);
     for (const agent of p.chain) {
       const r = hit('agent', agent);
+      if (r) throw revokedError(r, true);
+    }
+    // A revoked token cuts off every token exchanged from it, however many exchanges down (the cascade).
+    for (const jti of p.tokenAncestors ?? []) {
+      const r = hit('token', jti);
       if (r) throw revokedError(r, true);
     }
   }

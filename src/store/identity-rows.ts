@@ -42,7 +42,7 @@ export function keyToRow(k: SigningKeyRecord): KeyRow {
     kid: k.kid,
     alg: k.alg,
     public_jwk: JSON.stringify(k.publicJwk),
-    private_jwk: JSON.stringify(k.privateJwk),
+    private_jwk: k.privateKey,
     created_at: k.createdAt,
     retire_at: k.retireAt,
     expire_at: k.expireAt,
@@ -54,7 +54,7 @@ export function keyFromRow(r: KeyRow): SigningKeyRecord {
     kid: r.kid,
     alg: r.alg,
     publicJwk: JSON.parse(r.public_jwk) as Record<string, unknown>,
-    privateJwk: JSON.parse(r.private_jwk) as Record<string, unknown>,
+    privateKey: r.private_jwk,
     createdAt: r.created_at,
     retireAt: r.retire_at,
     expireAt: r.expire_at,
@@ -73,6 +73,7 @@ export const TOKEN_COLUMNS = [
   'issued_at',
   'expires_at',
   'agent_issuer',
+  'ancestors',
 ] as const;
 export type TokenRow = Record<(typeof TOKEN_COLUMNS)[number], string | null>;
 
@@ -91,6 +92,7 @@ export function tokenToRow(t: IssuedTokenRecord): TokenRow {
     issued_at: t.issuedAt,
     expires_at: t.expiresAt,
     agent_issuer: t.agentIssuer,
+    ancestors: t.ancestors === null ? null : JSON.stringify(t.ancestors),
   };
 }
 
@@ -107,5 +109,6 @@ export function tokenFromRow(r: TokenRow): IssuedTokenRecord {
     issuedAt: r.issued_at as string,
     expiresAt: r.expires_at as string,
     agentIssuer: r.agent_issuer,
+    ancestors: r.ancestors === null || r.ancestors === undefined ? null : parseJsonArray(r.ancestors),
   };
 }

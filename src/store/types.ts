@@ -95,7 +95,11 @@ export interface SigningKeyRecord {
   kid: string;
   alg: string;
   publicJwk: Record<string, unknown>;
-  privateJwk: Record<string, unknown>;
+  /**
+   * The private key sealed under the vault master key (`wk1.<masterKeyId>....`, see identity/sealed-key.ts).
+   * A store written before keys were sealed holds a clear JWK's JSON here until the gateway seals it at start.
+   */
+  privateKey: string;
   /** ISO-8601 times: created, last moment it signs, last moment it is published (after its last token expired). */
   createdAt: string;
   retireAt: string;
@@ -108,6 +112,8 @@ export interface KeyStore {
   insert(key: SigningKeyRecord): Promise<void>;
   /** Deletes keys whose expireAt is at or before `now`; returns how many. */
   prune(now: string): Promise<number>;
+  /** Replaces the private key of `kid` if it is still `expected` (compare-and-set); true if it was replaced. */
+  replacePrivate(kid: string, expected: string, next: string): Promise<boolean>;
 }
 
 /** Single-use markers (for example the jti of an actor assertion), so a replay is refused on every replica. */
@@ -138,6 +144,11 @@ export interface IssuedTokenRecord {
    * spiffe://<trustDomain>); null for tokens minted before it was recorded. See src/config/agent-issuers.ts.
    */
   agentIssuer: string | null;
+  /**
+   * The gateway tokens it was derived from by exchange, oldest first (its parent last): revoking any of them
+   * refuses it. Null for tokens minted before it was recorded (then read by following parentJti).
+   */
+  ancestors: string[] | null;
 }
 
 export interface TokenStore {

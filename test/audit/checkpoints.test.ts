@@ -7,6 +7,7 @@ import { SigningKeys } from '../../src/identity/signing-keys.js';
 import { openStore, type Store } from '../../src/store/index.js';
 import type { Logger } from '../../src/telemetry/log.js';
 import { makeEvent } from '../store/store-suite.js';
+import { testKeyRing } from '../helpers/vault.js';
 
 /** A logger that keeps what was logged at error level. */
 function recordingLogger(): { log: Logger; errors: unknown[] } {
@@ -30,7 +31,7 @@ describe('audit checkpoints', () => {
     const store = await fresh();
     let now = Date.parse('2026-03-01T00:00:00.000Z');
     const clock = { now: () => now, advance: (ms: number) => (now += ms) };
-    const keys = new SigningKeys(store.keys, alg, 24 * 3600_000, 3600_000, clock.now);
+    const keys = new SigningKeys(store.keys, testKeyRing(), alg, 24 * 3600_000, 3600_000, clock.now);
     const { log, errors } = recordingLogger();
     const cp = new Checkpointer({ audit: store.audit, keys, log, instance: 'gw-1', everyEvents: 10, everySeconds: 60, now: clock.now });
     const audit = withCheckpoints(store.audit, cp);

@@ -14,6 +14,7 @@ import { AuditRecorder, type AuditDraft } from '../../src/audit/recorder.js';
 import { SigningKeys } from '../../src/identity/signing-keys.js';
 import { openStore, type Store } from '../../src/store/index.js';
 import { silentLogger } from '../../src/telemetry/log.js';
+import { testKeyRing } from '../helpers/vault.js';
 
 export type Row = Record<string, unknown>;
 
@@ -114,7 +115,7 @@ export function draft(i: number): AuditDraft {
 }
 
 export function signingKeys(store: Store): SigningKeys {
-  return new SigningKeys(store.keys, 'ES256', 24 * 3600_000, 3600_000);
+  return new SigningKeys(store.keys, testKeyRing(), 'ES256', 24 * 3600_000, 3600_000);
 }
 
 /** A recorder whose committed batches feed a checkpointer, as the gateway wires them. */

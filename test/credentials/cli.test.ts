@@ -58,7 +58,7 @@ describe('warden secret (the binary)', () => {
   before(() => {
     assertBuilt();
     cwd = tmp.dir;
-    writeConfig(cwd, { store: 'warden.db', mcpServers: {} });
+    writeConfig(cwd, { store: 'warden.db', vault: {}, mcpServers: {} }); // the key comes from WARDEN_MASTER_KEY
   });
   after(() => {
     // The last word: no command printed any value, in any encoding.
@@ -152,7 +152,7 @@ describe('warden secret (the binary)', () => {
     for (let i = 0; i < 5; i++) assert.equal((await warden(['set', `s${i}`], { cwd: c, input: secretValue(`rot${i}`) })).code, 0);
     const r = await warden(['rotate-master', '--new-key-file', 'new.key', '--batch-size', '2'], { cwd: c });
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, new RegExp(`5 data keys re-wrapped; every secret is now wrapped by master key ${masterKeyId(newKey)}`));
+    assert.match(r.stdout, new RegExp(`5 data keys and 0 signing keys re-wrapped; every secret and signing key is now wrapped by master key ${masterKeyId(newKey)}`));
     assert.match(r.stderr, /re-wrapped 2 data keys so far\n.*re-wrapped 4/s);
     assert.equal((await warden(['list'], { cwd: c })).stdout.split(masterKeyId(newKey)).length, 6);
     const old = await warden(['set', 's0'], { cwd: c, input: 'x' });
@@ -172,7 +172,7 @@ describe('warden secret (the binary)', () => {
     assert.equal((await warden(['set', 's9'], { cwd: c, input: secretValue('mid') })).code, 0, 'writes work before the rotation');
     const again = await warden(['rotate-master', '--new-key-file', 'next.key'], { cwd: c });
     assert.equal(again.code, 0, again.stderr);
-    assert.match(again.stdout, new RegExp(`6 data keys re-wrapped; every secret is now wrapped by master key ${masterKeyId(next)}`));
+    assert.match(again.stdout, new RegExp(`6 data keys and 0 signing keys re-wrapped; every secret and signing key is now wrapped by master key ${masterKeyId(next)}`));
   });
 
   const pgUrl = process.env.WARDEN_TEST_DATABASE_URL;
@@ -181,7 +181,7 @@ describe('warden secret (the binary)', () => {
     const u = new URL(pgUrl!);
     u.searchParams.set('schema', schema);
     const ptmp = tempDir('warden-secret-pg-');
-    writeConfig(ptmp.dir, { store: u.href, mcpServers: {} });
+    writeConfig(ptmp.dir, { store: u.href, vault: {}, mcpServers: {} });
     try {
       const value = secretValue('pg');
       assert.equal((await warden(['set', 'db/password', '--env', 'prod'], { cwd: ptmp.dir, input: value, env: keyEnv })).code, 0);

@@ -206,7 +206,7 @@ describe('the gateway refuses to start', { skip: process.env.WARDEN_MASTER_KEY !
 
   test('without a master key, or with a wrong one', async () => {
     const one = { api: { ...servers.api, env: { TOKEN: '${secret:present}' } } };
-    await rejects(startTestGateway(one, { store: dbFile() }), /mcpServers\.api\.env\.TOKEN: references secret present, but no vault master key is available/);
+    await rejects(startTestGateway(one, { store: dbFile(), vault: {} }), /mcpServers\.api\.env\.TOKEN: references secret present, but no vault master key is available/);
     const wrong = join(dir, 'other.key');
     writeFileSync(wrong, randomBytes(32).toString('hex'));
     await rejects(startTestGateway(one, { store: dbFile(), vault: { masterKeyFile: wrong } }), /mcpServers\.api reference secrets, but the vault cannot be opened: wrong master key/);

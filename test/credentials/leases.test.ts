@@ -12,7 +12,6 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { GatewayTokens } from '../../src/identity/gateway-tokens.js';
-import { SigningKeys } from '../../src/identity/signing-keys.js';
 import { BearerSession, startAuthGateway, type AuthGateway } from '../helpers/auth.js';
 import { createTestIssuer, type TestIssuer } from '../helpers/idp.js';
 import { runWarden, writeConfig } from '../helpers/e2e.js';
@@ -58,7 +57,7 @@ describe('PostgreSQL dynamic roles per task', { skip: DB ? false : 'WARDEN_TEST_
       leases: { analytics: { provider: 'postgres', adminUrlEnv: 'WARDEN_TEST_DATABASE_URL', grants: [`USAGE ON SCHEMA ${SCHEMA}`, `SELECT ON ALL TABLES IN SCHEMA ${SCHEMA}`] } },
     };
     gw = await startAuthGateway(servers, extra);
-    tokens = new GatewayTokens(new URL(gw.publicUrl).origin, gw.publicUrl, new SigningKeys(gw.store.keys, 'ES256', 3600_000, 3600_000), gw.store.tokens, 60);
+    tokens = new GatewayTokens(new URL(gw.publicUrl).origin, gw.publicUrl, gw.keys, gw.store.tokens, 60);
   });
 
   after(async () => {

@@ -141,6 +141,7 @@ describe('warden serve: the real binary in front of everything, filesystem and m
     const refused = toolCalls.find((e) => e.outcome !== 'ok');
     assert.ok(refused, 'the refused unknown tool is recorded');
     assert.equal(refused.errorCode, 'unknown_tool');
+    assert.equal(refused.target, 'nosuch__tool', 'the name asked for is recorded, so probing shows');
 
     assert.ok(!r.stdout.includes(secret), 'the audit log must not contain argument values');
     assert.ok(!r.stdout.includes('warden-e2e'), 'the audit log must not contain argument values');
@@ -161,7 +162,7 @@ describe('warden serve: the real binary in front of everything, filesystem and m
     assert.deepEqual(times, [...times].sort(), 'oldest first, in time order');
     assert.ok(lines.some((l) => /tools\/call\s+anonymous\s+-\s+files\/write_file\s+ok\s/.test(l)), r.stdout);
     assert.ok(lines.some((l) => /tools\/call\s+anonymous\s+-\s+everything\/echo\s+ok\s/.test(l)), r.stdout);
-    assert.ok(lines.some((l) => /tools\/call\s+anonymous\s+-\s+-\s+error\(unknown_tool\)/.test(l)), r.stdout);
+    assert.ok(lines.some((l) => /tools\/call\s+anonymous\s+-\s+nosuch__tool\s+error\(unknown_tool\)/.test(l)), r.stdout);
     assert.ok(!r.stdout.includes(secret));
 
     const limited = await runWarden(['audit', 'tail', '--config', configFile, '-n', '2']);

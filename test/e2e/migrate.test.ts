@@ -91,6 +91,7 @@ describe('scan, migrate, and the client reaches its tools through the gateway', 
       store: 'warden.db',
       log: { level: 'error' },
       policy: { files: [ALLOW_ALL_POLICY] },
+      vault: {}, // the master key comes from WARDEN_MASTER_KEY
       mcpServers: {},
     });
     original = {

@@ -19,7 +19,7 @@ import { startGateway } from '../../src/cli/start-gateway.js';
 import { ConfigError, validateConfig } from '../../src/config/index.js';
 import { createLogger } from '../../src/telemetry/log.js';
 import { auditAfter, lastAuditId, quiet, recorded as recordedLines } from '../helpers/auth.js';
-import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { startTestGateway, withMasterKey, type TestGateway } from '../helpers/gateway.js';
 import { filesystemStdio, memoryStdio, recorded } from '../helpers/servers.js';
 
 const text = (r: unknown): string => ((r as CallToolResult).content ?? []).map((c) => (c.type === 'text' ? c.text : '')).join('\n');
@@ -173,7 +173,7 @@ permit (principal, action == Action::"use_root", resource) when { resource.uri l
     });
 
     const startWith = async (mcpServers: Record<string, unknown>, extra: Record<string, unknown> = {}) => {
-      const config = validateConfig({ listen: '127.0.0.1:0', store: join(base, `store-${Math.random().toString(36).slice(2)}.db`), auth: { mode: 'none' }, policy: { files: ['policies'] }, mcpServers, ...extra }, configFile);
+      const config = validateConfig({ listen: '127.0.0.1:0', store: join(base, `store-${Math.random().toString(36).slice(2)}.db`), auth: { mode: 'none' }, policy: { files: ['policies'] }, mcpServers, ...withMasterKey(base, extra) }, configFile);
       const running = await startGateway(config, dir, createLogger('silent'), configFile);
       await running.close();
     };

@@ -33,7 +33,7 @@ export function tempDir(prefix = 'warden-e2e-'): { dir: string; remove: () => vo
 
 /**
  * Writes a config file: an object becomes YAML (or JSON for *.json), a string is written as is. An object
- * with approvers and no `vault` gets a master key file next to it (withMasterKey).
+ * without `vault` gets a master key file next to it (withMasterKey).
  */
 export function writeConfig(dir: string, config: Record<string, unknown> | string, name = 'warden.yaml'): string {
   const file = join(dir, name);

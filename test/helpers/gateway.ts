@@ -1,7 +1,7 @@
 /** Starts a real gateway in-process for a test: temp SQLite store, loopback port, logs captured for assertions. */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,14 +21,14 @@ export interface TestGateway extends RunningGateway {
 export const ALLOW_ALL_POLICY = fileURLToPath(new URL('../fixtures/policies/allow-all.cedar', import.meta.url));
 
 /**
- * With approvers the gateway needs a vault master key (it keeps each held call for them, encrypted): a test
- * that brings approvers but no `vault` gets a fresh key file in its directory.
+ * Every gateway needs a vault master key (its signing keys are sealed under it, as are held calls): a test
+ * config without `vault` gets a fresh key file in its directory.
  */
 export function withMasterKey(dir: string, extra: Record<string, unknown>): Record<string, unknown> {
-  const approvers = (extra.approvals as { approvers?: unknown[] } | undefined)?.approvers ?? [];
-  if (approvers.length === 0 || extra.vault !== undefined || process.env.WARDEN_MASTER_KEY) return extra;
+  if (extra.vault !== undefined || process.env.WARDEN_MASTER_KEY) return extra;
+  // One key per directory: configs written next to each other (a gateway's, a CLI's) share its store.
   const file = join(dir, 'master.key');
-  writeFileSync(file, randomBytes(32).toString('base64'), { mode: 0o600 });
+  if (!existsSync(file)) writeFileSync(file, randomBytes(32).toString('base64'), { mode: 0o600 });
   return { ...extra, vault: { masterKeyFile: file } };
 }
 

@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Vault } from '../../src/credentials/index.js';
+import { MasterKeyRing, Vault } from '../../src/credentials/index.js';
 import { openStore } from '../../src/store/index.js';
 
 export interface SeededVault {
@@ -25,4 +25,9 @@ export async function seedVault(dir: string, secrets: Record<string, string>): P
   vault.close();
   await store.close();
   return { store: file, keyFile, key };
+}
+
+/** A master key ring with one fresh random key: what signing keys are sealed under in unit tests. */
+export function testKeyRing(): MasterKeyRing {
+  return MasterKeyRing.from({ current: randomBytes(32), previous: [] });
 }

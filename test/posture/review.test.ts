@@ -101,7 +101,7 @@ describe('warden review', () => {
         kid: 'old-key',
         alg: 'ES256',
         publicJwk: await exportJWK(publicKey),
-        privateJwk: await exportJWK(privateKey),
+        privateKey: JSON.stringify(await exportJWK(privateKey)),
         createdAt: ago(120).toISOString(),
         retireAt: ago(90).toISOString(),
         expireAt: new Date(Date.now() + DAY).toISOString(),

@@ -124,6 +124,10 @@ describe('RevocationList', () => {
     assert.equal(code(() => list.check(principal({ tokenId: 'task-9', task: null }))), undefined);
     // Nulls (no user, no token id, no task) never match.
     assert.equal(code(() => list.check(principal({ user: null, tokenId: null, task: null }))), undefined);
+    // A token exchanged (however far down) from a revoked token is refused; an ancestor revoked as a task is not a token.
+    assert.equal(code(() => list.check(principal({ tokenAncestors: ['jti-0', 'jti-9', 'jti-5'] }))), 'revoked');
+    assert.match(errorOf(() => list.check(principal({ tokenAncestors: ['jti-9'] }))).message, /a token this one was exchanged from has been revoked/);
+    assert.equal(code(() => list.check(principal({ tokenAncestors: ['jti-0', 'task-9'] }))), undefined);
   });
 
   test('the error names what was revoked, never a token id; JSON-RPC -32007', async () => {

@@ -18,7 +18,6 @@ import pg from 'pg';
 import { stringify } from 'yaml';
 import { uuidv7 } from '../../src/core/ids.js';
 import { GatewayTokens } from '../../src/identity/gateway-tokens.js';
-import { SigningKeys } from '../../src/identity/signing-keys.js';
 import { revoke, type RevokeDeps } from '../../src/revocation/index.js';
 import { BearerSession, startAuthGateway, type AuthGateway } from '../helpers/auth.js';
 import { createTestIssuer, type TestIssuer } from '../helpers/idp.js';
@@ -61,6 +60,8 @@ if (baseUrl === undefined || baseUrl === '') {
         auth: { issuers: [{ issuer: idp.issuer, jwksFile: idp.jwksFile }] },
         revocation: { maxStalenessSeconds: 1, pollMs: 200 },
         log: { level: 'error' },
+        // Replicas of one store share its master key (the signing keys are sealed under it).
+        vault: { masterKeyFile: join(dir, 'master.key') },
       });
     const mintOnB = (agent: string, task: string | null = null) =>
       tokensB.mint({ agent, user: 'alice', tenant: null, chain: [], scopes: [], task, parentJti: null, expiresAt: Math.floor(Date.now() / 1000) + 600 });
@@ -77,9 +78,10 @@ if (baseUrl === undefined || baseUrl === '') {
       await admin.query(`CREATE ROLE "${roleB}" LOGIN SUPERUSER`);
       dir = mkdtempSync(join(tmpdir(), 'warden-replicas-'));
       idp = await createTestIssuer(dir);
+      writeFileSync(join(dir, 'master.key'), randomBytes(32).toString('base64'), { mode: 0o600 });
       A = await replica(urlFor(`${schema}_a`)); // migrates the schema first
       B = await replica(urlFor(`${schema}_b`, roleB));
-      tokensB = new GatewayTokens(new URL(B.publicUrl).origin, B.publicUrl, new SigningKeys(B.store.keys, 'ES256', 3600_000, 3600_000), B.store.tokens, 60);
+      tokensB = new GatewayTokens(new URL(B.publicUrl).origin, B.publicUrl, B.keys, B.store.tokens, 60);
       cliConfig = join(dir, 'cli.yaml');
       writeFileSync(cliConfig, stringify({ store: urlFor(`${schema}_cli`), mcpServers: {} }));
       // Replica A's side of `warden revoke`, in-process: the same code the CLI runs.

@@ -12,7 +12,6 @@ import { after, before, describe, test } from 'node:test';
 import { stringify } from 'yaml';
 import { uuidv7 } from '../../src/core/ids.js';
 import { GatewayTokens } from '../../src/identity/gateway-tokens.js';
-import { SigningKeys } from '../../src/identity/signing-keys.js';
 import { BearerSession, startAuthGateway, type AuthGateway } from '../helpers/auth.js';
 import { createTestIssuer, type TestIssuer } from '../helpers/idp.js';
 import { tsFixtureStdio } from '../helpers/servers.js';
@@ -36,7 +35,7 @@ describe('revocation on SQLite with the CLI in another process', () => {
     dir = mkdtempSync(join(tmpdir(), 'warden-revoke-'));
     idp = await createTestIssuer(dir);
     gw = await startAuthGateway({ rec: tsFixtureStdio('recording-upstream.ts') }, { auth: { issuers: [{ issuer: idp.issuer, jwksFile: idp.jwksFile }] }, log: { level: 'error' } });
-    tokens = new GatewayTokens(new URL(gw.publicUrl).origin, gw.publicUrl, new SigningKeys(gw.store.keys, 'ES256', 3600_000, 3600_000), gw.store.tokens, 60);
+    tokens = new GatewayTokens(new URL(gw.publicUrl).origin, gw.publicUrl, gw.keys, gw.store.tokens, 60);
     config = join(dir, 'cli.yaml');
     writeFileSync(config, stringify({ store: join(gw.dir, 'warden.db'), mcpServers: {} }));
   });
@@ -108,6 +107,7 @@ describe('revocation on SQLite with the CLI in another process', () => {
     const cli = await warden(['revoke', 'token', one.record.jti, '-c', config]);
     const committed = performance.now();
     assert.equal(cli.code, 0, cli.stderr);
+    assert.match(cli.stdout, /every token exchanged from it \(however many exchanges down\) is refused too/);
     const refused = await firstRefusal(s1, committed);
     assert.equal(refused.reason, 'revoked');
     assert.ok(refused.afterMs < 1000, `refused ${refused.afterMs.toFixed(0)} ms after the CLI returned`);

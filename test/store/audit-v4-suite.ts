@@ -15,6 +15,7 @@ import { SigningKeys } from '../../src/identity/signing-keys.js';
 import { StoreError, type Store } from '../../src/store/index.js';
 import { silentLogger } from '../../src/telemetry/log.js';
 import { unchain } from './chain-suite.js';
+import { testKeyRing } from '../helpers/vault.js';
 
 export type RawRow = Record<string, string | number | null>;
 
@@ -134,7 +135,7 @@ export function runAuditV4Suite(name: string, open: () => Promise<Store>, hooks:
 
     test('prune deletes through a checkpoint; verify anchors there; the chain goes on', async () => {
       const s = await track(hooks.openFresh());
-      const keys = new SigningKeys(s.keys, 'ES256', 24 * 3600_000, 3600_000);
+      const keys = new SigningKeys(s.keys, testKeyRing(), 'ES256', 24 * 3600_000, 3600_000);
       const cp = new Checkpointer({ audit: s.audit, keys, log: silentLogger(), instance: 'prune-test', everyEvents: 1_000_000, everySeconds: 3600 });
       for (let i = 0; i < 10; i++) {
         await s.audit.append(Array.from({ length: 10 }, (_, k) => makeEvent({ task: `t${(i + k) % 3}`, leaseIds: k % 2 ? ['l'] : [] })));

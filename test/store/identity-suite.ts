@@ -29,7 +29,7 @@ function makeKey(kid: string, createdDay: number, expireDay: number): SigningKey
     kid,
     alg: 'ES256',
     publicJwk: { kty: 'EC', crv: 'P-256', x: `x-${kid}`, y: 'y', kid },
-    privateJwk: { kty: 'EC', crv: 'P-256', x: `x-${kid}`, y: 'y', d: 'secret-d', kid },
+    privateKey: `wk1.0123456789abcdef.sealed-${kid}`,
     createdAt: day(createdDay),
     retireAt: day(createdDay + 1),
     expireAt: day(expireDay),
@@ -122,6 +122,17 @@ export function runIdentitySuite(
       await assert.rejects(s.keys.insert({ ...k2!, expireAt: '2100-01-01T00:00:00Z' }), RangeError);
     });
 
+    test('signing keys: the private key is replaced only by compare-and-set', async () => {
+      const s = await openTracked();
+      const k = makeKey(`k-${randomUUID()}`, 2, 60);
+      await s.keys.insert(k);
+      assert.equal(await s.keys.replacePrivate(k.kid, 'not what is stored', 'wk1.x.y'), false);
+      assert.equal(await s.keys.replacePrivate(k.kid, k.privateKey, 'wk1.next'), true);
+      // A second replica that read the old value loses: the row already changed.
+      assert.equal(await s.keys.replacePrivate(k.kid, k.privateKey, 'wk1.other'), false);
+      assert.equal((await s.keys.list(day(5))).find((x) => x.kid === k.kid)?.privateKey, 'wk1.next');
+    });
+
     test('replay: the first claim wins, later ones lose until the marker expires', async () => {
       const s = await openTracked();
       const key = `jti-${randomUUID()}`;
@@ -178,6 +189,7 @@ export function runIdentitySuite(
         issuedAt: '2026-01-02T03:04:05.678Z',
         expiresAt: '2026-01-02T03:09:05.678Z',
         agentIssuer: 'spiffe://acme',
+        ancestors: [`t-${randomUUID()}`, `t-${randomUUID()}`],
       };
       const sparse: IssuedTokenRecord = {
         ...full,
@@ -189,6 +201,7 @@ export function runIdentitySuite(
         task: null,
         parentJti: null,
         agentIssuer: null,
+        ancestors: null,
       };
       await s.tokens.record(full);
       await s.tokens.record(sparse);

@@ -13,7 +13,6 @@ import { after, before, describe, test } from 'node:test';
 import { taskServiceFor } from '../../src/cli/services.js';
 import { validateConfig } from '../../src/config/index.js';
 import { GatewayTokens } from '../../src/identity/gateway-tokens.js';
-import { SigningKeys } from '../../src/identity/signing-keys.js';
 import type { TaskService } from '../../src/tasks/index.js';
 import { bearer, BearerSession, exchangeForm, initializeBody, post, startAuthGateway, tokenRequest, type AuthGateway } from '../helpers/auth.js';
 import { createTestIssuer, type TestIssuer } from '../helpers/idp.js';
@@ -51,7 +50,7 @@ describe('tasks', () => {
     gw = await startAuthGateway(servers, extra);
     const config = validateConfig({ listen: '127.0.0.1:0', auth: extra.auth, policy: extra.policy, agents: extra.agents, mcpServers: servers }, 'test');
     tasks = taskServiceFor(config, gw.store.tasks, gw.policy.current);
-    tokens = new GatewayTokens(new URL(gw.publicUrl).origin, gw.publicUrl, new SigningKeys(gw.store.keys, 'ES256', 3600_000, 3600_000), gw.store.tokens, 60);
+    tokens = new GatewayTokens(new URL(gw.publicUrl).origin, gw.publicUrl, gw.keys, gw.store.tokens, 60);
   });
 
   after(async () => {

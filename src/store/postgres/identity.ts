@@ -31,6 +31,10 @@ const KEYS_INSERT = {
   name: 'warden_keys_insert_v2',
   text: `INSERT INTO warden_signing_keys (${KEY_COLUMNS.join(', ')}) VALUES (${params(KEY_COLUMNS.length)})`,
 };
+const KEYS_REPLACE = {
+  name: 'warden_keys_replace_v17',
+  text: 'UPDATE warden_signing_keys SET private_jwk = $1 WHERE kid = $2 AND private_jwk = $3 RETURNING kid',
+};
 const KEYS_PRUNE = { name: 'warden_keys_prune_v2', text: countingDelete('warden_signing_keys', 'expire_at') };
 
 // A new key inserts. An existing key is taken over only if its marker has expired; otherwise nothing is
@@ -46,11 +50,11 @@ const REPLAY_CLAIM = {
 const REPLAY_PRUNE = { name: 'warden_replay_prune_v2', text: countingDelete('warden_replay_markers', 'expires_at') };
 
 const TOKENS_RECORD = {
-  name: 'warden_tokens_record_v16',
+  name: 'warden_tokens_record_v17',
   text: `INSERT INTO warden_issued_tokens (${TOKEN_COLUMNS.join(', ')}) VALUES (${params(TOKEN_COLUMNS.length)})`,
 };
 const TOKENS_GET = {
-  name: 'warden_tokens_get_v16',
+  name: 'warden_tokens_get_v17',
   text: `SELECT ${TOKEN_COLUMNS.join(', ')} FROM warden_issued_tokens WHERE jti = $1`,
 };
 
@@ -71,6 +75,10 @@ export class PostgresKeyStore implements KeyStore {
   async prune(now: string): Promise<number> {
     checkIso(now, 'now');
     return (await this.run<{ n: number }>('signing key prune', KEYS_PRUNE, [now]))[0]!.n;
+  }
+
+  async replacePrivate(kid: string, expected: string, next: string): Promise<boolean> {
+    return (await this.run('signing key replace', KEYS_REPLACE, [next, kid, expected])).length === 1;
   }
 }
 

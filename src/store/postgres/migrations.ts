@@ -164,4 +164,13 @@ export const postgresMigrations: readonly PostgresMigration[] = [
       ALTER TABLE warden_issued_tokens ADD COLUMN agent_issuer text;
     `,
   },
+  {
+    version: 17,
+    name: 'the tokens a gateway token was derived from',
+    // ancestors: JSON array of the jtis of the tokens it was exchanged from, oldest first, so revoking any of
+    // them refuses it (the revocation cascades). Null on rows written before: read by following parent_jti.
+    sql: `
+      ALTER TABLE warden_issued_tokens ADD COLUMN ancestors text;
+    `,
+  },
 ];

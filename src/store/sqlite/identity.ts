@@ -38,8 +38,10 @@ export class SqliteKeyStore implements KeyStore {
   private readonly listStmt;
   private readonly insertStmt;
   private readonly pruneStmt;
+  private readonly replaceStmt;
 
   constructor(db: Database.Database, private readonly ensureOpen: () => void) {
+    this.replaceStmt = lazy(() => db.prepare<[string, string, string]>('UPDATE warden_signing_keys SET private_jwk = ? WHERE kid = ? AND private_jwk = ?'));
     this.listStmt = lazy(() =>
       db.prepare<[string], KeyRow>(
         `SELECT ${KEY_COLUMNS.join(', ')} FROM warden_signing_keys WHERE expire_at > ? ORDER BY created_at DESC, kid DESC`,
@@ -64,6 +66,10 @@ export class SqliteKeyStore implements KeyStore {
   async prune(now: string): Promise<number> {
     checkIso(now, 'now');
     return guard(this.ensureOpen, 'signing key prune', () => this.pruneStmt().run(now).changes);
+  }
+
+  async replacePrivate(kid: string, expected: string, next: string): Promise<boolean> {
+    return guard(this.ensureOpen, 'signing key replace', () => this.replaceStmt().run(next, kid, expected).changes === 1);
   }
 }
 

@@ -39,6 +39,9 @@ export async function openSqliteStore(file: string, opts: SqliteStoreOptions = {
     db.pragma('synchronous = NORMAL');
     db.pragma('busy_timeout = 5000');
     db.pragma('foreign_keys = ON');
+    // Deleted and overwritten rows are zeroed, not left in free pages: a signing key sealed at start (a store
+    // from before keys were sealed) leaves no clear copy in the file for a backup to carry.
+    db.pragma('secure_delete = ON');
     db.exec(`CREATE TABLE IF NOT EXISTS warden_schema_migrations (
       version    INTEGER PRIMARY KEY,
       name       TEXT NOT NULL,
