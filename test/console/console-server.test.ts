@@ -17,7 +17,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { startGateway } from '../../src/cli/start-gateway.js';
 import { loadConfig, validateConfig } from '../../src/config/index.js';
-import { startTestGateway } from '../helpers/gateway.js';
+import { startTestGateway, withMasterKey } from '../helpers/gateway.js';
 import { roleOf } from '../../src/console/index.js';
 import { createLogger } from '../../src/telemetry/log.js';
 import { uuidv7 } from '../../src/core/ids.js';
@@ -203,7 +203,7 @@ test('malformed requests: unknown page 404, wrong method 405, oversized form 413
 
 test('a config reload that takes a person out of console.roles refuses their next request', async () => {
   const file = join(tmp.dir, 'warden.yaml');
-  const base = { listen: '127.0.0.1:0', store: join(tmp.dir, 'reload.db'), auth: { mode: 'none' }, policy: { files: [POLICY] }, mcpServers: {}, log: { level: 'error' } };
+  const base = withMasterKey(tmp.dir, { listen: '127.0.0.1:0', store: join(tmp.dir, 'reload.db'), auth: { mode: 'none' }, policy: { files: [POLICY] }, mcpServers: {}, log: { level: 'error' } });
   writeFileSync(file, stringify({ ...base, console: consoleConfig(op) }));
   const loaded = loadConfig(file);
   const running = await startGateway(loaded.config, loaded.baseDir, createLogger('silent'), file);
