@@ -323,7 +323,10 @@ export async function route(ctx: RouteContext, req: JsonRpcRequest): Promise<Rec
       ctx.audit.target = uri;
       // Unsubscribing only stops updates: it needs no permission.
       if (req.method !== 'resources/unsubscribe') ctx.authz.checkResource('read_resource', upstream, uri);
-      return forward(ctx, upstream, req.method, { ...params, uri }, req.method === 'resources/read' ? hasArray('contents') : anything);
+      const result = await forward(ctx, upstream, req.method, { ...params, uri }, req.method === 'resources/read' ? hasArray('contents') : anything);
+      // A shared connection relays an update only to the sessions that subscribed to it.
+      if (req.method !== 'resources/read') ctx.session.noteSubscription(upstream, uri, req.method === 'resources/subscribe');
+      return result;
     }
     case 'completion/complete':
       return complete(ctx, params);
@@ -331,7 +334,8 @@ export async function route(ctx: RouteContext, req: JsonRpcRequest): Promise<Rec
       // The shared stateless connections belong to no one client: one client may not set everyone's level.
       if (ctx.session.shared) return {};
       await Promise.all(
-        reachable(ctx).map(async (name) => {
+        // A connection shared by everyone keeps its level: one client may not set it for the others.
+        reachable(ctx).filter((name) => !ctx.session.sharedByAll(name)).map(async (name) => {
           const client = ctx.session.upstream(name);
           await client.ready().catch(() => undefined);
           if (client.isReady && 'logging' in client.serverCapabilities) {

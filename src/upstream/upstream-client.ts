@@ -56,6 +56,9 @@ export class UpstreamClient {
   serverInfo: Record<string, unknown> = {};
   protocolVersion = '';
   instructions?: string;
+  /** Requests in flight, and when the last one ended: the pool reaps connections idle for long enough. */
+  inFlight = 0;
+  lastActive = Date.now();
 
   constructor(private readonly opts: UpstreamClientOptions) {}
 
@@ -88,10 +91,13 @@ export class UpstreamClient {
       const message = `Upstream "${this.opts.name}" already has ${calls.max} calls in flight; try again shortly`;
       throw new WardenError('upstream_call_limit', message, JsonRpcCode.LimitExceeded, 503, { retryAfter: 1 });
     }
+    this.inFlight++;
     try {
       const peer = await this.ready();
       return await peer.request(method, params, opts);
     } finally {
+      this.inFlight--;
+      this.lastActive = Date.now();
       release?.();
     }
   }
