@@ -215,7 +215,7 @@ export async function startGateway(given: WardenConfig, baseDir: string, log: Lo
       pageConfig && approvals && approvalSecrets.page !== undefined
         ? { service: approvals, store: store.approvals, audit, log, secret: approvalSecrets.page, page: pageConfig, clientSecret: approvalSecrets.pageClientSecret, approvers: config.approvals.approvers, separationOfDuties: config.approvals.separationOfDuties }
         : undefined;
-    const ingress = await startIngress(config, gateway, log, baseDir, (publicUrl) => createIdentity(config, publicUrl, baseDir, store, keys, startTaskHook(config, tasks, audit), (p) => revocations.check(p)), callback, admin, page);
+    const ingress = await startIngress(config, gateway, log, baseDir, (publicUrl) => createIdentity(config, publicUrl, baseDir, store, keys, startTaskHook(config, tasks, audit), (p) => revocations.check(p)), callback, admin, page, store.sessions);
     linkBase ??= ingress.url;
     issuerRef.url ??= ingress.url;
     // What a config reload checks an added or changed upstream against: what start checked every one against.

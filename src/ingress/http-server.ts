@@ -22,6 +22,8 @@ import { PrincipalLimits } from './limits.js';
 import { RefusalBudget } from './refusal-budget.js';
 import { routeIdentity } from './oauth-routes.js';
 import { SessionRegistry } from './sessions.js';
+import { SessionDirectory } from './session-directory.js';
+import type { SessionStore } from '../store/index.js';
 import { sendHttpError, StreamableHttpEndpoint } from './streamable-http.js';
 
 export interface Ingress {
@@ -100,10 +102,13 @@ function peerSan(req: IncomingMessage): string | undefined {
  * `approvalCallback`: serve `POST /approvals/<id>/decision` (config approvals.callback.enabled); `admin`: serve
  * `/admin/` (config admin.enabled); `approvalPage`: serve the sign-in approval page `/approvals/<uuid>` (config approvals.page).
  */
-export async function startIngress(config: WardenConfig, gateway: Gateway, log: Logger, baseDir: string, identityFor: (publicUrl: string) => Identity, approvalCallback?: ApprovalCallbackOptions, admin?: AdminServices, approvalPage?: ApprovalPageOptions): Promise<Ingress> {
+export async function startIngress(config: WardenConfig, gateway: Gateway, log: Logger, baseDir: string, identityFor: (publicUrl: string) => Identity, approvalCallback?: ApprovalCallbackOptions, admin?: AdminServices, approvalPage?: ApprovalPageOptions, sessionStore?: SessionStore): Promise<Ingress> {
   const approvals = approvalCallback ? new ApprovalCallback(approvalCallback) : undefined;
   const { host, port } = splitListen(config.listen);
   const sessions = new SessionRegistry(config.limits.sessionIdleMs);
+  // Sessions in the shared store: any replica serves any request of a session (docs/operations.md, balancers).
+  const directory = new SessionDirectory({ registry: sessions, gateway, log, idleMs: config.limits.sessionIdleMs, ...(sessionStore ? { store: sessionStore } : {}) });
+  await directory.start();
   const refusals = new RefusalBudget(log);
   // The guard and identity need the bound port, known only after listen(); requests wait for neither.
   const bound: { guard?: HostGuard; identity?: Identity; endpoint?: StreamableHttpEndpoint; admin?: AdminApi } = {};
@@ -156,6 +161,7 @@ export async function startIngress(config: WardenConfig, gateway: Gateway, log: 
   bound.endpoint = new StreamableHttpEndpoint({
     gateway,
     sessions,
+    directory,
     maxBodyBytes: config.limits.maxBodyBytes,
     maxJsonDepth: config.limits.maxJsonDepth,
     clock: systemClock,
@@ -171,6 +177,7 @@ export async function startIngress(config: WardenConfig, gateway: Gateway, log: 
     url,
     port: actual,
     close: async () => {
+      await directory.close();
       await sessions.closeAll();
       await new Promise<void>((done) => {
         server.close(() => done());
