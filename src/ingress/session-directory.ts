@@ -93,11 +93,16 @@ export class SessionDirectory {
     this.timers.reconnect.unref();
   }
 
-  /** Registers a new session here and in the store; refused (and not kept) when the store cannot take it. */
-  async open(id: string, init: SessionInit, principal: Principal): Promise<SessionEntry> {
+  /** Registers a new session on this replica (`store` then shares it). */
+  openLocal(id: string, init: SessionInit, principal: Principal): SessionEntry {
     const session = this.opts.gateway.openSession(init);
     const entry = this.opts.registry.add(id, session, principalKey(principal), limitKey(principal));
     this.attachRemote(entry, id);
+    return entry;
+  }
+
+  /** Writes an accepted session to the store; when it cannot, the session is closed and refused (fail closed). */
+  async store(id: string, init: SessionInit, principal: Principal): Promise<void> {
     const now = Date.now();
     try {
       await this.opts.store?.create({
@@ -116,7 +121,6 @@ export class SessionDirectory {
     }
     this.checked.set(id, now);
     this.touched.set(id, now);
-    return entry;
   }
 
   /** The session `sid` if it exists and is bound to `principal`; another principal's session does not exist for it. */

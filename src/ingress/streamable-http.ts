@@ -199,11 +199,13 @@ export class StreamableHttpEndpoint {
       clientCapabilities: (params.capabilities as Record<string, unknown>) ?? {},
       owner: meta.principal,
     };
-    const { session } = await this.directory.open(id, init, meta.principal!);
+    const { session } = this.directory.openLocal(id, init, meta.principal!);
     const stream = new ResponseStream(res, false, false);
     // No upstream starts here: each connects on the session's first request that needs it.
     const response = await gateway.initialize(session, msg, { ...meta, protocolVersion });
-    if ('error' in response) await this.directory.end(id).catch(() => sessions.remove(id));
+    if ('error' in response) await sessions.remove(id);
+    // Stored once accepted, so every replica can serve it; a store that cannot take it refuses the session.
+    else await this.directory.store(id, init, meta.principal!);
     stream.finish(response, 200, 'error' in response ? {} : { 'mcp-session-id': id });
   }
 
