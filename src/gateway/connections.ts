@@ -45,6 +45,11 @@ export interface Connection {
   lastUsed: number;
   /** Leases the connection was opened with (set by its prepare step). */
   leaseIds: readonly string[];
+  /**
+   * What the upstream last listed on this connection, by kind, kept once for every session on it (the same
+   * upstream answer for each; every session filters it by its own policy when it lists).
+   */
+  readonly lists: Map<string, Record<string, unknown>[]>;
 }
 
 export interface PoolOptions {
@@ -116,7 +121,7 @@ export class ConnectionPool {
         const message = `The gateway runs its maximum of ${this.opts.maxProcesses} upstream processes; try again later`;
         throw new WardenError('process_limit', message, JsonRpcCode.ProcessLimit, 503, { retryAfter: 1 });
       }
-      const created: Connection = { key, upstream, members: new Set(), process, lastUsed: this.now(), leaseIds: [], client: undefined as unknown as UpstreamClient };
+      const created: Connection = { key, upstream, members: new Set(), process, lastUsed: this.now(), leaseIds: [], lists: new Map(), client: undefined as unknown as UpstreamClient };
       (created as { client: UpstreamClient }).client = this.opts.open(upstream, server, created, member, effectiveShare(server) === 'shared' ? null : member.owner);
       this.byKey.set(key, (conn = created));
     }
@@ -148,6 +153,7 @@ export class ConnectionPool {
       return;
     }
     if (n.method.endsWith('/list_changed')) {
+      conn.lists.clear();
       // Carries nothing but the signal; each member lists again through its own policy filter.
       for (const m of conn.members) m.relayNotification(conn.upstream, n);
       return;
@@ -176,6 +182,7 @@ export class ConnectionPool {
   }
 
   connectionReady(conn: Connection): void {
+    conn.lists.clear();
     for (const m of conn.members) m.connectionReady(conn.upstream);
   }
 
@@ -202,13 +209,20 @@ export class ConnectionPool {
 
   private async closeConnection(conn: Connection): Promise<void> {
     if (this.byKey.get(conn.key) === conn) this.byKey.delete(conn.key);
+    conn.lists.clear();
     for (const m of conn.members) m.connectionReady(conn.upstream);
     await conn.client.close().catch(() => undefined);
   }
 
-  /** Closes the least recently used idle stdio connection to make room; false when every one is busy. */
+  /**
+   * Closes the least recently used idle stdio connection to make room; false when every one is busy. A
+   * connection used in the last second counts as busy: its session is between two steps of one request.
+   */
   private evictIdleProcess(): boolean {
-    const idle = [...this.byKey.values()].filter((c) => c.process && c.client.inFlight === 0).sort((a, b) => a.lastUsed - b.lastUsed)[0];
+    const quiet = this.now() - 1_000;
+    const idle = [...this.byKey.values()]
+      .filter((c) => c.process && !c.client.busy && Math.max(c.lastUsed, c.client.lastActive) < quiet)
+      .sort((a, b) => a.lastUsed - b.lastUsed)[0];
     if (idle === undefined) return false;
     void this.closeConnection(idle);
     return true;
@@ -217,7 +231,7 @@ export class ConnectionPool {
   /** Closes connections with no request for idleMs. */
   async reap(): Promise<void> {
     const cutoff = this.now() - this.opts.idleMs;
-    const idle = [...this.byKey.values()].filter((c) => c.client.inFlight === 0 && Math.max(c.lastUsed, c.client.lastActive) < cutoff);
+    const idle = [...this.byKey.values()].filter((c) => !c.client.busy && Math.max(c.lastUsed, c.client.lastActive) < cutoff);
     await Promise.all(idle.map((c) => this.closeConnection(c)));
   }
 

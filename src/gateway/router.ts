@@ -110,11 +110,12 @@ async function loadFrom(ctx: RouteContext, kind: ListKind, names: readonly strin
       const client = session.upstream(name);
       try {
         await client.ready();
-        const items = LISTS[kind].capability in client.serverCapabilities ? await listAll(ctx, client, kind) : [];
+        const items = LISTS[kind].capability in client.serverCapabilities ? await session.connectionList(name, kind, () => listAll(ctx, client, kind), refresh) : [];
         session.catalog.set(name, kind, items);
       } catch (err) {
-        // One unreachable or lying upstream makes only its own items unavailable.
-        if (err instanceof WardenError && err.code === 'cancelled') throw err;
+        // One unreachable or lying upstream makes only its own items unavailable; a full process table is
+        // the gateway's own limit, answered as such (503, retry) rather than as an empty list.
+        if (err instanceof WardenError && (err.code === 'cancelled' || err.code === 'process_limit')) throw err;
       }
     }),
   );

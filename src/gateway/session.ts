@@ -190,6 +190,19 @@ export class GatewaySession implements PoolMember {
     else set.delete(uri);
   }
 
+  /**
+   * One kind of list from `upstream`, as its connection last listed it, else from `fetch` (then kept on the
+   * connection for the other sessions on it, until the upstream says it changed or reconnects).
+   */
+  async connectionList(upstream: string, kind: ListKind, fetch: () => Promise<Record<string, unknown>[]>, fresh = false): Promise<Record<string, unknown>[]> {
+    const conn = this.deps.pool.peek(this, upstream);
+    const kept = fresh ? undefined : conn?.lists.get(kind);
+    if (kept !== undefined) return kept;
+    const items = await fetch();
+    if (conn !== undefined && this.deps.pool.peek(this, upstream) === conn) conn.lists.set(kind, items);
+    return items;
+  }
+
   /** True when `upstream`'s connection is shared by every principal (share: shared). */
   sharedByAll(upstream: string): boolean {
     const server = this.deps.servers.get(upstream);

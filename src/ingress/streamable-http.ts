@@ -84,7 +84,7 @@ function methodLabel(message: JsonRpcMessage): string {
 /** The answer's HTTP status and Retry-After for a response refused by an upstream's call limit (inside the gateway). */
 function limitStatus(response: JsonRpcResponse): { status?: number; headers: Record<string, string> } {
   const data = 'error' in response ? (response.error.data as Record<string, unknown> | undefined) : undefined;
-  if (data?.reason !== 'upstream_call_limit') return { headers: {} };
+  if (data?.reason !== 'upstream_call_limit' && data?.reason !== 'process_limit') return { headers: {} };
   return { status: 503, headers: { 'retry-after': String(data.retryAfter ?? 1) } };
 }
 

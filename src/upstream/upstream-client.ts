@@ -66,6 +66,11 @@ export class UpstreamClient {
     return this.opts.name;
   }
 
+  /** Starting, or serving a request: not to be closed to make room for another connection. */
+  get busy(): boolean {
+    return this.inFlight > 0 || this.connecting !== undefined;
+  }
+
   get isReady(): boolean {
     return this.state === 'ready';
   }

@@ -4,7 +4,7 @@
  * that a connection shared by several principals never hands one principal's relayed traffic to another.
  */
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -12,7 +12,9 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { CreateMessageRequestSchema, LoggingMessageNotificationSchema, type CallToolResult, type Progress } from '@modelcontextprotocol/sdk/types.js';
 import { effectiveShare } from '../../src/gateway/connections.js';
 import { startAuthGateway, type AuthGateway } from '../helpers/auth.js';
-import { tempDir } from '../helpers/e2e.js';
+import { childPids, cmdline, tempDir, waitFor } from '../helpers/e2e.js';
+import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { RawSession } from '../helpers/mcp-http.js';
 import { createTestIssuer, type TestIssuer } from '../helpers/idp.js';
 import { tsFixtureStdio } from '../helpers/servers.js';
 
@@ -170,5 +172,53 @@ describe('upstream connections shared by share mode', () => {
     // Alone again, alice's own sampling works on the shared connection.
     const alone = await alice.client.callTool({ name: 'conf__test_sampling', arguments: { prompt: 'alice-again' } }, undefined, CALL);
     assert.equal(text(alone), 'LLM response: alice-answer to alice-again');
+  });
+});
+
+describe('limits.maxProcesses and upstreamIdleMs', () => {
+  let gw: TestGateway;
+  const tmp = tempDir('warden-cap-');
+  const calls = join(tmp.dir, 'calls.log');
+  const running = (): number => childPids(process.pid).filter((p) => cmdline(p).includes('misbehaving-upstream')).length;
+
+  before(async () => {
+    gw = await startTestGateway(
+      { slow: { ...tsFixtureStdio('misbehaving-upstream.ts', [], { MISBEHAVE_CALL_LOG: calls }), share: 'per-session', timeoutMs: 15_000 } },
+      { limits: { maxProcesses: 1, upstreamIdleMs: 1_500 } },
+    );
+  });
+  after(async () => {
+    await gw?.close();
+    tmp.remove();
+  });
+
+  const call = async (s: RawSession, name: string, args: Record<string, unknown> = {}) => (await s.request('tools/call', { name, arguments: args })).message;
+
+  test('at the cap an idle process makes room; when every one is busy the call is refused with process_limit; idle ones exit', async () => {
+    const a = new RawSession(gw.url);
+    const b = new RawSession(gw.url);
+    await a.initialize();
+    await b.initialize();
+    assert.equal(running(), 0, 'nothing starts at initialize');
+    assert.deepEqual((await call(a, 'echo', { message: 'a' })).result, { content: [{ type: 'text', text: 'a' }] });
+    assert.equal(running(), 1);
+    // a's process is idle (a connection used in the last second is not): b's first call closes it to make room.
+    await new Promise((r) => setTimeout(r, 1_200));
+    assert.ok((await call(b, 'echo', { message: 'b' })).result);
+    assert.ok(await waitFor(() => running() === 1, 5_000), `${running()} processes at a cap of 1`);
+    // a's call hangs in its (new) process; b's process was idle and made room for it.
+    await new Promise((r) => setTimeout(r, 1_200));
+    const hanging = call(a, 'hang');
+    assert.ok(await waitFor(() => existsSync(calls) && readFileSync(calls, 'utf8').includes(' hang'), 15_000), 'the hanging call never reached its upstream');
+    const refused = await b.request('tools/call', { name: 'echo', arguments: { message: 'b2' } });
+    assert.equal(refused.res.status, 503, JSON.stringify(refused.message));
+    assert.ok(refused.res.headers.get('retry-after'));
+    assert.equal((refused.message.error as { code: number; data: { reason: string } }).code, -32017);
+    assert.equal((refused.message.error as { data: { reason: string } }).data.reason, 'process_limit');
+    assert.equal(running(), 1, 'the cap held');
+    assert.ok((await hanging).error, 'the hanging call ends with its timeout');
+    // Unused for upstreamIdleMs: the process exits; the next call starts one again.
+    assert.ok(await waitFor(() => running() === 0 && gw.gateway.pool.stats.processes === 0, 10_000), `${running()} processes still running`);
+    assert.ok((await call(b, 'echo', { message: 'again' })).result);
   });
 });
