@@ -207,10 +207,12 @@ describe('the systemd unit', () => {
 
 describe('the Kubernetes sketch', () => {
   test('a Deployment with probes on paths the gateway serves, a Service without affinity, a PodDisruptionBudget, and a valid config', () => {
-    const docs = parseAllDocuments(text('deploy/kubernetes/mcp-warden.yaml')).map((d) => d.toJS() as Record<string, any>);
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- manifests are read field by field below
+    type Manifest = Record<string, any>;
+    const docs = parseAllDocuments(text('deploy/kubernetes/mcp-warden.yaml')).map((d) => d.toJS() as Manifest);
     const kinds = docs.map((d) => d.kind);
     assert.deepEqual(kinds, ['ConfigMap', 'Deployment', 'Service', 'PodDisruptionBudget']);
-    const [configMap, deployment, service, pdb] = docs as [Record<string, any>, Record<string, any>, Record<string, any>, Record<string, any>];
+    const [configMap, deployment, service, pdb] = docs as [Manifest, Manifest, Manifest, Manifest];
     const config = validateConfig(parse(configMap.data['warden.yaml']) as Record<string, unknown>, 'deploy/kubernetes/mcp-warden.yaml');
     checkAuthMode(config, silentLogger(), 'deploy/kubernetes/mcp-warden.yaml');
     assert.match(config.store, /^postgres:\/\/[^:@]+@/, 'PostgreSQL, with no password in the URL');

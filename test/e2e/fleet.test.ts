@@ -65,6 +65,46 @@ async function call(url: string, token: string, message: Record<string, unknown>
   return { status: res.status, replica: res.headers.get('x-replica') ?? '', body: data.trim() ? (JSON.parse(data) as Record<string, unknown>) : undefined, headers: res.headers };
 }
 
+/** Reads a fetch body as server-sent events: each `data:` payload parsed, in order. */
+function sseEvents(res: Response): { next: (match: (m: Record<string, unknown>) => boolean, ms: number) => Promise<Record<string, unknown>>; all: Record<string, unknown>[] } {
+  const all: Record<string, unknown>[] = [];
+  const waiting: { match: (m: Record<string, unknown>) => boolean; resolve: (m: Record<string, unknown>) => void }[] = [];
+  void (async () => {
+    const decoder = new TextDecoder();
+    let buffer = '';
+    try {
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+        buffer += decoder.decode(chunk, { stream: true });
+        let end: number;
+        while ((end = buffer.indexOf('\n\n')) >= 0) {
+          const data = buffer.slice(0, end).split('\n').filter((l) => l.startsWith('data:')).map((l) => l.slice(5)).join('\n');
+          buffer = buffer.slice(end + 2);
+          if (!data.trim()) continue;
+          const m = JSON.parse(data) as Record<string, unknown>;
+          all.push(m);
+          for (const w of waiting.filter((x) => x.match(m))) {
+            waiting.splice(waiting.indexOf(w), 1);
+            w.resolve(m);
+          }
+        }
+      }
+    } catch {
+      // aborted
+    }
+  })();
+  return {
+    all,
+    next: (match, ms) => {
+      const seen = all.find(match);
+      if (seen) return Promise.resolve(seen);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no matching event within ${ms} ms; got ${JSON.stringify(all).slice(0, 500)}`)), ms);
+        waiting.push({ match, resolve: (m) => (clearTimeout(timer), resolve(m)) });
+      });
+    },
+  };
+}
+
 class FleetSession {
   sid = '';
   private id = 1;
@@ -224,6 +264,46 @@ describe('three replicas behind nginx round robin, one PostgreSQL store', { skip
     // ...and once b holds it, mallory is still refused there.
     assert.equal((await call(b, mallory, { jsonrpc: '2.0', id: 2, method: 'tools/list' }, alice.sid)).status, 404);
     assert.equal(await alice.delete(), 200);
+  });
+
+  test("server-to-client traffic crosses replicas: the GET stream on one gets messages caused on another; a client's answer reaches the replica that asked", async () => {
+    const [a, b] = replicas.map((r) => r.url) as [string, string];
+    const carol = await token('carol');
+    const headers = (sid: string) => ({ authorization: `Bearer ${carol}`, 'mcp-session-id': sid, 'mcp-protocol-version': VERSION });
+    const onA = new FleetSession(a, carol);
+    await onA.initialize();
+    const ac = new AbortController();
+    const get = await fetch(a, { headers: { accept: 'text/event-stream', ...headers(onA.sid) }, signal: ac.signal });
+    assert.equal(get.status, 200);
+    const stream = sseEvents(get);
+    // The upstream's periodic log lines start from a call on b: b's connection has no request in flight when
+    // they come, so they belong on the session's GET stream, which is on a.
+    const onB = new FleetSession(b, carol);
+    onB.sid = onA.sid;
+    await onB.ok('tools/call', { name: 'toggle-simulated-logging', arguments: {} });
+    const log = await stream.next((m) => m.method === 'notifications/message', 15_000);
+    assert.match(JSON.stringify(log.params), /message/);
+    await onB.ok('tools/call', { name: 'toggle-simulated-logging', arguments: {} });
+    ac.abort();
+
+    // Sampling: a client that can sample calls on a; its answer is POSTed to b, and a's call completes with it.
+    const sampler = new FleetSession(a, carol);
+    const init = await call(a, carol, { jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: VERSION, capabilities: { sampling: {} }, clientInfo: { name: 'fleet', version: '0' } } });
+    sampler.sid = init.headers.get('mcp-session-id')!;
+    const post = await fetch(a, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers(sampler.sid) },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'trigger-sampling-request', arguments: { prompt: 'cross-replica?' } } }),
+    });
+    const events = sseEvents(post);
+    const ask = await events.next((m) => m.method === 'sampling/createMessage', 15_000);
+    const answer = { jsonrpc: '2.0', id: ask.id, result: { model: 'm', role: 'assistant', content: { type: 'text', text: 'ANSWERED-ON-B' } } };
+    const relayed = await call(b, carol, answer, sampler.sid);
+    assert.equal(relayed.status, 202);
+    const done = await events.next((m) => m.id === 7, 15_000);
+    assert.match(JSON.stringify(done.result), /ANSWERED-ON-B/);
+    assert.equal(await onA.delete(), 200);
+    assert.equal(await sampler.delete(), 200);
   });
 
   test('kill -9 of a replica under load: the sessions continue on the others', async () => {
