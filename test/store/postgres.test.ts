@@ -106,6 +106,8 @@ if (baseUrl === undefined || baseUrl === '') {
           'warden_revocations',
           'warden_schema_migrations',
           'warden_secrets',
+          'warden_session_signals',
+          'warden_sessions',
           'warden_signing_keys',
           'warden_tasks',
         ],
