@@ -170,10 +170,12 @@ export class ConnectionPool {
   /**
    * The one member a message belongs to: the tag's owner; else the member with a request in flight when it is
    * the only one; else the only member. Two members busy at once on a stdio connection: nobody (dropped).
+   * A tagged message whose request has ended belongs to nobody now (never to whoever else is busy).
    */
   private attribute(conn: Connection, tag?: unknown): PoolMember | undefined {
     if (tag !== undefined) {
       for (const m of conn.members) if (m.activeOn(conn.upstream, tag)) return m;
+      return conn.members.size === 1 ? [...conn.members][0] : undefined;
     }
     const busy = [...conn.members].filter((m) => m.activeOn(conn.upstream));
     if (busy.length === 1) return busy[0];
