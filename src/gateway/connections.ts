@@ -106,7 +106,8 @@ export class ConnectionPool {
     let mode = effectiveShare(server);
     // Unset share on stdio: a client that takes server-to-client requests gets its own process, since stdio
     // cannot say which request a message belongs to once two sessions call at once.
-    if (server.share === undefined && mode === 'per-user' && 'command' in server && ('sampling' in capabilities || 'elicitation' in capabilities)) mode = 'per-session';
+    const relays = 'sampling' in capabilities || 'elicitation' in capabilities;
+    if (server.share === undefined && mode === 'per-user' && 'command' in server && relays) mode = 'per-session';
     return JSON.stringify([upstream, ownerKey(mode, member), capabilities]);
   }
 
@@ -121,8 +122,11 @@ export class ConnectionPool {
         const message = `The gateway runs its maximum of ${this.opts.maxProcesses} upstream processes; try again later`;
         throw new WardenError('process_limit', message, JsonRpcCode.ProcessLimit, 503, { retryAfter: 1 });
       }
-      const created: Connection = { key, upstream, members: new Set(), process, lastUsed: this.now(), leaseIds: [], lists: new Map(), client: undefined as unknown as UpstreamClient };
-      (created as { client: UpstreamClient }).client = this.opts.open(upstream, server, created, member, effectiveShare(server) === 'shared' ? null : member.owner);
+      const placeholder = undefined as unknown as UpstreamClient;
+      const created: Connection = { key, upstream, members: new Set(), process, lastUsed: this.now(), leaseIds: [], lists: new Map(), client: placeholder };
+      // A shared connection carries nobody's credentials: it is prepared for no owner.
+      const owner = effectiveShare(server) === 'shared' ? null : member.owner;
+      (created as { client: UpstreamClient }).client = this.opts.open(upstream, server, created, member, owner);
       this.byKey.set(key, (conn = created));
     }
     conn.members.add(member);
@@ -139,7 +143,8 @@ export class ConnectionPool {
   routeRequest(conn: Connection, req: JsonRpcRequest, tag?: unknown): Promise<Record<string, unknown>> {
     const member = this.attribute(conn, tag);
     if (member === undefined) {
-      return Promise.reject(new WardenError('client_capability_missing', 'The request cannot be attributed to one client of this shared connection', JsonRpcCode.InternalError));
+      const message = 'The request cannot be attributed to one client of this shared connection';
+      return Promise.reject(new WardenError('client_capability_missing', message, JsonRpcCode.InternalError));
     }
     return member.relayRequest(conn.upstream, req, tag);
   }

@@ -42,7 +42,20 @@ function nginxConfig(dir: string, port: number, replicas: number[]): string {
   site = site.replace(/listen 127\.0\.0\.1:\d+;/, `listen 127.0.0.1:${port};\n    add_header X-Replica $upstream_addr always;`);
   const user = process.getuid?.() === 0 ? 'user root;\n' : '';
   for (const d of ['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) mkdirSync(join(dir, d), { recursive: true });
-  return `${user}daemon off;\nworker_processes 1;\npid ${dir}/nginx.pid;\nerror_log ${dir}/error.log warn;\nevents { worker_connections 1024; }\nhttp {\n  access_log off;\n  client_body_temp_path ${dir}/body;\n  proxy_temp_path ${dir}/proxy;\n  fastcgi_temp_path ${dir}/fastcgi;\n  uwsgi_temp_path ${dir}/uwsgi;\n  scgi_temp_path ${dir}/scgi;\n${site}\n}\n`;
+  const temp = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((k) => `  ${k}_temp_path ${dir}/${k === 'client_body' ? 'body' : k};`);
+  return [
+    `${user}daemon off;`,
+    'worker_processes 1;',
+    `pid ${dir}/nginx.pid;`,
+    `error_log ${dir}/error.log warn;`,
+    'events { worker_connections 1024; }',
+    'http {',
+    '  access_log off;',
+    ...temp,
+    site,
+    '}',
+    '',
+  ].join('\n');
 }
 
 interface Reply {
