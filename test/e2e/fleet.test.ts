@@ -319,6 +319,27 @@ describe('three replicas behind nginx round robin, one PostgreSQL store', { skip
     assert.equal(await sampler.delete(), 200);
   });
 
+  test('a replica rechecks a session it holds against the store: an end it never heard of takes effect within seconds', async () => {
+    const dave = await token('dave');
+    const s = new FleetSession(replicas[0]!.url, dave);
+    await s.initialize();
+    await s.echo('before');
+    // Ended behind the replicas' backs: no signal goes out.
+    const admin = new pg.Client({ connectionString: DB });
+    await admin.connect();
+    try {
+      const r = await admin.query(`DELETE FROM "${schema}".warden_sessions WHERE id = $1`, [s.sid]);
+      assert.equal(r.rowCount, 1);
+    } finally {
+      await admin.end();
+    }
+    let status = 0;
+    for (const end = Date.now() + 5_000; Date.now() < end && status !== 404; await new Promise((r) => setTimeout(r, 200))) {
+      status = (await s.request('tools/list')).status;
+    }
+    assert.equal(status, 404, 'the replica kept serving a session the store no longer has');
+  });
+
   test('kill -9 of a replica under load: the sessions continue on the others', async () => {
     const bob = await token('bob');
     const sessions = Array.from({ length: 6 }, () => new FleetSession(url, bob));
