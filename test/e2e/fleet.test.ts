@@ -315,6 +315,16 @@ describe('three replicas behind nginx round robin, one PostgreSQL store', { skip
     assert.equal(relayed.status, 202);
     const done = await events.next((m) => m.id === 7, 15_000);
     assert.match(JSON.stringify(done.result), /ANSWERED-ON-B/);
+
+    // Cancellation: a long call runs on a; the client's notifications/cancelled lands on b and still stops it.
+    const started = Date.now();
+    const long = call(a, carol, { jsonrpc: '2.0', id: 8, method: 'tools/call', params: { name: 'trigger-long-running-operation', arguments: { duration: 20, steps: 20 } } }, onA.sid);
+    await new Promise((r) => setTimeout(r, 1_500));
+    const cancel = await call(b, carol, { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 8, reason: 'changed my mind' } }, onA.sid);
+    assert.equal(cancel.status, 202);
+    const ended = await long;
+    assert.ok(Date.now() - started < 12_000, `the cancelled call ran on for ${Date.now() - started} ms`);
+    assert.ok(!ended.body || !('result' in ended.body), `a cancelled call has no result: ${JSON.stringify(ended.body)}`);
     assert.equal(await onA.delete(), 200);
     assert.equal(await sampler.delete(), 200);
   });
