@@ -52,6 +52,13 @@ export class SessionDirectory {
       // One node: a session idle here is idle everywhere. Several: the store's own prune decides.
       if (!this.distributed) void opts.store?.end(id, iso(Date.now())).catch(() => undefined);
     };
+    // A GET stream held here for a session whose requests go to other replicas: kept while the store says
+    // the session is in use.
+    opts.registry.stillWanted = async (id, entry) => {
+      if (!this.distributed || entry.localStream === undefined) return false;
+      const record = await opts.store!.get(id);
+      return record !== undefined && Date.parse(record.lastSeenAt) > Date.now() - opts.idleMs;
+    };
   }
 
   /** True when replicas share the store and signal each other (PostgreSQL). */

@@ -25,6 +25,8 @@ export class SessionRegistry {
   private readonly sweeper: NodeJS.Timeout;
   /** Hears of a session closed here for being idle (the directory ends it in a single-node store). */
   onIdle?: (id: string) => void;
+  /** Asked before an idle session is closed here: true keeps it (its GET stream is here, its requests elsewhere). */
+  stillWanted?: (id: string, entry: SessionEntry) => Promise<boolean>;
 
   constructor(private readonly idleMs: number) {
     this.sweeper = setInterval(() => void this.sweep(), Math.min(60_000, Math.max(1_000, Math.floor(idleMs / 2))));
@@ -75,6 +77,7 @@ export class SessionRegistry {
     const cutoff = Date.now() - this.idleMs;
     for (const [id, e] of this.entries) {
       if (e.session.lastSeen < cutoff && e.inflight.size === 0) {
+        if (await this.stillWanted?.(id, e).catch(() => false)) continue;
         await this.remove(id);
         this.onIdle?.(id);
       }
