@@ -226,7 +226,7 @@ export async function startGateway(given: WardenConfig, baseDir: string, log: Lo
     const consoleServices = config.console.enabled && consoleSecrets.secret !== undefined
       ? { config, baseDir, configFile: source, store, approvals, tasks, audit, policy: () => policy.current(), log, secret: consoleSecrets.secret, clientSecret: consoleSecrets.clientSecret, review: source === undefined ? undefined : () => reviewOf(config, baseDir, source, store) }
       : undefined;
-    const ingress = await startIngress(config, gateway, log, baseDir, (publicUrl) => createIdentity(config, publicUrl, baseDir, store, keys, startTaskHook(config, tasks, audit), (p) => revocations.check(p)), callback, admin, page, consoleServices);
+    const ingress = await startIngress(config, gateway, log, baseDir, (publicUrl) => createIdentity(config, publicUrl, baseDir, store, keys, startTaskHook(config, tasks, audit), (p) => revocations.check(p)), callback, admin, page, consoleServices, store.sessions);
     linkBase ??= ingress.url;
     issuerRef.url ??= ingress.url;
     // What a config reload checks an added or changed upstream against: what start checked every one against.

@@ -27,6 +27,10 @@ export const LimitsSchema = z
     maxConcurrentCallsPerPrincipal: count().optional(),
     /** Requests in flight to one upstream at once, over every session. */
     maxConcurrentCallsPerUpstream: count().default(256),
+    /** Upstream processes (stdio connections) running at once, gateway-wide; the least recently used idle one makes room. */
+    maxProcesses: count().default(64),
+    /** An upstream connection with no request for this long is closed (a stdio process exits); the next use restarts it. */
+    upstreamIdleMs: ms().default(5 * 60_000),
     /** Largest message an upstream may send: a stdio line, an HTTP body, an SSE event. */
     maxUpstreamMessageBytes: count().default(16 * 1024 * 1024),
     /** Notifications relayed per second from one upstream connection; more are dropped. */

@@ -44,6 +44,11 @@ const common = {
   roots: z.array(z.string().min(1)).optional(),
   /** Pass a client's roots on: each one narrowed to the configured `roots` and allowed by policy (action use_root). */
   clientRoots: z.boolean().optional(),
+  /**
+   * How far one connection (one process, for stdio) is shared: `shared` by everyone, `per-user` by one
+   * person's sessions (default), `per-session`, or `per-task`. Leases force per-task; userSecrets turn shared into per-user.
+   */
+  share: z.enum(['shared', 'per-user', 'per-session', 'per-task']).optional(),
   /** Let this upstream reach the gateway's own files (config, policies, store, keys, audit log); refused otherwise. */
   allowGatewayFiles: z.boolean().optional(),
 };

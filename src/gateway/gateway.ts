@@ -24,6 +24,8 @@ import { route, type RouteContext } from './router.js';
 import { GatewaySession, type SessionDeps, type SessionInit } from './session.js';
 import { StatelessSessions } from './stateless.js';
 import { surveyTools, type Survey } from './survey.js';
+import { ConnectionPool } from './connections.js';
+import { UpstreamClient } from '../upstream/index.js';
 import { leaseReferences } from '../credentials/index.js';
 
 export interface GatewayOptions {
@@ -99,12 +101,29 @@ export class Gateway {
   private readonly collisions = new Set<string>();
   /** Calls in flight per upstream, across every session (limits.maxConcurrentCallsPerUpstream). */
   private readonly upstreamCalls: ConcurrencyLimit;
+  /** Every upstream connection, shared per each upstream's `share` mode. */
+  readonly pool: ConnectionPool;
 
   constructor(private readonly opts: GatewayOptions) {
     const { config } = opts;
     this.servers = new Map(Object.entries(config.mcpServers).filter(([, s]) => !s.disabled));
     this.upstreamCalls = new ConcurrencyLimit(config.limits.maxConcurrentCallsPerUpstream);
     this.confinement = opts.confinement ?? new Confinement(this.servers, process.cwd());
+    this.pool = new ConnectionPool({
+      servers: this.servers,
+      maxProcesses: config.limits.maxProcesses,
+      idleMs: config.limits.upstreamIdleMs,
+      open: (upstream, server, conn, member, owner) => {
+        const opener = member as GatewaySession;
+        return new UpstreamClient({
+          ...opener.clientOptions(upstream, server),
+          onRequest: (req, tag) => this.pool.routeRequest(conn, req, tag),
+          onNotification: (n, tag) => this.pool.routeNotification(conn, n, tag),
+          onReady: () => this.pool.connectionReady(conn),
+          ...(opts.prepareServer ? { prepare: (s: ServerConfig) => opener.prepare(upstream, s, owner, (ids) => (conn.leaseIds = ids)) } : {}),
+        });
+      },
+    });
     const names = [...this.servers.keys()];
     this.authorizer = new Authorizer({
       policy: opts.policy,
@@ -154,6 +173,7 @@ export class Gateway {
     const dropped = [...removed, ...changed];
     for (const s of this.sessions) if (s.isClosed) this.sessions.delete(s);
     await Promise.all([...this.sessions].map((s) => s.reconfigure(names, dropped)));
+    await this.pool.closeUpstreams(dropped);
     return { added, removed, changed };
   }
 
@@ -187,6 +207,7 @@ export class Gateway {
     const { config, log, version } = this.opts;
     const { limits } = config;
     return new GatewaySession(init, {
+      pool: this.pool,
       servers,
       naming: { ...config.naming, upstreamCount: this.servers.size },
       callTimeoutMs: config.limits.callTimeoutMs,
@@ -214,15 +235,9 @@ export class Gateway {
     return this.stateless.for(principal);
   }
 
-  /** Answers initialize, then starts connecting (in the background) the upstreams the session's owner may list. */
-  async initialize(session: GatewaySession, req: JsonRpcRequest, meta: RequestMeta): Promise<JsonRpcResponse> {
-    let reachable: ((upstream: string) => boolean) | undefined;
-    const response = await this.run(session, req, meta, async (ctx) => {
-      reachable = (name) => ctx.authz.mayReach(name) && !this.opts.holdsLeases?.(name);
-      return this.initializeResult(session.init.protocolVersion);
-    });
-    if (!('error' in response) && reachable !== undefined) session.warmUp(reachable);
-    return response;
+  /** Answers initialize. No upstream starts here: connections open on first use (and are shared, see connections.ts). */
+  initialize(session: GatewaySession, req: JsonRpcRequest, meta: RequestMeta): Promise<JsonRpcResponse> {
+    return this.run(session, req, meta, async () => this.initializeResult(session.init.protocolVersion));
   }
 
   /** The client facts of a session, as policies read them. */
@@ -441,5 +456,6 @@ export class Gateway {
   async close(): Promise<void> {
     clearInterval(this.sweeper);
     await Promise.all([this.stateless.close(), ...[...this.surveys].map((s) => s.close())]);
+    await this.pool.close();
   }
 }

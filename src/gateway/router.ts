@@ -110,11 +110,12 @@ async function loadFrom(ctx: RouteContext, kind: ListKind, names: readonly strin
       const client = session.upstream(name);
       try {
         await client.ready();
-        const items = LISTS[kind].capability in client.serverCapabilities ? await listAll(ctx, client, kind) : [];
+        const items = LISTS[kind].capability in client.serverCapabilities ? await session.connectionList(name, kind, () => listAll(ctx, client, kind), refresh) : [];
         session.catalog.set(name, kind, items);
       } catch (err) {
-        // One unreachable or lying upstream makes only its own items unavailable.
-        if (err instanceof WardenError && err.code === 'cancelled') throw err;
+        // One unreachable or lying upstream makes only its own items unavailable; a full process table is
+        // the gateway's own limit, answered as such (503, retry) rather than as an empty list.
+        if (err instanceof WardenError && (err.code === 'cancelled' || err.code === 'process_limit')) throw err;
       }
     }),
   );
@@ -324,7 +325,10 @@ export async function route(ctx: RouteContext, req: JsonRpcRequest): Promise<Rec
       ctx.audit.target = uri;
       // Unsubscribing only stops updates: it needs no permission.
       if (req.method !== 'resources/unsubscribe') ctx.authz.checkResource('read_resource', upstream, uri);
-      return forward(ctx, upstream, req.method, { ...params, uri }, req.method === 'resources/read' ? hasArray('contents') : anything);
+      const result = await forward(ctx, upstream, req.method, { ...params, uri }, req.method === 'resources/read' ? hasArray('contents') : anything);
+      // A shared connection relays an update only to the sessions that subscribed to it.
+      if (req.method !== 'resources/read') ctx.session.noteSubscription(upstream, uri, req.method === 'resources/subscribe');
+      return result;
     }
     case 'completion/complete':
       return complete(ctx, params);
@@ -332,7 +336,8 @@ export async function route(ctx: RouteContext, req: JsonRpcRequest): Promise<Rec
       // The shared stateless connections belong to no one client: one client may not set everyone's level.
       if (ctx.session.shared) return {};
       await Promise.all(
-        reachable(ctx).map(async (name) => {
+        // A connection shared by everyone keeps its level: one client may not set it for the others.
+        reachable(ctx).filter((name) => !ctx.session.sharedByAll(name)).map(async (name) => {
           const client = ctx.session.upstream(name);
           await client.ready().catch(() => undefined);
           if (client.isReady && 'logging' in client.serverCapabilities) {

@@ -1,8 +1,8 @@
 /**
- * One downstream client session and its upstream connections. Each session gets its own connection to each
- * upstream, opened with the client's sampling and elicitation capabilities mirrored, so upstream state (log
- * level, subscriptions, capability-dependent tool lists) is never shared between clients, and a
- * server-to-client request (sampling, elicitation) can only ever reach the client whose session caused it.
+ * One downstream client session. Its upstream connections come from the gateway's pool (connections.ts),
+ * shared as far as each upstream's `share` mode allows and opened with the client's sampling and elicitation
+ * capabilities mirrored (sessions with different capabilities never share one); a server-to-client request
+ * (sampling, elicitation) reaches only the client whose request caused it.
  * Roots are the operator's: the gateway answers `roots/list` itself with the upstream's configured roots,
  * and passes a client's on only where the operator opted in, narrowed to them and decided one by one.
  */
@@ -15,7 +15,9 @@ import type { JsonRpcId, JsonRpcMessage, JsonRpcNotification, JsonRpcRequest, Js
 import type { Principal } from '../identity/principal.js';
 import type { Logger } from '../telemetry/log.js';
 import type { ConcurrencyLimit } from '../core/limits.js';
-import { UpstreamClient, type UpstreamBounds, type UpstreamDownCode } from '../upstream/index.js';
+import { randomBytes } from 'node:crypto';
+import type { UpstreamClient, UpstreamBounds, UpstreamDownCode } from '../upstream/index.js';
+import { effectiveShare, type ConnectionPool, type PoolMember } from './connections.js';
 import { Catalog, type Collision, type ListKind, type NamingPolicy } from './catalog.js';
 import type { Outbound, RequestOutbound } from './channel.js';
 import { rootOf, type Confinement } from './reach.js';
@@ -30,6 +32,8 @@ export interface SessionInit {
 }
 
 export interface SessionDeps {
+  /** Where upstream connections come from (and go back to). */
+  pool: ConnectionPool;
   servers: ReadonlyMap<string, ServerConfig>;
   naming: NamingPolicy;
   callTimeoutMs: number;
@@ -79,9 +83,18 @@ interface Active {
   onRedacted?: () => void;
 }
 
-export class GatewaySession {
+/** Progress tokens and client request ids are unique across the process (and replicas): pooled connections carry many sessions. */
+const INSTANCE = randomBytes(6).toString('base64url');
+let nextToken = 1;
+let nextMember = 1;
+
+export class GatewaySession implements PoolMember {
   readonly catalog: Catalog;
-  readonly upstreams = new Map<string, UpstreamClient>();
+  readonly memberId = nextMember++;
+  /** Upstreams this session has used (for roots changes and logging levels). */
+  private readonly used = new Set<string>();
+  /** Resource URIs this session subscribed to, per upstream: a shared connection's updates go only to subscribers. */
+  private readonly subscriptions = new Map<string, Set<string>>();
   readonly order: string[];
   /** The standalone stream (GET) for messages unrelated to a request. */
   standalone?: Outbound;
@@ -89,9 +102,7 @@ export class GatewaySession {
   private readonly active = new Set<Active>();
   /** Upstream progress token -> the client's stream and the token the client chose. */
   private readonly progressRoutes = new Map<string, { out: RequestOutbound; clientToken: string | number }>();
-  private nextProgressToken = 1;
   private readonly clientRequests = new Map<JsonRpcId, { resolve: (r: Record<string, unknown>) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
-  private nextClientRequestId = 1;
   private closed = false;
   /** Requests of this session the gateway is handling now (stateless sets in use are never evicted). */
   inFlight = 0;
@@ -108,53 +119,105 @@ export class GatewaySession {
     return this.init.id;
   }
 
-  /** The session's connection to one upstream, created on first use. */
+  get owner(): Principal | null {
+    return this.init.owner ?? null;
+  }
+
+  /** The session's connection to one upstream, from the pool (started on first use). */
   upstream(name: string): UpstreamClient {
-    let client = this.upstreams.get(name);
-    if (client) return client;
-    const server = this.deps.servers.get(name);
-    if (!server) throw new WardenError('upstream_unavailable', `No upstream named "${name}"`, JsonRpcCode.UpstreamUnavailable);
+    if (this.closed) throw new WardenError('session_not_found', 'The session ended', JsonRpcCode.SessionNotFound);
+    const conn = this.deps.pool.acquire(this, name);
+    this.used.add(name);
+    return conn.client;
+  }
+
+  /** The client capabilities an upstream connection of this session declares. */
+  mirroredCapabilities(name: string): Record<string, unknown> {
     const mirrored: Record<string, unknown> = Object.fromEntries(RELAYABLE.filter((c) => c in this.init.clientCapabilities).map((c) => [c, this.init.clientCapabilities[c]]));
     const reach = this.deps.confinement.reach(name);
     if (reach.advertised.length > 0) mirrored.roots = { listChanged: reach.clientRoots };
-    client = new UpstreamClient({
+    return mirrored;
+  }
+
+  /** The options of a pooled connection opened for this session (its owner's credentials, the gateway's bounds). */
+  clientOptions(name: string, server: ServerConfig) {
+    return {
       name,
       server,
-      clientCapabilities: mirrored,
+      clientCapabilities: this.mirroredCapabilities(name),
       clientInfo: { name: 'mcp-warden', version: this.deps.version },
       connectTimeoutMs: Math.min(this.deps.callTimeoutMs, 30_000),
-      // Upstream stderr and failure reasons are logged: the session's secrets are redacted from those too.
+      // Upstream stderr and failure reasons are logged: secrets are redacted from those too.
       log: this.deps.log.child({}, { serializers: { stderr: this.redactLogged, reason: this.redactLogged } }),
-      onRequest: (req, tag) => this.relayRequest(name, req, tag as Active | undefined),
-      onNotification: (n, tag) => this.relayNotification(name, n, tag as Active | undefined),
-      onReady: () => this.catalog.invalidate(name),
-      onDown: (_reason, code) => this.deps.onUpstreamDown?.(name, this.init.id, code),
+      onDown: (_reason: string, code: UpstreamDownCode) => this.deps.onUpstreamDown?.(name, this.init.id, code),
       ...(this.deps.upstreamBounds ? { bounds: this.deps.upstreamBounds } : {}),
       ...(this.deps.upstreamCalls ? { calls: this.deps.upstreamCalls } : {}),
-      ...(this.deps.prepareServer ? { prepare: (s: ServerConfig) => this.prepare(name, s) } : {}),
-    });
-    this.upstreams.set(name, client);
-    return client;
+    };
+  }
+
+  /** Prepares a connection's config for `owner` (its credentials); the injected values are redacted from then on. */
+  async prepare(name: string, server: ServerConfig, owner: Principal | null, onLeases: (ids: readonly string[]) => void): Promise<ServerConfig> {
+    if (!this.deps.prepareServer) return server;
+    const prepared = await this.deps.prepareServer(name, server, owner);
+    if (!('secrets' in prepared)) return prepared;
+    const leased = new Set(prepared.leaseSecrets ?? []);
+    this.redactor.add(prepared.secrets.filter((x) => !leased.has(x)));
+    const task = owner?.task;
+    if (leased.size > 0) this.redactor.add(leased, task ? `task:${task}` : '');
+    onLeases(prepared.leaseIds ?? []);
+    return prepared.server;
+  }
+
+  activeOn(upstream: string, tag?: unknown): boolean {
+    if (tag !== undefined) return this.active.has(tag as Active) && (tag as Active).upstream === upstream;
+    for (const a of this.active) if (a.upstream === upstream) return true;
+    return false;
+  }
+
+  ownsProgressToken(token: string): boolean {
+    return this.progressRoutes.has(token);
+  }
+
+  subscribedTo(upstream: string, uri: string): boolean {
+    return this.subscriptions.get(upstream)?.has(uri) ?? false;
+  }
+
+  /** Keeps track of this session's resource subscriptions (resources/subscribe and unsubscribe forwarded for it). */
+  noteSubscription(upstream: string, uri: string, on: boolean): void {
+    let set = this.subscriptions.get(upstream);
+    if (!set) this.subscriptions.set(upstream, (set = new Set()));
+    if (on) set.add(uri);
+    else set.delete(uri);
+  }
+
+  /**
+   * One kind of list from `upstream`, as its connection last listed it, else from `fetch` (then kept on the
+   * connection for the other sessions on it, until the upstream says it changed or reconnects).
+   */
+  async connectionList(upstream: string, kind: ListKind, fetch: () => Promise<Record<string, unknown>[]>, fresh = false): Promise<Record<string, unknown>[]> {
+    const conn = this.deps.pool.peek(this, upstream);
+    const kept = fresh ? undefined : conn?.lists.get(kind);
+    if (kept !== undefined) return kept;
+    const items = await fetch();
+    if (conn !== undefined && this.deps.pool.peek(this, upstream) === conn) conn.lists.set(kind, items);
+    return items;
+  }
+
+  /** True when `upstream`'s connection is shared by every principal (share: shared). */
+  sharedByAll(upstream: string): boolean {
+    const server = this.deps.servers.get(upstream);
+    return server !== undefined && effectiveShare(server) === 'shared';
+  }
+
+  connectionReady(upstream: string): void {
+    this.catalog.invalidate(upstream);
   }
 
   private readonly redactLogged = (v: unknown): unknown => (typeof v === 'string' ? this.redactor.text(v) : v);
 
-  private async prepare(name: string, server: ServerConfig): Promise<ServerConfig> {
-    const prepared = await this.deps.prepareServer!(name, server, this.init.owner ?? null);
-    if (!('secrets' in prepared)) return prepared;
-    const leased = new Set(prepared.leaseSecrets ?? []);
-    this.redactor.add(prepared.secrets.filter((x) => !leased.has(x)));
-    const task = this.init.owner?.task;
-    if (leased.size > 0) this.redactor.add(leased, task ? `task:${task}` : '');
-    if (prepared.leaseIds !== undefined && prepared.leaseIds.length > 0) this.leases.set(name, prepared.leaseIds);
-    return prepared.server;
-  }
-
-  private readonly leases = new Map<string, readonly string[]>();
-
   /** The leases the connection to `upstream` was opened with (credentials used by its calls). */
   leaseIds(upstream: string): readonly string[] {
-    return this.leases.get(upstream) ?? [];
+    return this.deps.pool.peek(this, upstream)?.leaseIds ?? [];
   }
 
   /** `value` with every secret the gateway injected shown as `[redacted:NAME]`: what approvers are shown of a call. */
@@ -178,14 +241,6 @@ export class GatewaySession {
   }
 
   /**
-   * Starts connecting, in the background, the upstreams `reachable` allows (those the owner may list), so the
-   * first list does not wait for spawns; others are never contacted for this session.
-   */
-  warmUp(reachable: (upstream: string) => boolean): void {
-    for (const name of this.order) if (reachable(name)) void this.upstream(name).ready().catch(() => undefined);
-  }
-
-  /**
    * Runs `fn` as an in-flight request to `upstream`, so relays and progress find the right stream. A client's
    * progress token is replaced by one the gateway owns, so two requests (or two stateless clients) that pick
    * the same token never receive each other's progress; it is mapped back on the way to the client.
@@ -203,7 +258,7 @@ export class GatewaySession {
     const clientToken = meta?.progressToken;
     let token: string | undefined;
     if (typeof clientToken === 'string' || typeof clientToken === 'number') {
-      token = `warden-progress-${this.nextProgressToken++}`;
+      token = `warden-progress-${INSTANCE}-${nextToken++}`;
       this.progressRoutes.set(token, { out, clientToken });
       params = { ...params, _meta: { ...meta, progressToken: token } };
     }
@@ -243,7 +298,7 @@ export class GatewaySession {
     return this.init.id === null;
   }
 
-  private relayNotification(upstream: string, n: JsonRpcNotification, tag?: Active): void {
+  relayNotification(upstream: string, n: JsonRpcNotification, tag?: Active): void {
     n = this.redactRelayed(upstream, n, tag);
     const method = n.method;
     if (method === 'notifications/progress') {
@@ -275,7 +330,7 @@ export class GatewaySession {
   }
 
   /** Relays a server-to-client request from `upstream` to this session's client and returns its answer. */
-  private relayRequest(upstream: string, req: JsonRpcRequest, tag?: Active): Promise<Record<string, unknown>> {
+  relayRequest(upstream: string, req: JsonRpcRequest, tag?: Active): Promise<Record<string, unknown>> {
     const needed = REQUIRED_CAPABILITY[req.method];
     if (req.method === 'ping') return Promise.resolve({});
     if (req.method === 'roots/list') return this.rootsFor(upstream, tag);
@@ -291,7 +346,7 @@ export class GatewaySession {
    */
   askClient(out: Outbound | undefined, method: string, params: Params | undefined): Promise<Record<string, unknown>> {
     if (!out || this.closed) return Promise.reject(new WardenError('client_capability_missing', 'The client has no open stream to receive the request', JsonRpcCode.InternalError));
-    const id = `warden-${this.nextClientRequestId++}`;
+    const id = `warden-${INSTANCE}-${nextToken++}`;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.clientRequests.delete(id);
@@ -353,7 +408,9 @@ export class GatewaySession {
 
   /** A client said its roots changed: upstreams that take client roots ask again (the others never see them). */
   clientRootsChanged(): void {
-    for (const [name, c] of this.upstreams) if (this.deps.confinement.reach(name).clientRoots) void c.notify('notifications/roots/list_changed');
+    for (const name of this.used) {
+      if (this.deps.confinement.reach(name).clientRoots) void this.deps.pool.peek(this, name)?.client.notify('notifications/roots/list_changed');
+    }
   }
 
   /**
@@ -364,17 +421,11 @@ export class GatewaySession {
   async reconfigure(names: readonly string[], dropped: readonly string[]): Promise<void> {
     this.deps.naming.upstreamCount = names.length;
     this.order.splice(0, this.order.length, ...names);
-    const clients = dropped.map((name) => this.upstreams.get(name)).filter((c): c is UpstreamClient => c !== undefined);
-    for (const name of dropped) {
-      this.upstreams.delete(name);
-      this.leases.delete(name);
-      this.catalog.invalidate(name);
-    }
+    for (const name of dropped) this.catalog.invalidate(name);
     this.catalog.rebuild();
     for (const method of ['notifications/tools/list_changed', 'notifications/prompts/list_changed', 'notifications/resources/list_changed']) {
       this.standalone?.send({ jsonrpc: '2.0', method });
     }
-    await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
   }
 
   get isClosed(): boolean {
@@ -386,10 +437,8 @@ export class GatewaySession {
    * under ends; a later request opens new ones, which a task check refuses first.
    */
   async closeUpstreams(): Promise<void> {
-    const clients = [...this.upstreams.entries()];
-    this.upstreams.clear();
-    for (const [name] of clients) this.catalog.invalidate(name);
-    await Promise.all(clients.map(([, c]) => c.close().catch(() => undefined)));
+    await this.deps.pool.closeOwned(this);
+    for (const name of this.used) this.catalog.invalidate(name);
   }
 
   async close(): Promise<void> {
@@ -400,6 +449,6 @@ export class GatewaySession {
       p.reject(new WardenError('session_not_found', 'The session ended', JsonRpcCode.SessionNotFound));
     }
     this.clientRequests.clear();
-    await Promise.all([...this.upstreams.values()].map((c) => c.close().catch(() => undefined)));
+    await this.deps.pool.detach(this);
   }
 }

@@ -4,8 +4,8 @@
  * its own calls caused (a log line one principal's call set off is never relayed into another's response).
  * Idle sets are closed; at most `max` are kept, the least recently used idle one making room.
  *
- * Issue 14's connection pool replaces this with per-upstream share modes (shared, per-user, per-session);
- * the key here is the principal, which is what both credentials and relayed messages are bound to.
+ * The sets are sessions of the gateway like any other: their upstream connections come from the pool
+ * (connections.ts), shared as each upstream's `share` mode allows.
  */
 import { principalKey, type Principal } from '../identity/index.js';
 import { JsonRpcCode, WardenError } from '../protocol/errors.js';

@@ -23,6 +23,8 @@ import { PrincipalLimits } from './limits.js';
 import { RefusalBudget } from './refusal-budget.js';
 import { routeIdentity } from './oauth-routes.js';
 import { SessionRegistry } from './sessions.js';
+import { SessionDirectory } from './session-directory.js';
+import type { SessionStore } from '../store/index.js';
 import { sendHttpError, StreamableHttpEndpoint } from './streamable-http.js';
 
 export interface Ingress {
@@ -102,10 +104,13 @@ function peerSan(req: IncomingMessage): string | undefined {
  * `/admin/` (config admin.enabled); `approvalPage`: serve the sign-in approval page `/approvals/<uuid>` (config approvals.page);
  * `consoleServices`: serve the governance console `/console/` (config console.enabled).
  */
-export async function startIngress(config: WardenConfig, gateway: Gateway, log: Logger, baseDir: string, identityFor: (publicUrl: string) => Identity, approvalCallback?: ApprovalCallbackOptions, admin?: AdminServices, approvalPage?: ApprovalPageOptions, consoleServices?: ConsoleServices): Promise<Ingress> {
+export async function startIngress(config: WardenConfig, gateway: Gateway, log: Logger, baseDir: string, identityFor: (publicUrl: string) => Identity, approvalCallback?: ApprovalCallbackOptions, admin?: AdminServices, approvalPage?: ApprovalPageOptions, consoleServices?: ConsoleServices, sessionStore?: SessionStore): Promise<Ingress> {
   const approvals = approvalCallback ? new ApprovalCallback(approvalCallback) : undefined;
   const { host, port } = splitListen(config.listen);
   const sessions = new SessionRegistry(config.limits.sessionIdleMs);
+  // Sessions in the shared store: any replica serves any request of a session (docs/operations.md, balancers).
+  const directory = new SessionDirectory({ registry: sessions, gateway, log, idleMs: config.limits.sessionIdleMs, ...(sessionStore ? { store: sessionStore } : {}) });
+  await directory.start();
   const refusals = new RefusalBudget(log);
   // The guard and identity need the bound port, known only after listen(); requests wait for neither.
   const bound: { guard?: HostGuard; identity?: Identity; endpoint?: StreamableHttpEndpoint; admin?: AdminApi } = {};
@@ -160,6 +165,7 @@ export async function startIngress(config: WardenConfig, gateway: Gateway, log: 
   bound.endpoint = new StreamableHttpEndpoint({
     gateway,
     sessions,
+    directory,
     maxBodyBytes: config.limits.maxBodyBytes,
     maxJsonDepth: config.limits.maxJsonDepth,
     clock: systemClock,
@@ -175,6 +181,7 @@ export async function startIngress(config: WardenConfig, gateway: Gateway, log: 
     url,
     port: actual,
     close: async () => {
+      await directory.close();
       await sessions.closeAll();
       await new Promise<void>((done) => {
         server.close(() => done());

@@ -1,4 +1,5 @@
 /** Live downstream sessions: lookup by id, counts per limit key (ingress/limits.ts), and closing those left idle. */
+import type { Outbound } from '../gateway/channel.js';
 import type { GatewaySession } from '../gateway/session.js';
 import type { ResponseStream } from './response-stream.js';
 
@@ -11,6 +12,10 @@ export interface SessionEntry {
   /** In-flight POSTed requests by JSON-RPC id, so notifications/cancelled can find them. */
   inflight: Map<string | number, ResponseStream>;
   closeStandalone?: () => void;
+  /** The GET stream open on this replica, if any. */
+  localStream?: Outbound;
+  /** Where stream messages go while no GET stream is open here: the replica that has one (several replicas only). */
+  remote?: Outbound;
 }
 
 export class SessionRegistry {
@@ -18,6 +23,10 @@ export class SessionRegistry {
   /** Session ids by limit key. */
   private readonly byKey = new Map<string, Set<string>>();
   private readonly sweeper: NodeJS.Timeout;
+  /** Hears of a session closed here for being idle (the directory ends it in a single-node store). */
+  onIdle?: (id: string) => void;
+  /** Asked before an idle session is closed here: true keeps it (its GET stream is here, its requests elsewhere). */
+  stillWanted?: (id: string, entry: SessionEntry) => Promise<boolean>;
 
   constructor(private readonly idleMs: number) {
     this.sweeper = setInterval(() => void this.sweep(), Math.min(60_000, Math.max(1_000, Math.floor(idleMs / 2))));
@@ -66,7 +75,13 @@ export class SessionRegistry {
 
   private async sweep(): Promise<void> {
     const cutoff = Date.now() - this.idleMs;
-    for (const [id, e] of this.entries) if (e.session.lastSeen < cutoff && e.inflight.size === 0) await this.remove(id);
+    for (const [id, e] of this.entries) {
+      if (e.session.lastSeen < cutoff && e.inflight.size === 0) {
+        if (await this.stillWanted?.(id, e).catch(() => false)) continue;
+        await this.remove(id);
+        this.onIdle?.(id);
+      }
+    }
   }
 
   async closeAll(): Promise<void> {

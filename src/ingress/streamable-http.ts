@@ -18,10 +18,14 @@ import type { RefusalBudget } from './refusal-budget.js';
 import { checkModernHeaders } from './modern-headers.js';
 import { congested, ResponseStream, SSE_HEADERS, sseEvent } from './response-stream.js';
 import type { SessionEntry, SessionRegistry } from './sessions.js';
+import { SessionDirectory } from './session-directory.js';
+import { silentLogger } from '../telemetry/log.js';
 
 export interface EndpointOptions {
   gateway: Gateway;
   sessions: SessionRegistry;
+  /** Sessions shared with other replicas through the store; default: this process only. */
+  directory?: SessionDirectory;
   maxBodyBytes: number;
   /** Deepest JSON nesting a body may have (limits.maxJsonDepth). */
   maxJsonDepth?: number;
@@ -80,7 +84,7 @@ function methodLabel(message: JsonRpcMessage): string {
 /** The answer's HTTP status and Retry-After for a response refused by an upstream's call limit (inside the gateway). */
 function limitStatus(response: JsonRpcResponse): { status?: number; headers: Record<string, string> } {
   const data = 'error' in response ? (response.error.data as Record<string, unknown> | undefined) : undefined;
-  if (data?.reason !== 'upstream_call_limit') return { headers: {} };
+  if (data?.reason !== 'upstream_call_limit' && data?.reason !== 'process_limit') return { headers: {} };
   return { status: 503, headers: { 'retry-after': String(data.retryAfter ?? 1) } };
 }
 
@@ -98,7 +102,6 @@ function methodNotAllowed(allow: string): WardenError {
 
 const E = {
   sessionRequired: () => new WardenError('session_required', 'Bad Request: Mcp-Session-Id header is required', JsonRpcCode.InvalidRequest, 400),
-  sessionNotFound: () => new WardenError('session_not_found', 'Session not found', JsonRpcCode.SessionNotFound, 404),
   notAcceptable: (what: string) => new WardenError('not_acceptable', `Not Acceptable: the client must accept ${what}`, JsonRpcCode.InvalidRequest, 406),
   unsupportedMedia: () => new WardenError('unsupported_media_type', 'Unsupported Media Type: Content-Type must be application/json', JsonRpcCode.InvalidRequest, 415),
   badVersion: (v: string) =>
@@ -106,7 +109,11 @@ const E = {
 };
 
 export class StreamableHttpEndpoint {
-  constructor(private readonly opts: EndpointOptions) {}
+  private readonly directory: SessionDirectory;
+
+  constructor(private readonly opts: EndpointOptions) {
+    this.directory = opts.directory ?? new SessionDirectory({ registry: opts.sessions, gateway: opts.gateway, log: silentLogger(), idleMs: 30 * 60_000 });
+  }
 
   async handle(req: IncomingMessage, res: ServerResponse, peerSubjectAltName?: string): Promise<void> {
     const startedAt = this.opts.clock.now();
@@ -115,7 +122,7 @@ export class StreamableHttpEndpoint {
       // Every request is authenticated; a session id is never a credential.
       principal = await this.opts.authenticator.authenticate({ authorization: header(req, 'authorization'), url: req.url, peerSubjectAltName });
       if (req.method === 'POST') await this.post(req, res, startedAt, principal);
-      else if (req.method === 'GET') this.get(req, res, principal);
+      else if (req.method === 'GET') await this.get(req, res, principal);
       else if (req.method === 'DELETE') await this.delete(req, res, principal);
       else throw methodNotAllowed('GET, POST, DELETE');
     } catch (err) {
@@ -158,11 +165,9 @@ export class StreamableHttpEndpoint {
     return entry !== undefined && entry.owner === principalKey(principal) ? sid : null;
   }
 
-  /** The session `sid` if it exists and belongs to `principal`; another principal's session does not exist for it. */
-  private ownedSession(sid: string, principal: Principal): SessionEntry {
-    const entry = this.opts.sessions.get(sid);
-    if (!entry || entry.owner !== principalKey(principal)) throw E.sessionNotFound();
-    return entry;
+  /** The session `sid` if it exists and belongs to `principal` (on this replica or, from the store, another). */
+  private ownedSession(sid: string, principal: Principal): Promise<SessionEntry> {
+    return this.directory.find(sid, principal);
   }
 
   private async post(req: IncomingMessage, res: ServerResponse, startedAt: number, principal: Principal): Promise<void> {
@@ -175,7 +180,7 @@ export class StreamableHttpEndpoint {
 
     if (isRequest(message) && message.method === 'initialize') return this.initialize(message, res, sid, { protocolVersion: null, startedAt, principal });
     if (sid !== undefined) {
-      const entry = this.ownedSession(sid, principal);
+      const entry = await this.ownedSession(sid, principal);
       if (versionHeader !== undefined && !isLegacyRevision(versionHeader)) throw E.badVersion(versionHeader);
       return this.legacyMessage(entry, message, req, res, { protocolVersion: versionHeader ?? HEADERLESS_REVISION, startedAt, principal });
     }
@@ -196,19 +201,20 @@ export class StreamableHttpEndpoint {
     const params = msg.params ?? {};
     const protocolVersion = negotiateLegacy(params.protocolVersion);
     const id = newSessionId();
-    const session = gateway.openSession({
+    const init = {
       id,
       protocolVersion,
       clientInfo: (params.clientInfo as Record<string, unknown>) ?? {},
       clientCapabilities: (params.capabilities as Record<string, unknown>) ?? {},
       owner: meta.principal,
-    });
-    sessions.add(id, session, principalKey(meta.principal!), key);
+    };
+    const { session } = this.directory.openLocal(id, init, meta.principal!);
     const stream = new ResponseStream(res, false, false);
-    // Upstreams start only for a session the checks let open (a revoked task's session never spawns one), and
-    // only those its owner may list.
+    // No upstream starts here: each connects on the session's first request that needs it.
     const response = await gateway.initialize(session, msg, { ...meta, protocolVersion });
     if ('error' in response) await sessions.remove(id);
+    // Stored once accepted, so every replica can serve it; a store that cannot take it refuses the session.
+    else await this.directory.store(id, init, meta.principal!);
     stream.finish(response, 200, 'error' in response ? {} : { 'mcp-session-id': id });
   }
 
@@ -216,8 +222,11 @@ export class StreamableHttpEndpoint {
     const { session } = entry;
     session.lastSeen = Date.now();
     if (!isRequest(message)) {
-      if (isNotification(message)) this.clientNotification(entry, message.method, message.params);
-      else if (!session.acceptClientResponse(message)) throw new WardenError('invalid_request', 'Response to an unknown request id', JsonRpcCode.InvalidRequest, 400);
+      if (isNotification(message)) this.clientNotification(entry, message);
+      else if (!session.acceptClientResponse(message) && !(await this.directory.signal(session.id!, 'response', message))) {
+        // Not asked here; with several replicas it went to the others (the one that asked takes it).
+        throw new WardenError('invalid_request', 'Response to an unknown request id', JsonRpcCode.InvalidRequest, 400);
+      }
       res.writeHead(202).end();
       return;
     }
@@ -234,10 +243,14 @@ export class StreamableHttpEndpoint {
     }
   }
 
-  private clientNotification(entry: SessionEntry, method: string, params: Record<string, unknown> | undefined): void {
+  private clientNotification(entry: SessionEntry, message: JsonRpcMessage & { method: string; params?: Record<string, unknown> }): void {
+    const { method, params } = message;
     if (method === 'notifications/cancelled') {
       const id = params?.requestId;
-      if (typeof id === 'string' || typeof id === 'number') entry.inflight.get(id)?.cancel();
+      if (typeof id !== 'string' && typeof id !== 'number') return;
+      // The request may run on another replica: it hears of the cancellation there.
+      if (entry.inflight.has(id)) entry.inflight.get(id)!.cancel();
+      else void this.directory.signal(entry.session.id!, 'cancel', message);
     } else if (method === 'notifications/roots/list_changed') {
       entry.session.clientRootsChanged();
     }
@@ -279,25 +292,27 @@ export class StreamableHttpEndpoint {
     }
   }
 
-  private get(req: IncomingMessage, res: ServerResponse, principal: Principal): void {
+  private async get(req: IncomingMessage, res: ServerResponse, principal: Principal): Promise<void> {
     const sid = header(req, 'mcp-session-id');
     if (sid === undefined) {
       if (header(req, 'mcp-protocol-version') === MODERN_REVISION) throw methodNotAllowed('POST');
       throw E.sessionRequired();
     }
-    const entry = this.ownedSession(sid, principal);
+    const entry = await this.ownedSession(sid, principal);
     if (!accepts(req, 'text/event-stream')) throw E.notAcceptable('text/event-stream');
-    if (entry.session.standalone) throw new WardenError('invalid_request', 'Conflict: this session already has an open stream', JsonRpcCode.InvalidRequest, 409);
+    if (entry.session.standalone && entry.session.standalone !== entry.remote) throw new WardenError('invalid_request', 'Conflict: this session already has an open stream', JsonRpcCode.InvalidRequest, 409);
     res.writeHead(200, SSE_HEADERS);
     res.flushHeaders();
     const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), 25_000);
     keepAlive.unref();
     const close = () => {
       clearInterval(keepAlive);
-      if (entry.session.standalone === outbound) entry.session.standalone = undefined;
+      if (entry.session.standalone === outbound) entry.session.standalone = entry.remote;
+      if (entry.localStream === outbound) entry.localStream = undefined;
     };
     const outbound = { send: (m: JsonRpcMessage) => (res.writableEnded || congested(res, m) ? false : (res.write(sseEvent(m)), true)) };
     entry.session.standalone = outbound;
+    entry.localStream = outbound;
     entry.closeStandalone = () => {
       close();
       res.end();
@@ -308,8 +323,9 @@ export class StreamableHttpEndpoint {
   private async delete(req: IncomingMessage, res: ServerResponse, principal: Principal): Promise<void> {
     const sid = header(req, 'mcp-session-id');
     if (sid === undefined) throw E.sessionRequired();
-    this.ownedSession(sid, principal);
-    await this.opts.sessions.remove(sid);
+    await this.ownedSession(sid, principal);
+    // Ends it on every replica (the store's signal), not only here.
+    await this.directory.end(sid);
     await this.opts.gateway.recordOutcome('session/delete', sid, { protocolVersion: header(req, 'mcp-protocol-version') ?? null, startedAt: this.opts.clock.now(), principal });
     res.writeHead(200).end();
   }

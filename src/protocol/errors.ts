@@ -20,6 +20,10 @@ export const JsonRpcCode = {
   ApprovalRequired: -32009,
   /** A resource limit refused the request (sessions, calls, rate); data.retryAfter says when to try again. */
   LimitExceeded: -32010,
+  /** Every upstream process the gateway may run (limits.maxProcesses) is busy. */
+  ProcessLimit: -32017,
+  /** The shared session store could not be read or written: the session request is refused. */
+  SessionStoreUnavailable: -32018,
   HeaderMismatch: -32020,
   UnsupportedProtocolVersion: -32022,
 } as const;
@@ -73,6 +77,8 @@ export type WardenErrorCode =
   | 'cancelled'
   | 'request_timeout'
   | 'session_limit'
+  | 'process_limit'
+  | 'session_store_unavailable'
   | 'principal_session_limit'
   | 'session_rate_limit'
   | 'principal_call_limit'

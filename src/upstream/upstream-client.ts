@@ -56,11 +56,19 @@ export class UpstreamClient {
   serverInfo: Record<string, unknown> = {};
   protocolVersion = '';
   instructions?: string;
+  /** Requests in flight, and when the last one ended: the pool reaps connections idle for long enough. */
+  inFlight = 0;
+  lastActive = Date.now();
 
   constructor(private readonly opts: UpstreamClientOptions) {}
 
   get name(): string {
     return this.opts.name;
+  }
+
+  /** Starting, or serving a request: not to be closed to make room for another connection. */
+  get busy(): boolean {
+    return this.inFlight > 0 || this.connecting !== undefined;
   }
 
   get isReady(): boolean {
@@ -88,10 +96,13 @@ export class UpstreamClient {
       const message = `Upstream "${this.opts.name}" already has ${calls.max} calls in flight; try again shortly`;
       throw new WardenError('upstream_call_limit', message, JsonRpcCode.LimitExceeded, 503, { retryAfter: 1 });
     }
+    this.inFlight++;
     try {
       const peer = await this.ready();
       return await peer.request(method, params, opts);
     } finally {
+      this.inFlight--;
+      this.lastActive = Date.now();
       release?.();
     }
   }

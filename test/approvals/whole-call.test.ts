@@ -132,7 +132,7 @@ describe('approvers see the whole call', () => {
     assert.equal(more.length, 0, 'exactly one call reached the upstream');
     // What the upstream got is what was approved, byte for byte, but for the gateway's own progress token.
     const meta = sent!.params._meta as Record<string, unknown>;
-    assert.match(String(meta.progressToken), /^warden-progress-\d+$/);
+    assert.match(String(meta.progressToken), /^warden-progress-[\w-]+-\d+$/);
     const { progressToken: _t, ...boundMeta } = meta;
     assert.deepEqual({ ...sent!.params, _meta: boundMeta }, { ...approved, arguments: args });
     assert.equal((await gw.store.approvals.get(id))?.state, 'consumed');

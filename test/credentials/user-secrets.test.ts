@@ -14,6 +14,7 @@ import { Vault } from '../../src/credentials/index.js';
 import { openStore } from '../../src/store/index.js';
 import { startHeaderReporter, type HeaderReporter } from '../fixtures/header-reporter.js';
 import { BearerSession, startAuthGateway, type AuthGateway } from '../helpers/auth.js';
+import { waitFor } from '../helpers/e2e.js';
 import { ALLOW_ALL_POLICY } from '../helpers/gateway.js';
 import { createTestIssuer, type TestIssuer } from '../helpers/idp.js';
 
@@ -29,7 +30,8 @@ describe('per-user upstream credentials', () => {
   let gw: AuthGateway | undefined;
 
   const server = (map: Record<string, Record<string, string>>) => ({ gh: { url: reporter.url, headers: { Authorization: 'Bearer ${secret:gh/token}' }, userSecrets: map } });
-  const extra = () => ({ store: join(dir, 'warden.db'), vault: { masterKeyFile: keyFile }, auth: { issuers: [{ issuer: idp.issuer, jwksFile: idp.jwksFile }] }, policy: { files: [ALLOW_ALL_POLICY] } });
+  // Connections are kept per user until idle (limits.upstreamIdleMs): short here, so a test can wait for the next one.
+  const extra = () => ({ limits: { upstreamIdleMs: 1_000 }, store: join(dir, 'warden.db'), vault: { masterKeyFile: keyFile }, auth: { issuers: [{ issuer: idp.issuer, jwksFile: idp.jwksFile }] }, policy: { files: [ALLOW_ALL_POLICY] } });
   const sentBy = async (user: string): Promise<string> => {
     const s = new BearerSession(gw!.url, await idp.sign({ aud: gw!.publicUrl, sub: user, client_id: 'app' }));
     await s.initialize();
@@ -67,11 +69,14 @@ describe('per-user upstream credentials', () => {
     const events = await gw.store.audit.tail({ limit: 50 });
     assert.ok(events.some((e) => e.method === 'secret/use' && e.user === 'alice' && e.target === 'gh/alice'));
 
-    // Alice's secret removed: her next connection fails, it does not fall back to the shared token.
+    // Alice's secret removed: her next connection fails, it does not fall back to the shared token. Her
+    // open per-user connection keeps what it was given until it is idle and closed.
     const store = gw.store;
     const vault = await Vault.open(store.secrets, { current: key });
     await vault.remove({ name: 'gh/alice' });
     vault.close();
+    const g = gw;
+    assert.ok(await waitFor(() => g.gateway.pool.stats.connections === 0, 15_000), 'idle connections were not closed');
     const before = reporter.requests.length;
     assert.match(await sentBy('alice'), /^error: /);
     assert.ok(reporter.requests.slice(before).every((r) => String(r.headers.authorization) !== `Bearer ${SHARED}`), 'alice was never sent the shared token');

@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { parse } from 'yaml';
+import { parse, parseAllDocuments } from 'yaml';
 import { checkAuthMode } from '../../src/cli/start-gateway.js';
 import { buildProgram } from '../../src/cli/main.js';
 import { validateConfig } from '../../src/config/index.js';
@@ -202,5 +202,27 @@ describe('the systemd unit', () => {
     assert.match(unit, /^RestartPreventExitStatus=2$/m, 'a config error (exit 2) is not restarted in a loop');
     assert.match(unit, /^LoadCredential=master_key:/m);
     assert.ok(accepted(exec[1]!.split(' ')), exec[1]);
+  });
+});
+
+describe('the Kubernetes sketch', () => {
+  test('a Deployment with probes on paths the gateway serves, a Service without affinity, a PodDisruptionBudget, and a valid config', () => {
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- manifests are read field by field below
+    type Manifest = Record<string, any>;
+    const docs = parseAllDocuments(text('deploy/kubernetes/mcp-warden.yaml')).map((d) => d.toJS() as Manifest);
+    const kinds = docs.map((d) => d.kind);
+    assert.deepEqual(kinds, ['ConfigMap', 'Deployment', 'Service', 'PodDisruptionBudget']);
+    const [configMap, deployment, service, pdb] = docs as [Manifest, Manifest, Manifest, Manifest];
+    const config = validateConfig(parse(configMap.data['warden.yaml']) as Record<string, unknown>, 'deploy/kubernetes/mcp-warden.yaml');
+    checkAuthMode(config, silentLogger(), 'deploy/kubernetes/mcp-warden.yaml');
+    assert.match(config.store, /^postgres:\/\/[^:@]+@/, 'PostgreSQL, with no password in the URL');
+    const container = deployment.spec.template.spec.containers[0];
+    assert.ok(accepted(container.args), `the container's command line: ${container.args.join(' ')}`);
+    assert.equal(container.livenessProbe.httpGet.path, '/healthz');
+    assert.ok(['/healthz', '/readyz'].includes(container.readinessProbe.httpGet.path));
+    assert.ok(deployment.spec.replicas >= 2);
+    assert.equal(service.spec.sessionAffinity, undefined, 'no stickiness needed');
+    assert.equal(pdb.spec.maxUnavailable, 1);
+    assert.deepEqual(pdb.spec.selector.matchLabels, deployment.spec.selector.matchLabels);
   });
 });

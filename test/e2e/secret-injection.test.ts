@@ -71,7 +71,8 @@ describe('secrets injected into upstreams and redacted from what comes back', ()
     reporter = await startHeaderReporter();
     gw = await startTestGateway(
       {
-        rec: tsFixtureStdio('recording-upstream.ts', [], { API_TOKEN: '${secret:api/token}', RECORD_FILE: recordFile }),
+        // One process per session: the rotation test shows an open session's process keeping the old value.
+        rec: { ...tsFixtureStdio('recording-upstream.ts', [], { API_TOKEN: '${secret:api/token}', RECORD_FILE: recordFile }), share: 'per-session' },
         hdr: { url: reporter.url, headers: { Authorization: 'Bearer ${secret:gh/token}' } },
         mis: tsFixtureStdio('misbehaving-upstream.ts', [], { NOTE: '${secret:err/msg}' }),
         conf: tsFixtureStdio('conformance-upstream.ts', ['--stdio'], { NOTE: '${secret:log/msg}' }),
@@ -155,6 +156,9 @@ describe('secrets injected into upstreams and redacted from what comes back', ()
 
   test('no value, in any form, in client responses, audit rows, the store file or the logs', async () => {
     const forms = [API_TOKEN, GH_TOKEN, DECOY, ROTATED, NOISY].flatMap(encodedForms);
+    // Upstreams start on first use: a list starts the noisy one, whose stderr is then logged.
+    received.push((await (await session()).request('tools/list')).res.text);
+    for (let i = 0; i < 100 && !/my token is/.test(gw.logs()); i++) await new Promise((r) => setTimeout(r, 50));
     assert.match(gw.logs(), /my token is \[redacted:noisy\/token\]/, 'the upstream’s stderr is logged, redacted');
     const db = new Database(dbFile, { readonly: true });
     const audit = JSON.stringify(db.prepare('SELECT * FROM warden_audit_events').all());

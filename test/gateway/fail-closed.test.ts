@@ -168,6 +168,9 @@ describe('concurrent sessions', () => {
     const countBefore = await gw.store.audit.count();
     const sessions = await Promise.all(Array.from({ length: SESSIONS }, () => newSession(gw.url)));
     assert.equal(new Set(sessions.map((x) => x.sessionId)).size, SESSIONS, 'session ids are distinct');
+    // Upstreams start on first use: each session lists once first, so the burst below does not pile up (past
+    // the per-principal cap of calls in flight) behind the process start.
+    await Promise.all(sessions.map((sess) => sess.request('tools/list')));
     await Promise.all(
       sessions.map((sess, i) =>
         Promise.all(
@@ -179,9 +182,9 @@ describe('concurrent sessions', () => {
         ),
       ),
     );
-    // One initialize and CALLS tools/call per session; notifications are not audited.
+    // One initialize, one tools/list and CALLS tools/call per session; notifications are not audited.
     const added = (await gw.store.audit.count()) - countBefore;
-    assert.equal(added, SESSIONS * (CALLS + 1));
+    assert.equal(added, SESSIONS * (CALLS + 2));
     const events = await gw.store.audit.tail({ limit: added });
     assert.equal(events.length, added);
     assert.equal(new Set(events.map((e) => e.id)).size, added, 'audit ids are unique');

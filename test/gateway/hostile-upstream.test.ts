@@ -158,10 +158,12 @@ describe('a hostile stdio upstream cannot take the gateway down', () => {
   });
 });
 
-test('an unsolicited deep notification right after initialize drops that upstream only, and is audited', async () => {
+test('an unsolicited deep notification right after the upstream starts drops that upstream only, and is audited', async () => {
   await withAuthGateway({ early: tsFixtureStdio('hostile-upstream.ts', ['--deep-at-start', '200000']), h: tsFixtureStdio('hostile-upstream.ts') }, async (gw, token) => {
     const carol = new BearerSession(gw.url, await token('carol'));
     await carol.initialize();
+    // Upstreams start on first use: the first list starts both.
+    await carol.request('tools/list');
     let down: unknown;
     for (const deadline = Date.now() + 10_000; Date.now() < deadline && down === undefined; await sleep(100)) {
       down = (await auditAfter(gw)).find((e) => e.method === 'upstream/down' && e.upstream === 'early' && e.errorCode === 'upstream_protocol_error');

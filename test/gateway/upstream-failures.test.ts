@@ -68,7 +68,8 @@ describe('upstream failures (bad = misbehaving fixture, good = server-everything
     // Set before the gateway starts: nothing of the gateway's own environment but PATH and HOME may leak.
     process.env.WARDEN_TEST_SENTINEL = SENTINEL;
     gw = await startTestGateway({
-      bad: { ...tsFixtureStdio('misbehaving-upstream.ts', [], { ONLY_THIS: '1' }), timeoutMs: HANG_TIMEOUT_MS },
+      // One connection per session: the crash test shows another session's own connection unaffected.
+      bad: { ...tsFixtureStdio('misbehaving-upstream.ts', [], { ONLY_THIS: '1' }), timeoutMs: HANG_TIMEOUT_MS, share: 'per-session' },
       good: everythingStdio(),
     });
     s = await newSession(gw.url);

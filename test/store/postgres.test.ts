@@ -11,6 +11,7 @@ import { postgresMigrations } from '../../src/store/postgres/migrations.js';
 import { openPostgresStore } from '../../src/store/postgres/store.js';
 import { runApprovalsSuite } from './approvals-suite.js';
 import { runLeasesSuite } from './leases-suite.js';
+import { runSessionsSuite } from './sessions-suite.js';
 import { makeEvent, runStoreSuite } from './store-suite.js';
 import { runTasksSuite } from './tasks-suite.js';
 import { runRevocationsSuite } from './revocations-suite.js';
@@ -75,6 +76,7 @@ if (baseUrl === undefined || baseUrl === '') {
   runTasksSuite('postgres', () => openStore(urlFor('tasks')));
   runApprovalsSuite('postgres', () => openStore(urlFor('approvals')));
   runLeasesSuite('postgres', () => openStore(urlFor('leases')));
+  runSessionsSuite('postgres', () => openStore(urlFor('sessions')));
   runRevocationsSuite('postgres', () => openStore(urlFor('revocations')));
 
   describe('postgres store', () => {
@@ -104,6 +106,8 @@ if (baseUrl === undefined || baseUrl === '') {
           'warden_revocations',
           'warden_schema_migrations',
           'warden_secrets',
+          'warden_session_signals',
+          'warden_sessions',
           'warden_signing_keys',
           'warden_tasks',
         ],

@@ -9,6 +9,7 @@ import { openSqliteStore } from '../../src/store/sqlite/store.js';
 import { sqliteMigrations } from '../../src/store/sqlite/migrations.js';
 import { runApprovalsSuite } from './approvals-suite.js';
 import { runLeasesSuite } from './leases-suite.js';
+import { runSessionsSuite } from './sessions-suite.js';
 import { makeEvent, runStoreSuite } from './store-suite.js';
 import { runTasksSuite } from './tasks-suite.js';
 import { runRevocationsSuite } from './revocations-suite.js';
@@ -47,6 +48,7 @@ runStoreSuite('sqlite', () => openStore(join(dir, 'suite.db')), {
 runTasksSuite('sqlite', () => openStore(join(dir, 'tasks.db')));
 runApprovalsSuite('sqlite', () => openStore(join(dir, 'approvals.db')));
 runLeasesSuite('sqlite', () => openStore(join(dir, 'leases.db')));
+runSessionsSuite('sqlite', () => openStore(join(dir, 'sessions.db')));
 runRevocationsSuite('sqlite', () => openStore(join(dir, 'revocations.db')));
 
 const isCode = (code: string) => (e: unknown) => e instanceof StoreError && e.code === code;

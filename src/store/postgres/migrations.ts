@@ -1,4 +1,5 @@
 /** PostgreSQL schema migrations. Append new versions at the end; never edit one that has shipped. */
+import { sessionsMigration } from './sessions.js';
 import type pg from 'pg';
 import type { Migration } from '../migration.js';
 import { approvalsMigration } from './approvals.js';
@@ -173,4 +174,5 @@ export const postgresMigrations: readonly PostgresMigration[] = [
       ALTER TABLE warden_issued_tokens ADD COLUMN ancestors text;
     `,
   },
+  sessionsMigration,
 ];

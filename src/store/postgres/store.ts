@@ -13,7 +13,8 @@ import { postgresMigrations, type PostgresMigration } from './migrations.js';
 import { PostgresSecretStore } from './secrets.js';
 import { PostgresTaskStore } from './tasks.js';
 import { PostgresRevocationStore } from './revocations.js';
-import type { RevocationStore } from '../types.js';
+import type { RevocationStore, SessionStore } from '../types.js';
+import { PostgresSessionStore } from './sessions.js';
 import { parsePostgresUrl, type PostgresTarget } from './url.js';
 
 export interface PostgresStoreOptions {
@@ -153,6 +154,7 @@ class PostgresStore implements Store {
   readonly approvals: ApprovalStore;
   readonly revocations: RevocationStore;
   readonly leases: LeaseStore;
+  readonly sessions: SessionStore;
   private closed = false;
 
   constructor(
@@ -169,6 +171,7 @@ class PostgresStore implements Store {
     this.approvals = new PostgresApprovalStore(this.run);
     this.revocations = new PostgresRevocationStore(this.run, this.transaction, target, () => this.ensureOpen());
     this.leases = new PostgresLeaseStore(this.run);
+    this.sessions = new PostgresSessionStore(this.run, target, () => this.ensureOpen());
   }
 
   async schemaVersion(): Promise<number> {

@@ -1,4 +1,5 @@
 /** SQLite schema migrations. Append new versions at the end; never edit one that has shipped. */
+import { sessionsMigration } from './sessions.js';
 import type Database from 'better-sqlite3';
 import type { Migration } from '../migration.js';
 import { approvalsMigration } from './approvals.js';
@@ -166,4 +167,5 @@ export const sqliteMigrations: readonly SqliteMigration[] = [
       ALTER TABLE warden_issued_tokens ADD COLUMN ancestors TEXT;
     `,
   },
+  sessionsMigration,
 ];

@@ -8,6 +8,8 @@ import type { LeaseStore } from '../types.js';
 import type { ApprovalStore, AuditStore, KeyStore, ReplayStore, SecretStore, Store, TaskStore, TokenStore } from '../types.js';
 import { SqliteApprovalStore } from './approvals.js';
 import { SqliteLeaseStore } from './leases.js';
+import { SqliteSessionStore } from './sessions.js';
+import type { SessionStore } from '../types.js';
 import { SqliteAuditStore } from './audit.js';
 import { SqliteKeyStore, SqliteReplayStore, SqliteTokenStore } from './identity.js';
 import { sqliteMigrations, type SqliteMigration } from './migrations.js';
@@ -99,6 +101,7 @@ class SqliteStore implements Store {
   readonly approvals: ApprovalStore;
   readonly revocations: RevocationStore;
   readonly leases: LeaseStore;
+  readonly sessions: SessionStore;
   private closed = false;
   private readonly version: Database.Statement<[], { v: number | null }>;
 
@@ -116,6 +119,7 @@ class SqliteStore implements Store {
     this.approvals = new SqliteApprovalStore(db, ensureOpen);
     this.revocations = new SqliteRevocationStore(db, ensureOpen);
     this.leases = new SqliteLeaseStore(db, ensureOpen);
+    this.sessions = new SqliteSessionStore(db, ensureOpen);
     this.version = db.prepare(VERSION_SQL);
   }
 
