@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { startAuthGateway, type AuthGateway } from '../helpers/auth.js';
 import { tempDir } from '../helpers/e2e.js';
+import { withMasterKey } from '../helpers/gateway.js';
 import { createTestIssuer } from '../helpers/idp.js';
 import { rawPost, RawSession } from '../helpers/mcp-http.js';
 import { tsFixtureStdio } from '../helpers/servers.js';
@@ -21,10 +22,11 @@ describe('sessions in a SQLite store', () => {
 
   test('a session survives a restart, for its own principal only; DELETE removes it from the store', async () => {
     const idp = await createTestIssuer(tmp.dir);
-    const config = {
+    // Both starts open the same store, so they are given the same master key (its signing keys are sealed).
+    const config = withMasterKey(tmp.dir, {
       store: join(tmp.dir, 'warden.db'),
       auth: { issuers: [{ issuer: idp.issuer, jwksFile: idp.jwksFile }] },
-    };
+    });
     const servers = { rec: tsFixtureStdio('recording-upstream.ts', [], { RECORD_FILE: join(tmp.dir, 'rec.log') }) };
     // Each start listens on a new port, which is its audience: tokens are signed for the running one.
     const token = (user: string) => idp.sign({ aud: gw!.publicUrl, sub: user, client_id: 'app' });
