@@ -61,13 +61,39 @@ export const StdioServerSchema = z.strictObject({
   cwd: z.string().optional(),
 });
 
-export const HttpServerSchema = z.strictObject({
-  ...common,
-  url: z.url({ protocol: /^https?$/ }),
-  headers: z.record(z.string(), z.string()).default({}),
-  /** `sse` selects the legacy HTTP+SSE transport (2024-11-05); the default is Streamable HTTP. */
-  transport: z.enum(['streamable-http', 'sse']).optional(),
+/**
+ * `auth.oauth` of an HTTP upstream: the gateway is an OAuth client of it, per user (docs/user-oauth.md). Each
+ * person connects their own account once, in their browser; their calls carry only their token.
+ */
+export const UpstreamOAuthSchema = z.strictObject({
+  /** Scopes asked for; default: the upstream's `scopes_supported` (RFC 9728), else none. */
+  scopes: z.array(z.string().min(1)).optional(),
+  /** A client registered with the authorization server by hand; default: Client ID Metadata Document or dynamic registration. */
+  clientId: z.string().min(1).optional(),
+  /** The vault secret holding that client's secret (a confidential client); needs clientId. */
+  clientSecret: z.string().min(1).optional(),
+  /** An https URL serving this gateway's Client ID Metadata Document, used as client_id where the server supports it. */
+  clientMetadataUrl: z.url({ protocol: /^https$/ }).optional(),
+  /** A token is refreshed when it has less than this left (seconds). */
+  refreshBeforeSeconds: z.number().int().min(0).max(3600).default(60),
 });
+
+export const HttpServerSchema = z
+  .strictObject({
+    ...common,
+    url: z.url({ protocol: /^https?$/ }),
+    headers: z.record(z.string(), z.string()).default({}),
+    /** `sse` selects the legacy HTTP+SSE transport (2024-11-05); the default is Streamable HTTP. */
+    transport: z.enum(['streamable-http', 'sse']).optional(),
+    /** How the gateway authenticates to this upstream beyond static headers: `oauth`, per user. */
+    auth: z.strictObject({ oauth: UpstreamOAuthSchema }).optional(),
+  })
+  .refine((s) => s.auth === undefined || (s.transport !== 'sse' && s.type !== 'sse'), { message: 'auth.oauth needs the Streamable HTTP transport', path: ['auth'] })
+  .refine((s) => s.auth?.oauth.clientSecret === undefined || s.auth.oauth.clientId !== undefined, { message: 'auth.oauth.clientSecret needs clientId', path: ['auth', 'oauth'] })
+  .refine((s) => s.auth === undefined || !Object.keys(s.headers).some((h) => h.toLowerCase() === 'authorization'), {
+    message: 'auth.oauth sets the Authorization header itself: remove headers.Authorization',
+    path: ['auth'],
+  });
 
 export const ServerSchema = z.union([StdioServerSchema, HttpServerSchema], {
   error: (issue) => (issue.code === 'invalid_union' ? 'an upstream needs either "command" (stdio) or "url" (Streamable HTTP or SSE)' : undefined),
