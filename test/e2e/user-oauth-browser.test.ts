@@ -28,6 +28,7 @@ const CHROMIUM = '/usr/bin/chromium';
 const ENV = 'WARDEN_APPROVAL_PAGE_SECRET';
 const SECRET = 'connections-page-secret-for-browser-tests-0123456789';
 const TOOL = 'who__whoami';
+const MODERN = '2026-07-28';
 
 if (!existsSync(CHROMIUM) && !process.env.CI) {
   test('user OAuth in a real browser', { skip: `${CHROMIUM} is not installed (apt-get install chromium): the browser test is skipped` }, () => {});
@@ -154,6 +155,39 @@ if (!existsSync(CHROMIUM) && !process.env.CI) {
     const page = await browserOf('alice');
     await page.goto(new URL('/approvals/connections', publicUrl).href);
     assert.match((await page.textContent('body')) ?? '', /who: connected/);
+    // An upstream that sends the token back: what reaches the agent has it redacted.
+    const leaked = textOf(await alice('who__leak'));
+    assert.match(leaked, /^token=\[redacted:oauth:who\]$/, leaked);
+  });
+
+  test('a 2026-07-28 request of a user who has not connected gets the link in an input-required result, or -32013', async () => {
+    const modern = (caps: Record<string, unknown>) =>
+      post(
+        gw.url,
+        {
+          jsonrpc: '2.0',
+          id: 1,
+          method: 'tools/call',
+          params: { name: TOOL, arguments: {}, _meta: { 'io.modelcontextprotocol/protocolVersion': MODERN, 'io.modelcontextprotocol/clientInfo': { name: 'oauth-test', version: '0' }, 'io.modelcontextprotocol/clientCapabilities': caps } },
+        },
+        { ...bearer(agentTokens.get('carol')!), 'mcp-protocol-version': MODERN, 'mcp-method': 'tools/call', 'mcp-name': TOOL },
+      );
+    const asked = await modern({ elicitation: { url: {} } });
+    answers.push(asked.text);
+    const result = asked.messages[0]?.result as { resultType: string; inputRequests: { connect: { params: { mode: string; url: string } } } };
+    assert.equal(result?.resultType, 'input_required', asked.text);
+    assert.equal(result.inputRequests.connect.params.url, new URL('/approvals/connections/who/connect', publicUrl).href);
+    const plain = await modern({});
+    answers.push(plain.text);
+    assert.equal((plain.messages[0]?.error as { code: number }).code, -32013, plain.text);
+    // Stateless requests of a connected user run with that user's token.
+    const alice = await post(
+      gw.url,
+      { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: TOOL, arguments: {}, _meta: { 'io.modelcontextprotocol/protocolVersion': MODERN, 'io.modelcontextprotocol/clientInfo': { name: 'oauth-test', version: '0' }, 'io.modelcontextprotocol/clientCapabilities': {} } } },
+      { ...bearer(agentTokens.get('alice')!), 'mcp-protocol-version': MODERN, 'mcp-method': 'tools/call', 'mcp-name': TOOL },
+    );
+    answers.push(alice.text);
+    assert.equal(textOf(alice.messages[0] ?? {}), 'you are alice');
   });
 
   test('a forged callback with alice\'s state and code is refused for bob, and still works for alice', async () => {
