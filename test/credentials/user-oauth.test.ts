@@ -1,0 +1,177 @@
+/**
+ * User OAuth (docs/user-oauth.md) rules that the browser test does not reach, each tried against:
+ * - configs that cannot work are refused at start (SSE, a static Authorization next to it, no sign-in page);
+ * - discovery refuses an upstream whose metadata names another resource, a server without PKCE S256 or whose
+ *   metadata is for another issuer, and plain http beyond loopback;
+ * - the Connections page: a disconnect without the session's CSRF token, from another origin or without a
+ *   session is refused; a callback without a session is refused; a revoked user cannot start connecting.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { validateConfig } from '../../src/config/index.js';
+import { assertFetchable, discoverUpstream } from '../../src/credentials/user-oauth/upstream-client.js';
+import { revoke } from '../../src/revocation/revoke.js';
+import { startAuthGateway, type AuthGateway } from '../helpers/auth.js';
+import { setEnv } from '../helpers/approvals.js';
+import { CookieJar, followLogin, PAGE_CLIENT, startOidcProvider, type TestOidcProvider } from '../helpers/oidc.js';
+import { startOAuthUpstream, type OAuthUpstream } from '../fixtures/oauth-upstream.js';
+
+const ENV = 'WARDEN_APPROVAL_PAGE_SECRET';
+const SECRET = 'connections-page-secret-for-unit-tests-0123456789';
+
+describe('config', () => {
+  const base = { auth: { mode: 'none' } };
+  test('auth.oauth is refused on SSE, next to a static Authorization header, and clientSecret needs clientId', () => {
+    const bad = [
+      { url: 'https://x.example/sse', transport: 'sse', auth: { oauth: {} } },
+      { url: 'https://x.example/mcp', headers: { authorization: 'Bearer shared' }, auth: { oauth: {} } },
+      { url: 'https://x.example/mcp', auth: { oauth: { clientSecret: 'x/secret' } } },
+    ];
+    for (const server of bad) assert.throws(() => validateConfig({ ...base, mcpServers: { x: server } }, 'test'), /auth/, JSON.stringify(server));
+    assert.doesNotThrow(() => validateConfig({ ...base, mcpServers: { x: { url: 'https://x.example/mcp', auth: { oauth: {} } } } }, 'test'));
+  });
+
+  test('a gateway with an OAuth upstream but no approval page (the sign-in) does not start', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'warden-uo-'));
+    try {
+      const keyFile = join(dir, 'master.key');
+      writeFileSync(keyFile, randomBytes(32).toString('base64'));
+      await assert.rejects(startAuthGateway({ x: { url: 'http://127.0.0.1:9/mcp', auth: { oauth: {} } } }, { vault: { masterKeyFile: keyFile } }), /configure approvals\.page/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('discovery refuses what it must not trust', () => {
+  let server: Server;
+  let base = '';
+  const docs = new Map<string, unknown>();
+  before(async () => {
+    server = createServer((req, res) => {
+      const doc = docs.get((req.url ?? '').split('?')[0]!);
+      if (doc === undefined) return void res.writeHead(404).end();
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(doc));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  after(() => new Promise<void>((r) => server.close(() => r())));
+
+  const asMetadata = (over: Record<string, unknown> = {}) => ({
+    issuer: `${base}/as`,
+    authorization_endpoint: `${base}/as/auth`,
+    token_endpoint: `${base}/as/token`,
+    response_types_supported: ['code'],
+    code_challenge_methods_supported: ['S256'],
+    ...over,
+  });
+  const discover = (path: string) => discoverUpstream('x', `${base}${path}`, null, { refreshBeforeSeconds: 60, clientId: 'preset' }, `${base}/cb`, undefined as never);
+
+  test('a working setup is discovered (the preconfigured client is used)', async () => {
+    docs.set('/.well-known/oauth-protected-resource/ok', { resource: `${base}/ok`, authorization_servers: [`${base}/as`] });
+    docs.set('/.well-known/oauth-authorization-server/as', asMetadata());
+    const o = await discover('/ok');
+    assert.equal(o.resource, `${base}/ok`);
+    assert.equal(o.client.client_id, 'preset');
+  });
+
+  test('metadata naming another resource', async () => {
+    docs.set('/.well-known/oauth-protected-resource/other', { resource: `${base}/someone-else`, authorization_servers: [`${base}/as`] });
+    await assert.rejects(discover('/other'), /another resource/);
+  });
+
+  test('a server without PKCE S256, or whose metadata is for another issuer', async () => {
+    docs.set('/.well-known/oauth-protected-resource/plain', { resource: `${base}/plain`, authorization_servers: [`${base}/as-plain`] });
+    docs.set('/.well-known/oauth-authorization-server/as-plain', asMetadata({ issuer: `${base}/as-plain`, code_challenge_methods_supported: ['plain'] }));
+    await assert.rejects(discover('/plain'), /PKCE S256/);
+    docs.set('/.well-known/oauth-protected-resource/mixup', { resource: `${base}/mixup`, authorization_servers: [`${base}/as-mixup`] });
+    docs.set('/.well-known/oauth-authorization-server/as-mixup', asMetadata({ issuer: `${base}/as` }));
+    await assert.rejects(discover('/mixup'), /another issuer/);
+  });
+
+  test('plain http is refused beyond loopback', () => {
+    assert.throws(() => assertFetchable('http://as.example/token', 'x'), /https/);
+    assert.throws(() => assertFetchable('http://169.254.169.254/latest', 'x'), /https/);
+    assert.doesNotThrow(() => assertFetchable('https://as.example/token', 'x'));
+  });
+});
+
+describe('the Connections page refuses what does not come from the signed-in person', () => {
+  let restoreEnv: () => void = () => {};
+  let up: OAuthUpstream;
+  let op: TestOidcProvider;
+  let gw: AuthGateway;
+  let dir: string;
+  let publicUrl = '';
+  const at = (path: string) => new URL(path, publicUrl).href;
+
+  before(async () => {
+    restoreEnv = setEnv(ENV, SECRET);
+    dir = mkdtempSync(join(tmpdir(), 'warden-uo-page-'));
+    const keyFile = join(dir, 'master.key');
+    writeFileSync(keyFile, randomBytes(32).toString('base64'));
+    up = await startOAuthUpstream();
+    op = await startOidcProvider(() => publicUrl);
+    gw = await startAuthGateway(
+      { who: { url: up.url, auth: { oauth: {} } } },
+      { auth: { issuers: [{ issuer: op.issuer, jwksUri: op.jwksUri }] }, vault: { masterKeyFile: keyFile }, approvals: { page: { signIn: { issuer: op.issuer, clientId: PAGE_CLIENT.id } } } },
+    );
+    publicUrl = gw.publicUrl;
+  });
+  after(async () => {
+    await gw?.close();
+    await op?.close();
+    await up?.close();
+    rmSync(dir, { recursive: true, force: true });
+    restoreEnv();
+  });
+
+  /** Signs `user` in to the gateway (the approval page's sign-in) in a fresh cookie jar. */
+  async function signedIn(user: string): Promise<CookieJar> {
+    const jar = new CookieJar();
+    const first = await fetch(at('/approvals/connections'), { redirect: 'manual' });
+    jar.store(first);
+    const back = await followLogin(first.headers.get('location')!, user, jar, (u) => u.pathname === '/approvals/callback');
+    const done = await fetch(back, { redirect: 'manual', headers: { cookie: jar.header() } });
+    jar.store(done);
+    assert.equal(done.status, 302);
+    return jar;
+  }
+
+  const form = (jar: CookieJar, body: string, extra: Record<string, string> = {}) =>
+    fetch(at('/approvals/connections/who/disconnect'), { method: 'POST', redirect: 'manual', headers: { cookie: jar.header(), 'content-type': 'application/x-www-form-urlencoded', ...extra }, body });
+
+  test('disconnect: no session 401, no or a foreign CSRF token 403, another origin 403', async () => {
+    const alice = await signedIn('alice');
+    const page = await (await fetch(at('/approvals/connections'), { headers: { cookie: alice.header() } })).text();
+    assert.match(page, /who<\/strong>: not connected/);
+    assert.equal((await form(new CookieJar(), 'csrf=x')).status, 401);
+    assert.equal((await form(alice, '')).status, 403);
+    assert.equal((await form(alice, 'csrf=forged')).status, 403);
+    assert.equal((await form(alice, 'csrf=x', { origin: 'https://evil.example' })).status, 403);
+  });
+
+  test('a callback without a gateway session, or with an unknown state, is refused', async () => {
+    assert.equal((await fetch(at('/approvals/connections/callback?state=s&code=c'))).status, 401);
+    const alice = await signedIn('alice');
+    assert.equal((await fetch(at('/approvals/connections/callback?state=made-up&code=c'), { headers: { cookie: alice.header() } })).status, 400);
+  });
+
+  test('an unknown upstream is 404; a revoked user cannot start connecting', async () => {
+    const mallory = await signedIn('mallory');
+    assert.equal((await fetch(at('/approvals/connections/nope/connect'), { redirect: 'manual', headers: { cookie: mallory.header() } })).status, 404);
+    const start = await fetch(at('/approvals/connections/who/connect'), { redirect: 'manual', headers: { cookie: mallory.header() } });
+    assert.equal(start.status, 302, 'before revocation the flow starts');
+    await revoke({ revocations: gw.store.revocations, tasks: gw.store.tasks, tokens: gw.store.tokens, endTask: (id, by) => gw.tasks.end(id, by, 'revoked') }, { kind: 'user', value: 'mallory', by: 'admin' });
+    await gw.revocations.refresh();
+    const refused = await fetch(at('/approvals/connections/who/connect'), { redirect: 'manual', headers: { cookie: mallory.header() } });
+    assert.equal(refused.status, 403);
+  });
+});
