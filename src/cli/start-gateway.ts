@@ -186,7 +186,7 @@ export async function startGateway(given: WardenConfig, baseDir: string, log: Lo
             if (injected.secrets.length > 0) await recordSecretUse(audit, name, owner, injected.secrets);
             const leaseSecrets = leased.values.map((value) => ({ name: 'lease', value }));
             // The user's own OAuth token, read (and refreshed) for every upstream request; it is audited by connection id.
-            const connected = userOAuth ? await userOAuth.oauth.prepare(name, injected.server, owner?.user ?? null) : { server: injected.server, connectionId: '' };
+            const connected = userOAuth ? await userOAuth.oauth.prepare(name, await userOAuth.keys.prepare(name, injected.server, owner?.user ?? null), owner?.user ?? null) : { server: injected.server, connectionId: '' };
             const leaseIds = connected.connectionId === '' ? leased.leaseIds : [...leased.leaseIds, connected.connectionId];
             return { server: connected.server, secrets: [...injected.secrets, ...leaseSecrets], leaseSecrets, leaseIds };
           }
@@ -243,7 +243,7 @@ export async function startGateway(given: WardenConfig, baseDir: string, log: Lo
       ? { config, baseDir, configFile: source, store, approvals, tasks, audit, policy: () => policy.current(), log, secret: consoleSecrets.secret, clientSecret: consoleSecrets.clientSecret, review: source === undefined ? undefined : () => reviewOf(config, baseDir, source, store) }
       : undefined;
     // The Connections page (upstreams with auth.oauth): signed in like the approval page, with its secret.
-    const connections = userOAuth && pageConfig && approvalSecrets.page !== undefined ? { oauth: userOAuth.oauth, log, secret: approvalSecrets.page, page: pageConfig, clientSecret: approvalSecrets.pageClientSecret } : undefined;
+    const connections = userOAuth && pageConfig && approvalSecrets.page !== undefined ? { oauth: userOAuth.oauth, keys: userOAuth.keys, log, secret: approvalSecrets.page, page: pageConfig, clientSecret: approvalSecrets.pageClientSecret } : undefined;
     const ingress = await startIngress(config, gateway, log, baseDir, (publicUrl) => createIdentity(config, publicUrl, baseDir, store, keys, startTaskHook(config, tasks, audit), (p) => revocations.check(p)), callback, admin, page, consoleServices, store.sessions, connections);
     linkBase ??= ingress.url;
     issuerRef.url ??= ingress.url;

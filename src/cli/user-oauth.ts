@@ -6,8 +6,9 @@
 import { ConfigError, type ServerConfig, type WardenConfig } from '../config/index.js';
 import type { AuditRecorder } from '../audit/index.js';
 import { loadMasterKeys, type KeySources } from '../credentials/key-source.js';
-import type { Redactor } from '../credentials/redactor.js';
+import type { InjectedSecret, Redactor } from '../credentials/redactor.js';
 import { UserOAuth, type OAuthEvent } from '../credentials/user-oauth/manager.js';
+import { UserKeys } from '../credentials/user-oauth/user-keys.js';
 import { Vault } from '../credentials/vault.js';
 import type { RevocationList } from '../revocation/index.js';
 import type { Store } from '../store/index.js';
@@ -15,13 +16,13 @@ import type { Logger } from '../telemetry/log.js';
 
 const SWEEP_MS = 2_000;
 
-/** The upstreams with `auth.oauth`. */
-export const oauthUpstreams = (servers: ReadonlyMap<string, ServerConfig>): string[] => [...servers].filter(([, s]) => 'url' in s && s.auth?.oauth !== undefined).map(([n]) => n);
+/** The upstreams with `auth` (`oauth` or `userKey`): each person's own credential. */
+export const oauthUpstreams = (servers: ReadonlyMap<string, ServerConfig>): string[] => [...servers].filter(([, s]) => 'url' in s && s.auth !== undefined).map(([n]) => n);
 
 /** Refuses a config whose OAuth upstreams cannot work: the Connections page needs the approval page's sign-in and secret. */
 export function checkUserOAuthConfig(config: WardenConfig, names: string[], pageSecret: string | undefined, source = 'config'): void {
   if (names.length === 0) return;
-  const at = names.map((n) => `mcpServers.${n}.auth.oauth`).join(', ');
+  const at = names.map((n) => `mcpServers.${n}.auth`).join(', ');
   if (!config.approvals.page) throw new ConfigError(`invalid config ${source}:\n  - ${at}: people connect their accounts on the Connections page, which signs them in with approvals.page.signIn: configure approvals.page`);
   if (pageSecret === undefined) throw new ConfigError(`invalid config ${source}:\n  - ${at}: the Connections page needs the approval page secret (approvals.page.secretEnv)`);
 }
@@ -65,7 +66,8 @@ function recordEvent(audit: AuditRecorder, e: OAuthEvent): Promise<void> {
       task: null,
       sessionId: null,
       protocolVersion: null,
-      method: `oauth/${e.kind}`,
+      // Self-service keys: userkey/use, userkey/set, userkey/removed, userkey/expiring.
+      method: e.connectionId?.startsWith('key:') ? `userkey/${e.kind.replace(/^key-/, '')}` : `oauth/${e.kind}`,
       upstream: e.upstream,
       target: e.connectionId,
       argsDigest: null,
@@ -76,16 +78,18 @@ function recordEvent(audit: AuditRecorder, e: OAuthEvent): Promise<void> {
 }
 
 /** The running service and its sweep of revoked users; `stop` ends the sweep. */
-export function startUserOAuth(d: UserOAuthDeps): { oauth: UserOAuth; stop: () => void } {
-  const oauth = new UserOAuth({
+export function startUserOAuth(d: UserOAuthDeps): { oauth: UserOAuth; keys: UserKeys; stop: () => void } {
+  const common = {
     vault: d.vault,
     servers: () => d.servers,
     publicUrl: d.publicUrl,
     log: d.log,
-    onEvent: (e) => recordEvent(d.audit, e),
-    redact: (secrets) => d.redactor.add(secrets),
-    allowed: (user) => d.revocations.get('user', user) === undefined,
-  });
+    onEvent: (e: OAuthEvent) => recordEvent(d.audit, e),
+    redact: (secrets: InjectedSecret[]) => d.redactor.add(secrets),
+    allowed: (user: string) => d.revocations.get('user', user) === undefined,
+  };
+  const oauth = new UserOAuth(common);
+  const keys = new UserKeys(common);
   const swept = new Set<string>();
   let running = false;
   const sweep = async () => {
@@ -94,7 +98,7 @@ export function startUserOAuth(d: UserOAuthDeps): { oauth: UserOAuth; stop: () =
     try {
       for (const r of await d.store.revocations.list({ kind: 'user', inForceAt: new Date().toISOString(), limit: 10_000 })) {
         if (swept.has(r.id)) continue;
-        const gone = await oauth.disconnectAll(r.value);
+        const gone = [...(await oauth.disconnectAll(r.value)), ...(await keys.removeAll(r.value))];
         if (gone.length > 0) d.log.info({ user: r.value, upstreams: gone }, 'revoked user: upstream tokens revoked and deleted');
         swept.add(r.id);
       }
@@ -106,5 +110,5 @@ export function startUserOAuth(d: UserOAuthDeps): { oauth: UserOAuth; stop: () =
   };
   const timer = setInterval(() => void sweep(), SWEEP_MS);
   timer.unref();
-  return { oauth, stop: () => clearInterval(timer) };
+  return { oauth, keys, stop: () => clearInterval(timer) };
 }

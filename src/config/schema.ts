@@ -78,6 +78,19 @@ export const UpstreamOAuthSchema = z.strictObject({
   refreshBeforeSeconds: z.number().int().min(0).max(3600).default(60),
 });
 
+/**
+ * `auth.userKey` of an HTTP upstream that takes an API key or personal access token: each person puts their
+ * own into the vault on the Connections page (never through the agent); it goes in `header` for their calls.
+ */
+export const UpstreamUserKeySchema = z.strictObject({
+  /** The header the key is sent in. */
+  header: z.string().regex(/^[A-Za-z0-9-]{1,64}$/, 'an HTTP header name').default('Authorization'),
+  /** Text before the key in that header (e.g. `Bearer `, `token `); none by default for other headers. */
+  prefix: z.string().max(32).regex(/^[^\r\n]*$/).optional(),
+  /** The page and the log remind a person this many days before the expiry they gave. */
+  remindDays: z.number().int().min(0).max(365).default(7),
+});
+
 export const HttpServerSchema = z
   .strictObject({
     ...common,
@@ -86,12 +99,15 @@ export const HttpServerSchema = z
     /** `sse` selects the legacy HTTP+SSE transport (2024-11-05); the default is Streamable HTTP. */
     transport: z.enum(['streamable-http', 'sse']).optional(),
     /** How the gateway authenticates to this upstream beyond static headers: `oauth`, per user. */
-    auth: z.strictObject({ oauth: UpstreamOAuthSchema }).optional(),
+    auth: z
+      .strictObject({ oauth: UpstreamOAuthSchema.optional(), userKey: UpstreamUserKeySchema.optional() })
+      .refine((a) => (a.oauth === undefined) !== (a.userKey === undefined), { message: 'give exactly one of auth.oauth or auth.userKey' })
+      .optional(),
   })
-  .refine((s) => s.auth === undefined || (s.transport !== 'sse' && s.type !== 'sse'), { message: 'auth.oauth needs the Streamable HTTP transport', path: ['auth'] })
-  .refine((s) => s.auth?.oauth.clientSecret === undefined || s.auth.oauth.clientId !== undefined, { message: 'auth.oauth.clientSecret needs clientId', path: ['auth', 'oauth'] })
-  .refine((s) => s.auth === undefined || !Object.keys(s.headers).some((h) => h.toLowerCase() === 'authorization'), {
-    message: 'auth.oauth sets the Authorization header itself: remove headers.Authorization',
+  .refine((s) => s.auth === undefined || (s.transport !== 'sse' && s.type !== 'sse'), { message: 'auth needs the Streamable HTTP transport', path: ['auth'] })
+  .refine((s) => s.auth?.oauth?.clientSecret === undefined || s.auth.oauth.clientId !== undefined, { message: 'auth.oauth.clientSecret needs clientId', path: ['auth', 'oauth'] })
+  .refine((s) => s.auth === undefined || !Object.keys(s.headers).some((h) => h.toLowerCase() === (s.auth?.userKey?.header ?? 'authorization').toLowerCase()), {
+    message: 'auth sets that header itself for each user: remove it from headers',
     path: ['auth'],
   });
 

@@ -7,13 +7,15 @@
  *   GET  /approvals/connections                    the list (sign-in first)
  *   GET  /approvals/connections/<upstream>/connect starts connecting (sign-in first): 302 to the server
  *   GET  /approvals/connections/callback           the server sends the browser back here with code and state
- *   POST /approvals/connections/<upstream>/disconnect  (CSRF token, same origin)
+ *   POST /approvals/connections/<upstream>/disconnect  (CSRF token, same origin); for a key: removes it
+ *   POST /approvals/connections/<upstream>/key     a person's own API key for an `auth.userKey` upstream
  *
  * `state` is bound server-side to the signed-in person who started the flow: a callback is accepted only
  * from that person's session (someone else's state is refused), once. No code or token is ever on a page.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { CONNECTIONS_PATH, ConnectFailure, type UserOAuth } from '../credentials/user-oauth/manager.js';
+import type { UserKeys } from '../credentials/user-oauth/user-keys.js';
 import type { Logger } from '../telemetry/log.js';
 import { escapeHtml, layout, messagePage, sendPage } from './approval-html.js';
 import { ApproverSignIn, type ApprovalPageConfig, type ApproverSession } from './approver-signin.js';
@@ -22,6 +24,7 @@ import { deriveKey, mac, sameString } from '../web/page-cookies.js';
 
 export interface ConnectionsPageOptions {
   oauth: UserOAuth;
+  keys: UserKeys;
   log: Logger;
   /** The approval page's secret and sign-in (`approvals.page`): the same cookies, so one sign-in serves both. */
   secret: string;
@@ -32,7 +35,7 @@ export interface ConnectionsPageOptions {
   now?: () => number;
 }
 
-const ACTION = /^\/approvals\/connections\/([A-Za-z0-9_-]{1,64})\/(connect|disconnect)$/;
+const ACTION = /^\/approvals\/connections\/([A-Za-z0-9_-]{1,64})\/(connect|disconnect|key)$/;
 const MAX_BODY_BYTES = 4 * 1024;
 
 export class ConnectionsPage {
@@ -55,8 +58,9 @@ export class ConnectionsPage {
     if (path === `${CONNECTIONS_PATH}/callback`) return this.only('GET', req, res, () => this.callback(req, res));
     const m = ACTION.exec(path);
     if (!m) return false;
-    const [, upstream, action] = m as unknown as [string, string, 'connect' | 'disconnect'];
+    const [, upstream, action] = m as unknown as [string, string, 'connect' | 'disconnect' | 'key'];
     if (action === 'connect') return this.only('GET', req, res, () => this.connect(upstream, path, req, res));
+    if (action === 'key') return this.only('POST', req, res, () => this.saveKey(upstream, req, res));
     return this.only('POST', req, res, () => this.disconnect(upstream, req, res));
   }
 
@@ -88,9 +92,46 @@ export class ConnectionsPage {
       return `<li><strong>${name}</strong>: connected${since}${scope}.
 <form method="post" action="${CONNECTIONS_PATH}/${name}/disconnect" style="display:inline"><input type="hidden" name="csrf" value="${escapeHtml(this.csrf(session, r.upstream))}"><button type="submit">Disconnect</button></form></li>`;
     });
+    items.push(...(await this.opts.keys.status(session.name)).map((k) => this.keyRow(session, k)));
     const body = `<p class="who">Signed in as ${escapeHtml(session.name)}. Your agents act on these upstreams with your own account, never anyone else's; they never see your tokens.</p>
 <ul>${items.join('\n') || '<li>No upstream takes a personal connection.</li>'}</ul>`;
     sendPage(res, 200, layout('Connections', body));
+  }
+
+  private keyRow(session: ApproverSession, k: Awaited<ReturnType<UserKeys['status']>>[number]): string {
+    const name = escapeHtml(k.upstream);
+    const csrf = `<input type="hidden" name="csrf" value="${escapeHtml(this.csrf(session, k.upstream))}">`;
+    const expiry = k.expiresAt ? ` It expires on ${escapeHtml(new Date(k.expiresAt).toISOString().slice(0, 10))}.` : '';
+    const warning = k.expiring ? ' <span class="note">It expires soon: replace it.</span>' : '';
+    const add = `<form method="post" action="${CONNECTIONS_PATH}/${name}/key">${csrf}<label>Your key <input type="password" name="key" autocomplete="off" required></label>
+<label>Expires <input type="date" name="expires"></label> <button type="submit">Save key</button></form>`;
+    if (!k.set) return `<li><strong>${name}</strong>: no key of yours.${add}</li>`;
+    return `<li><strong>${name}</strong>: your key is set.${expiry}${warning}${add}
+<form method="post" action="${CONNECTIONS_PATH}/${name}/disconnect">${csrf}<button type="submit">Remove key</button></form></li>`;
+  }
+
+  /** A same-origin form of the signed-in person carrying their CSRF token for `upstream`: its fields. */
+  private async form(upstream: string, req: IncomingMessage): Promise<{ session: ApproverSession; params: URLSearchParams }> {
+    const origin = req.headers.origin;
+    const site = req.headers['sec-fetch-site'];
+    if ((origin !== undefined && origin !== new URL(this.publicUrl()).origin) || (site !== undefined && site !== 'same-origin')) {
+      throw new ConnectFailure(403, 'forbidden_origin', 'Send this only from the Connections page itself.');
+    }
+    const session = this.signIn.session(req);
+    if (!session) throw new ConnectFailure(401, 'unauthenticated', 'You are not signed in, or your session has expired.');
+    const params = new URLSearchParams(await readBody(req, MAX_BODY_BYTES));
+    const csrf = params.get('csrf');
+    if (!csrf || !sameString(csrf, this.csrf(session, upstream))) throw new ConnectFailure(403, 'invalid_csrf', 'This form is not valid for your session. Reload the Connections page.');
+    return { session, params };
+  }
+
+  private async saveKey(upstream: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const { session, params } = await this.form(upstream, req);
+    const expires = params.get('expires') ?? '';
+    if (expires !== '' && !/^\d{4}-\d{2}-\d{2}$/.test(expires)) throw new ConnectFailure(400, 'invalid_expiry', 'The expiry is a date (YYYY-MM-DD).');
+    // The key is valid through the day given.
+    await this.opts.keys.set(upstream, session.name, params.get('key') ?? '', expires === '' ? undefined : Date.parse(`${expires}T23:59:59Z`));
+    sendPage(res, 200, messagePage('Key saved', `Your key for ${upstream} is saved. Your agent can retry its call now.`, CONNECTIONS_PATH));
   }
 
   private async connect(upstream: string, path: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -115,16 +156,11 @@ export class ConnectionsPage {
   }
 
   private async disconnect(upstream: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const origin = req.headers.origin;
-    const site = req.headers['sec-fetch-site'];
-    if ((origin !== undefined && origin !== new URL(this.publicUrl()).origin) || (site !== undefined && site !== 'same-origin')) {
-      throw new ConnectFailure(403, 'forbidden_origin', 'Disconnect only from the Connections page itself.');
+    const { session } = await this.form(upstream, req);
+    if (this.opts.keys.upstreams().includes(upstream)) {
+      const removed = await this.opts.keys.remove(upstream, session.name);
+      return sendPage(res, 200, messagePage('Key removed', removed ? `Your key for ${upstream} is deleted.` : `You had no key for ${upstream}.`, CONNECTIONS_PATH));
     }
-    const session = this.signIn.session(req);
-    if (!session) throw new ConnectFailure(401, 'unauthenticated', 'You are not signed in, or your session has expired.');
-    const params = new URLSearchParams(await readBody(req, MAX_BODY_BYTES));
-    const csrf = params.get('csrf');
-    if (!csrf || !sameString(csrf, this.csrf(session, upstream))) throw new ConnectFailure(403, 'invalid_csrf', 'This form is not valid for your session. Reload the Connections page.');
     const done = await this.opts.oauth.disconnect(upstream, session.name);
     sendPage(res, 200, messagePage('Disconnected', done ? `Your account is disconnected from ${upstream}; its tokens were revoked and deleted.` : `You had no connection to ${upstream}.`, CONNECTIONS_PATH));
   }

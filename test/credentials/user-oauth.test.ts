@@ -4,7 +4,10 @@
  * - discovery refuses an upstream whose metadata names another resource, a server without PKCE S256 or whose
  *   metadata is for another issuer, and plain http beyond loopback;
  * - the Connections page: a disconnect without the session's CSRF token, from another origin or without a
- *   session is refused; a callback without a session is refused; a revoked user cannot start connecting.
+ *   session is refused; a callback without a session is refused; a revoked user cannot start connecting;
+ * - self-service keys: a call without one gets the link; each person's key reaches the upstream for their
+ *   calls only, is redacted from what the upstream sends back, is refused with another person's CSRF token,
+ *   warns before its expiry, and is never in a store file in the clear.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -21,6 +24,9 @@ import { startAuthGateway, type AuthGateway } from '../helpers/auth.js';
 import { setEnv } from '../helpers/approvals.js';
 import { CookieJar, followLogin, PAGE_CLIENT, startOidcProvider, type TestOidcProvider } from '../helpers/oidc.js';
 import { startOAuthUpstream, type OAuthUpstream } from '../fixtures/oauth-upstream.js';
+import { startHeaderReporter, type HeaderReporter } from '../fixtures/header-reporter.js';
+import { auditAfter, bearer, LATEST, post } from '../helpers/auth.js';
+import { readdirSync, readFileSync } from 'node:fs';
 
 const ENV = 'WARDEN_APPROVAL_PAGE_SECRET';
 const SECRET = 'connections-page-secret-for-unit-tests-0123456789';
@@ -106,6 +112,7 @@ describe('discovery refuses what it must not trust', () => {
 describe('the Connections page refuses what does not come from the signed-in person', () => {
   let restoreEnv: () => void = () => {};
   let up: OAuthUpstream;
+  let reporter: HeaderReporter;
   let op: TestOidcProvider;
   let gw: AuthGateway;
   let dir: string;
@@ -118,10 +125,11 @@ describe('the Connections page refuses what does not come from the signed-in per
     const keyFile = join(dir, 'master.key');
     writeFileSync(keyFile, randomBytes(32).toString('base64'));
     up = await startOAuthUpstream();
+    reporter = await startHeaderReporter();
     op = await startOidcProvider(() => publicUrl);
     gw = await startAuthGateway(
-      { who: { url: up.url, auth: { oauth: {} } } },
-      { auth: { issuers: [{ issuer: op.issuer, jwksUri: op.jwksUri }] }, vault: { masterKeyFile: keyFile }, approvals: { page: { signIn: { issuer: op.issuer, clientId: PAGE_CLIENT.id } } } },
+      { who: { url: up.url, auth: { oauth: {} } }, keys: { url: reporter.url, trustAnnotations: true, auth: { userKey: { remindDays: 7 } } } },
+      { auth: { issuers: [{ issuer: op.issuer, jwksUri: op.jwksUri }] }, naming: { prefix: 'always' }, vault: { masterKeyFile: keyFile }, approvals: { page: { signIn: { issuer: op.issuer, clientId: PAGE_CLIENT.id } } } },
     );
     publicUrl = gw.publicUrl;
   });
@@ -129,6 +137,7 @@ describe('the Connections page refuses what does not come from the signed-in per
     await gw?.close();
     await op?.close();
     await up?.close();
+    await reporter?.close();
     rmSync(dir, { recursive: true, force: true });
     restoreEnv();
   });
@@ -173,5 +182,70 @@ describe('the Connections page refuses what does not come from the signed-in per
     await gw.revocations.refresh();
     const refused = await fetch(at('/approvals/connections/who/connect'), { redirect: 'manual', headers: { cookie: mallory.header() } });
     assert.equal(refused.status, 403);
+  });
+
+  describe('self-service keys', () => {
+    const ALICE_KEY = 'alice-personal-key-0123456789';
+    const BOB_KEY = 'bob-personal-key-9876543210';
+
+    async function call(user: string): Promise<{ text: string; message: Record<string, unknown> }> {
+      const token = await op.authorizationCode(user);
+      const init = await post(gw.url, { jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: LATEST, capabilities: {}, clientInfo: { name: 't', version: '0' } } }, bearer(token));
+      const headers = { ...bearer(token), 'mcp-session-id': init.headers.get('mcp-session-id') ?? '', 'mcp-protocol-version': LATEST };
+      await post(gw.url, { jsonrpc: '2.0', method: 'notifications/initialized' }, headers);
+      const r = await post(gw.url, { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'keys__report', arguments: {} } }, headers);
+      return { text: r.text, message: r.messages.at(-1) ?? {} };
+    }
+
+    const csrfFor = (html: string, upstream: string) => new RegExp(`action="/approvals/connections/${upstream}/key"><input type="hidden" name="csrf" value="([^"]+)"`).exec(html)?.[1];
+    const inDays = (d: number) => new Date(Date.now() + d * 86_400_000).toISOString().slice(0, 10);
+
+    async function saveKey(jar: CookieJar, csrf: string, key: string, expires = ''): Promise<Response> {
+      return fetch(at('/approvals/connections/keys/key'), {
+        method: 'POST',
+        headers: { cookie: jar.header(), 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ csrf, key, expires }).toString(),
+      });
+    }
+
+    test('without a key the call gets the link; with one, each person\'s own key reaches the upstream, redacted on the way back', async () => {
+      const before = await call('alice');
+      const err = before.message.error as { code: number; data: { url: string } };
+      assert.equal(err.code, -32013, before.text);
+      assert.equal(err.data.url, at('/approvals/connections'));
+
+      const alice = await signedIn('alice');
+      const bob = await signedIn('bob');
+      const alicePage = await (await fetch(at('/approvals/connections'), { headers: { cookie: alice.header() } })).text();
+      const bobPage = await (await fetch(at('/approvals/connections'), { headers: { cookie: bob.header() } })).text();
+      const aliceCsrf = csrfFor(alicePage, 'keys')!;
+      const bobCsrf = csrfFor(bobPage, 'keys')!;
+      assert.ok(aliceCsrf && bobCsrf);
+      assert.equal((await saveKey(alice, bobCsrf, ALICE_KEY)).status, 403, 'bob\'s form token does not work with alice\'s session');
+      assert.equal((await saveKey(alice, aliceCsrf, ALICE_KEY, '2001-01-01')).status, 400, 'an expiry in the past');
+      assert.equal((await saveKey(alice, aliceCsrf, 'two\nlines')).status, 400, 'a header injection');
+      assert.equal((await saveKey(alice, aliceCsrf, ALICE_KEY, inDays(3))).status, 200);
+      assert.equal((await saveKey(bob, bobCsrf, BOB_KEY)).status, 200);
+
+      const seen = () => reporter.requests.at(-1)?.headers.authorization;
+      const a = await call('alice');
+      assert.equal(seen(), `Bearer ${ALICE_KEY}`);
+      assert.ok(!a.text.includes(ALICE_KEY) && a.text.includes('[redacted:key:keys]'), a.text);
+      const b = await call('bob');
+      assert.equal(seen(), `Bearer ${BOB_KEY}`);
+      assert.ok(!b.text.includes(BOB_KEY), b.text);
+      assert.equal(((await call('carol')).message.error as { code: number }).code, -32013, 'carol gets no one\'s key');
+
+      const page = await (await fetch(at('/approvals/connections'), { headers: { cookie: alice.header() } })).text();
+      assert.match(page, /expires soon/);
+      const events = (await auditAfter(gw)).filter((e) => e.user === 'alice').map((e) => e.method);
+      for (const m of ['userkey/set', 'userkey/use', 'userkey/expiring']) assert.ok(events.includes(m), `${m}: ${events.join(', ')}`);
+      for (const f of readdirSync(gw.dir)) assert.ok(!readFileSync(join(gw.dir, f)).toString('latin1').includes(ALICE_KEY), `the key in the clear in ${f}`);
+      assert.ok(!gw.logs().includes(ALICE_KEY) && !gw.logs().includes(BOB_KEY), 'a key in the log');
+
+      const removed = await fetch(at('/approvals/connections/keys/disconnect'), { method: 'POST', headers: { cookie: alice.header(), 'content-type': 'application/x-www-form-urlencoded' }, body: `csrf=${encodeURIComponent(aliceCsrf)}` });
+      assert.equal(removed.status, 200);
+      assert.equal(((await call('alice')).message.error as { code: number }).code, -32013, 'removed: asked again');
+    });
   });
 });

@@ -22,7 +22,8 @@ import type { Vault } from '../vault.js';
 import { TokenVault, type StoredTokens } from './token-vault.js';
 import { boundedFetch, discoverUpstream, revokeAt, type OAuthUpstream } from './upstream-client.js';
 
-export type OAuthEventKind = 'connect' | 'refresh' | 'use' | 'revoke' | 'failure';
+/** The OAuth steps, and those of self-service keys (user-keys.ts). */
+export type OAuthEventKind = 'connect' | 'refresh' | 'use' | 'revoke' | 'failure' | 'key-set' | 'key-removed' | 'key-expiring';
 
 /** One audit-worthy step: who, which upstream, which connection (an id, never a token), and what failed. */
 export interface OAuthEvent {
@@ -111,7 +112,7 @@ export class UserOAuth {
     let c = this.clients.get(upstream);
     if (c === undefined) {
       const s = this.server(upstream);
-      c = discoverUpstream(upstream, s.url, s.tenant ?? null, s.auth!.oauth, oauthCallbackUrl(this.opts.publicUrl()), this.opts.vault);
+      c = discoverUpstream(upstream, s.url, s.tenant ?? null, s.auth!.oauth!, oauthCallbackUrl(this.opts.publicUrl()), this.opts.vault);
       c.catch(() => this.clients.delete(upstream));
       this.clients.set(upstream, c);
     }
@@ -158,7 +159,7 @@ export class UserOAuth {
       this.cache.delete(key);
       throw this.connectRequired(upstream, user);
     }
-    const margin = this.server(upstream).auth!.oauth.refreshBeforeSeconds * 1000;
+    const margin = this.server(upstream).auth!.oauth!.refreshBeforeSeconds * 1000;
     if (t.expiresAt !== undefined && t.expiresAt - margin <= this.now()) {
       let r = this.refreshing.get(key);
       if (r === undefined) {

@@ -22,7 +22,7 @@ import type { HttpServerConfig } from '../../config/schema.js';
 import { SecretNotFound } from '../errors.js';
 import type { Vault } from '../vault.js';
 
-export type UpstreamOAuthConfig = NonNullable<HttpServerConfig['auth']>['oauth'];
+export type UpstreamOAuthConfig = NonNullable<NonNullable<HttpServerConfig['auth']>['oauth']>;
 
 export interface OAuthUpstream {
   /** The resource indicator (RFC 8707) tokens are asked for. */
