@@ -5,6 +5,8 @@
  *   metadata is for another issuer, and plain http beyond loopback;
  * - the Connections page: a disconnect without the session's CSRF token, from another origin or without a
  *   session is refused; a callback without a session is refused; a revoked user cannot start connecting;
+ * - a refresh the server refuses (the grant was revoked behind the gateway's back) deletes the connection:
+ *   the next call asks to connect again rather than using a stale token;
  * - self-service keys: a call without one gets the link; each person's key reaches the upstream for their
  *   calls only, is redacted from what the upstream sends back, is refused with another person's CSRF token,
  *   warns before its expiry, and is never in a store file in the clear.
@@ -128,7 +130,7 @@ describe('the Connections page refuses what does not come from the signed-in per
     reporter = await startHeaderReporter();
     op = await startOidcProvider(() => publicUrl);
     gw = await startAuthGateway(
-      { who: { url: up.url, auth: { oauth: {} } }, keys: { url: reporter.url, trustAnnotations: true, auth: { userKey: { remindDays: 7 } } } },
+      { who: { url: up.url, trustAnnotations: true, auth: { oauth: { refreshBeforeSeconds: 299 } } }, keys: { url: reporter.url, trustAnnotations: true, auth: { userKey: { remindDays: 7 } } } },
       { auth: { issuers: [{ issuer: op.issuer, jwksUri: op.jwksUri }] }, naming: { prefix: 'always' }, vault: { masterKeyFile: keyFile }, approvals: { page: { signIn: { issuer: op.issuer, clientId: PAGE_CLIENT.id } } } },
     );
     publicUrl = gw.publicUrl;
@@ -182,6 +184,33 @@ describe('the Connections page refuses what does not come from the signed-in per
     await gw.revocations.refresh();
     const refused = await fetch(at('/approvals/connections/who/connect'), { redirect: 'manual', headers: { cookie: mallory.header() } });
     assert.equal(refused.status, 403);
+  });
+
+  test('a refresh refused with invalid_grant deletes the connection; the next call asks to connect again', async () => {
+    const dave = await signedIn('dave');
+    const start = await fetch(at('/approvals/connections/who/connect'), { redirect: 'manual', headers: { cookie: dave.header() } });
+    const back = await followLogin(start.headers.get('location')!, 'dave', dave, (u) => u.pathname === '/approvals/connections/callback');
+    const done = await fetch(back, { headers: { cookie: dave.header() } });
+    assert.equal(done.status, 200, await done.text());
+    const token = await op.authorizationCode('dave');
+    const call = async () => {
+      const init = await post(gw.url, { jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: LATEST, capabilities: {}, clientInfo: { name: 't', version: '0' } } }, bearer(token));
+      const headers = { ...bearer(token), 'mcp-session-id': init.headers.get('mcp-session-id') ?? '', 'mcp-protocol-version': LATEST };
+      await post(gw.url, { jsonrpc: '2.0', method: 'notifications/initialized' }, headers);
+      return (await post(gw.url, { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'who__whoami', arguments: {} } }, headers)).messages.at(-1) ?? {};
+    };
+    assert.equal((await call()).result !== undefined, true, 'connected: the call runs');
+    up.refuseRefresh = true;
+    try {
+      // Due for refresh 1 s after issue (refreshBeforeSeconds 299 of 300), past the 5 s in-memory cache.
+      await new Promise((r) => setTimeout(r, 5500));
+      const refused = (await call()).error as { code: number };
+      assert.equal(refused?.code, -32013, 'asked to connect again');
+    } finally {
+      up.refuseRefresh = false;
+    }
+    assert.ok(!(await gw.store.secrets.list()).some((s) => s.name.startsWith('user-oauth/who/')), 'the connection is deleted');
+    assert.ok((await auditAfter(gw)).some((e) => e.method === 'oauth/failure' && e.user === 'dave' && e.errorCode === 'refresh_refused'));
   });
 
   describe('self-service keys', () => {
