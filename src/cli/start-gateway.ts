@@ -173,7 +173,7 @@ export async function startGateway(given: WardenConfig, baseDir: string, log: Lo
     let linkBase = config.publicUrl;
     const userOAuth =
       oauthNames.length > 0 && vault
-        ? startUserOAuth({ vault, servers: enabled, publicUrl: () => linkBase ?? 'http://127.0.0.1', audit, redactor, revocations, store, log })
+        ? startUserOAuth({ vault, servers: enabled, publicUrl: () => linkBase ?? 'http://127.0.0.1', audit, redactor, revocations, store, log, signSubject: subjectSigner(keys, issuer) })
         : undefined;
     const prepareServer =
       leases || injector || userOAuth
@@ -186,7 +186,7 @@ export async function startGateway(given: WardenConfig, baseDir: string, log: Lo
             if (injected.secrets.length > 0) await recordSecretUse(audit, name, owner, injected.secrets);
             const leaseSecrets = leased.values.map((value) => ({ name: 'lease', value }));
             // The user's own OAuth token, read (and refreshed) for every upstream request; it is audited by connection id.
-            const connected = userOAuth ? await userOAuth.oauth.prepare(name, await userOAuth.keys.prepare(name, injected.server, owner?.user ?? null), owner?.user ?? null) : { server: injected.server, connectionId: '' };
+            const connected = userOAuth ? await userOAuth.oauth.prepare(name, await userOAuth.keys.prepare(name, injected.server, owner?.user ?? null), owner) : { server: injected.server, connectionId: '' };
             const leaseIds = connected.connectionId === '' ? leased.leaseIds : [...leased.leaseIds, connected.connectionId];
             return { server: connected.server, secrets: [...injected.secrets, ...leaseSecrets], leaseSecrets, leaseIds };
           }

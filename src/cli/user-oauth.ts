@@ -9,6 +9,7 @@ import { loadMasterKeys, type KeySources } from '../credentials/key-source.js';
 import type { InjectedSecret, Redactor } from '../credentials/redactor.js';
 import { UserOAuth, type OAuthEvent } from '../credentials/user-oauth/manager.js';
 import { UserKeys } from '../credentials/user-oauth/user-keys.js';
+import type { SubjectSigner } from '../credentials/leases/manager.js';
 import { Vault } from '../credentials/vault.js';
 import type { RevocationList } from '../revocation/index.js';
 import type { Store } from '../store/index.js';
@@ -51,6 +52,8 @@ export interface UserOAuthDeps {
   revocations: RevocationList;
   store: Store;
   log: Logger;
+  /** Signs the subject tokens of the enterprise variant (ID-JAG). */
+  signSubject?: SubjectSigner;
 }
 
 /** Every step as an audit event: the user, the upstream, the connection id (target); never a token. */
@@ -88,7 +91,7 @@ export function startUserOAuth(d: UserOAuthDeps): { oauth: UserOAuth; keys: User
     redact: (secrets: InjectedSecret[]) => d.redactor.add(secrets),
     allowed: (user: string) => d.revocations.get('user', user) === undefined,
   };
-  const oauth = new UserOAuth(common);
+  const oauth = new UserOAuth({ ...common, ...(d.signSubject ? { signSubject: d.signSubject } : {}) });
   const keys = new UserKeys(common);
   const swept = new Set<string>();
   let running = false;

@@ -76,6 +76,21 @@ export const UpstreamOAuthSchema = z.strictObject({
   clientMetadataUrl: z.url({ protocol: /^https$/ }).optional(),
   /** A token is refreshed when it has less than this left (seconds). */
   refreshBeforeSeconds: z.number().int().min(0).max(3600).default(60),
+  /**
+   * Enterprise-managed authorization: the user's identity provider issues ID-JAGs, so no browser step is
+   * needed (token exchange there, then a JWT bearer grant at the upstream's authorization server).
+   */
+  idJag: z
+    .strictObject({
+      /** The identity provider's token endpoint. */
+      tokenUrl: z.url({ protocol: /^https?$/ }),
+      /** The gateway's client at the identity provider, and the environment variable holding its secret. */
+      clientId: z.string().min(1),
+      clientSecretEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/),
+      /** The audience of the subject token the gateway signs; default: the token endpoint's origin. */
+      audience: z.string().min(1).optional(),
+    })
+    .optional(),
 });
 
 /**

@@ -132,6 +132,8 @@ export class UpstreamClient {
           this.lastRefusal = err;
           throw err;
         }
+        // The user's credential could not be obtained (their identity provider refused): calls are told why.
+        this.lastRefusal = err instanceof WardenError && err.code === 'user_credential_unavailable' ? err : undefined;
         this.scheduleRestart('credentials could not be prepared');
         // The reason names no secret: preparation errors are written for the client.
         throw err instanceof WardenError ? err : this.unavailable('could not be given its credentials');
@@ -195,7 +197,7 @@ export class UpstreamClient {
     }
   }
 
-  /** The last connect refused for want of the user's own credential (connect_required): what a call is told. */
+  /** The last connect refused for want of the user's own credential (connect_required, user_credential_unavailable): what a call is told. */
   lastRefusal: WardenError | undefined;
 
   /** Why the last connect failed, with the server's last stderr lines; undefined once connected. */

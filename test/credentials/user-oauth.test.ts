@@ -80,7 +80,7 @@ describe('discovery refuses what it must not trust', () => {
     code_challenge_methods_supported: ['S256'],
     ...over,
   });
-  const discover = (path: string) => discoverUpstream('x', `${base}${path}`, null, { refreshBeforeSeconds: 60, clientId: 'preset' }, `${base}/cb`, undefined as never);
+  const discover = (path: string) => discoverUpstream('x', { url: `${base}${path}`, headers: {} }, { refreshBeforeSeconds: 60, clientId: 'preset' }, `${base}/cb`, undefined as never);
 
   test('a working setup is discovered (the preconfigured client is used)', async () => {
     docs.set('/.well-known/oauth-protected-resource/ok', { resource: `${base}/ok`, authorization_servers: [`${base}/as`] });

@@ -21,6 +21,16 @@ import type { InjectedSecret } from '../redactor.js';
 import type { Vault } from '../vault.js';
 import { TokenVault, type StoredTokens } from './token-vault.js';
 import { boundedFetch, discoverUpstream, revokeAt, type OAuthUpstream } from './upstream-client.js';
+import type { SubjectSigner } from '../leases/manager.js';
+import { tokensViaIdJag } from './id-jag.js';
+
+/** Who a connection acts for: the user, and (for the enterprise variant's subject token) the agent and task. */
+export interface Owner {
+  user: string | null;
+  agent: string;
+  tenant: string | null;
+  task: string | null;
+}
 
 /** The OAuth steps, and those of self-service keys (user-keys.ts). */
 export type OAuthEventKind = 'connect' | 'refresh' | 'use' | 'revoke' | 'failure' | 'key-set' | 'key-removed' | 'key-expiring';
@@ -45,6 +55,9 @@ export interface UserOAuthOptions {
   onEvent?: (e: OAuthEvent) => Promise<void>;
   /** Each token value handed to an upstream: redacted from everything upstreams send. */
   redact?: (secrets: InjectedSecret[]) => void;
+  /** Signs the subject token of the enterprise variant (ID-JAG); its client secret is read from `env`. */
+  signSubject?: SubjectSigner;
+  env?: NodeJS.ProcessEnv;
   /** False for a revoked user: they cannot connect (their calls are refused before any upstream anyway). */
   allowed?: (user: string) => boolean;
   now?: () => number;
@@ -112,7 +125,7 @@ export class UserOAuth {
     let c = this.clients.get(upstream);
     if (c === undefined) {
       const s = this.server(upstream);
-      c = discoverUpstream(upstream, s.url, s.tenant ?? null, s.auth!.oauth!, oauthCallbackUrl(this.opts.publicUrl()), this.opts.vault);
+      c = discoverUpstream(upstream, s, s.auth!.oauth!, oauthCallbackUrl(this.opts.publicUrl()), this.opts.vault);
       c.catch(() => this.clients.delete(upstream));
       this.clients.set(upstream, c);
     }
@@ -135,13 +148,14 @@ export class UserOAuth {
    * What the connection of `user` to `upstream` is opened with: a header source read for every upstream
    * request (the token refreshed when due), and the connection id for the audit. Throws ConnectRequired.
    */
-  async prepare(upstream: string, server: ServerConfig, user: string | null): Promise<{ server: ServerConfig; connectionId: string }> {
+  async prepare(upstream: string, server: ServerConfig, owner: Owner | null): Promise<{ server: ServerConfig; connectionId: string }> {
     if (oauthOf(server) === undefined) return { server, connectionId: '' };
-    if (user === null) throw this.connectRequired(upstream, null);
-    const t = await this.current(upstream, user);
+    const user = owner?.user ?? null;
+    if (user === null || owner === null) throw this.connectRequired(upstream, null);
+    const t = await this.current(upstream, user, owner);
     const connectionId = t.connectedAt === 0 ? '' : this.connectionId(t);
     this.emit({ kind: 'use', user, upstream, tenant: this.scope(upstream).tenant, connectionId });
-    const requestHeaders = async () => ({ authorization: `Bearer ${(await this.current(upstream, user)).accessToken}` });
+    const requestHeaders = async () => ({ authorization: `Bearer ${(await this.current(upstream, user, owner)).accessToken}` });
     return { server: Object.assign({ ...server }, { requestHeaders }), connectionId };
   }
 
@@ -151,22 +165,30 @@ export class UserOAuth {
   }
 
   /** The user's tokens, refreshed first when they are about to expire. Throws ConnectRequired when there are none. */
-  private async current(upstream: string, user: string): Promise<StoredTokens> {
+  private async current(upstream: string, user: string, owner?: Owner): Promise<StoredTokens> {
     const key = `${user}\0${upstream}`;
     const cached = this.cache.get(key);
     let t = cached !== undefined && cached.until > this.now() ? cached.tokens : await this.tokens.get(user, this.scope(upstream));
-    if (t === undefined) {
-      this.cache.delete(key);
-      throw this.connectRequired(upstream, user);
-    }
-    const margin = this.server(upstream).auth!.oauth!.refreshBeforeSeconds * 1000;
-    if (t.expiresAt !== undefined && t.expiresAt - margin <= this.now()) {
+    const cfg = this.server(upstream).auth!.oauth!;
+    // One refresh (or enterprise exchange) at a time per user and upstream.
+    const once = (run: () => Promise<StoredTokens>): Promise<StoredTokens> => {
       let r = this.refreshing.get(key);
       if (r === undefined) {
-        r = this.refresh(upstream, t).finally(() => this.refreshing.delete(key));
+        r = run().finally(() => this.refreshing.delete(key));
         this.refreshing.set(key, r);
       }
-      t = await r;
+      return r;
+    };
+    if (t === undefined) {
+      this.cache.delete(key);
+      // The enterprise variant needs no browser step: the identity provider vouches for the user.
+      if (cfg.idJag === undefined || owner === undefined) throw this.connectRequired(upstream, user);
+      t = await once(() => this.enterprise(upstream, owner, 'connect'));
+    }
+    const margin = cfg.refreshBeforeSeconds * 1000;
+    if (t.expiresAt !== undefined && t.expiresAt - margin <= this.now()) {
+      const stale = t;
+      t = await once(() => (stale.refreshToken === undefined && cfg.idJag !== undefined && owner !== undefined ? this.enterprise(upstream, owner, 'refresh') : this.refresh(upstream, stale)));
     }
     this.cache.set(key, { tokens: t, until: this.now() + CACHE_MS });
     this.opts.redact?.([{ name: `oauth:${upstream}`, value: t.accessToken }, ...(t.refreshToken ? [{ name: `oauth:${upstream}`, value: t.refreshToken }] : [])]);
@@ -201,6 +223,33 @@ export class UserOAuth {
     await this.tokens.put(scope, next);
     this.emit({ ...base, kind: 'refresh' });
     return next;
+  }
+
+  /** Tokens through the identity provider's ID-JAG (id-jag.ts), stored like a browser connection's. */
+  private async enterprise(upstream: string, owner: Owner, kind: 'connect' | 'refresh'): Promise<StoredTokens> {
+    const user = owner.user!;
+    const cfg = this.server(upstream).auth!.oauth!.idJag!;
+    const scope = this.scope(upstream);
+    const unavailable = (why: string) => new WardenError('user_credential_unavailable', `The token for upstream "${upstream}" could not be obtained from the identity provider: ${why}`, JsonRpcCode.UserCredentialUnavailable);
+    const secret = (this.opts.env ?? process.env)[cfg.clientSecretEnv];
+    if (!secret || !this.opts.signSubject) throw unavailable(`its client secret (${cfg.clientSecretEnv}) or the gateway's token service is missing`);
+    this.assertAllowed(user);
+    const o = await this.client(upstream).catch(() => {
+      throw unavailable('the upstream or its authorization server cannot be used right now');
+    });
+    const subject = await this.opts.signSubject({ user, agent: owner.agent, tenant: owner.tenant, task: owner.task }, cfg.audience ?? new URL(cfg.tokenUrl).origin, new Date(this.now() + 300_000));
+    let tokens: OAuthTokens;
+    try {
+      tokens = await tokensViaIdJag(o, cfg, subject, secret);
+    } catch (err) {
+      const e = err as { step?: string; errorCode?: string };
+      this.emit({ kind: 'failure', user, upstream, tenant: scope.tenant, connectionId: null, errorCode: `id_jag_${e.step ?? 'failed'}` });
+      throw unavailable((err as Error).message);
+    }
+    const stored = this.stored(user, upstream, o, tokens, this.now());
+    await this.tokens.put(scope, stored);
+    this.emit({ kind, user, upstream, tenant: scope.tenant, connectionId: this.connectionId(stored) });
+    return stored;
   }
 
   private stored(user: string, upstream: string, o: OAuthUpstream, tokens: OAuthTokens, connectedAt: number, previousRefresh?: string): StoredTokens {

@@ -20,6 +20,7 @@ import type { AuthorizationServerMetadata, OAuthClientInformationMixed } from '@
 import { checkResourceAllowed } from '@modelcontextprotocol/sdk/shared/auth-utils.js';
 import type { HttpServerConfig } from '../../config/schema.js';
 import { SecretNotFound } from '../errors.js';
+import { resolveSecret } from '../inject.js';
 import type { Vault } from '../vault.js';
 
 export type UpstreamOAuthConfig = NonNullable<NonNullable<HttpServerConfig['auth']>['oauth']>;
@@ -52,7 +53,9 @@ export const boundedFetch = (input: string | URL, init?: RequestInit): Promise<R
 const trimSlash = (s: string) => s.replace(/\/+$/, '');
 
 /** Discovers the upstream's authorization server and the client to use with it (see the module comment). */
-export async function discoverUpstream(upstream: string, url: string, tenant: string | null, cfg: UpstreamOAuthConfig, redirectUri: string, vault: Vault): Promise<OAuthUpstream> {
+export async function discoverUpstream(upstream: string, server: HttpServerConfig, cfg: UpstreamOAuthConfig, redirectUri: string, vault: Vault): Promise<OAuthUpstream> {
+  const { url } = server;
+  const tenant = server.tenant ?? null;
   assertFetchable(url, `mcpServers.${upstream}.url`);
   const prm = await discoverOAuthProtectedResourceMetadata(url, {}, boundedFetch);
   const resource = prm.resource;
@@ -67,7 +70,7 @@ export async function discoverUpstream(upstream: string, url: string, tenant: st
   for (const [what, endpoint] of [['authorization_endpoint', metadata.authorization_endpoint], ['token_endpoint', metadata.token_endpoint]] as const) assertFetchable(endpoint, what);
   const scopes = cfg.scopes ?? prm.scopes_supported;
   const scope = scopes && scopes.length > 0 ? scopes.join(' ') : undefined;
-  const client = await clientFor(upstream, tenant, cfg, metadata, redirectUri, scope, vault);
+  const client = await clientFor(upstream, server, tenant, cfg, metadata, redirectUri, scope, vault);
   return { resource, issuer: metadata.issuer, metadata, client, scope };
 }
 
@@ -76,6 +79,7 @@ const registrationRef = (upstream: string, tenant: string | null) => ({ name: `u
 
 async function clientFor(
   upstream: string,
+  server: HttpServerConfig,
   tenant: string | null,
   cfg: UpstreamOAuthConfig,
   metadata: AuthorizationServerMetadata,
@@ -85,7 +89,8 @@ async function clientFor(
 ): Promise<OAuthClientInformationMixed> {
   if (cfg.clientId !== undefined) {
     if (cfg.clientSecret === undefined) return { client_id: cfg.clientId };
-    const secret = await vault.get({ name: cfg.clientSecret, tenant, upstream });
+    // Resolved like a `${secret:NAME}` reference: the most specific secret whose scope fits the upstream.
+    const secret = await vault.get(await resolveSecret(vault, upstream, server, cfg.clientSecret));
     try {
       return { client_id: cfg.clientId, client_secret: secret.toString('utf8') };
     } finally {
