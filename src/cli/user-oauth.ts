@@ -7,8 +7,7 @@ import { ConfigError, type ServerConfig, type WardenConfig } from '../config/ind
 import type { AuditRecorder } from '../audit/index.js';
 import { loadMasterKeys, type KeySources } from '../credentials/key-source.js';
 import type { InjectedSecret, Redactor } from '../credentials/redactor.js';
-import { UserOAuth, type OAuthEvent } from '../credentials/user-oauth/manager.js';
-import { UserKeys } from '../credentials/user-oauth/user-keys.js';
+import { UserKeys, UserOAuth, type OAuthEvent } from '../credentials/index.js';
 import type { SubjectSigner } from '../credentials/leases/manager.js';
 import { Vault } from '../credentials/vault.js';
 import type { RevocationList } from '../revocation/index.js';

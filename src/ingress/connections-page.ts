@@ -14,8 +14,7 @@
  * from that person's session (someone else's state is refused), once. No code or token is ever on a page.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { CONNECTIONS_PATH, ConnectFailure, type UserOAuth } from '../credentials/user-oauth/manager.js';
-import type { UserKeys } from '../credentials/user-oauth/user-keys.js';
+import { CONNECTIONS_PATH, ConnectFailure, type UserKeys, type UserOAuth } from '../credentials/index.js';
 import type { Logger } from '../telemetry/log.js';
 import { escapeHtml, layout, messagePage, sendPage } from './approval-html.js';
 import { ApproverSignIn, type ApprovalPageConfig, type ApproverSession } from './approver-signin.js';
