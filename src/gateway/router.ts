@@ -299,7 +299,18 @@ async function callTool(ctx: RouteContext, req: JsonRpcRequest, params: Params |
   return forward(ctx, entry.upstream, 'tools/call', withProgressToken(forwardedParams(rest, entry.original, args), progressToken), ok);
 }
 
-export async function route(ctx: RouteContext, req: JsonRpcRequest): Promise<Record<string, unknown>> {
+export function route(ctx: RouteContext, req: JsonRpcRequest): Promise<Record<string, unknown>> {
+  return routed(ctx, req).catch((err: unknown) => {
+    // The user has not connected the upstream (or their connection is gone): the link, as the client can show it.
+    if (!(err instanceof WardenError && err.code === 'connect_required')) throw err;
+    const answer = connectPrompt(err, ctx.session, req.params);
+    if ('error' in answer) throw answer.error;
+    ctx.audit.inputRequired = true;
+    return answer.result;
+  });
+}
+
+async function routed(ctx: RouteContext, req: JsonRpcRequest): Promise<Record<string, unknown>> {
   const params = stripModernMeta(req.params);
   switch (req.method) {
     case 'ping':
@@ -313,14 +324,7 @@ export async function route(ctx: RouteContext, req: JsonRpcRequest): Promise<Rec
     case 'resources/templates/list':
       return list(ctx, 'resourceTemplates');
     case 'tools/call':
-      return callTool(ctx, req, params).catch((err: unknown) => {
-        // The user has not connected this upstream (or their connection is gone): the link, as the client can show it.
-        if (!(err instanceof WardenError && err.code === 'connect_required')) throw err;
-        const answer = connectPrompt(err, ctx.session, req.params);
-        if ('error' in answer) throw answer.error;
-        ctx.audit.inputRequired = true;
-        return answer.result;
-      });
+      return callTool(ctx, req, params);
     case 'prompts/get': {
       const entry = await resolveName(ctx, 'prompts', params?.name);
       ctx.audit.upstream = entry.upstream;
