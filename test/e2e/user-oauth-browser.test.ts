@@ -271,5 +271,8 @@ if (!existsSync(CHROMIUM) && !process.env.CI) {
     }
     const kinds = new Set((await auditAfter(gw)).filter((e) => e.user === 'alice' && e.method.startsWith('oauth/')).map((e) => e.method));
     for (const k of ['oauth/connect', 'oauth/use', 'oauth/refresh', 'oauth/revoke']) assert.ok(kinds.has(k), `${k} for alice: ${[...kinds].join(', ')}`);
+    // Her calls name the connection they used (by id, never by value), as calls name their leases.
+    const calls = (await auditAfter(gw)).filter((e) => e.user === 'alice' && e.method === 'tools/call' && e.outcome === 'ok');
+    assert.ok(calls.length > 0 && calls.every((e) => e.leaseIds?.some((id) => id.startsWith('oauth:who:'))), JSON.stringify(calls.map((e) => e.leaseIds)));
   });
 }
