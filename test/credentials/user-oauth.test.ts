@@ -104,9 +104,11 @@ describe('discovery refuses what it must not trust', () => {
     await assert.rejects(discover('/mixup'), /another issuer/);
   });
 
-  test('plain http is refused beyond loopback', () => {
+  test('plain http is refused beyond loopback, and link-local (metadata) addresses always', () => {
     assert.throws(() => assertFetchable('http://as.example/token', 'x'), /https/);
     assert.throws(() => assertFetchable('http://169.254.169.254/latest', 'x'), /https/);
+    assert.throws(() => assertFetchable('https://169.254.169.254/latest/meta-data', 'x'), /link-local/);
+    assert.throws(() => assertFetchable('https://[fe80::1]/token', 'x'), /link-local/);
     assert.doesNotThrow(() => assertFetchable('https://as.example/token', 'x'));
   });
 });

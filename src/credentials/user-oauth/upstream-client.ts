@@ -37,9 +37,13 @@ export interface OAuthUpstream {
 const FETCH_TIMEOUT_MS = 10_000;
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
 
-/** Refuses a URL that is neither https nor http on a loopback host. */
+/** Link-local addresses (cloud metadata services live there): never an OAuth server. */
+const LINK_LOCAL = /^(169\.254\.\d{1,3}\.\d{1,3}|\[fe[89ab][0-9a-f]?:[^\]]*\])$/i;
+
+/** Refuses a URL that is neither https nor http on a loopback host, or that names a link-local address. */
 export function assertFetchable(url: string | URL, what: string): URL {
   const u = new URL(url);
+  if (LINK_LOCAL.test(u.hostname)) throw new Error(`${what} must not be a link-local address`);
   if (u.protocol === 'https:' || (u.protocol === 'http:' && LOOPBACK.has(u.hostname))) return u;
   throw new Error(`${what} must be https (http only on a loopback host)`);
 }
