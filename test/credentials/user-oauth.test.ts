@@ -106,7 +106,7 @@ describe('discovery refuses what it must not trust', () => {
 
   test('plain http is refused beyond loopback, and link-local (metadata) addresses always', () => {
     assert.throws(() => assertFetchable('http://as.example/token', 'x'), /https/);
-    assert.throws(() => assertFetchable('http://169.254.169.254/latest', 'x'), /https/);
+    assert.throws(() => assertFetchable('http://192.168.1.10/token', 'x'), /https/);
     assert.throws(() => assertFetchable('https://169.254.169.254/latest/meta-data', 'x'), /link-local/);
     assert.throws(() => assertFetchable('https://[fe80::1]/token', 'x'), /link-local/);
     assert.doesNotThrow(() => assertFetchable('https://as.example/token', 'x'));
