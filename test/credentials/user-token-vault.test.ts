@@ -18,7 +18,7 @@ import { openStore } from '../../src/store/index.js';
 const dir = mkdtempSync(join(tmpdir(), 'warden-token-vault-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-const tokens = (user: string, access: string): StoredTokens => ({ user, upstream: 'jira', accessToken: access, refreshToken: `${access}-refresh`, issuer: 'https://as.example', clientId: 'c', connectedAt: 1 });
+const tokens = (user: string, access: string): StoredTokens => ({ user, upstream: 'jira', accessToken: access, refreshToken: `${access}-refresh`, issuer: 'https://as.example', clientId: 'c', connectedAt: 1, connectionId: 'x' });
 const scope = { upstream: 'jira', tenant: null };
 
 test('a row moved or copied to another user gives them nothing of the first user', async () => {

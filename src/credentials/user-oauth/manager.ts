@@ -153,15 +153,15 @@ export class UserOAuth {
     const user = owner?.user ?? null;
     if (user === null || owner === null) throw this.connectRequired(upstream, null);
     const t = await this.current(upstream, user, owner);
-    const connectionId = t.connectedAt === 0 ? '' : this.connectionId(t);
+    const connectionId = this.connectionId(t);
     this.emit({ kind: 'use', user, upstream, tenant: this.scope(upstream).tenant, connectionId });
     const requestHeaders = async () => ({ authorization: `Bearer ${(await this.current(upstream, user, owner)).accessToken}` });
     return { server: Object.assign({ ...server }, { requestHeaders }), connectionId };
   }
 
-  /** The id a connection is audited by: derived from when it was made, never from a token. */
+  /** The id a connection is audited by (random, made when the person connected): never derived from a token. */
   private connectionId(t: StoredTokens): string {
-    return `oauth:${t.upstream}:${uuidv7(t.connectedAt).slice(0, 13)}`;
+    return `oauth:${t.upstream}:${t.connectionId}`;
   }
 
   /** The user's tokens, refreshed first when they are about to expire. Throws ConnectRequired when there are none. */
@@ -219,7 +219,7 @@ export class UserOAuth {
       this.opts.log.warn({ upstream, user: t.user, error: code ?? 'unreachable' }, 'upstream OAuth token could not be refreshed');
       throw new WardenError('user_credential_unavailable', `The token for upstream "${upstream}" could not be refreshed; try again shortly`, JsonRpcCode.UserCredentialUnavailable);
     }
-    const next = this.stored(t.user, upstream, o, fresh, t.connectedAt, t.refreshToken);
+    const next = this.stored(t.user, upstream, o, fresh, t.connectedAt, t.connectionId, t.refreshToken);
     await this.tokens.put(scope, next);
     this.emit({ ...base, kind: 'refresh' });
     return next;
@@ -246,13 +246,13 @@ export class UserOAuth {
       this.emit({ kind: 'failure', user, upstream, tenant: scope.tenant, connectionId: null, errorCode: `id_jag_${e.step ?? 'failed'}` });
       throw unavailable((err as Error).message);
     }
-    const stored = this.stored(user, upstream, o, tokens, this.now());
+    const stored = this.stored(user, upstream, o, tokens, this.now(), uuidv7(this.now()));
     await this.tokens.put(scope, stored);
     this.emit({ kind, user, upstream, tenant: scope.tenant, connectionId: this.connectionId(stored) });
     return stored;
   }
 
-  private stored(user: string, upstream: string, o: OAuthUpstream, tokens: OAuthTokens, connectedAt: number, previousRefresh?: string): StoredTokens {
+  private stored(user: string, upstream: string, o: OAuthUpstream, tokens: OAuthTokens, connectedAt: number, connectionId: string, previousRefresh?: string): StoredTokens {
     if (tokens.token_type.toLowerCase() !== 'bearer') throw new Error('the authorization server issued a token that is not a bearer token');
     const refreshToken = tokens.refresh_token ?? previousRefresh;
     return {
@@ -265,6 +265,7 @@ export class UserOAuth {
       issuer: o.issuer,
       clientId: o.client.client_id,
       connectedAt,
+      connectionId,
     };
   }
 
@@ -318,7 +319,7 @@ export class UserOAuth {
       this.emit({ kind: 'failure', user, upstream, tenant: scope.tenant, connectionId: null, errorCode: 'code_exchange_failed' });
       throw new ConnectFailure(502, 'code_exchange_failed', `The authorization server of "${upstream}" did not accept the connection. Try again.`);
     }
-    const stored = this.stored(user, upstream, o, tokens, this.now());
+    const stored = this.stored(user, upstream, o, tokens, this.now(), uuidv7(this.now()));
     await this.tokens.put(scope, stored);
     this.cache.delete(`${user}\0${upstream}`);
     this.emit({ kind: 'connect', user, upstream, tenant: scope.tenant, connectionId: this.connectionId(stored) });

@@ -23,6 +23,8 @@ export interface StoredTokens {
   clientId: string;
   /** When the user connected (epoch ms): shown on the Connections page. */
   connectedAt: number;
+  /** A random id of this connection (kept across refreshes): what audit events and calls name. */
+  connectionId: string;
 }
 
 const PREFIX = 'user-oauth';
