@@ -20,6 +20,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { validateConfig } from '../../src/config/index.js';
+import { effectiveShare } from '../../src/gateway/connections.js';
 import { assertFetchable, discoverUpstream } from '../../src/credentials/user-oauth/upstream-client.js';
 import { revoke } from '../../src/revocation/revoke.js';
 import { startAuthGateway, type AuthGateway } from '../helpers/auth.js';
@@ -43,6 +44,12 @@ describe('config', () => {
     ];
     for (const server of bad) assert.throws(() => validateConfig({ ...base, mcpServers: { x: server } }, 'test'), /auth/, JSON.stringify(server));
     assert.doesNotThrow(() => validateConfig({ ...base, mcpServers: { x: { url: 'https://x.example/mcp', auth: { oauth: {} } } } }, 'test'));
+  });
+
+  test('an upstream with per-user credentials is never shared between users, whatever share says', () => {
+    const cfg = validateConfig({ ...base, mcpServers: { o: { url: 'https://x.example/mcp', share: 'shared', auth: { oauth: {} } }, k: { url: 'https://y.example/mcp', share: 'shared', auth: { userKey: {} } } } }, 'test');
+    assert.equal(effectiveShare(cfg.mcpServers.o!), 'per-user');
+    assert.equal(effectiveShare(cfg.mcpServers.k!), 'per-user');
   });
 
   test('a gateway with an OAuth upstream but no approval page (the sign-in) does not start', async () => {

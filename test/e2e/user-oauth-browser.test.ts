@@ -54,7 +54,8 @@ if (!existsSync(CHROMIUM) && !process.env.CI) {
     const keyFile = join(dir, 'master.key');
     writeFileSync(keyFile, randomBytes(32).toString('base64'), { mode: 0o600 });
     gw = await startAuthGateway(
-      { who: { url: up.url, trustAnnotations: true, auth: { oauth: { refreshBeforeSeconds: 15 } } } },
+      // `share: shared` is the operator's mistake the gateway must not honour: each user's token still gets its own connection.
+      { who: { url: up.url, trustAnnotations: true, share: 'shared', auth: { oauth: { refreshBeforeSeconds: 15 } } } },
       {
         auth: { issuers: [{ issuer: op.issuer, jwksUri: op.jwksUri }] },
         naming: { prefix: 'always' },
