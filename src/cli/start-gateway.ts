@@ -12,6 +12,8 @@ import type { ApprovalService } from '../approvals/index.js';
 import { ConfigError, resolveServerPaths, resolveStoreSpec, type ServerConfig, type WardenConfig } from '../config/index.js';
 import { checkSecretReferences, openVaultForReferences, secretInjector } from '../credentials/inject.js';
 import { checkUserSecrets, forUser } from '../credentials/user-secrets.js';
+import { Redactor } from '../credentials/redactor.js';
+import { checkUserOAuthConfig, oauthUpstreams, startUserOAuth, tokenVault } from './user-oauth.js';
 import { auditPrincipal, checkGatewayFiles, Confinement, Gateway, gatewayFiles } from '../gateway/index.js';
 import { leaseReferences } from '../credentials/leases/manager.js';
 import { createIdentity, type Principal } from '../identity/index.js';
@@ -117,6 +119,10 @@ export async function startGateway(given: WardenConfig, baseDir: string, log: Lo
     // `${secret:NAME}` references: every one must resolve now, or the gateway does not start.
     vault = await openVaultForReferences(config, store.secrets, { env: process.env, masterKeyFile: config.vault.masterKeyFile, previousKeyFiles: config.vault.previousKeyFiles, baseDir }, source);
     for (const warning of await checkSecretReferences(config, vault, { source })) log.warn(warning);
+    // Per-user upstream OAuth: tokens in the vault, people connect on the Connections page (the approval page's sign-in).
+    const oauthNames = oauthUpstreams(enabled);
+    checkUserOAuthConfig(config, oauthNames, approvalSecrets.page, source);
+    if (oauthNames.length > 0) vault = await tokenVault(vault, store, { env: process.env, masterKeyFile: config.vault.masterKeyFile, previousKeyFiles: config.vault.previousKeyFiles, baseDir }, oauthNames, source);
     const mappingProblems = await checkUserSecrets(Object.fromEntries(Object.entries(config.mcpServers).filter(([, x]) => !x.disabled)), vault);
     if (mappingProblems.length > 0) throw new ConfigError(`invalid config ${source ?? 'config'}:\n${mappingProblems.map((p) => `  - ${p}`).join('\n')}`);
     // Tokens and checkpoints are signed with keys sealed under the master key: none given, the gateway does not start.
@@ -162,8 +168,15 @@ export async function startGateway(given: WardenConfig, baseDir: string, log: Lo
       serverFacts,
     );
     const injector = vault ? secretInjector(vault, log) : undefined;
+    // Every credential value handed to an upstream is redacted from what upstreams send, user tokens included.
+    const redactor = new Redactor();
+    let linkBase = config.publicUrl;
+    const userOAuth =
+      oauthNames.length > 0 && vault
+        ? startUserOAuth({ vault, servers: enabled, publicUrl: () => linkBase ?? 'http://127.0.0.1', audit, redactor, revocations, store, log, signSubject: subjectSigner(keys, issuer) })
+        : undefined;
     const prepareServer =
-      leases || injector
+      leases || injector || userOAuth
         ? async (name: string, server: ServerConfig, owner: Principal | null) => {
             // Leases first, then secrets (a secret's value is never scanned for references); the session redacts every value.
             const leased = leases ? await leases.prepare(name, server, owner) : { server, values: [], leaseIds: [] };
@@ -172,11 +185,13 @@ export async function startGateway(given: WardenConfig, baseDir: string, log: Lo
             const injected = injector ? await injector(name, personal) : { server: personal, secrets: [] };
             if (injected.secrets.length > 0) await recordSecretUse(audit, name, owner, injected.secrets);
             const leaseSecrets = leased.values.map((value) => ({ name: 'lease', value }));
-            return { server: injected.server, secrets: [...injected.secrets, ...leaseSecrets], leaseSecrets, leaseIds: leased.leaseIds };
+            // The user's own OAuth token, read (and refreshed) for every upstream request; it is audited by connection id.
+            const connected = userOAuth ? await userOAuth.oauth.prepare(name, await userOAuth.keys.prepare(name, injected.server, owner?.user ?? null), owner) : { server: injected.server, connectionId: '' };
+            const leaseIds = connected.connectionId === '' ? leased.leaseIds : [...leased.leaseIds, connected.connectionId];
+            return { server: connected.server, secrets: [...injected.secrets, ...leaseSecrets], leaseSecrets, leaseIds };
           }
         : undefined;
     // Approvers are told of each new request (approvals.webhook); its link needs the public URL, known once listening.
-    let linkBase = config.publicUrl;
     const notifier = approvalNotifierFor(config.approvals, approvalSecrets, log, () => linkBase);
     // Each new request is an audit event of its own (the call's event carries the approval id once it ends).
     const requested = (r: ApprovalRecord, call: Record<string, unknown>): void => {
@@ -199,6 +214,7 @@ export async function startGateway(given: WardenConfig, baseDir: string, log: Lo
       audit,
       log,
       version: VERSION,
+      redactor,
       policy: policy.current,
       tasks,
       approvals,
@@ -226,7 +242,9 @@ export async function startGateway(given: WardenConfig, baseDir: string, log: Lo
     const consoleServices = config.console.enabled && consoleSecrets.secret !== undefined
       ? { config, baseDir, configFile: source, store, approvals, tasks, audit, policy: () => policy.current(), log, secret: consoleSecrets.secret, clientSecret: consoleSecrets.clientSecret, review: source === undefined ? undefined : () => reviewOf(config, baseDir, source, store) }
       : undefined;
-    const ingress = await startIngress(config, gateway, log, baseDir, (publicUrl) => createIdentity(config, publicUrl, baseDir, store, keys, startTaskHook(config, tasks, audit), (p) => revocations.check(p)), callback, admin, page, consoleServices, store.sessions);
+    // The Connections page (upstreams with auth.oauth): signed in like the approval page, with its secret.
+    const connections = userOAuth && pageConfig && approvalSecrets.page !== undefined ? { oauth: userOAuth.oauth, keys: userOAuth.keys, log, secret: approvalSecrets.page, page: pageConfig, clientSecret: approvalSecrets.pageClientSecret } : undefined;
+    const ingress = await startIngress(config, gateway, log, baseDir, (publicUrl) => createIdentity(config, publicUrl, baseDir, store, keys, startTaskHook(config, tasks, audit), (p) => revocations.check(p)), callback, admin, page, consoleServices, store.sessions, connections);
     linkBase ??= ingress.url;
     issuerRef.url ??= ingress.url;
     // What a config reload checks an added or changed upstream against: what start checked every one against.
@@ -260,6 +278,7 @@ export async function startGateway(given: WardenConfig, baseDir: string, log: Lo
       close: async () => {
         policy.close();
         leases?.stop();
+        userOAuth?.stop();
         await ingress.close();
         await gateway.close();
         await revocations.stop();

@@ -61,13 +61,70 @@ export const StdioServerSchema = z.strictObject({
   cwd: z.string().optional(),
 });
 
-export const HttpServerSchema = z.strictObject({
-  ...common,
-  url: z.url({ protocol: /^https?$/ }),
-  headers: z.record(z.string(), z.string()).default({}),
-  /** `sse` selects the legacy HTTP+SSE transport (2024-11-05); the default is Streamable HTTP. */
-  transport: z.enum(['streamable-http', 'sse']).optional(),
+/**
+ * `auth.oauth` of an HTTP upstream: the gateway is an OAuth client of it, per user (docs/user-oauth.md). Each
+ * person connects their own account once, in their browser; their calls carry only their token.
+ */
+export const UpstreamOAuthSchema = z.strictObject({
+  /** Scopes asked for; default: the upstream's `scopes_supported` (RFC 9728), else none. */
+  scopes: z.array(z.string().min(1)).optional(),
+  /** A client registered with the authorization server by hand; default: Client ID Metadata Document or dynamic registration. */
+  clientId: z.string().min(1).optional(),
+  /** The vault secret holding that client's secret (a confidential client); needs clientId. */
+  clientSecret: z.string().min(1).optional(),
+  /** An https URL serving this gateway's Client ID Metadata Document, used as client_id where the server supports it. */
+  clientMetadataUrl: z.url({ protocol: /^https$/ }).optional(),
+  /** A token is refreshed when it has less than this left (seconds). */
+  refreshBeforeSeconds: z.number().int().min(0).max(3600).default(60),
+  /**
+   * Enterprise-managed authorization: the user's identity provider issues ID-JAGs, so no browser step is
+   * needed (token exchange there, then a JWT bearer grant at the upstream's authorization server).
+   */
+  idJag: z
+    .strictObject({
+      /** The identity provider's token endpoint. */
+      tokenUrl: z.url({ protocol: /^https?$/ }),
+      /** The gateway's client at the identity provider, and the environment variable holding its secret. */
+      clientId: z.string().min(1),
+      clientSecretEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/),
+      /** The audience of the subject token the gateway signs; default: the token endpoint's origin. */
+      audience: z.string().min(1).optional(),
+    })
+    .optional(),
 });
+
+/**
+ * `auth.userKey` of an HTTP upstream that takes an API key or personal access token: each person puts their
+ * own into the vault on the Connections page (never through the agent); it goes in `header` for their calls.
+ */
+export const UpstreamUserKeySchema = z.strictObject({
+  /** The header the key is sent in. */
+  header: z.string().regex(/^[A-Za-z0-9-]{1,64}$/, 'an HTTP header name').default('Authorization'),
+  /** Text before the key in that header (e.g. `Bearer `, `token `); none by default for other headers. */
+  prefix: z.string().max(32).regex(/^[^\r\n]*$/).optional(),
+  /** The page and the log remind a person this many days before the expiry they gave. */
+  remindDays: z.number().int().min(0).max(365).default(7),
+});
+
+export const HttpServerSchema = z
+  .strictObject({
+    ...common,
+    url: z.url({ protocol: /^https?$/ }),
+    headers: z.record(z.string(), z.string()).default({}),
+    /** `sse` selects the legacy HTTP+SSE transport (2024-11-05); the default is Streamable HTTP. */
+    transport: z.enum(['streamable-http', 'sse']).optional(),
+    /** How the gateway authenticates to this upstream beyond static headers: `oauth`, per user. */
+    auth: z
+      .strictObject({ oauth: UpstreamOAuthSchema.optional(), userKey: UpstreamUserKeySchema.optional() })
+      .refine((a) => (a.oauth === undefined) !== (a.userKey === undefined), { message: 'give exactly one of auth.oauth or auth.userKey' })
+      .optional(),
+  })
+  .refine((s) => s.auth === undefined || (s.transport !== 'sse' && s.type !== 'sse'), { message: 'auth needs the Streamable HTTP transport', path: ['auth'] })
+  .refine((s) => s.auth?.oauth?.clientSecret === undefined || s.auth.oauth.clientId !== undefined, { message: 'auth.oauth.clientSecret needs clientId', path: ['auth', 'oauth'] })
+  .refine((s) => s.auth === undefined || !Object.keys(s.headers).some((h) => h.toLowerCase() === (s.auth?.userKey?.header ?? 'authorization').toLowerCase()), {
+    message: 'auth sets that header itself for each user: remove it from headers',
+    path: ['auth'],
+  });
 
 export const ServerSchema = z.union([StdioServerSchema, HttpServerSchema], {
   error: (issue) => (issue.code === 'invalid_union' ? 'an upstream needs either "command" (stdio) or "url" (Streamable HTTP or SSE)' : undefined),

@@ -29,3 +29,5 @@ export {
   type VaultErrorCode,
 } from './errors.js';
 export type { SecretMetadata } from '../store/types.js';
+export { UserOAuth, ConnectFailure, CONNECTIONS_PATH, connectUrl, connectionsUrl, type OAuthEvent, type Owner } from './user-oauth/manager.js';
+export { UserKeys } from './user-oauth/user-keys.js';

@@ -62,11 +62,14 @@ export interface PoolOptions {
   now?: () => number;
 }
 
-/** The share mode that applies: leases force per-task; per-user credentials never go to a shared connection. */
+/**
+ * The share mode that applies: leases force per-task; per-user credentials (userSecrets, and `auth`: each
+ * person's own OAuth token or key) never go to a shared connection.
+ */
 export function effectiveShare(server: ServerConfig): ShareMode {
   if (leaseReferences(server).length > 0) return 'per-task';
   const mode = server.share ?? 'per-user';
-  if (mode === 'shared' && server.userSecrets !== undefined) return 'per-user';
+  if (mode === 'shared' && (server.userSecrets !== undefined || ('url' in server && server.auth !== undefined))) return 'per-user';
   return mode;
 }
 

@@ -33,6 +33,8 @@ export interface GatewayOptions {
   audit: AuditRecorder;
   log: Logger;
   version: string;
+  /** Every credential value handed to upstreams, redacted from what they send; given when others add to it (user OAuth tokens). */
+  redactor?: Redactor;
   /** The policy set in force (it may be replaced between requests by a reload). */
   policy: () => GatewayPolicy;
   /** Holds calls that need approval until a human decides; absent: such calls are refused. */
@@ -96,7 +98,7 @@ export class Gateway {
   private readonly authorizer: Authorizer;
   private readonly confinement: Confinement;
   /** Every value injected into any upstream connection, for every principal: one upstream may serve several. */
-  private readonly redactor = new Redactor();
+  private readonly redactor: Redactor;
   /** Collisions already logged and audited (each once per process). */
   private readonly collisions = new Set<string>();
   /** Calls in flight per upstream, across every session (limits.maxConcurrentCallsPerUpstream). */
@@ -105,6 +107,7 @@ export class Gateway {
   readonly pool: ConnectionPool;
 
   constructor(private readonly opts: GatewayOptions) {
+    this.redactor = opts.redactor ?? new Redactor();
     const { config } = opts;
     this.servers = new Map(Object.entries(config.mcpServers).filter(([, s]) => !s.disabled));
     this.upstreamCalls = new ConcurrencyLimit(config.limits.maxConcurrentCallsPerUpstream);

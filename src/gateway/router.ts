@@ -15,6 +15,7 @@ import type { UpstreamClient } from '../upstream/index.js';
 import type { HoldHooks } from '../approvals/index.js';
 import type { RequestAuthorization } from './authorize.js';
 import { holderFor, InputRequired, type ApprovalPromptSettings } from './approval-prompt.js';
+import { connectPrompt } from './connect-prompt.js';
 import { callParts, forwardedParams, withProgressToken } from './forwarded-call.js';
 import { collisionError, unknownName, validItems, type ListKind } from './catalog.js';
 import type { RequestOutbound } from './channel.js';
@@ -155,6 +156,9 @@ async function resolveName(ctx: RouteContext, kind: 'tools' | 'prompts', exposed
     const down = open.find((u) => !session.catalog.has(u, kind));
     if (down !== undefined) {
       ctx.audit.upstream = down;
+      // Down because the caller's user has not connected their own account to it: they are told how to.
+      const refusal = session.upstream(down).lastRefusal;
+      if (refusal !== undefined) throw refusal;
       throw new WardenError('upstream_unavailable', `Upstream "${down}" is unavailable, so ${exposed} cannot be resolved`, JsonRpcCode.UpstreamUnavailable);
     }
     throw unknownName(kind, exposed);
@@ -272,7 +276,41 @@ function withArguments(params: Params, args: Record<string, unknown> | undefined
 const hasArray = (key: string) => (r: Record<string, unknown>) => Array.isArray(r[key]);
 const anything = () => true;
 
-export async function route(ctx: RouteContext, req: JsonRpcRequest): Promise<Record<string, unknown>> {
+/** tools/call: resolve, decide (perhaps hold for approval), forward. */
+async function callTool(ctx: RouteContext, req: JsonRpcRequest, params: Params | undefined): Promise<Record<string, unknown>> {
+  const entry = await resolveName(ctx, 'tools', params?.name);
+  ctx.audit.upstream = entry.upstream;
+  ctx.audit.target = entry.original;
+  const hooks = { signal: ctx.out.signal, waiting: progressWhileHeld(ctx, params), ...(ctx.stillAllowed ? { guard: ctx.stillAllowed } : {}) };
+  const hold = holderFor(ctx.prompt, ctx.session, ctx.out, req.params);
+  // What is bound to an approval is what is forwarded: both are built from these parts (forwarded-call.ts).
+  const { rest, progressToken } = callParts(params);
+  const conceal = (p: Record<string, unknown>) => ctx.session.concealSecrets(p);
+  let args: Record<string, unknown> | undefined;
+  try {
+    args = await checkRecording(ctx, () => ctx.authz.checkCall(entry, ctx.authz.prepareArguments(entry.upstream, params?.arguments), hooks, { rest, hold, conceal }), params?.arguments);
+  } catch (err) {
+    if (!(err instanceof InputRequired)) throw err;
+    ctx.audit.inputRequired = true;
+    return err.result;
+  }
+  // A task-augmented call (2025-11-25) answers with a task handle instead of content.
+  const ok = (r: Record<string, unknown>) => Array.isArray(r.content) || isObject(r.task);
+  return forward(ctx, entry.upstream, 'tools/call', withProgressToken(forwardedParams(rest, entry.original, args), progressToken), ok);
+}
+
+export function route(ctx: RouteContext, req: JsonRpcRequest): Promise<Record<string, unknown>> {
+  return routed(ctx, req).catch((err: unknown) => {
+    // The user has not connected the upstream (or their connection is gone): the link, as the client can show it.
+    if (!(err instanceof WardenError && err.code === 'connect_required')) throw err;
+    const answer = connectPrompt(err, ctx.session, req.params);
+    if ('error' in answer) throw answer.error;
+    ctx.audit.inputRequired = true;
+    return answer.result;
+  });
+}
+
+async function routed(ctx: RouteContext, req: JsonRpcRequest): Promise<Record<string, unknown>> {
   const params = stripModernMeta(req.params);
   switch (req.method) {
     case 'ping':
@@ -285,27 +323,8 @@ export async function route(ctx: RouteContext, req: JsonRpcRequest): Promise<Rec
       return list(ctx, 'resources');
     case 'resources/templates/list':
       return list(ctx, 'resourceTemplates');
-    case 'tools/call': {
-      const entry = await resolveName(ctx, 'tools', params?.name);
-      ctx.audit.upstream = entry.upstream;
-      ctx.audit.target = entry.original;
-      const hooks = { signal: ctx.out.signal, waiting: progressWhileHeld(ctx, params), ...(ctx.stillAllowed ? { guard: ctx.stillAllowed } : {}) };
-      const hold = holderFor(ctx.prompt, ctx.session, ctx.out, req.params);
-      // What is bound to an approval is what is forwarded: both are built from these parts (forwarded-call.ts).
-      const { rest, progressToken } = callParts(params);
-      const conceal = (p: Record<string, unknown>) => ctx.session.concealSecrets(p);
-      let args: Record<string, unknown> | undefined;
-      try {
-        args = await checkRecording(ctx, () => ctx.authz.checkCall(entry, ctx.authz.prepareArguments(entry.upstream, params?.arguments), hooks, { rest, hold, conceal }), params?.arguments);
-      } catch (err) {
-        if (!(err instanceof InputRequired)) throw err;
-        ctx.audit.inputRequired = true;
-        return err.result;
-      }
-      // A task-augmented call (2025-11-25) answers with a task handle instead of content.
-      const ok = (r: Record<string, unknown>) => Array.isArray(r.content) || isObject(r.task);
-      return forward(ctx, entry.upstream, 'tools/call', withProgressToken(forwardedParams(rest, entry.original, args), progressToken), ok);
-    }
+    case 'tools/call':
+      return callTool(ctx, req, params);
     case 'prompts/get': {
       const entry = await resolveName(ctx, 'prompts', params?.name);
       ctx.audit.upstream = entry.upstream;

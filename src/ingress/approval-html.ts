@@ -35,7 +35,7 @@ pre.call{max-height:40rem;tab-size:2}
 .who{color:#555}.note{border-left:4px solid #b35c00;padding-left:.75rem}textarea{width:100%;min-height:4rem}
 button{font-size:1rem;padding:.4rem 1.2rem;margin-right:.75rem}`;
 
-function layout(title: string, body: string): string {
+export function layout(title: string, body: string): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${escapeHtml(title)}</title><style>${STYLE}</style></head>

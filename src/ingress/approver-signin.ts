@@ -20,9 +20,12 @@ export const LOGIN_COOKIE = 'warden_signin';
 /** `/approvals/<uuid>`: the only paths an approver is sent to after sign-in, and the page's own routes. */
 export const APPROVAL_PATH = /^\/approvals\/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/;
 
-/** `next` if it is a relative path to one request's page, else undefined. */
+/** The Connections page and its connect links (src/ingress/connections-page.ts): the other places sign-in returns to. */
+export const CONNECTIONS_NEXT = /^\/approvals\/connections(?:\/[A-Za-z0-9_-]{1,64}\/connect)?$/;
+
+/** `next` if it is a relative path to one request's page or to the Connections page, else undefined. */
 export function safeNext(next: unknown): string | undefined {
-  return typeof next === 'string' && APPROVAL_PATH.test(next) ? next : undefined;
+  return typeof next === 'string' && (APPROVAL_PATH.test(next) || CONNECTIONS_NEXT.test(next)) ? next : undefined;
 }
 
 export interface ApproverSignInOptions {

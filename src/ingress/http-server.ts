@@ -17,6 +17,7 @@ import type { Identity } from '../identity/index.js';
 import { JsonRpcCode, WardenError } from '../protocol/errors.js';
 import type { Logger } from '../telemetry/log.js';
 import { ApprovalPage, type ApprovalPageOptions } from './approval-page.js';
+import { ConnectionsPage, type ConnectionsPageOptions } from './connections-page.js';
 import { ApprovalCallback, type ApprovalCallbackOptions } from './approval-routes.js';
 import { createHostGuard, type HostGuard } from './guard.js';
 import { PrincipalLimits } from './limits.js';
@@ -102,9 +103,22 @@ function peerSan(req: IncomingMessage): string | undefined {
 /**
  * `approvalCallback`: serve `POST /approvals/<id>/decision` (config approvals.callback.enabled); `admin`: serve
  * `/admin/` (config admin.enabled); `approvalPage`: serve the sign-in approval page `/approvals/<uuid>` (config approvals.page);
- * `consoleServices`: serve the governance console `/console/` (config console.enabled).
+ * `consoleServices`: serve the governance console `/console/` (config console.enabled); `connectionsPage`: serve the
+ * Connections page `/approvals/connections` (upstreams with `auth`: each user's own credential).
  */
-export async function startIngress(config: WardenConfig, gateway: Gateway, log: Logger, baseDir: string, identityFor: (publicUrl: string) => Identity, approvalCallback?: ApprovalCallbackOptions, admin?: AdminServices, approvalPage?: ApprovalPageOptions, consoleServices?: ConsoleServices, sessionStore?: SessionStore): Promise<Ingress> {
+export async function startIngress(
+  config: WardenConfig,
+  gateway: Gateway,
+  log: Logger,
+  baseDir: string,
+  identityFor: (publicUrl: string) => Identity,
+  approvalCallback?: ApprovalCallbackOptions,
+  admin?: AdminServices,
+  approvalPage?: ApprovalPageOptions,
+  consoleServices?: ConsoleServices,
+  sessionStore?: SessionStore,
+  connectionsPage?: Omit<ConnectionsPageOptions, 'approvalPageServed'>,
+): Promise<Ingress> {
   const approvals = approvalCallback ? new ApprovalCallback(approvalCallback) : undefined;
   const { host, port } = splitListen(config.listen);
   const sessions = new SessionRegistry(config.limits.sessionIdleMs);
@@ -117,6 +131,7 @@ export async function startIngress(config: WardenConfig, gateway: Gateway, log: 
   // Its links and cookies need the public URL, read per request (it is known once listening).
   const page = approvalPage ? new ApprovalPage(approvalPage, () => bound.identity!.resource) : undefined;
   const consolePages = consoleServices ? new ConsoleServer(consoleServices, () => bound.identity!.resource) : undefined;
+  const connections = connectionsPage ? new ConnectionsPage({ ...connectionsPage, approvalPageServed: page !== undefined }, () => bound.identity!.resource) : undefined;
 
   const handler = (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0]!;
@@ -140,6 +155,7 @@ export async function startIngress(config: WardenConfig, gateway: Gateway, log: 
       return;
     }
     if (routeIdentity(path, req, res, bound.identity, gateway, systemClock)) return;
+    if (connections?.route(path, req, res)) return;
     if (page?.route(path, req, res)) return;
     if (consolePages?.route(path, req, res)) return;
     if (approvals?.route(path, req, res)) return;

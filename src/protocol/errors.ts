@@ -24,6 +24,12 @@ export const JsonRpcCode = {
   ProcessLimit: -32017,
   /** The shared session store could not be read or written: the session request is refused. */
   SessionStoreUnavailable: -32018,
+  /** The call needs the user's own connection to an OAuth upstream; data.url is the link that makes it. */
+  ConnectRequired: -32013,
+  /** The user's upstream credential could not be obtained or refreshed (the authorization server refused or is down). */
+  UserCredentialUnavailable: -32014,
+  /** MCP 2025-11-25: the client must send the user to a URL (URL-mode elicitation) before the request can succeed. */
+  UrlElicitationRequired: -32042,
   HeaderMismatch: -32020,
   UnsupportedProtocolVersion: -32022,
 } as const;
@@ -83,6 +89,8 @@ export type WardenErrorCode =
   | 'session_rate_limit'
   | 'principal_call_limit'
   | 'upstream_call_limit'
+  | 'connect_required'
+  | 'user_credential_unavailable'
   | 'internal';
 
 export class WardenError extends Error {

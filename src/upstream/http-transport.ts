@@ -32,10 +32,13 @@ export class HttpClientTransport implements Transport {
   private standalone?: IncomingMessage;
   private closed = false;
 
-  /** `headers` may be a function, read for every request (a credential that rotates). */
+  /**
+   * `headers` may be a function, read (and awaited) for every request: a credential that rotates or is
+   * refreshed before it expires (a user's OAuth token). A throw fails that request.
+   */
   constructor(
     private readonly url: URL,
-    private readonly headers: Record<string, string> | (() => Record<string, string>) = {},
+    private readonly headers: Record<string, string> | (() => Record<string, string> | Promise<Record<string, string>>) = {},
     private readonly bounds: UpstreamBounds = DEFAULT_UPSTREAM_BOUNDS,
   ) {
     const https = url.protocol === 'https:';
@@ -51,9 +54,9 @@ export class HttpClientTransport implements Transport {
     this.protocolVersion = version;
   }
 
-  private baseHeaders(): Record<string, string> {
+  private async baseHeaders(): Promise<Record<string, string>> {
     return {
-      ...(typeof this.headers === 'function' ? this.headers() : this.headers),
+      ...(typeof this.headers === 'function' ? await this.headers() : this.headers),
       ...(this.sessionId ? { 'mcp-session-id': this.sessionId } : {}),
       ...(this.protocolVersion ? { 'mcp-protocol-version': this.protocolVersion } : {}),
     };
@@ -70,7 +73,7 @@ export class HttpClientTransport implements Transport {
   async send(message: JSONRPCMessage): Promise<void> {
     if (this.closed) throw new Error('transport closed');
     const body = JSON.stringify(message);
-    const res = await this.call('POST', { ...this.baseHeaders(), 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'content-length': String(Buffer.byteLength(body)) }, body);
+    const res = await this.call('POST', { ...(await this.baseHeaders()), 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'content-length': String(Buffer.byteLength(body)) }, body);
     const sid = res.headers['mcp-session-id'];
     if (typeof sid === 'string' && sid.length > 0) this.sessionId = sid;
     const status = res.statusCode ?? 0;
@@ -132,7 +135,8 @@ export class HttpClientTransport implements Transport {
   /** Resumes a stream that closed before its response (the server asked us to poll, or a connection broke). */
   private resume(lastEventId: string, awaitedId: unknown, attempt = 0): void {
     if (this.closed || attempt > 5) return;
-    void this.call('GET', { ...this.baseHeaders(), accept: 'text/event-stream', 'last-event-id': lastEventId })
+    void this.baseHeaders()
+      .then((h) => this.call('GET', { ...h, accept: 'text/event-stream', 'last-event-id': lastEventId }))
       .then(async (res) => {
         if (res.statusCode !== 200) return res.resume();
         const r = await this.readStream(res, awaitedId);
@@ -144,7 +148,8 @@ export class HttpClientTransport implements Transport {
   /** The standalone GET stream for server-initiated messages; optional for servers (405 means none). */
   private openStandalone(attempt = 0): void {
     if (this.closed || attempt > 8) return;
-    void this.call('GET', { ...this.baseHeaders(), accept: 'text/event-stream' })
+    void this.baseHeaders()
+      .then((h) => this.call('GET', { ...h, accept: 'text/event-stream' }))
       .then(async (res) => {
         if (res.statusCode !== 200) return res.resume();
         this.standalone = res;
@@ -160,7 +165,7 @@ export class HttpClientTransport implements Transport {
     this.standalone?.destroy();
     if (this.sessionId) {
       // Ending the upstream session frees its state there; best effort, bounded.
-      await Promise.race([this.call('DELETE', this.baseHeaders()).then((r) => r.resume()).catch(() => undefined), new Promise((r) => setTimeout(r, 1000).unref())]);
+      await Promise.race([this.baseHeaders().then((h) => this.call('DELETE', h)).then((r) => r.resume()).catch(() => undefined), new Promise((r) => setTimeout(r, 1000).unref())]);
     }
     this.agent.destroy();
     this.onclose?.();

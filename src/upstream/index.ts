@@ -2,3 +2,4 @@ export { UpstreamClient, type UpstreamClientOptions, type UpstreamDownCode } fro
 export { DEFAULT_UPSTREAM_BOUNDS, UpstreamFault, type UpstreamBounds } from './fault.js';
 export type { RequestOptions } from './rpc-peer.js';
 export { scrubbedEnv } from './stdio-transport.js';
+export type { RequestHeaders } from './transports.js';

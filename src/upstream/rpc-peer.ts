@@ -102,6 +102,8 @@ export class RpcPeer {
       const message = { jsonrpc: '2.0', id, method, ...(params !== undefined ? { params } : {}) } as JSONRPCMessage;
       this.transport.send(message).catch((err: unknown) => {
         if (err instanceof UpstreamFault) return this.fail(err);
+        // The request's own credential could not be given (a user's OAuth connection is gone): said as it is.
+        if (err instanceof WardenError && (err.code === 'connect_required' || err.code === 'user_credential_unavailable')) return this.settle(id, undefined, err);
         if (err instanceof InvalidResponseError) {
           this.settle(id, undefined, new WardenError('upstream_invalid_result', `Upstream "${this.label}" sent an invalid response`, JsonRpcCode.UpstreamInvalidResult, 200));
           return;

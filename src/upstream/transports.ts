@@ -7,6 +7,14 @@ import { HttpClientTransport } from './http-transport.js';
 import { createSseTransport } from './sse-legacy.js';
 import { StdioTransport } from './stdio-transport.js';
 
+/**
+ * A prepared HTTP config may carry headers computed for every request (a user's OAuth token, refreshed before
+ * it expires); they are added to the configured ones.
+ */
+export interface RequestHeaders {
+  requestHeaders?: () => Promise<Record<string, string>>;
+}
+
 export function createTransport(name: string, server: ServerConfig, log: Logger, bounds: UpstreamBounds = DEFAULT_UPSTREAM_BOUNDS): Transport {
   if (isStdioServer(server)) {
     return new StdioTransport({
@@ -21,5 +29,7 @@ export function createTransport(name: string, server: ServerConfig, log: Logger,
   }
   const url = new URL(server.url);
   if (server.transport === 'sse' || server.type === 'sse') return createSseTransport(url, server.headers, bounds);
-  return new HttpClientTransport(url, server.headers, bounds);
+  const perRequest = (server as RequestHeaders).requestHeaders;
+  const headers = perRequest ? async () => ({ ...server.headers, ...(await perRequest()) }) : server.headers;
+  return new HttpClientTransport(url, headers, bounds);
 }

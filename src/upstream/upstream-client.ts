@@ -126,6 +126,14 @@ export class UpstreamClient {
         server = await this.opts.prepare(server);
       } catch (err) {
         if ((this.state as State) === 'closed') throw err;
+        if (err instanceof WardenError && err.code === 'connect_required') {
+          // The user has not connected their account yet: no backoff, the next call after they do connects.
+          this.state = 'idle';
+          this.lastRefusal = err;
+          throw err;
+        }
+        // The user's credential could not be obtained (their identity provider refused): calls are told why.
+        this.lastRefusal = err instanceof WardenError && err.code === 'user_credential_unavailable' ? err : undefined;
         this.scheduleRestart('credentials could not be prepared');
         // The reason names no secret: preparation errors are written for the client.
         throw err instanceof WardenError ? err : this.unavailable('could not be given its credentials');
@@ -173,6 +181,7 @@ export class UpstreamClient {
       }
       this.peer = peer;
       this.state = 'ready';
+      this.lastRefusal = undefined;
       this.failures = 0;
       this.lastFailure = undefined;
       log.debug({ upstream: name, protocolVersion: version }, 'upstream connected');
@@ -187,6 +196,9 @@ export class UpstreamClient {
       throw err instanceof WardenError ? err : this.unavailable('could not be started');
     }
   }
+
+  /** The last connect refused for want of the user's own credential (connect_required, user_credential_unavailable): what a call is told. */
+  lastRefusal: WardenError | undefined;
 
   /** Why the last connect failed, with the server's last stderr lines; undefined once connected. */
   lastFailure: { reason: string; stderr: string[] } | undefined;

@@ -21,7 +21,7 @@ interface Issued {
 }
 
 /** Signs the subject token a token exchange presents: the task's user as subject, its agent as actor. */
-export type SubjectSigner = (claims: { user: string | null; agent: string; tenant: string | null; task: string }, audience: string, expiresAt: Date) => Promise<string>;
+export type SubjectSigner = (claims: { user: string | null; agent: string; tenant: string | null; task: string | null }, audience: string, expiresAt: Date) => Promise<string>;
 
 const REF = /\$\{lease:([A-Za-z0-9_-]{1,64})\}/g;
 
