@@ -81,7 +81,7 @@ function outcomeOf(err: unknown): AuditOutcome {
   const code = errorCodeOf(err);
   if (code === 'upstream_timeout') return 'timeout';
   if (code === 'cancelled') return 'cancelled';
-  const refused = ['audit_unavailable', 'policy_denied', 'approval_required', 'task_inactive', 'approval_pending', 'approval_denied', 'approval_declined', 'revoked', 'revocation_unavailable', 'name_collision'];
+  const refused = ['audit_unavailable', 'policy_denied', 'approval_required', 'task_inactive', 'approval_pending', 'approval_denied', 'approval_declined', 'revoked', 'revocation_unavailable', 'name_collision', 'definition_quarantined', 'integrity_unavailable'];
   if (code !== undefined && refused.includes(code)) {
     return 'denied';
   }

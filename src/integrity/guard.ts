@@ -1,0 +1,273 @@
+/**
+ * The request-path side of tool integrity. For each listed tool or prompt it computes the definition digest
+ * and the poisoning findings, records unseen digests in the store (the pin, or a pending change), and answers
+ * on the hot path, from memory, whether a listed definition may be shown and called. Pins are shared by
+ * replicas through the store and re-read at most every `refreshMs` (and at once after a local decision).
+ */
+import { JsonRpcCode, WardenError } from '../protocol/errors.js';
+import type { IntegrityStore, PinKind, PinRecord } from '../store/types.js';
+import { definitionText, digestOf } from './definition.js';
+import { highest, severityRank, type Finding } from './rules.js';
+import { otherToolIndex, scanDefinition, type OtherTool } from './scan.js';
+
+export type IntegrityMode = 'pin' | 'trust-on-first-use' | 'off';
+
+export interface IntegritySettings {
+  maxDescriptionChars: number;
+  allowedHosts: readonly string[];
+  scanResults: boolean;
+  refreshMs: number;
+}
+
+/** What the guard learned about one listed definition; kept with the catalog entry. */
+export interface Assessed {
+  kind: PinKind;
+  digest: string;
+  findings: Finding[];
+  /** Other servers this definition shadows. */
+  shadows: string[];
+}
+
+/** What policies read as `resource.integrity`. */
+export interface IntegrityFacts {
+  findings: readonly string[];
+  severity: string;
+  severityRank: number;
+  shadows: readonly string[];
+}
+
+export const NO_FACTS: IntegrityFacts = { findings: [], severity: 'none', severityRank: 0, shadows: [] };
+
+export function factsOf(a: Assessed | undefined): IntegrityFacts {
+  if (a === undefined) return NO_FACTS;
+  const severity = highest(a.findings);
+  return { findings: [...new Set(a.findings.map((f) => f.id))].sort(), severity, severityRank: severityRank(severity), shadows: a.shadows };
+}
+
+export type PinStatus = 'approved' | 'first-use' | 'off' | 'pending' | 'rejected' | 'superseded' | 'unknown';
+
+/** An event for the audit log: a definition pinned, changed, new (pin mode), approved, rejected, or the store failing. */
+export interface IntegrityEvent {
+  event: 'pinned' | 'changed' | 'new' | 'approved' | 'rejected' | 'unavailable';
+  upstream: string;
+  kind: PinKind;
+  name: string;
+  digest: string;
+  /** The pin a changed definition differs from. */
+  previous?: string | undefined;
+  findings: readonly string[];
+  by?: string | undefined;
+}
+
+export interface GuardOptions {
+  store: IntegrityStore | undefined;
+  mode: (upstream: string) => IntegrityMode;
+  settings: () => IntegritySettings;
+  /** Hosts an upstream's own URLs may name besides `allowedHosts` (its own URL's host). */
+  ownHosts: (upstream: string) => readonly string[];
+  onEvent: (e: IntegrityEvent) => void;
+  now?: () => number;
+}
+
+const keyOf = (kind: PinKind, name: string) => `${kind}\u0000${name}`;
+const VISIBLE: ReadonlySet<PinStatus> = new Set(['approved', 'first-use', 'off']);
+
+export class IntegrityGuard {
+  /** Pins by upstream, then kind+name. */
+  private pins = new Map<string, Map<string, PinRecord[]>>();
+  private loadedAt = -Infinity;
+  private loaded = false;
+  private loading: Promise<void> | undefined;
+  /** Tool names each upstream listed last (for shadowing checks), as it names them and as exposed. */
+  private readonly listed = new Map<string, OtherTool[]>();
+  private readonly now: () => number;
+
+  constructor(private readonly opts: GuardOptions) {
+    this.now = opts.now ?? Date.now;
+  }
+
+  get settings(): IntegritySettings {
+    return this.opts.settings();
+  }
+
+  mode(upstream: string): IntegrityMode {
+    return this.opts.mode(upstream);
+  }
+
+  /** Re-reads the pins when they are older than refreshMs (another replica or the CLI may have decided). */
+  async fresh(force = false): Promise<void> {
+    if (this.opts.store === undefined) return;
+    if (!force && this.now() - this.loadedAt < this.settings.refreshMs) return;
+    this.loading ??= this.reload().finally(() => (this.loading = undefined));
+    await this.loading;
+  }
+
+  private async reload(): Promise<void> {
+    try {
+      const all = await this.opts.store!.list();
+      const next = new Map<string, Map<string, PinRecord[]>>();
+      for (const r of all) {
+        let m = next.get(r.upstream);
+        if (!m) next.set(r.upstream, (m = new Map()));
+        const k = keyOf(r.kind, r.name);
+        m.get(k)?.push(r) ?? m.set(k, [r]);
+      }
+      this.pins = next;
+      this.loaded = true;
+      this.loadedAt = this.now();
+    } catch {
+      // Kept as it was: statuses of definitions never recorded stay unknown (refused), known ones stand.
+      this.loadedAt = this.now() - this.settings.refreshMs / 2;
+    }
+  }
+
+  private remember(r: PinRecord): void {
+    let m = this.pins.get(r.upstream);
+    if (!m) this.pins.set(r.upstream, (m = new Map()));
+    const k = keyOf(r.kind, r.name);
+    const list = (m.get(k) ?? []).filter((x) => x.digest !== r.digest);
+    if (r.state === 'approved') for (const x of list) if (x.state === 'approved') x.state = 'superseded';
+    list.push(r);
+    m.set(k, list);
+  }
+
+  private records(upstream: string, kind: PinKind, name: string): PinRecord[] {
+    return this.pins.get(upstream)?.get(keyOf(kind, name)) ?? [];
+  }
+
+  /** Where a listed definition stands: only approved, first-use and off ones are shown and called. */
+  status(upstream: string, kind: PinKind, name: string, digest: string): PinStatus {
+    if (this.opts.mode(upstream) === 'off') return 'off';
+    const r = this.records(upstream, kind, name).find((x) => x.digest === digest);
+    if (r === undefined) return 'unknown';
+    if (r.state === 'approved') return r.decidedBy === 'trust-on-first-use' ? 'first-use' : 'approved';
+    return r.state;
+  }
+
+  visible(upstream: string, kind: PinKind, name: string, a: Assessed | undefined): boolean {
+    return a === undefined ? this.opts.mode(upstream) === 'off' : VISIBLE.has(this.status(upstream, kind, name, a.digest));
+  }
+
+  /** The refusal of a call to a definition that may not be used, if it may not. */
+  refusal(upstream: string, kind: PinKind, name: string, a: Assessed | undefined): WardenError | undefined {
+    if (a === undefined) {
+      if (this.opts.mode(upstream) === 'off') return undefined;
+      return new WardenError('integrity_unavailable', `The definition of ${kind} ${name} of upstream "${upstream}" could not be checked; it is refused`, JsonRpcCode.IntegrityUnavailable);
+    }
+    const status = this.status(upstream, kind, name, a.digest);
+    if (VISIBLE.has(status)) return undefined;
+    const what = `The ${kind} ${name} of upstream "${upstream}"`;
+    const short = a.digest.slice(0, 19);
+    const pin = this.records(upstream, kind, name).find((x) => x.state === 'approved');
+    const review = `an operator reviews it (warden tools diff ${upstream} ${name}; warden tools approve ${upstream} ${name})`;
+    switch (status) {
+      case 'unknown':
+        return new WardenError('integrity_unavailable', `${what} could not be checked against its pin (the store did not answer); it is refused`, JsonRpcCode.IntegrityUnavailable);
+      case 'rejected':
+        return new WardenError('definition_quarantined', `${what} is quarantined: an operator rejected its definition ${short}`, JsonRpcCode.DefinitionQuarantined);
+      default:
+        return new WardenError(
+          'definition_quarantined',
+          pin
+            ? `${what} is quarantined: its definition changed since it was pinned (pin ${pin.digest.slice(0, 19)}, now ${short}) and is held until ${review}`
+            : `${what} is quarantined: it is not pinned yet (integrity: pin) and is held until ${review}`,
+          JsonRpcCode.DefinitionQuarantined,
+        );
+    }
+  }
+
+  /**
+   * Assesses what upstreams listed (one kind): digests, findings, and records in the store every digest not
+   * seen before. `exposed` gives a tool's exposed name. Returns the assessments by upstream and name.
+   */
+  async assess(kind: PinKind, lists: ReadonlyMap<string, readonly Record<string, unknown>[]>, exposed: (upstream: string, name: string) => string): Promise<Map<string, Map<string, Assessed>>> {
+    const settings = this.settings;
+    if (kind === 'tool') for (const [u, items] of lists) this.listed.set(u, items.map((i) => ({ upstream: u, name: String(i.name), exposed: exposed(u, String(i.name)) })));
+    await this.fresh();
+    const out = new Map<string, Map<string, Assessed>>();
+    const writes: Promise<void>[] = [];
+    for (const [upstream, items] of lists) {
+      const others = otherToolIndex(this.otherTools(upstream));
+      const otherServers = [...new Set([...this.listed.keys(), ...this.pins.keys()])].filter((u) => u !== upstream);
+      const ctx = { upstream, others, otherServers, maxDescriptionChars: settings.maxDescriptionChars, allowedHosts: [...settings.allowedHosts, ...this.opts.ownHosts(upstream)] };
+      const mode = this.opts.mode(upstream);
+      const assessed = new Map<string, Assessed>();
+      for (const item of items) {
+        const name = String(item.name);
+        const text = definitionText(kind, item);
+        const digest = digestOf(text);
+        const scan = mode === 'off' ? { findings: [], shadows: [] } : scanDefinition(kind, item, ctx);
+        const a: Assessed = { kind, digest, findings: scan.findings, shadows: scan.shadows };
+        assessed.set(name, a);
+        if (mode !== 'off' && this.status(upstream, kind, name, digest) === 'unknown') writes.push(this.record(upstream, kind, name, text, a, mode));
+      }
+      out.set(upstream, assessed);
+    }
+    await Promise.all(writes);
+    return out;
+  }
+
+  private otherTools(upstream: string): OtherTool[] {
+    const tools: OtherTool[] = [];
+    for (const [u, list] of this.listed) if (u !== upstream) tools.push(...list);
+    for (const [u, m] of this.pins) {
+      if (u === upstream || this.listed.has(u)) continue;
+      for (const recs of m.values()) if (recs[0]?.kind === 'tool') tools.push({ upstream: u, name: recs[0].name, exposed: recs[0].name });
+    }
+    return tools;
+  }
+
+  private async record(upstream: string, kind: PinKind, name: string, definition: string, a: Assessed, mode: IntegrityMode): Promise<void> {
+    const at = new Date(this.now()).toISOString();
+    const first = mode === 'trust-on-first-use';
+    const previous = this.records(upstream, kind, name).find((x) => x.state === 'approved')?.digest;
+    const ids = factsOf(a).findings;
+    try {
+      const { record, created } = await this.opts.store!.observe({
+        upstream,
+        kind,
+        name,
+        digest: a.digest,
+        definition,
+        findings: [...ids],
+        state: first ? 'approved' : 'pending',
+        firstSeenAt: at,
+        decidedAt: first ? at : null,
+        decidedBy: first ? 'trust-on-first-use' : null,
+      });
+      this.remember(record);
+      if (!created) return;
+      const event = record.state === 'approved' ? 'pinned' : previous !== undefined ? 'changed' : 'new';
+      this.opts.onEvent({ event, upstream, kind, name, digest: a.digest, previous, findings: ids });
+    } catch {
+      this.opts.onEvent({ event: 'unavailable', upstream, kind, name, digest: a.digest, findings: ids });
+    }
+  }
+
+  /**
+   * An operator's decision on a recorded definition (`digest`, or the one pending for the name). Returns the
+   * decided record; throws a WardenError when there is nothing to decide or the choice is ambiguous.
+   */
+  async decide(upstream: string, kind: PinKind, name: string, digest: string | undefined, state: 'approved' | 'rejected', by: string): Promise<PinRecord> {
+    if (this.opts.store === undefined) throw new WardenError('integrity_unavailable', 'This gateway keeps no pins', JsonRpcCode.IntegrityUnavailable);
+    const r = await decidePin(this.opts.store, { upstream, kind, name, digest, state, by, at: new Date(this.now()).toISOString() });
+    await this.fresh(true);
+    this.opts.onEvent({ event: state, upstream, kind, name, digest: r.digest, findings: r.findings, by });
+    return r;
+  }
+}
+
+/** Decides one pin in the store (shared by the admin API and `warden tools approve|reject`). */
+export async function decidePin(
+  store: IntegrityStore,
+  d: { upstream: string; kind: PinKind; name: string; digest: string | undefined; state: 'approved' | 'rejected'; by: string; at: string },
+): Promise<PinRecord> {
+  const recs = (await store.list({ upstream: d.upstream })).filter((r) => r.kind === d.kind && r.name === d.name);
+  const open = recs.filter((r) => r.state === 'pending' || (d.state === 'approved' && (r.state === 'superseded' || r.state === 'rejected')));
+  const chosen = d.digest !== undefined ? recs.filter((r) => r.digest === d.digest || r.digest === `sha256:${d.digest}` || r.digest.startsWith(d.digest)) : open.filter((r) => r.state === 'pending');
+  if (chosen.length === 0) throw new WardenError('invalid_params', `No ${d.digest === undefined ? 'pending ' : ''}definition of ${d.kind} ${d.name} of upstream "${d.upstream}"${d.digest ? ` with digest ${d.digest}` : ''}`, JsonRpcCode.InvalidParams);
+  if (chosen.length > 1) throw new WardenError('invalid_params', `Several definitions of ${d.kind} ${d.name} match; name one by its digest`, JsonRpcCode.InvalidParams);
+  const decided = await store.decide(d.upstream, d.kind, d.name, chosen[0]!.digest, d.state, d.by, d.at);
+  if (decided === undefined) throw new WardenError('invalid_params', `The definition ${chosen[0]!.digest.slice(0, 19)} of ${d.name} is ${chosen[0]!.state}: nothing to ${d.state === 'approved' ? 'approve' : 'reject'}`, JsonRpcCode.InvalidParams);
+  return decided;
+}
