@@ -223,6 +223,7 @@ export async function startGateway(given: WardenConfig, baseDir: string, log: Lo
       ...(prepareServer ? { prepareServer } : {}),
       confinement: new Confinement(enabled, baseDir, ownFiles),
       holdsLeases: (name) => leaseReferences(enabled.get(name)!).length > 0,
+      integrityStore: store.integrity,
     });
     policy.attach(gateway);
     late.gateway = gateway;

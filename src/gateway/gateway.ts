@@ -20,7 +20,10 @@ import type { Collision } from './catalog.js';
 import type { RequestOutbound } from './channel.js';
 import { serverOfExposedName } from './naming.js';
 import { Confinement, rootOf } from './reach.js';
-import { route, type RouteContext } from './router.js';
+import { relist, route, type RouteContext } from './router.js';
+import { IntegrityGuard, scanResultValue, TaintLedger, type IntegrityEvent } from '../integrity/index.js';
+import type { IntegrityStore } from '../store/index.js';
+import type { Entry } from './catalog.js';
 import { GatewaySession, type SessionDeps, type SessionInit } from './session.js';
 import { StatelessSessions } from './stateless.js';
 import { surveyTools, type Survey } from './survey.js';
@@ -51,6 +54,8 @@ export interface GatewayOptions {
   tasks?: { active(id: string, agent: string, chain: readonly string[]): Promise<TaskFacts>; isActive(id: string): Promise<boolean> };
   /** What each upstream may reach (roots, symlinks, the gateway's own files); default: roots from the config, nothing guarded. */
   confinement?: Confinement;
+  /** Where tool pins are kept (the store's `integrity`); absent (an embedding without a store): nothing is pinned or scanned. */
+  integrityStore?: IntegrityStore;
 }
 
 /** What the ingress knows about a request, for the audit record. */
@@ -105,6 +110,10 @@ export class Gateway {
   private readonly upstreamCalls: ConcurrencyLimit;
   /** Every upstream connection, shared per each upstream's `share` mode. */
   readonly pool: ConnectionPool;
+  /** Tool integrity: pins, quarantine, poisoning findings (src/integrity/). */
+  readonly integrity: IntegrityGuard;
+  /** Findings in tool results, per task (or session): `context.taint`. */
+  private readonly taint = new TaintLedger();
 
   constructor(private readonly opts: GatewayOptions) {
     this.redactor = opts.redactor ?? new Redactor();
@@ -137,6 +146,16 @@ export class Gateway {
       confinement: this.confinement,
       serverOfTool: (tool) => serverOfExposedName(tool, names, config.naming.prefix, config.naming.separator),
     });
+    this.integrity = new IntegrityGuard({
+      store: opts.integrityStore,
+      mode: (u) => this.servers.get(u)?.integrity ?? 'trust-on-first-use',
+      settings: () => this.opts.config.integrity,
+      ownHosts: (u) => {
+        const s = this.servers.get(u);
+        return s && 'url' in s ? [new URL(s.url).hostname.toLowerCase()] : [];
+      },
+      onEvent: (e) => this.integrityEvent(e),
+    });
     this.stateless = new StatelessSessions((owner) => this.openSession({ id: null, protocolVersion: SUPPORTED_REVISIONS[0]!, clientInfo: {}, clientCapabilities: {}, owner }), config.limits.sessionIdleMs, config.limits.maxSessions);
   }
 
@@ -156,6 +175,7 @@ export class Gateway {
     this.taskSessions.delete(task);
     await Promise.all([...(sessions ?? [])].map((s) => s.closeUpstreams()));
     this.redactor.forget(`task:${task}`);
+    this.taint.forget(`task:${task}`);
   }
 
   /**
@@ -220,6 +240,7 @@ export class Gateway {
       confinement: this.confinement,
       decideRoots: (session, upstream, roots) => this.decideRoots(session, upstream, roots),
       onCollision: (c, session) => this.collided(c, session),
+      onListChanged: (session, upstream, kind) => this.relisted(session, upstream, kind),
       ...(this.opts.prepareServer ? { prepareServer: this.opts.prepareServer } : {}),
       upstreamBounds: { maxMessageBytes: limits.maxUpstreamMessageBytes, maxJsonDepth: limits.maxJsonDepth, maxNotificationsPerSecond: limits.maxUpstreamNotificationsPerSecond },
       upstreamCalls: this.upstreamCalls,
@@ -291,6 +312,50 @@ export class Gateway {
     this.opts.log.warn({ kind: c.kind, name: c.key, upstreams: c.upstreams }, 'several upstream items claim one exposed name: all of them are withheld');
     void this.opts.audit
       .record({ startedAt: Date.now(), ...auditPrincipal(null), sessionId: session.id, protocolVersion: null, method: 'catalog/collision', upstream: [...new Set(c.upstreams)].join(', '), target: c.key, argsDigest: null, outcome: 'denied', errorCode: 'name_collision' })
+      .catch(() => (this.auditHealthy = false));
+  }
+
+  /** Lists an upstream's tools or prompts again at once (it said they changed, or reconnected): checked against their pins now. */
+  private relisted(session: GatewaySession, upstream: string, kind: 'tools' | 'prompts'): void {
+    if (session.isClosed) return;
+    const ctx: RouteContext = {
+      session,
+      out: NO_STREAM,
+      timeoutMs: (name) => this.servers.get(name)?.timeoutMs ?? this.opts.config.limits.callTimeoutMs,
+      argumentsMode: 'none',
+      authz: this.authorizer.forRequest(null, this.clientFacts(session, null)),
+      audit: { upstream: null, target: null, argsDigest: null, arguments: null, upstreamStatus: null, decision: null },
+      integrity: this.integrity,
+    };
+    void relist(ctx, kind, upstream).catch((err: unknown) => this.opts.log.warn({ upstream, kind, err: errorCodeOf(err) }, 'relisting after a change failed'));
+  }
+
+  /** A pin recorded, a changed definition quarantined, a decision: logged and audited. */
+  private integrityEvent(e: IntegrityEvent): void {
+    const quarantined = e.event === 'changed' || e.event === 'new' || e.event === 'rejected';
+    const reason = [
+      `${e.kind} ${e.name} ${e.digest.slice(0, 19)}`,
+      e.previous ? `pinned ${e.previous.slice(0, 19)}` : '',
+      e.findings.length > 0 ? `findings: ${e.findings.join(', ')}` : '',
+      e.by ? `by ${e.by}` : '',
+    ].filter(Boolean).join('; ');
+    const log = quarantined || e.event === 'unavailable' ? this.opts.log.warn.bind(this.opts.log) : this.opts.log.info.bind(this.opts.log);
+    log({ upstream: e.upstream, kind: e.kind, name: e.name, digest: e.digest, previous: e.previous, findings: e.findings }, `tool integrity: ${e.event}: ${reason}`);
+    void this.opts.audit
+      .record({
+        startedAt: Date.now(),
+        ...auditPrincipal(null),
+        agent: e.by ?? null,
+        sessionId: null,
+        protocolVersion: null,
+        method: `integrity/${e.event}`,
+        upstream: e.upstream,
+        target: e.name,
+        argsDigest: null,
+        decision: { effect: quarantined || e.event === 'unavailable' ? 'deny' : 'allow', policyIds: [], reason },
+        outcome: e.event === 'unavailable' ? 'error' : quarantined ? 'denied' : 'ok',
+        errorCode: e.event === 'unavailable' ? 'integrity_unavailable' : quarantined ? 'definition_quarantined' : null,
+      })
       .catch(() => (this.auditHealthy = false));
   }
 
@@ -370,12 +435,16 @@ export class Gateway {
       if (this.opts.tasks === undefined) failure = new WardenError('task_inactive', 'Tasks are not available on this gateway', -32007);
       else task = await this.opts.tasks.active(taskId, meta.principal!.agent, meta.principal!.chain).catch((err: unknown) => void (failure = err));
     }
+    // What a task read taints its later calls; without a task, the session's (or a stateless caller's).
+    const taintKey = taskId !== null ? `task:${taskId}` : session.id !== null ? `session:${session.id}` : meta.principal ? `agent:${meta.principal.agent}` : null;
     const ctx: RouteContext = {
       session,
       out,
       timeoutMs: (name) => this.servers.get(name)?.timeoutMs ?? this.opts.config.limits.callTimeoutMs,
       argumentsMode: this.opts.config.audit.arguments,
-      authz: this.authorizer.forRequest(meta.principal, this.clientFacts(session, meta.protocolVersion), task),
+      authz: this.authorizer.forRequest(meta.principal, this.clientFacts(session, meta.protocolVersion), task, this.taint.get(taintKey)),
+      integrity: this.integrity,
+      ...(this.opts.config.integrity.scanResults ? { scanResult: (entry: Entry, r: Record<string, unknown>) => this.scanned(ctx, taintKey, entry, r) } : {}),
       audit: { upstream: null, target: null, argsDigest: null, arguments: null, upstreamStatus: null, decision: null },
       prompt: this.opts.approvalPrompt,
       stillAllowed: async () => {
@@ -425,6 +494,10 @@ export class Gateway {
         // The filter step replaced injected secret values in the upstream's answer: its own event, right after
         // the request's (the audit table has no column for it, and a new field would not be kept or hashed).
         ctx.audit.redacted ? this.opts.audit.record({ ...event, method: 'response/redacted', outcome: 'ok', errorCode: null }) : undefined,
+        // Findings in a tool's result (integrity.scanResults): their own event, naming them.
+        ctx.audit.resultFindings && ctx.audit.resultFindings.length > 0
+          ? this.opts.audit.record({ ...event, method: 'response/flagged', decision: { effect: 'allow', policyIds: [], reason: `result findings: ${ctx.audit.resultFindings.join(', ')}` }, outcome: 'ok', errorCode: null })
+          : undefined,
       ]);
       this.auditHealthy = true;
     } catch (err) {
@@ -432,6 +505,14 @@ export class Gateway {
       return errorResponse(req.id, toJsonRpcError(err));
     }
     return failure === undefined ? successResponse(req.id, result!) : errorResponse(req.id, toJsonRpcError(failure));
+  }
+
+  /** Scans a tool's result (integrity.scanResults): findings go to the audit event and taint the task's later calls. */
+  private scanned(ctx: RouteContext, taintKey: string | null, entry: Entry, result: Record<string, unknown>): void {
+    const findings = [...new Set(scanResultValue(result, this.opts.config.integrity.allowedHosts).map((f) => f.id))].sort();
+    if (findings.length === 0) return;
+    ctx.audit.resultFindings = findings;
+    this.taint.add(taintKey, String(entry.item.name), findings);
   }
 
   /** Records an event the ingress handled itself (a token exchange, a session ended). Throws if it cannot be stored. */

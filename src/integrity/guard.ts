@@ -90,8 +90,9 @@ export class IntegrityGuard {
     return this.opts.settings();
   }
 
+  /** The upstream's mode; without a store nothing can be pinned, so definitions are only scanned. */
   mode(upstream: string): IntegrityMode {
-    return this.opts.mode(upstream);
+    return this.opts.store === undefined ? 'off' : this.opts.mode(upstream);
   }
 
   /** Re-reads the pins when they are older than refreshMs (another replica or the CLI may have decided). */
@@ -137,7 +138,7 @@ export class IntegrityGuard {
 
   /** Where a listed definition stands: only approved, first-use and off ones are shown and called. */
   status(upstream: string, kind: PinKind, name: string, digest: string): PinStatus {
-    if (this.opts.mode(upstream) === 'off') return 'off';
+    if (this.mode(upstream) === 'off') return 'off';
     const r = this.records(upstream, kind, name).find((x) => x.digest === digest);
     if (r === undefined) return 'unknown';
     if (r.state === 'approved') return r.decidedBy === 'trust-on-first-use' ? 'first-use' : 'approved';
@@ -145,13 +146,13 @@ export class IntegrityGuard {
   }
 
   visible(upstream: string, kind: PinKind, name: string, a: Assessed | undefined): boolean {
-    return a === undefined ? this.opts.mode(upstream) === 'off' : VISIBLE.has(this.status(upstream, kind, name, a.digest));
+    return a === undefined ? this.mode(upstream) === 'off' : VISIBLE.has(this.status(upstream, kind, name, a.digest));
   }
 
   /** The refusal of a call to a definition that may not be used, if it may not. */
   refusal(upstream: string, kind: PinKind, name: string, a: Assessed | undefined): WardenError | undefined {
     if (a === undefined) {
-      if (this.opts.mode(upstream) === 'off') return undefined;
+      if (this.mode(upstream) === 'off') return undefined;
       return new WardenError('integrity_unavailable', `The definition of ${kind} ${name} of upstream "${upstream}" could not be checked; it is refused`, JsonRpcCode.IntegrityUnavailable);
     }
     const status = this.status(upstream, kind, name, a.digest);
@@ -190,7 +191,7 @@ export class IntegrityGuard {
       const others = otherToolIndex(this.otherTools(upstream));
       const otherServers = [...new Set([...this.listed.keys(), ...this.pins.keys()])].filter((u) => u !== upstream);
       const ctx = { upstream, others, otherServers, maxDescriptionChars: settings.maxDescriptionChars, allowedHosts: [...settings.allowedHosts, ...this.opts.ownHosts(upstream)] };
-      const mode = this.opts.mode(upstream);
+      const mode = this.mode(upstream);
       const assessed = new Map<string, Assessed>();
       for (const item of items) {
         const name = String(item.name);
@@ -263,8 +264,10 @@ export async function decidePin(
   d: { upstream: string; kind: PinKind; name: string; digest: string | undefined; state: 'approved' | 'rejected'; by: string; at: string },
 ): Promise<PinRecord> {
   const recs = (await store.list({ upstream: d.upstream })).filter((r) => r.kind === d.kind && r.name === d.name);
-  const open = recs.filter((r) => r.state === 'pending' || (d.state === 'approved' && (r.state === 'superseded' || r.state === 'rejected')));
-  const chosen = d.digest !== undefined ? recs.filter((r) => r.digest === d.digest || r.digest === `sha256:${d.digest}` || r.digest.startsWith(d.digest)) : open.filter((r) => r.state === 'pending');
+  const want = d.digest;
+  // A digest may be given in full or by a prefix of at least 8 hex digits (with or without `sha256:`).
+  const matches = (digest: string) => want !== undefined && want.replace(/^sha256:/, '').length >= 8 && digest.startsWith(`sha256:${want.replace(/^sha256:/, '')}`);
+  const chosen = want !== undefined ? recs.filter((r) => matches(r.digest)) : recs.filter((r) => r.state === 'pending');
   if (chosen.length === 0) throw new WardenError('invalid_params', `No ${d.digest === undefined ? 'pending ' : ''}definition of ${d.kind} ${d.name} of upstream "${d.upstream}"${d.digest ? ` with digest ${d.digest}` : ''}`, JsonRpcCode.InvalidParams);
   if (chosen.length > 1) throw new WardenError('invalid_params', `Several definitions of ${d.kind} ${d.name} match; name one by its digest`, JsonRpcCode.InvalidParams);
   const decided = await store.decide(d.upstream, d.kind, d.name, chosen[0]!.digest, d.state, d.by, d.at);
