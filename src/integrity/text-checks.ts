@@ -31,6 +31,7 @@ const PATTERNS: { id: string; re: RegExp }[] = [
   { id: 'model-instruction', re: new RegExp(String.raw`\b(?:you|the (?:assistant|ai|model|llm|agent))\s+(?:must|should|shall|need to|have to|are required to|will)\s+(?:always\s+|first\s+|also\s+|now\s+)?(?:${VERB}|bcc|cc|redirect|change|replace|call|invoke)\b.{0,80}?\b(?:file|key|token|secret|password|credential|conversation|prompt|email|message|address|recipient|url|content)s?\b`) },
   { id: 'model-instruction', re: /\b(?:all|every|any)\s+(?:e-?mails?|messages?|requests?|payments?|transfers?)\s+(?:must|should|shall|have to)\s+(?:also\s+)?(?:be\s+)?(?:sent|forwarded|copied|bcc'?d|cc'?d|redirected|routed)\b/ },
   { id: 'model-instruction', re: /\b(?:new|updated|real|actual|true) instructions?\s*:/ },
+  { id: 'model-instruction', re: /\b(?:always|also|secretly)\s+(?:add|include|bcc|cc|forward|send|copy)\b.{0,60}?(?:\bbcc\b|\bcc\b|@[a-z0-9-]+\.[a-z]|\brecipients?\b)/ },
   { id: 'conceal-from-user', re: /\b(?:do not|don't|dont|never|without)\s+(?:tell|telling|inform|informing|mention|mentioning|reveal|revealing|notify|notifying|alert|alerting|show|showing|let|letting|disclose|disclosing)\b.{0,30}?\b(?:user|human|operator|person|them)\b/ },
   { id: 'conceal-from-user', re: /\b(?:the )?(?:user|human)\s+(?:must|should|shall|may)\s+not\s+(?:know|see|be told|notice|find out|learn)\b/ },
   { id: 'conceal-from-user', re: /\b(?:secretly|covertly|without the user(?:'s)? knowledge)\b/ },

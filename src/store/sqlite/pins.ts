@@ -31,7 +31,8 @@ export class SqlitePinStore extends SqliteStatements implements IntegrityStore {
 
   async decide(upstream: string, kind: PinKind, name: string, digest: string, state: 'approved' | 'rejected', by: string, at: string): Promise<PinRecord | undefined> {
     return this.guard('pin decide', () => {
-      const rows = (this.stmt(pinDecideSql(state, q)).all(upstream, kind, name, digest, at, by) as PinRow[]).map(pinFromRow);
+      // Named parameters: the statement uses some of them twice.
+      const rows = (this.stmt(pinDecideSql(state, (i) => `@p${i}`)).all({ p1: upstream, p2: kind, p3: name, p4: digest, p5: at, p6: by }) as PinRow[]).map(pinFromRow);
       return rows.find((p) => p.digest === digest);
     });
   }
