@@ -33,7 +33,7 @@ export const INTEGRITY_RULES: Readonly<Record<string, IntegrityRule>> = Object.f
     rule('outsized-description', 'medium', 'a description longer than integrity.maxDescriptionChars', ['MCP03', 'ASI01']),
     rule('unknown-url', 'medium', 'a URL to a host not in integrity.allowedHosts', ['MCP10', 'ASI02']),
     rule('shadowing-reference', 'high', "mentions another server's tool or the server itself (cross-server shadowing)", ['MCP03', 'MCP09', 'ASI02']),
-    rule('shadowing-name', 'medium', "has the same name as another server's tool", ['MCP03', 'MCP09', 'ASI02']),
+    rule('shadowing-name', 'low', "has the same name as another server's tool", ['MCP03', 'MCP09', 'ASI02']),
     rule('credential-parameter', 'low', 'a parameter that asks for a credential (password, api_key, token)', ['MCP01', 'ASI03']),
   ].map((r) => [r.id, r]),
 );
