@@ -4,7 +4,7 @@
  */
 import { PIN_COLUMNS, pinDecideSql, pinFromRow, pinListSql, pinsMigrationSql, pinToRow, type PinRow } from '../pin-rows.js';
 import type { IntegrityStore, PinFilter, PinKind, PinRecord } from '../types.js';
-import type { Run } from './audit.js';
+import type { InTransaction, Run } from './audit.js';
 
 const p = (i: number): string => `$${i}`;
 const COLS = PIN_COLUMNS.join(', ');
@@ -21,8 +21,15 @@ const DECIDE = {
   rejected: { name: 'warden_pins_reject_v19', text: pinDecideSql('rejected', p) },
 };
 
+// Writes to one name are serialised by a transaction-scoped advisory lock on it: under READ COMMITTED, two
+// replicas' first uses would otherwise both see no pin and both insert one.
+const LOCK_NAME = 'SELECT pg_advisory_xact_lock(hashtextextended($1, 19))';
+
 export class PostgresPinStore implements IntegrityStore {
-  constructor(private readonly run: Run) {}
+  constructor(
+    private readonly run: Run,
+    private readonly transaction: InTransaction,
+  ) {}
 
   async list(filter: PinFilter = {}): Promise<PinRecord[]> {
     const l = pinListSql(filter, p);
@@ -32,15 +39,21 @@ export class PostgresPinStore implements IntegrityStore {
   async observe(r: PinRecord): Promise<{ record: PinRecord; created: boolean }> {
     const row = pinToRow(r);
     const values = (x: PinRow) => PIN_COLUMNS.map((c) => x[c]);
-    let created = (await this.run('pin observe', r.state === 'approved' ? INSERT_FIRST : INSERT, values(row))).length === 1;
-    if (!created && r.state === 'approved') created = (await this.run('pin observe', INSERT, values({ ...row, state: 'pending', decided_at: null, decided_by: null }))).length === 1;
-    const stored = await this.run<PinRow>('pin read', GET, [r.upstream, r.kind, r.name, r.digest]);
-    return { record: pinFromRow(stored[0]!), created };
+    return this.transaction('pin observe', '', async (client) => {
+      await client.query(LOCK_NAME, [JSON.stringify([r.upstream, r.kind, r.name])]);
+      let created = (await client.query(r.state === 'approved' ? INSERT_FIRST : INSERT, values(row))).rows.length === 1;
+      if (!created && r.state === 'approved') created = (await client.query(INSERT, values({ ...row, state: 'pending', decided_at: null, decided_by: null }))).rows.length === 1;
+      const stored = await client.query<PinRow>(GET, [r.upstream, r.kind, r.name, r.digest]);
+      return { record: pinFromRow(stored.rows[0]!), created };
+    });
   }
 
   async decide(upstream: string, kind: PinKind, name: string, digest: string, state: 'approved' | 'rejected', by: string, at: string): Promise<PinRecord | undefined> {
-    const rows = await this.run<PinRow>('pin decide', DECIDE[state], [upstream, kind, name, digest, at, by]);
-    return rows.map(pinFromRow).find((x) => x.digest === digest);
+    return this.transaction('pin decide', '', async (client) => {
+      await client.query(LOCK_NAME, [JSON.stringify([upstream, kind, name])]);
+      const rows = await client.query<PinRow>(DECIDE[state], [upstream, kind, name, digest, at, by]);
+      return rows.rows.map(pinFromRow).find((x) => x.digest === digest);
+    });
   }
 }
 

@@ -174,7 +174,7 @@ class PostgresStore implements Store {
     this.revocations = new PostgresRevocationStore(this.run, this.transaction, target, () => this.ensureOpen());
     this.leases = new PostgresLeaseStore(this.run);
     this.sessions = new PostgresSessionStore(this.run, target, () => this.ensureOpen());
-    this.integrity = new PostgresPinStore(this.run);
+    this.integrity = new PostgresPinStore(this.run, this.transaction);
   }
 
   async schemaVersion(): Promise<number> {
