@@ -8,7 +8,7 @@ import { JsonRpcCode, WardenError } from '../protocol/errors.js';
 import type { IntegrityStore, PinKind, PinRecord } from '../store/types.js';
 import { definitionText, digestOf } from './definition.js';
 import { highest, severityRank, type Finding } from './rules.js';
-import { otherToolIndex, scanDefinition, type OtherTool } from './scan.js';
+import { otherToolIndex, scanDefinition, type OtherTool, type ScanContext } from './scan.js';
 
 export type IntegrityMode = 'pin' | 'trust-on-first-use' | 'off';
 
@@ -26,6 +26,8 @@ export interface Assessed {
   findings: Finding[];
   /** Other servers this definition shadows. */
   shadows: string[];
+  /** The canonical definition (what a pin stores). */
+  text?: string;
 }
 
 /** What policies read as `resource.integrity`. */
@@ -69,6 +71,8 @@ export interface GuardOptions {
   now?: () => number;
 }
 
+const MEMO_LIMIT = 20_000;
+const LIST_MEMO_LIMIT = 16;
 const keyOf = (kind: PinKind, name: string) => `${kind}\u0000${name}`;
 const VISIBLE: ReadonlySet<PinStatus> = new Set(['approved', 'first-use', 'off']);
 
@@ -77,6 +81,13 @@ export class IntegrityGuard {
   private pins = new Map<string, Map<string, PinRecord[]>>();
   private loadedAt = -Infinity;
   private loaded = false;
+  private version = '';
+  /** Assessments by what was listed (raw JSON) and what they depend on: a definition is scanned once, not per session. */
+  private readonly memo = new Map<string, { digest: string; text: string; findings: Finding[]; shadows: string[] }>();
+  /** Whole lists assessed, by the same key: the usual case is a list seen before. */
+  private readonly lists = new Map<string, Map<string, Assessed>>();
+  /** Bumped when the names other upstreams list change (shadowing checks depend on them). */
+  private othersVersion = 0;
   private loading: Promise<void> | undefined;
   /** Tool names each upstream listed last (for shadowing checks), as it names them and as exposed. */
   private readonly listed = new Map<string, OtherTool[]>();
@@ -105,7 +116,14 @@ export class IntegrityGuard {
 
   private async reload(): Promise<void> {
     try {
+      // Usually nothing changed: one fingerprint query instead of reading every pin again.
+      const version = await this.opts.store!.version();
+      if (this.loaded && version === this.version) {
+        this.loadedAt = this.now();
+        return;
+      }
       const all = await this.opts.store!.list();
+      this.version = version;
       const next = new Map<string, Map<string, PinRecord[]>>();
       for (const r of all) {
         let m = next.get(r.upstream);
@@ -183,25 +201,52 @@ export class IntegrityGuard {
    */
   async assess(kind: PinKind, lists: ReadonlyMap<string, readonly Record<string, unknown>[]>, exposed: (upstream: string, name: string) => string): Promise<Map<string, Map<string, Assessed>>> {
     const settings = this.settings;
-    if (kind === 'tool') for (const [u, items] of lists) this.listed.set(u, items.map((i) => ({ upstream: u, name: String(i.name), exposed: exposed(u, String(i.name)) })));
+    if (kind === 'tool') {
+      for (const [u, items] of lists) {
+        const names = items.map((i) => ({ upstream: u, name: String(i.name), exposed: exposed(u, String(i.name)) }));
+        const before = this.listed.get(u);
+        if (before === undefined || before.length !== names.length || before.some((b, i) => b.name !== names[i]!.name || b.exposed !== names[i]!.exposed)) this.othersVersion++;
+        this.listed.set(u, names);
+      }
+    }
+    const pinnedUpstreams = this.pins.size;
     await this.fresh();
+    if (this.pins.size !== pinnedUpstreams) this.othersVersion++;
     const out = new Map<string, Map<string, Assessed>>();
     const writes: Promise<void>[] = [];
     for (const [upstream, items] of lists) {
-      const others = otherToolIndex(this.otherTools(upstream));
-      const otherServers = [...new Set([...this.listed.keys(), ...this.pins.keys()])].filter((u) => u !== upstream);
-      const ctx = { upstream, others, otherServers, maxDescriptionChars: settings.maxDescriptionChars, allowedHosts: [...settings.allowedHosts, ...this.opts.ownHosts(upstream)] };
+      let ctx: ScanContext | undefined;
+      const scanContext = (): ScanContext => {
+        const otherServers = [...new Set([...this.listed.keys(), ...this.pins.keys()])].filter((u) => u !== upstream);
+        const allowedHosts = [...settings.allowedHosts, ...this.opts.ownHosts(upstream)];
+        return { upstream, others: otherToolIndex(this.otherTools(upstream)), otherServers, maxDescriptionChars: settings.maxDescriptionChars, allowedHosts };
+      };
       const mode = this.mode(upstream);
-      const assessed = new Map<string, Assessed>();
-      for (const item of items) {
-        const name = String(item.name);
-        const text = definitionText(kind, item);
-        const digest = digestOf(text);
-        const scan = mode === 'off' ? { findings: [], shadows: [] } : scanDefinition(kind, item, ctx);
-        const a: Assessed = { kind, digest, findings: scan.findings, shadows: scan.shadows };
-        assessed.set(name, a);
-        if (mode !== 'off' && this.status(upstream, kind, name, digest) === 'unknown') writes.push(this.record(upstream, kind, name, text, a, mode));
+      // `off`: neither pinned nor scanned, so nothing to assess (its entries carry no assessment).
+      if (mode === 'off') continue;
+      const prefix = JSON.stringify([upstream, kind, mode, this.othersVersion, settings.maxDescriptionChars, settings.allowedHosts, this.opts.ownHosts(upstream)]);
+      // The same list again (another session, a reconnect): one lookup for the whole list.
+      const listKey = `${prefix}${JSON.stringify(items)}`;
+      let assessed = this.lists.get(listKey);
+      if (assessed === undefined) {
+        assessed = new Map<string, Assessed>();
+        for (const item of items) {
+          const name = String(item.name);
+          const key = `${prefix}${JSON.stringify(item)}`;
+          let m = this.memo.get(key);
+          if (m === undefined) {
+            const text = definitionText(kind, item);
+            const scan = scanDefinition(kind, item, (ctx ??= scanContext()));
+            m = { digest: digestOf(text), text, findings: scan.findings, shadows: scan.shadows };
+            if (this.memo.size >= MEMO_LIMIT) this.memo.delete(this.memo.keys().next().value!);
+            this.memo.set(key, m);
+          }
+          assessed.set(name, { kind, digest: m.digest, findings: m.findings, shadows: m.shadows, text: m.text });
+        }
+        if (this.lists.size >= LIST_MEMO_LIMIT) this.lists.delete(this.lists.keys().next().value!);
+        this.lists.set(listKey, assessed);
       }
+      for (const [name, a] of assessed) if (this.status(upstream, kind, name, a.digest) === 'unknown') writes.push(this.record(upstream, kind, name, a.text ?? '', a, mode));
       out.set(upstream, assessed);
     }
     await Promise.all(writes);

@@ -112,3 +112,6 @@ export function pinDecideSql(state: 'approved' | 'rejected', p: (i: number) => s
     WHERE ${key} AND (digest = ${p(4)} OR state = 'approved') AND EXISTS (SELECT 1 FROM warden_tool_pins x WHERE x.upstream = ${p(1)} AND x.kind = ${p(2)} AND x.name = ${p(3)} AND x.digest = ${p(4)} AND x.state <> 'approved')
     RETURNING ${COLS}`;
 }
+
+/** The fingerprint `version()` reads: rows, decisions, states and the latest times (one indexed scan). */
+export const PIN_VERSION_SQL = `SELECT count(*) || '/' || count(decided_at) || '/' || coalesce(sum(length(state)), 0) || '/' || coalesce(max(first_seen_at), '') || '/' || coalesce(max(decided_at), '') AS v FROM warden_tool_pins`;

@@ -511,6 +511,8 @@ export interface IntegrityStore {
    * rejecting applies only to a pending one. Undefined when there was nothing to decide.
    */
   decide(upstream: string, kind: PinKind, name: string, digest: string, state: 'approved' | 'rejected', by: string, at: string): Promise<PinRecord | undefined>;
+  /** A cheap fingerprint of every pin's state: it changes whenever a definition is recorded or decided. */
+  version(): Promise<string>;
 }
 
 export interface Store {

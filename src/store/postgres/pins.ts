@@ -2,7 +2,7 @@
  * Tool integrity pins on PostgreSQL, shared by every replica. A decision is one UPDATE (approving supersedes
  * the old pin in the same statement); first use pins only while the name has no pin.
  */
-import { PIN_COLUMNS, pinDecideSql, pinFromRow, pinListSql, pinsMigrationSql, pinToRow, type PinRow } from '../pin-rows.js';
+import { PIN_COLUMNS, PIN_VERSION_SQL, pinDecideSql, pinFromRow, pinListSql, pinsMigrationSql, pinToRow, type PinRow } from '../pin-rows.js';
 import type { IntegrityStore, PinFilter, PinKind, PinRecord } from '../types.js';
 import type { InTransaction, Run } from './audit.js';
 
@@ -46,6 +46,10 @@ export class PostgresPinStore implements IntegrityStore {
       const stored = await client.query<PinRow>(GET, [r.upstream, r.kind, r.name, r.digest]);
       return { record: pinFromRow(stored.rows[0]!), created };
     });
+  }
+
+  async version(): Promise<string> {
+    return String((await this.run<{ v: string }>('pin version', { name: 'warden_pins_version_v19', text: PIN_VERSION_SQL }, []))[0]!.v);
   }
 
   async decide(upstream: string, kind: PinKind, name: string, digest: string, state: 'approved' | 'rejected', by: string, at: string): Promise<PinRecord | undefined> {

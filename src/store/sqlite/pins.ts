@@ -1,5 +1,5 @@
 /** Tool integrity pins on SQLite: one statement per write (an approval supersedes the old pin in the same statement). */
-import { PIN_COLUMNS, pinDecideSql, pinFromRow, pinListSql, pinsMigrationSql, pinToRow, type PinRow } from '../pin-rows.js';
+import { PIN_COLUMNS, PIN_VERSION_SQL, pinDecideSql, pinFromRow, pinListSql, pinsMigrationSql, pinToRow, type PinRow } from '../pin-rows.js';
 import type { IntegrityStore, PinFilter, PinKind, PinRecord } from '../types.js';
 import { SqliteStatements } from './statements.js';
 
@@ -27,6 +27,10 @@ export class SqlitePinStore extends SqliteStatements implements IntegrityStore {
         return { record: pinFromRow(stored), created };
       }),
     );
+  }
+
+  async version(): Promise<string> {
+    return this.guard('pin version', () => String((this.stmt(PIN_VERSION_SQL).get() as { v: string }).v));
   }
 
   async decide(upstream: string, kind: PinKind, name: string, digest: string, state: 'approved' | 'rejected', by: string, at: string): Promise<PinRecord | undefined> {
