@@ -129,7 +129,9 @@ export class IntegrityGuard {
         let m = next.get(r.upstream);
         if (!m) next.set(r.upstream, (m = new Map()));
         const k = keyOf(r.kind, r.name);
-        m.get(k)?.push(r) ?? m.set(k, [r]);
+        const list = m.get(k);
+        if (list) list.push(r);
+        else m.set(k, [r]);
       }
       this.pins = next;
       this.loaded = true;

@@ -6,9 +6,13 @@
  */
 import { INTEGRITY_RULES, type Finding } from './rules.js';
 
+// eslint-disable-next-line no-misleading-character-class -- the class lists invisible and combining code points on purpose
 const TAG = /[\u{E0000}-\u{E007F}\u{E0100}-\u{E01EF}\u{FE00}-\u{FE0F}]/u;
+// eslint-disable-next-line no-misleading-character-class -- the class lists invisible and combining code points on purpose
 const TAG_ALL = /[\u{E0000}-\u{E007F}\u{E0100}-\u{E01EF}\u{FE00}-\u{FE0F}]/gu;
+// eslint-disable-next-line no-misleading-character-class -- the class lists invisible and combining code points on purpose
 const ZERO_WIDTH = /[\u200B-\u200D\u2060-\u2064\uFEFF\u180E\u00AD\u034F\u115F\u1160\u3164]/;
+// eslint-disable-next-line no-misleading-character-class -- the class lists invisible and combining code points on purpose
 const ZERO_WIDTH_ALL = /[\u200B-\u200D\u2060-\u2064\uFEFF\u180E\u00AD\u034F\u115F\u1160\u3164]/g;
 const BIDI = /[\u202A-\u202E\u2066-\u2069\u200E\u200F\u061C]/;
 const BIDI_ALL = /[\u202A-\u202E\u2066-\u2069\u200E\u200F\u061C]/g;
@@ -86,6 +90,7 @@ export function checkText(text: string, where: string, ctx: TextContext): Findin
   const tag = text.search(TAG);
   if (tag >= 0) add('unicode-tag', tag);
   // A lone zero-width joiner between emoji is ordinary text; one between letters hides something.
+  // eslint-disable-next-line no-misleading-character-class -- the class lists invisible and combining code points on purpose
   const zw = text.search(/[\p{L}\p{N}\s][\u200B-\u200D\u2060-\u2064\uFEFF\u180E\u00AD\u034F]|^[\u200B\u2060\uFEFF]/u);
   if (zw >= 0) add('unicode-zero-width', zw);
   const bidi = text.search(BIDI);

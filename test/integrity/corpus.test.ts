@@ -42,9 +42,18 @@ describe('integrity corpus', () => {
     for (const e of CORPUS) {
       const got = new Set(scan(e).findings.map((f) => f.id));
       const want = new Set(e.expected);
-      for (const id of got) if (want.has(id)) tp++;
-      else (fp++, misses.push(`${e.id}: unexpected ${id}`));
-      for (const id of want) if (!got.has(id)) (fn++, misses.push(`${e.id}: missed ${id}`));
+      for (const id of got) {
+        if (want.has(id)) tp++;
+        else {
+          fp++;
+          misses.push(`${e.id}: unexpected ${id}`);
+        }
+      }
+      for (const id of want) {
+        if (got.has(id)) continue;
+        fn++;
+        misses.push(`${e.id}: missed ${id}`);
+      }
       const bad = (ids: Iterable<string>) => [...ids].some((id) => severityRank(INTEGRITY_RULES[id]!.severity) >= 2);
       const flagged = bad(got);
       const malicious = bad(want);
