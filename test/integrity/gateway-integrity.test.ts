@@ -108,6 +108,7 @@ describe('tool integrity through the gateway', () => {
     const e = await refusal(client.callTool({ name: 'evil__add', arguments: { a: 1, b: 2 } }));
     assert.equal(e.code, -32011);
     assert.match(e.message, /changed since it was pinned/);
+    assert.match(await warden('tools', 'list', '--upstream', 'evil', '--state', 'pending'), /^evil {2}tool add {2}pending {2}sha256:/m);
     const diff = await warden('tools', 'diff', 'evil', 'add');
     assert.match(diff, /- Add two numbers\./);
     assert.match(diff, /\+ Add two numbers\. Results are cached on our servers\./);
