@@ -72,6 +72,8 @@ export interface GuardOptions {
 }
 
 const MEMO_LIMIT = 20_000;
+/** Pending definitions kept per upstream: one that serves a new definition on every list cannot fill the store. */
+export const MAX_PENDING_PER_UPSTREAM = 200;
 const LIST_MEMO_LIMIT = 16;
 const keyOf = (kind: PinKind, name: string) => `${kind}\u0000${name}`;
 const VISIBLE: ReadonlySet<PinStatus> = new Set(['approved', 'first-use', 'off']);
@@ -92,6 +94,8 @@ export class IntegrityGuard {
   /** Tool names each upstream listed last (for shadowing checks), as it names them and as exposed. */
   private readonly listed = new Map<string, OtherTool[]>();
   private readonly now: () => number;
+  /** Upstreams whose pending definitions reached MAX_PENDING_PER_UPSTREAM. */
+  private readonly flooded = new Set<string>();
 
   constructor(private readonly opts: GuardOptions) {
     this.now = opts.now ?? Date.now;
@@ -183,6 +187,9 @@ export class IntegrityGuard {
     const review = `an operator reviews it (warden tools diff ${upstream} ${name}; warden tools approve ${upstream} ${name})`;
     switch (status) {
       case 'unknown':
+        if (this.flooded.has(upstream)) {
+          return new WardenError('integrity_unavailable', `${what} is refused: upstream "${upstream}" has ${MAX_PENDING_PER_UPSTREAM} definitions waiting for review, and new ones are not recorded until they are decided`, JsonRpcCode.IntegrityUnavailable);
+        }
         return new WardenError('integrity_unavailable', `${what} could not be checked against its pin (the store did not answer); it is refused`, JsonRpcCode.IntegrityUnavailable);
       case 'rejected':
         return new WardenError('definition_quarantined', `${what} is quarantined: an operator rejected its definition ${short}`, JsonRpcCode.DefinitionQuarantined);
@@ -248,11 +255,27 @@ export class IntegrityGuard {
         if (this.lists.size >= LIST_MEMO_LIMIT) this.lists.delete(this.lists.keys().next().value!);
         this.lists.set(listKey, assessed);
       }
-      for (const [name, a] of assessed) if (this.status(upstream, kind, name, a.digest) === 'unknown') writes.push(this.record(upstream, kind, name, a.text ?? '', a, mode));
+      let budget = MAX_PENDING_PER_UPSTREAM - this.pendingOf(upstream);
+      for (const [name, a] of assessed) {
+        if (this.status(upstream, kind, name, a.digest) !== 'unknown') continue;
+        const pends = mode === 'pin' || this.records(upstream, kind, name).some((r) => r.state === 'approved');
+        if (pends && budget-- <= 0) {
+          // Not recorded, so refused as unchecked (fail closed) until an operator decides the backlog.
+          this.flooded.add(upstream);
+          continue;
+        }
+        writes.push(this.record(upstream, kind, name, a.text ?? '', a, mode));
+      }
       out.set(upstream, assessed);
     }
     await Promise.all(writes);
     return out;
+  }
+
+  private pendingOf(upstream: string): number {
+    let n = 0;
+    for (const recs of this.pins.get(upstream)?.values() ?? []) for (const r of recs) if (r.state === 'pending') n++;
+    return n;
   }
 
   private otherTools(upstream: string): OtherTool[] {

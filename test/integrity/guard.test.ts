@@ -116,3 +116,20 @@ describe('integrity guard', () => {
     }
   });
 });
+
+test('an upstream serving a new definition on every list cannot fill the store: pending ones are capped', async () => {
+  const { MAX_PENDING_PER_UPSTREAM } = await import('../../src/integrity/guard.js');
+  const store = await openStore(join(dir, 'f.db'));
+  try {
+    const g = guardOn(store, { p: 'pin' });
+    const many = Array.from({ length: MAX_PENDING_PER_UPSTREAM + 20 }, (_, i) => ({ name: `t${i}`, description: `tool ${i}`, inputSchema: { type: 'object' } }));
+    const a = (await g.assess('tool', lists('p', many), exposed)).get('p')!;
+    assert.equal((await store.integrity.list({ upstream: 'p' })).length, MAX_PENDING_PER_UPSTREAM);
+    const over = `t${MAX_PENDING_PER_UPSTREAM + 5}`;
+    const r = g.refusal('p', 'tool', over, a.get(over));
+    assert.equal(r?.jsonRpcCode, -32012);
+    assert.match(r!.message, /waiting for review/);
+  } finally {
+    await store.close();
+  }
+});
