@@ -93,6 +93,15 @@ describe('tool integrity through the gateway', () => {
     assert.equal(denied.code, -32008);
   });
 
+  test('prompts are pinned and scanned too: a poisoned prompt template is kept from the client by policy', async () => {
+    const prompts = (await client.listPrompts()).prompts.map((p) => p.name).sort();
+    assert.deepEqual(prompts, ['evil__greet']);
+    const summarize = (await gw.store.integrity.list({ upstream: 'evil' })).find((p) => p.kind === 'prompt' && p.name === 'summarize');
+    assert.ok(summarize?.findings.includes('conceal-from-user'), summarize?.findings.join(','));
+    assert.equal((await refusal(client.getPrompt({ name: 'evil__summarize', arguments: { style: 'short' } }))).code, -32008);
+    assert.match(JSON.stringify((await client.getPrompt({ name: 'evil__greet', arguments: { who: 'Ada' } })).messages), /Hello Ada/);
+  });
+
   test('an operator approves the pin-mode tool: it is listed and callable', async () => {
     assert.match(await warden('tools', 'approve', 'mail', 'send_email', '--as', 'alice'), /pinned: served and callable again/);
     await until('mail__send_email to be listed', async () => ((await names(client)).includes('mail__send_email') ? true : undefined));
