@@ -21,7 +21,8 @@ import type { RequestOutbound } from './channel.js';
 import { serverOfExposedName } from './naming.js';
 import { Confinement, rootOf } from './reach.js';
 import { relist, route, type RouteContext } from './router.js';
-import { IntegrityGuard, scanResultValue, TaintLedger, type IntegrityEvent } from '../integrity/index.js';
+import { IntegrityGuard, TaintLedger, type IntegrityEvent } from '../integrity/index.js';
+import { integrityAuditDraft, logIntegrityEvent, resultFindings } from './integrity-events.js';
 import type { IntegrityStore } from '../store/index.js';
 import type { Entry } from './catalog.js';
 import { GatewaySession, type SessionDeps, type SessionInit } from './session.js';
@@ -318,45 +319,16 @@ export class Gateway {
   /** Lists an upstream's tools or prompts again at once (it said they changed, or reconnected): checked against their pins now. */
   private relisted(session: GatewaySession, upstream: string, kind: 'tools' | 'prompts'): void {
     if (session.isClosed) return;
-    const ctx: RouteContext = {
-      session,
-      out: NO_STREAM,
-      timeoutMs: (name) => this.servers.get(name)?.timeoutMs ?? this.opts.config.limits.callTimeoutMs,
-      argumentsMode: 'none',
-      authz: this.authorizer.forRequest(null, this.clientFacts(session, null)),
-      audit: { upstream: null, target: null, argsDigest: null, arguments: null, upstreamStatus: null, decision: null },
-      integrity: this.integrity,
-    };
-    void relist(ctx, kind, upstream).catch((err: unknown) => this.opts.log.warn({ upstream, kind, err: errorCodeOf(err) }, 'relisting after a change failed'));
+    const timeoutMs = (name: string) => this.servers.get(name)?.timeoutMs ?? this.opts.config.limits.callTimeoutMs;
+    void relist(session, kind, upstream, { timeoutMs, authz: this.authorizer.forRequest(null, this.clientFacts(session, null)), integrity: this.integrity }).catch(
+      (err: unknown) => this.opts.log.warn({ upstream, kind, err: errorCodeOf(err) }, 'relisting after a change failed'),
+    );
   }
 
   /** A pin recorded, a changed definition quarantined, a decision: logged and audited. */
   private integrityEvent(e: IntegrityEvent): void {
-    const quarantined = e.event === 'changed' || e.event === 'new' || e.event === 'rejected';
-    const reason = [
-      `${e.kind} ${e.name} ${e.digest.slice(0, 19)}`,
-      e.previous ? `pinned ${e.previous.slice(0, 19)}` : '',
-      e.findings.length > 0 ? `findings: ${e.findings.join(', ')}` : '',
-      e.by ? `by ${e.by}` : '',
-    ].filter(Boolean).join('; ');
-    const log = quarantined || e.event === 'unavailable' ? this.opts.log.warn.bind(this.opts.log) : this.opts.log.info.bind(this.opts.log);
-    log({ upstream: e.upstream, kind: e.kind, name: e.name, digest: e.digest, previous: e.previous, findings: e.findings }, `tool integrity: ${e.event}: ${reason}`);
-    void this.opts.audit
-      .record({
-        startedAt: Date.now(),
-        ...auditPrincipal(null),
-        agent: e.by ?? null,
-        sessionId: null,
-        protocolVersion: null,
-        method: `integrity/${e.event}`,
-        upstream: e.upstream,
-        target: e.name,
-        argsDigest: null,
-        decision: { effect: quarantined || e.event === 'unavailable' ? 'deny' : 'allow', policyIds: [], reason },
-        outcome: e.event === 'unavailable' ? 'error' : quarantined ? 'denied' : 'ok',
-        errorCode: e.event === 'unavailable' ? 'integrity_unavailable' : quarantined ? 'definition_quarantined' : null,
-      })
-      .catch(() => (this.auditHealthy = false));
+    logIntegrityEvent(this.opts.log, e);
+    void this.opts.audit.record(integrityAuditDraft(e)).catch(() => (this.auditHealthy = false));
   }
 
   /** Starts and lists every upstream once, and says what each principal may see: for start-up logs and `warden doctor`. */
@@ -509,7 +481,7 @@ export class Gateway {
 
   /** Scans a tool's result (integrity.scanResults): findings go to the audit event and taint the task's later calls. */
   private scanned(ctx: RouteContext, taintKey: string | null, entry: Entry, result: Record<string, unknown>): void {
-    const findings = [...new Set(scanResultValue(result, this.opts.config.integrity.allowedHosts).map((f) => f.id))].sort();
+    const findings = resultFindings(result, this.opts.config.integrity.allowedHosts);
     if (findings.length === 0) return;
     ctx.audit.resultFindings = findings;
     this.taint.add(taintKey, String(entry.item.name), findings);

@@ -138,8 +138,15 @@ async function loadFrom(ctx: RouteContext, kind: ListKind, names: readonly strin
  * Lists one kind from one upstream again, at once, outside any client request: an upstream said its list
  * changed, or it reconnected, so its definitions are checked against their pins now (not at the next list).
  */
-export async function relist(ctx: RouteContext, kind: 'tools' | 'prompts', upstream: string): Promise<void> {
-  await loadFrom(ctx, kind, [upstream], true);
+export async function relist(
+  session: GatewaySession,
+  kind: 'tools' | 'prompts',
+  upstream: string,
+  opts: Pick<RouteContext, 'timeoutMs' | 'authz' | 'integrity'>,
+): Promise<void> {
+  const out: RequestOutbound = { send: () => false, signal: new AbortController().signal };
+  const audit: RouteAudit = { upstream: null, target: null, argsDigest: null, arguments: null, upstreamStatus: null, decision: null };
+  await loadFrom({ ...opts, session, out, argumentsMode: 'none', audit }, kind, [upstream], true);
 }
 
 async function list(ctx: RouteContext, kind: ListKind): Promise<Record<string, unknown>> {
