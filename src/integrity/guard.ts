@@ -110,12 +110,16 @@ export class IntegrityGuard {
     return this.opts.store === undefined ? 'off' : this.opts.mode(upstream);
   }
 
-  /** Re-reads the pins when they are older than refreshMs (another replica or the CLI may have decided). */
+  /**
+   * Re-reads the pins when they are older than refreshMs (another replica or the CLI may have decided). Once
+   * loaded, the re-read runs in the background: a slow store never holds a list or a call (what was loaded
+   * stands meanwhile); the first load, and a forced one, are awaited.
+   */
   async fresh(force = false): Promise<void> {
     if (this.opts.store === undefined) return;
     if (!force && this.now() - this.loadedAt < this.settings.refreshMs) return;
     this.loading ??= this.reload().finally(() => (this.loading = undefined));
-    await this.loading;
+    if (force || !this.loaded) await this.loading;
   }
 
   private async reload(): Promise<void> {
