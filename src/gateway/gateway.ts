@@ -21,10 +21,9 @@ import type { RequestOutbound } from './channel.js';
 import { serverOfExposedName } from './naming.js';
 import { Confinement, rootOf } from './reach.js';
 import { relist, route, type RouteContext } from './router.js';
-import { IntegrityGuard, TaintLedger, type IntegrityEvent } from '../integrity/index.js';
-import { integrityAuditDraft, logIntegrityEvent, resultFindings } from './integrity-events.js';
+import { TaintLedger, type IntegrityEvent, type IntegrityGuard } from '../integrity/index.js';
+import { integrityAuditDraft, integrityGuard, logIntegrityEvent, resultScanner } from './integrity-events.js';
 import type { IntegrityStore } from '../store/index.js';
-import type { Entry } from './catalog.js';
 import { GatewaySession, type SessionDeps, type SessionInit } from './session.js';
 import { StatelessSessions } from './stateless.js';
 import { surveyTools, type Survey } from './survey.js';
@@ -147,16 +146,7 @@ export class Gateway {
       confinement: this.confinement,
       serverOfTool: (tool) => serverOfExposedName(tool, names, config.naming.prefix, config.naming.separator),
     });
-    this.integrity = new IntegrityGuard({
-      store: opts.integrityStore,
-      mode: (u) => this.servers.get(u)?.integrity ?? 'trust-on-first-use',
-      settings: () => this.opts.config.integrity,
-      ownHosts: (u) => {
-        const s = this.servers.get(u);
-        return s && 'url' in s ? [new URL(s.url).hostname.toLowerCase()] : [];
-      },
-      onEvent: (e) => this.integrityEvent(e),
-    });
+    this.integrity = integrityGuard(this.servers, () => this.opts.config.integrity, opts.integrityStore, (e) => this.integrityEvent(e));
     this.stateless = new StatelessSessions((owner) => this.openSession({ id: null, protocolVersion: SUPPORTED_REVISIONS[0]!, clientInfo: {}, clientCapabilities: {}, owner }), config.limits.sessionIdleMs, config.limits.maxSessions);
   }
 
@@ -416,7 +406,7 @@ export class Gateway {
       argumentsMode: this.opts.config.audit.arguments,
       authz: this.authorizer.forRequest(meta.principal, this.clientFacts(session, meta.protocolVersion), task, this.taint.get(taintKey)),
       integrity: this.integrity,
-      ...(this.opts.config.integrity.scanResults ? { scanResult: (entry: Entry, r: Record<string, unknown>) => this.scanned(ctx, taintKey, entry, r) } : {}),
+      ...(this.opts.config.integrity.scanResults ? { scanResult: resultScanner(this.taint, taintKey, this.opts.config.integrity.allowedHosts) } : {}),
       audit: { upstream: null, target: null, argsDigest: null, arguments: null, upstreamStatus: null, decision: null },
       prompt: this.opts.approvalPrompt,
       stillAllowed: async () => {
@@ -477,14 +467,6 @@ export class Gateway {
       return errorResponse(req.id, toJsonRpcError(err));
     }
     return failure === undefined ? successResponse(req.id, result!) : errorResponse(req.id, toJsonRpcError(failure));
-  }
-
-  /** Scans a tool's result (integrity.scanResults): findings go to the audit event and taint the task's later calls. */
-  private scanned(ctx: RouteContext, taintKey: string | null, entry: Entry, result: Record<string, unknown>): void {
-    const findings = resultFindings(result, this.opts.config.integrity.allowedHosts);
-    if (findings.length === 0) return;
-    ctx.audit.resultFindings = findings;
-    this.taint.add(taintKey, String(entry.item.name), findings);
   }
 
   /** Records an event the ingress handled itself (a token exchange, a session ended). Throws if it cannot be stored. */

@@ -1,10 +1,27 @@
 /**
- * How tool integrity shows in the log and the audit: one event per definition pinned, quarantined (new or
+ * The gateway's tool integrity guard, and how it shows in the log and the audit: one event per definition pinned, quarantined (new or
  * changed), decided, or left unchecked because the store failed; and the finding ids of a tool result.
  */
 import type { AuditDraft } from '../audit/recorder.js';
-import { scanResultValue, type IntegrityEvent } from '../integrity/index.js';
+import type { ServerConfig, WardenConfig } from '../config/schema.js';
+import { IntegrityGuard, scanResultValue, type IntegrityEvent, type TaintLedger } from '../integrity/index.js';
+import type { Entry } from './catalog.js';
+import type { IntegrityStore } from '../store/index.js';
 import type { Logger } from '../telemetry/log.js';
+
+/** The gateway's guard: each upstream's mode from its config (default trust-on-first-use); its own URL host is allowed. */
+export function integrityGuard(
+  servers: ReadonlyMap<string, ServerConfig>,
+  settings: () => WardenConfig['integrity'],
+  store: IntegrityStore | undefined,
+  onEvent: (e: IntegrityEvent) => void,
+): IntegrityGuard {
+  const ownHosts = (u: string) => {
+    const s = servers.get(u);
+    return s && 'url' in s ? [new URL(s.url).hostname.toLowerCase()] : [];
+  };
+  return new IntegrityGuard({ store, mode: (u) => servers.get(u)?.integrity ?? 'trust-on-first-use', settings, ownHosts, onEvent });
+}
 
 const quarantines = (e: IntegrityEvent) => e.event === 'changed' || e.event === 'new' || e.event === 'rejected';
 
@@ -50,7 +67,15 @@ export function integrityAuditDraft(e: IntegrityEvent): AuditDraft {
   };
 }
 
-/** The finding ids in a tool's result (integrity.scanResults), sorted, once each. */
-export function resultFindings(result: Record<string, unknown>, allowedHosts: readonly string[]): string[] {
-  return [...new Set(scanResultValue(result, allowedHosts).map((f) => f.id))].sort();
+/**
+ * Scans a tool's result (integrity.scanResults): its finding ids go to the call's audit event and taint the
+ * task (or session, `key`) for its later calls.
+ */
+export function resultScanner(taint: TaintLedger, key: string | null, allowedHosts: readonly string[]) {
+  return (entry: Entry, result: Record<string, unknown>, audit: { resultFindings?: readonly string[] }): void => {
+    const findings = [...new Set(scanResultValue(result, allowedHosts).map((f) => f.id))].sort();
+    if (findings.length === 0) return;
+    audit.resultFindings = findings;
+    taint.add(key, String(entry.item.name), findings);
+  };
 }

@@ -57,7 +57,7 @@ export interface RouteContext {
   /** Tool integrity (pins, quarantine, findings), where configured. */
   integrity?: IntegrityGuard | undefined;
   /** Records findings in a tool's result for the task (`context.taint`); set when integrity.scanResults is on. */
-  scanResult?: ((entry: Entry, result: Record<string, unknown>) => void) | undefined;
+  scanResult?: ((entry: Entry, result: Record<string, unknown>, audit: RouteAudit) => void) | undefined;
   /** Filled in while routing, for the audit event. */
   audit: RouteAudit;
 }
@@ -345,7 +345,7 @@ async function callTool(ctx: RouteContext, req: JsonRpcRequest, params: Params |
   // A task-augmented call (2025-11-25) answers with a task handle instead of content.
   const ok = (r: Record<string, unknown>) => Array.isArray(r.content) || isObject(r.task);
   const result = await forward(ctx, entry.upstream, 'tools/call', withProgressToken(forwardedParams(rest, entry.original, args), progressToken), ok);
-  ctx.scanResult?.(entry, result);
+  ctx.scanResult?.(entry, result, ctx.audit);
   return result;
 }
 

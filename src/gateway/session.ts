@@ -213,8 +213,10 @@ export class GatewaySession implements PoolMember {
 
   connectionReady(upstream: string): void {
     // A reconnect may bring changed definitions: relisted now, so they are checked against their pins at once.
+    // A connection that closed (idle, evicted) is not reopened for this: the next use lists again anyway.
     const had = (['tools', 'prompts'] as const).filter((k) => this.catalog.has(upstream, k));
     this.catalog.invalidate(upstream);
+    if (this.deps.pool.peek(this, upstream) === undefined) return;
     for (const k of had) this.deps.onListChanged?.(this, upstream, k);
   }
 
