@@ -1,4 +1,5 @@
 // Report structure, target evaluation, and the JSON + Markdown writers.
+import type { IntegrityOverhead } from './integrity.js';
 import type { AuditThroughput } from './audit-throughput.js';
 import type { AuthCost } from './auth-cost.js';
 import type { PolicyLatency } from './policy-latency.js';
@@ -95,6 +96,7 @@ export interface BenchReport {
   gatewayDecide?: GatewayDecideRow[];
   auditThroughput?: AuditThroughput;
   revocationPropagation?: RevocationPropagation;
+  integrityOverhead?: IntegrityOverhead;
 }
 
 function cpuTicks(): { idle: number; total: number } {
@@ -226,6 +228,14 @@ export function toMarkdown(rep: BenchReport): string {
     L.push('## Revocation propagation across replicas (PostgreSQL LISTEN/NOTIFY, two in-process replicas)', '');
     if (rp.skipped) L.push(`Skipped: ${rp.skipped}`, '');
     else L.push('| From | p50 ms | p99 ms | max ms | samples |', '|---|---|---|---|---|', `| insert committed on A -> B refuses | ${f(rp.p50Ms)} | ${f(rp.p99Ms)} | ${f(rp.maxMs)} | ${rp.samples} |`, `| add() called on A -> B refuses | ${f(rp.fromCallP50Ms)} | ${f(rp.fromCallP99Ms)} | – | ${rp.samples} |`, '');
+  }
+  const io = rep.integrityOverhead;
+  if (io) {
+    L.push(`## Tool integrity on tools/list (${io.tools} tools, two in-process gateways, off vs trust-on-first-use)`, '');
+    L.push('| List | off p50 ms | on p50 ms | end-to-end difference | guard work per list (in-process) | guard work / off p50 |', '|---|---|---|---|---|---|');
+    L.push(`| warm (same session) | ${io.warm.offP50Ms} | ${io.warm.onP50Ms} | ${io.warm.addedPct} % | ${io.inProcess.warmFilterMs} ms | ${io.addedPct.warm} % |`);
+    L.push(`| cold (a new session's first list) | ${io.cold.offP50Ms} | ${io.cold.onP50Ms} | ${io.cold.addedPct} % | ${io.inProcess.coldAssessMs + io.inProcess.warmFilterMs} ms | ${io.addedPct.cold} % |`);
+    L.push('', `First sight of the 500 definitions (scan, digest, 500 pins written): ${io.inProcess.firstSightMs} ms, once per definition. The end-to-end difference is within the noise of a shared machine; the guard's own work is the figure the target is checked on.`, '');
   }
   const p = rep.peers;
   L.push(`## Peers in front of the same stdio upstream`, '');

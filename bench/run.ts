@@ -16,6 +16,7 @@ import { measureAuthCost } from './auth-cost.js';
 import { measureGatewayDecide } from './policy-gateway.js';
 import { measurePolicyLatency } from './policy-latency.js';
 import { measureRevocationPropagation } from './revocation.js';
+import { measureIntegrityOverhead } from './integrity.js';
 import { evaluateTargets, machineInfo, writeReport, type BenchReport, type GatewayOverhead, type PeerResult } from './report.js';
 import { makeTmpDir, startMinimalUpstream, startWarden, type Target } from './targets.js';
 
@@ -194,6 +195,8 @@ async function main(): Promise<void> {
     const auditThroughput = await measureAuditThroughput();
     log('revocation propagation (PostgreSQL, two in-process replicas)');
     const revocationPropagation = await measureRevocationPropagation();
+    log('tool integrity on tools/list with 500 tools (two in-process gateways)');
+    const integrityOverhead = await measureIntegrityOverhead();
     const runCpu = runMeter();
     const busy = [gCpu, ...peerResults.map((r) => r.cpu)].filter((c) => c && c.othersPct > 10);
     if (busy.length) {
@@ -228,12 +231,20 @@ async function main(): Promise<void> {
           unit: 'ms',
           met: revocationPropagation.p99Ms === undefined ? null : revocationPropagation.p99Ms <= 1000,
         },
+        {
+          name: 'tool integrity added to tools/list on 500 tools (cold list, guard work / list p50)',
+          goal: '< 5 %',
+          value: integrityOverhead.addedPct.cold,
+          unit: '%',
+          met: integrityOverhead.addedPct.cold < 5,
+        },
       ],
       authenticationCost,
       policyDecisionLatency,
       ...(gatewayDecide ? { gatewayDecide } : {}),
       auditThroughput,
       revocationPropagation,
+      integrityOverhead,
       notes,
       totalRuntimeSec: Math.round((performance.now() - started) / 100) / 10,
     };

@@ -10,6 +10,9 @@
  *   POST /admin/revocations                      admin scope   {kind, value, reason?}
  *   GET  /admin/tasks?state=active               admin scope
  *   POST /admin/tasks/<id>/end                   admin scope
+ *   GET  /admin/tools?upstream=&state=           admin scope (tool integrity, see integrity.ts)
+ *   GET  /admin/tools/<upstream>/<name>/diff     admin scope
+ *   POST /admin/tools/<upstream>/<name>/approve|reject   admin scope   {digest?, kind?}
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AuthError, challenge, type Principal } from '../identity/index.js';
@@ -18,10 +21,13 @@ import { decideApproval, listApprovals, showApproval } from './approvals.js';
 import { AdminContext, type AdminOptions, type Answer } from './context.js';
 import { AdminError, readJson, sendJson } from './http.js';
 import { endTask, listTasks, revokeRoute } from './operations.js';
+import { decidePinRoute, diffPin, listPins } from './integrity.js';
 
 type Handler = (ctx: AdminContext, query: URLSearchParams, req: IncomingMessage) => Promise<Answer>;
 
 const ID = '([0-9A-Za-z_-]{1,64})';
+/** A tool or prompt name as MCP allows it (letters, digits, `_`, `-`, `.`), at most 128 characters. */
+const NAME = '([0-9A-Za-z_.-]{1,128})';
 const ROUTES: ReadonlyArray<{ path: RegExp; methods: Record<string, Handler> }> = [
   { path: /^\/admin\/approvals$/, methods: { GET: (ctx, q) => listApprovals(ctx, q) } },
   { path: new RegExp(`^/admin/approvals/${ID}$`), methods: { GET: (ctx) => showApproval(ctx, ctx.params[0]!) } },
@@ -29,6 +35,12 @@ const ROUTES: ReadonlyArray<{ path: RegExp; methods: Record<string, Handler> }> 
   { path: /^\/admin\/revocations$/, methods: { POST: async (ctx, _q, req) => revokeRoute(ctx, await readJson(req)) } },
   { path: /^\/admin\/tasks$/, methods: { GET: (ctx, q) => listTasks(ctx, q) } },
   { path: new RegExp(`^/admin/tasks/${ID}/end$`), methods: { POST: (ctx) => endTask(ctx, ctx.params[0]!) } },
+  { path: /^\/admin\/tools$/, methods: { GET: (ctx, q) => listPins(ctx, q) } },
+  { path: new RegExp(`^/admin/tools/${ID}/${NAME}/diff$`), methods: { GET: (ctx, q) => diffPin(ctx, ctx.params[0]!, ctx.params[1]!, q) } },
+  {
+    path: new RegExp(`^/admin/tools/${ID}/${NAME}/(approve|reject)$`),
+    methods: { POST: async (ctx, _q, req) => decidePinRoute(ctx, ctx.params[0]!, ctx.params[1]!, ctx.params[2] as 'approve' | 'reject', await readJson(req)) },
+  },
 ];
 
 const header = (req: IncomingMessage, name: string): string | undefined => {

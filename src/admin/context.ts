@@ -2,7 +2,7 @@
 import type { ApprovalService } from '../approvals/index.js';
 import type { AuditDraft, AuditRecorder } from '../audit/index.js';
 import { AuthError, challenge, type Authenticator, type Principal } from '../identity/index.js';
-import type { ApprovalStore, RevocationStore, TaskStore, TokenStore } from '../store/types.js';
+import type { ApprovalStore, IntegrityStore, PinKind, PinRecord, RevocationStore, TaskStore, TokenStore } from '../store/types.js';
 import type { TaskService } from '../tasks/index.js';
 import type { Logger } from '../telemetry/log.js';
 import { AdminError } from './http.js';
@@ -24,6 +24,11 @@ export interface AdminServices {
   adminScope: string;
   /** Throws for a revoked caller (or a stale revocation list): a revoked approver decides nothing. */
   checkRevoked?: (p: Principal) => void;
+  /** Tool integrity: the pins, and decisions through the gateway's guard (which audits them). */
+  integrity?: {
+    store: Pick<IntegrityStore, 'list'>;
+    decide(upstream: string, kind: PinKind, name: string, digest: string | undefined, state: 'approved' | 'rejected', by: string): Promise<PinRecord>;
+  };
   now?: () => number;
 }
 

@@ -16,6 +16,7 @@ import { policyExplain, policySchema, policyTest, policyValidate } from './polic
 import { policyReplay } from './policy-replay.js';
 import { taskEnd, taskList, taskShow, taskStart } from './task.js';
 import { revokeCommand, revokeList, revokeUndo } from './revoke.js';
+import { toolsDecide, toolsDiff, toolsList } from './tools.js';
 import { approvalsDecide, approvalsList, approvalsShow } from './approvals.js';
 import { secretList, secretRm, secretRotate, secretRotateMaster, secretSet } from './secret.js';
 import { secretMasterKey } from './master-key.js';
@@ -264,6 +265,39 @@ export function buildProgram(): Command {
     .requiredOption('--reason <text>', 'why (recorded in the audit log)')
     .addOption(json('the lifted revocation as JSON'))
     .action(revokeUndo);
+  const tools = program.command('tools').description('tool integrity: pinned definitions, quarantined changes, approve or reject them');
+  const kindOption = () => new Option('--kind <kind>', 'tool or prompt').choices(['tool', 'prompt']);
+  tools
+    .command('list')
+    .description('every recorded tool and prompt definition: pinned, pending (quarantined), rejected or superseded, with its findings')
+    .addOption(configOption('config file naming the store'))
+    .option('--upstream <name>', 'only this upstream')
+    .addOption(new Option('--state <state>', 'only definitions in this state').choices(['pending', 'approved', 'rejected', 'superseded', 'all']).default('all'))
+    .addOption(kindOption())
+    .addOption(json('one JSON object per line'))
+    .action(toolsList);
+  tools
+    .command('diff')
+    .description('what changed: each pending definition against the pin (description line by line, schema by path)')
+    .argument('<upstream>')
+    .argument('<name>', 'the tool (or prompt) as the upstream names it')
+    .addOption(configOption('config file naming the store'))
+    .addOption(kindOption())
+    .addOption(json())
+    .action(toolsDiff);
+  for (const [verb, state] of [['approve', 'approved'], ['reject', 'rejected']] as const) {
+    tools
+      .command(verb)
+      .description(verb === 'approve' ? 'pin the pending definition: served and callable again' : 'refuse the pending definition: it stays quarantined')
+      .argument('<upstream>')
+      .argument('<name>', 'the tool (or prompt) as the upstream names it')
+      .addOption(configOption('config file naming the store'))
+      .option('--digest <digest>', 'the definition to decide (a prefix of at least 8 hex digits), when several are pending')
+      .option('--as <operator>', 'who decides (recorded)')
+      .addOption(kindOption())
+      .addOption(json())
+      .action((upstream: string, name: string, opts) => toolsDecide(state, upstream, name, opts));
+  }
   program.command('scan').description('find MCP client configs and report secrets, unpinned packages, broad roots and servers that bypass the gateway')
     .argument('[paths...]', 'files or folders (default: the known per-user config locations and the current folder)')
     .option('--format <format>', 'text, json or sarif', 'text')

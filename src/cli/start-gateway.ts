@@ -223,6 +223,7 @@ export async function startGateway(given: WardenConfig, baseDir: string, log: Lo
       ...(prepareServer ? { prepareServer } : {}),
       confinement: new Confinement(enabled, baseDir, ownFiles),
       holdsLeases: (name) => leaseReferences(enabled.get(name)!).length > 0,
+      integrityStore: store.integrity,
     });
     policy.attach(gateway);
     late.gateway = gateway;
@@ -230,7 +231,7 @@ export async function startGateway(given: WardenConfig, baseDir: string, log: Lo
     // Decisions by signed callback (approvals.callback): POST /approvals/<id>/decision.
     const callback = approvals && approvalSecrets.callback !== undefined ? { service: approvals, store: store.approvals, audit, secret: approvalSecrets.callback, toleranceSeconds: config.approvals.callback!.toleranceSeconds, log } : undefined;
     // The admin API (admin.enabled): approvers decide, operators revoke and end tasks, through the same services.
-    const admin = config.admin.enabled ? { approvals, approvalStore: store.approvals, tasks, taskStore: store.tasks, tokens: store.tokens, revocations: store.revocations, audit, log, approverScope: config.admin.approverScope, adminScope: config.admin.adminScope, checkRevoked: (p: Principal) => revocations.check(p) } : undefined;
+    const admin = config.admin.enabled ? { approvals, approvalStore: store.approvals, tasks, taskStore: store.tasks, tokens: store.tokens, revocations: store.revocations, audit, log, approverScope: config.admin.approverScope, adminScope: config.admin.adminScope, checkRevoked: (p: Principal) => revocations.check(p), integrity: { store: store.integrity, decide: gateway.integrity.decide.bind(gateway.integrity) } } : undefined;
     // The approval page (approvals.page): approvers sign in (OpenID Connect) and decide in a browser at /approvals/<id>.
     const pageConfig = config.approvals.page;
     if (pageConfig && !approvals) log.warn('approvals.page is configured but approvals.approvers is empty: the approval page is not served');

@@ -51,6 +51,12 @@ const common = {
   share: z.enum(['shared', 'per-user', 'per-session', 'per-task']).optional(),
   /** Let this upstream reach the gateway's own files (config, policies, store, keys, audit log); refused otherwise. */
   allowGatewayFiles: z.boolean().optional(),
+  /**
+   * Tool integrity (docs/integrity.md): `trust-on-first-use` (unset) pins each definition the first time it is
+   * seen and quarantines a changed one; `pin` quarantines every definition until an operator approves it;
+   * `off` neither pins nor scans.
+   */
+  integrity: z.enum(['pin', 'trust-on-first-use', 'off']).optional(),
 };
 
 export const StdioServerSchema = z.strictObject({
@@ -409,6 +415,18 @@ export const RevocationSchema = z
     message: 'pollMs must be at most half of maxStalenessSeconds, or requests would be refused between two reads',
   });
 
+/** Tool integrity checks (docs/integrity.md): what the poisoning checks allow, and result scanning. */
+export const IntegritySchema = z.strictObject({
+  /** A description (of a tool, prompt or one property) longer than this is flagged `outsized-description`. */
+  maxDescriptionChars: z.number().int().min(100).max(1_000_000).default(4000),
+  /** Hosts a URL in a definition may name (a host and its subdomains); an upstream's own URL host is always allowed. */
+  allowedHosts: z.array(z.string().min(1).transform((h) => h.toLowerCase())).default([]),
+  /** Scan tool results for the same markers; findings are audited and taint the task (`context.taint`). */
+  scanResults: z.boolean().default(false),
+  /** How often a replica re-reads the pins (decisions made by another replica or the CLI). */
+  refreshMs: z.number().int().min(50).max(600_000).default(2000),
+});
+
 const hostPort = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[a-zA-Z0-9.-]+):\d{1,5}$/, 'must be host:port, e.g. 127.0.0.1:7400');
 
 export const ConfigSchema = z
@@ -443,6 +461,7 @@ export const ConfigSchema = z
     admin: AdminSchema.prefault({}),
     console: ConsoleSchema.prefault({}),
     revocation: RevocationSchema.prefault({}),
+    integrity: IntegritySchema.prefault({}),
     leases: z.record(z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'lease names are 1-64 of [A-Za-z0-9_-]'), LeaseSchema).default({}),
     log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).prefault({}),
     mcpServers: z.record(z.string().regex(SERVER_NAME, 'server names must be 1-64 of [a-zA-Z0-9_-]'), ServerSchema),

@@ -17,6 +17,7 @@ import {
   type GatewayPolicy,
   type Subject,
   type Target,
+  type TaintFacts,
   type TaskFacts,
 } from '../policy/index.js';
 import { inGrant } from '../tasks/index.js';
@@ -28,6 +29,7 @@ import type { Entry, ListKind } from './catalog.js';
 import { InputRequired, type Holder } from './approval-prompt.js';
 import { forwardedParams } from './forwarded-call.js';
 import { classifyTool, serverFacts } from './classification.js';
+import { factsOf } from '../integrity/index.js';
 import { RateMeter } from './rate-meter.js';
 import type { Confinement } from './reach.js';
 import { EmptyListReporter, tenantHint, type HiddenItem } from './visibility.js';
@@ -94,8 +96,8 @@ export class Authorizer {
   }
 
   /** The decide step for one request by `principal` (null: not authenticated, so everything is denied). */
-  forRequest(principal: Principal | null, client: ClientFacts, task?: TaskFacts): RequestAuthorization {
-    return new RequestAuthorization(this, this.opts.policy(), principal === null ? null : this.subject(principal), client, task);
+  forRequest(principal: Principal | null, client: ClientFacts, task?: TaskFacts, taint?: TaintFacts): RequestAuthorization {
+    return new RequestAuthorization(this, this.opts.policy(), principal === null ? null : this.subject(principal), client, task, taint);
   }
 
   subject(p: Principal): Subject {
@@ -109,10 +111,13 @@ export class Authorizer {
     if (kind === 'tools') {
       // One Target per listed tool, so the policy can reuse what it prepared for it.
       let t = this.toolTargets.get(entry.item);
-      if (t === undefined) this.toolTargets.set(entry.item, (t = { kind: 'tool', server, id: String(entry.item.name), name: entry.original, class: classifyTool(cfg, { ...entry.item, name: entry.original }) }));
+      if (t === undefined) {
+        const integrity = factsOf(entry.integrity);
+        this.toolTargets.set(entry.item, (t = { kind: 'tool', server, id: String(entry.item.name), name: entry.original, class: classifyTool(cfg, { ...entry.item, name: entry.original }), integrity }));
+      }
       return t;
     }
-    if (kind === 'prompts') return { kind: 'prompt', server, id: String(entry.item.name), name: entry.original };
+    if (kind === 'prompts') return { kind: 'prompt', server, id: String(entry.item.name), name: entry.original, integrity: factsOf(entry.integrity) };
     return { kind: 'resource', server, uri: entry.original };
   }
 
@@ -152,11 +157,13 @@ export class RequestAuthorization {
     private readonly client: ClientFacts,
     /** The task the caller's token is for: calls are limited to its grant. */
     private readonly task: TaskFacts | undefined,
+    /** Findings in results the task (or session) read before: `context.taint`. */
+    private readonly taint?: TaintFacts | undefined,
   ) {}
 
   private context(args: Record<string, unknown> | undefined): CallContext {
     const agent = this.subject?.agent ?? '';
-    return { arguments: args, task: this.task, approval: 'none', now: this.authz.now, client: this.client, callsPerMinute: this.authz.callsPerMinute(agent, args !== undefined) };
+    return { arguments: args, task: this.task, approval: 'none', now: this.authz.now, client: this.client, callsPerMinute: this.authz.callsPerMinute(agent, args !== undefined), taint: this.taint };
   }
 
   /** Outside the task's grant, nothing is allowed, whatever the policies say. */

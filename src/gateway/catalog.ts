@@ -3,6 +3,7 @@
  * renamed for exposure, and the map back from an exposed name or URI to its upstream. Lists are cached per
  * upstream until it says they changed or it reconnects.
  */
+import type { Assessed } from '../integrity/index.js';
 import { JsonRpcCode, WardenError } from '../protocol/errors.js';
 import { canonicalUri } from '../policy/index.js';
 import { exposedName } from './naming.js';
@@ -18,6 +19,8 @@ export interface Entry {
   original: string;
   /** The item as the client sees it. */
   item: Record<string, unknown>;
+  /** The tool integrity assessment of its definition (tools and prompts, when the gateway checks integrity). */
+  integrity?: Assessed | undefined;
 }
 
 export interface NamingPolicy {
@@ -67,6 +70,8 @@ export function validItems(kind: ListKind, items: unknown): Record<string, unkno
 export class Catalog {
   /** Raw lists per upstream and kind. */
   private readonly lists = new Map<string, Map<ListKind, Record<string, unknown>[]>>();
+  /** Integrity assessments of listed tools and prompts, per upstream and kind, by original name. */
+  private readonly assessed = new Map<string, Map<ListKind, ReadonlyMap<string, Assessed>>>();
   /** Exposed entries per kind with a by-key index, rebuilt only after a list changes (calls resolve on the hot path). */
   private readonly memo = new Map<ListKind, Index>();
 
@@ -94,23 +99,34 @@ export class Catalog {
     return true;
   }
 
+  /** The name a tool or prompt of `upstream` is exposed under. */
+  exposedName(upstream: string, original: string): string {
+    return exposedName(upstream, original, this.prefixed, this.naming.separator);
+  }
+
   has(upstream: string, kind: ListKind): boolean {
     return this.lists.get(upstream)?.has(kind) ?? false;
   }
 
-  set(upstream: string, kind: ListKind, items: Record<string, unknown>[]): void {
+  set(upstream: string, kind: ListKind, items: Record<string, unknown>[], assessed?: ReadonlyMap<string, Assessed>): void {
     let m = this.lists.get(upstream);
     if (!m) this.lists.set(upstream, (m = new Map()));
     m.set(kind, items);
+    let a = this.assessed.get(upstream);
+    if (!a) this.assessed.set(upstream, (a = new Map()));
+    if (assessed) a.set(kind, assessed);
+    else a.delete(kind);
     this.memo.delete(kind);
   }
 
   invalidate(upstream: string, kind?: ListKind): void {
     if (kind) {
       this.lists.get(upstream)?.delete(kind);
+      this.assessed.get(upstream)?.delete(kind);
       this.memo.delete(kind);
     } else {
       this.lists.delete(upstream);
+      this.assessed.delete(upstream);
       this.memo.clear();
     }
   }
@@ -164,7 +180,8 @@ export class Catalog {
   private expose(kind: ListKind, upstream: string, raw: Record<string, unknown>): Entry {
     if (kind === 'tools' || kind === 'prompts') {
       const original = raw.name as string;
-      return { upstream, original, item: { ...raw, name: exposedName(upstream, original, this.prefixed, this.naming.separator) } };
+      const integrity = this.assessed.get(upstream)?.get(kind)?.get(original);
+      return { upstream, original, item: { ...raw, name: exposedName(upstream, original, this.prefixed, this.naming.separator) }, ...(integrity ? { integrity } : {}) };
     }
     // Resource URIs stay as the upstream wrote them: they are addresses, and clients show them to users.
     const original = (kind === 'resources' ? raw.uri : raw.uriTemplate) as string;

@@ -20,7 +20,10 @@ import type { Collision } from './catalog.js';
 import type { RequestOutbound } from './channel.js';
 import { serverOfExposedName } from './naming.js';
 import { Confinement, rootOf } from './reach.js';
-import { route, type RouteContext } from './router.js';
+import { relist, route, type RouteContext } from './router.js';
+import { TaintLedger, type IntegrityEvent, type IntegrityGuard } from '../integrity/index.js';
+import { integrityAuditDraft, integrityGuard, logIntegrityEvent, resultScanner } from './integrity-events.js';
+import type { IntegrityStore } from '../store/index.js';
 import { GatewaySession, type SessionDeps, type SessionInit } from './session.js';
 import { StatelessSessions } from './stateless.js';
 import { surveyTools, type Survey } from './survey.js';
@@ -51,6 +54,8 @@ export interface GatewayOptions {
   tasks?: { active(id: string, agent: string, chain: readonly string[]): Promise<TaskFacts>; isActive(id: string): Promise<boolean> };
   /** What each upstream may reach (roots, symlinks, the gateway's own files); default: roots from the config, nothing guarded. */
   confinement?: Confinement;
+  /** Where tool pins are kept (the store's `integrity`); absent (an embedding without a store): nothing is pinned or scanned. */
+  integrityStore?: IntegrityStore;
 }
 
 /** What the ingress knows about a request, for the audit record. */
@@ -81,7 +86,7 @@ function outcomeOf(err: unknown): AuditOutcome {
   const code = errorCodeOf(err);
   if (code === 'upstream_timeout') return 'timeout';
   if (code === 'cancelled') return 'cancelled';
-  const refused = ['audit_unavailable', 'policy_denied', 'approval_required', 'task_inactive', 'approval_pending', 'approval_denied', 'approval_declined', 'revoked', 'revocation_unavailable', 'name_collision'];
+  const refused = ['audit_unavailable', 'policy_denied', 'approval_required', 'task_inactive', 'approval_pending', 'approval_denied', 'approval_declined', 'revoked', 'revocation_unavailable', 'name_collision', 'definition_quarantined', 'integrity_unavailable'];
   if (code !== undefined && refused.includes(code)) {
     return 'denied';
   }
@@ -105,6 +110,10 @@ export class Gateway {
   private readonly upstreamCalls: ConcurrencyLimit;
   /** Every upstream connection, shared per each upstream's `share` mode. */
   readonly pool: ConnectionPool;
+  /** Tool integrity: pins, quarantine, poisoning findings (src/integrity/). */
+  readonly integrity: IntegrityGuard;
+  /** Findings in tool results, per task (or session): `context.taint`. */
+  private readonly taint = new TaintLedger();
 
   constructor(private readonly opts: GatewayOptions) {
     this.redactor = opts.redactor ?? new Redactor();
@@ -137,6 +146,7 @@ export class Gateway {
       confinement: this.confinement,
       serverOfTool: (tool) => serverOfExposedName(tool, names, config.naming.prefix, config.naming.separator),
     });
+    this.integrity = integrityGuard(this.servers, () => this.opts.config.integrity, opts.integrityStore, (e) => this.integrityEvent(e));
     this.stateless = new StatelessSessions((owner) => this.openSession({ id: null, protocolVersion: SUPPORTED_REVISIONS[0]!, clientInfo: {}, clientCapabilities: {}, owner }), config.limits.sessionIdleMs, config.limits.maxSessions);
   }
 
@@ -156,6 +166,7 @@ export class Gateway {
     this.taskSessions.delete(task);
     await Promise.all([...(sessions ?? [])].map((s) => s.closeUpstreams()));
     this.redactor.forget(`task:${task}`);
+    this.taint.forget(`task:${task}`);
   }
 
   /**
@@ -220,6 +231,7 @@ export class Gateway {
       confinement: this.confinement,
       decideRoots: (session, upstream, roots) => this.decideRoots(session, upstream, roots),
       onCollision: (c, session) => this.collided(c, session),
+      onListChanged: (session, upstream, kind) => this.relisted(session, upstream, kind),
       ...(this.opts.prepareServer ? { prepareServer: this.opts.prepareServer } : {}),
       upstreamBounds: { maxMessageBytes: limits.maxUpstreamMessageBytes, maxJsonDepth: limits.maxJsonDepth, maxNotificationsPerSecond: limits.maxUpstreamNotificationsPerSecond },
       upstreamCalls: this.upstreamCalls,
@@ -292,6 +304,21 @@ export class Gateway {
     void this.opts.audit
       .record({ startedAt: Date.now(), ...auditPrincipal(null), sessionId: session.id, protocolVersion: null, method: 'catalog/collision', upstream: [...new Set(c.upstreams)].join(', '), target: c.key, argsDigest: null, outcome: 'denied', errorCode: 'name_collision' })
       .catch(() => (this.auditHealthy = false));
+  }
+
+  /** Lists an upstream's tools or prompts again at once (it said they changed, or reconnected): checked against their pins now. */
+  private relisted(session: GatewaySession, upstream: string, kind: 'tools' | 'prompts'): void {
+    if (session.isClosed) return;
+    const timeoutMs = (name: string) => this.servers.get(name)?.timeoutMs ?? this.opts.config.limits.callTimeoutMs;
+    void relist(session, kind, upstream, { timeoutMs, authz: this.authorizer.forRequest(null, this.clientFacts(session, null)), integrity: this.integrity }).catch(
+      (err: unknown) => this.opts.log.warn({ upstream, kind, err: errorCodeOf(err) }, 'relisting after a change failed'),
+    );
+  }
+
+  /** A pin recorded, a changed definition quarantined, a decision: logged and audited. */
+  private integrityEvent(e: IntegrityEvent): void {
+    logIntegrityEvent(this.opts.log, e);
+    void this.opts.audit.record(integrityAuditDraft(e)).catch(() => (this.auditHealthy = false));
   }
 
   /** Starts and lists every upstream once, and says what each principal may see: for start-up logs and `warden doctor`. */
@@ -370,12 +397,16 @@ export class Gateway {
       if (this.opts.tasks === undefined) failure = new WardenError('task_inactive', 'Tasks are not available on this gateway', -32007);
       else task = await this.opts.tasks.active(taskId, meta.principal!.agent, meta.principal!.chain).catch((err: unknown) => void (failure = err));
     }
+    // What a task read taints its later calls; without a task, the session's (or a stateless caller's).
+    const taintKey = taskId !== null ? `task:${taskId}` : session.id !== null ? `session:${session.id}` : meta.principal ? `agent:${meta.principal.agent}` : null;
     const ctx: RouteContext = {
       session,
       out,
       timeoutMs: (name) => this.servers.get(name)?.timeoutMs ?? this.opts.config.limits.callTimeoutMs,
       argumentsMode: this.opts.config.audit.arguments,
-      authz: this.authorizer.forRequest(meta.principal, this.clientFacts(session, meta.protocolVersion), task),
+      authz: this.authorizer.forRequest(meta.principal, this.clientFacts(session, meta.protocolVersion), task, this.taint.get(taintKey)),
+      integrity: this.integrity,
+      ...(this.opts.config.integrity.scanResults ? { scanResult: resultScanner(this.taint, taintKey, this.opts.config.integrity.allowedHosts) } : {}),
       audit: { upstream: null, target: null, argsDigest: null, arguments: null, upstreamStatus: null, decision: null },
       prompt: this.opts.approvalPrompt,
       stillAllowed: async () => {
@@ -425,6 +456,10 @@ export class Gateway {
         // The filter step replaced injected secret values in the upstream's answer: its own event, right after
         // the request's (the audit table has no column for it, and a new field would not be kept or hashed).
         ctx.audit.redacted ? this.opts.audit.record({ ...event, method: 'response/redacted', outcome: 'ok', errorCode: null }) : undefined,
+        // Findings in a tool's result (integrity.scanResults): their own event, naming them.
+        ctx.audit.resultFindings && ctx.audit.resultFindings.length > 0
+          ? this.opts.audit.record({ ...event, method: 'response/flagged', decision: { effect: 'allow', policyIds: [], reason: `result findings: ${ctx.audit.resultFindings.join(', ')}` }, outcome: 'ok', errorCode: null })
+          : undefined,
       ]);
       this.auditHealthy = true;
     } catch (err) {

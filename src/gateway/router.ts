@@ -17,7 +17,8 @@ import type { RequestAuthorization } from './authorize.js';
 import { holderFor, InputRequired, type ApprovalPromptSettings } from './approval-prompt.js';
 import { connectPrompt } from './connect-prompt.js';
 import { callParts, forwardedParams, withProgressToken } from './forwarded-call.js';
-import { collisionError, unknownName, validItems, type ListKind } from './catalog.js';
+import { collisionError, unknownName, validItems, type Entry, type ListKind } from './catalog.js';
+import type { IntegrityGuard } from '../integrity/index.js';
 import type { RequestOutbound } from './channel.js';
 import type { GatewaySession } from './session.js';
 
@@ -35,6 +36,8 @@ export interface RouteAudit {
   leaseIds?: readonly string[];
   /** The call was answered with an input-required result (an approval prompt) instead of running. */
   inputRequired?: boolean;
+  /** Finding ids in the tool's result (integrity.scanResults). */
+  resultFindings?: readonly string[];
 }
 
 /** How `audit.arguments` wants a call's arguments kept: nothing, a digest, or a digest plus a redacted copy. */
@@ -51,6 +54,10 @@ export interface RouteContext {
   stillAllowed?: () => Promise<void>;
   /** In-protocol approval prompts (config approvals.prompt), where configured. */
   prompt?: ApprovalPromptSettings | undefined;
+  /** Tool integrity (pins, quarantine, findings), where configured. */
+  integrity?: IntegrityGuard | undefined;
+  /** Records findings in a tool's result for the task (`context.taint`); set when integrity.scanResults is on. */
+  scanResult?: ((entry: Entry, result: Record<string, unknown>, audit: RouteAudit) => void) | undefined;
   /** Filled in while routing, for the audit event. */
   audit: RouteAudit;
 }
@@ -105,14 +112,14 @@ export function loadEveryUpstream(ctx: RouteContext, kind: ListKind): Promise<vo
 
 async function loadFrom(ctx: RouteContext, kind: ListKind, names: readonly string[], refresh: boolean): Promise<void> {
   const { session } = ctx;
+  const listed = new Map<string, Record<string, unknown>[]>();
   await Promise.all(
     names.map(async (name) => {
       if (!refresh && session.catalog.has(name, kind)) return;
       const client = session.upstream(name);
       try {
         await client.ready();
-        const items = LISTS[kind].capability in client.serverCapabilities ? await session.connectionList(name, kind, () => listAll(ctx, client, kind), refresh) : [];
-        session.catalog.set(name, kind, items);
+        listed.set(name, LISTS[kind].capability in client.serverCapabilities ? await session.connectionList(name, kind, () => listAll(ctx, client, kind), refresh) : []);
       } catch (err) {
         // One unreachable or lying upstream makes only its own items unavailable; a full process table is
         // the gateway's own limit, answered as such (503, retry) rather than as an empty list.
@@ -120,12 +127,50 @@ async function loadFrom(ctx: RouteContext, kind: ListKind, names: readonly strin
       }
     }),
   );
+  if (listed.size === 0) return;
+  // Tool integrity: every definition listed together is assessed together (each sees the others' names).
+  const pinned = kind === 'tools' ? 'tool' : kind === 'prompts' ? 'prompt' : undefined;
+  const assessed = ctx.integrity && pinned ? await ctx.integrity.assess(pinned, listed, (u, n) => session.catalog.exposedName(u, n)) : undefined;
+  for (const [name, items] of listed) session.catalog.set(name, kind, items, assessed?.get(name));
+}
+
+/**
+ * Lists one kind from one upstream again, at once, outside any client request: an upstream said its list
+ * changed, or it reconnected, so its definitions are checked against their pins now (not at the next list).
+ */
+export async function relist(
+  session: GatewaySession,
+  kind: 'tools' | 'prompts',
+  upstream: string,
+  opts: Pick<RouteContext, 'timeoutMs' | 'authz' | 'integrity'>,
+): Promise<void> {
+  const out: RequestOutbound = { send: () => false, signal: new AbortController().signal };
+  const audit: RouteAudit = { upstream: null, target: null, argsDigest: null, arguments: null, upstreamStatus: null, decision: null };
+  await loadFrom({ ...opts, session, out, argumentsMode: 'none', audit }, kind, [upstream], true);
 }
 
 async function list(ctx: RouteContext, kind: ListKind): Promise<Record<string, unknown>> {
   await load(ctx, kind);
   const unreached = ctx.session.order.filter((n) => !ctx.authz.mayReach(n));
-  return { [LISTS[kind].key]: ctx.authz.filter(kind, ctx.session.catalog.entries(kind, ctx.session.order), unreached).map((e) => e.item) };
+  return { [LISTS[kind].key]: ctx.authz.filter(kind, await unquarantined(ctx, kind, ctx.session.catalog.entries(kind, ctx.session.order)), unreached).map((e) => e.item) };
+}
+
+/** The entries whose definitions may be shown: a quarantined (changed, unapproved, rejected) one is hidden. */
+async function unquarantined(ctx: RouteContext, kind: ListKind, entries: Entry[]): Promise<Entry[]> {
+  const guard = ctx.integrity;
+  if (!guard || (kind !== 'tools' && kind !== 'prompts')) return entries;
+  await guard.fresh();
+  const pinned = kind === 'tools' ? 'tool' : 'prompt';
+  return entries.filter((e) => guard.visible(e.upstream, pinned, e.original, e.integrity));
+}
+
+/** Refuses a call of a quarantined tool or prompt (recorded as a refusal with the reason). */
+async function checkIntegrity(ctx: RouteContext, kind: 'tools' | 'prompts', entry: Entry): Promise<void> {
+  const guard = ctx.integrity;
+  if (!guard) return;
+  await guard.fresh();
+  const refusal = guard.refusal(entry.upstream, kind === 'tools' ? 'tool' : 'prompt', entry.original, entry.integrity);
+  if (refusal) throw refusal;
 }
 
 async function resolveName(ctx: RouteContext, kind: 'tools' | 'prompts', exposed: unknown) {
@@ -163,6 +208,9 @@ async function resolveName(ctx: RouteContext, kind: 'tools' | 'prompts', exposed
     }
     throw unknownName(kind, exposed);
   }
+  ctx.audit.upstream = entry.upstream;
+  ctx.audit.target = entry.original;
+  await checkIntegrity(ctx, kind, entry);
   return entry;
 }
 
@@ -296,7 +344,9 @@ async function callTool(ctx: RouteContext, req: JsonRpcRequest, params: Params |
   }
   // A task-augmented call (2025-11-25) answers with a task handle instead of content.
   const ok = (r: Record<string, unknown>) => Array.isArray(r.content) || isObject(r.task);
-  return forward(ctx, entry.upstream, 'tools/call', withProgressToken(forwardedParams(rest, entry.original, args), progressToken), ok);
+  const result = await forward(ctx, entry.upstream, 'tools/call', withProgressToken(forwardedParams(rest, entry.original, args), progressToken), ok);
+  ctx.scanResult?.(entry, result, ctx.audit);
+  return result;
 }
 
 export function route(ctx: RouteContext, req: JsonRpcRequest): Promise<Record<string, unknown>> {

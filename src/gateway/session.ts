@@ -57,6 +57,8 @@ export interface SessionDeps {
   decideRoots?: (session: GatewaySession, upstream: string, roots: readonly string[]) => Promise<string[]>;
   /** Several listed items claim one exposed name: all are withheld; this hears of it (for the log and audit). */
   onCollision?: (c: Collision, session: GatewaySession) => void;
+  /** An upstream said its tools or prompts changed, or reconnected after listing them: checked at once (tool integrity). */
+  onListChanged?: (session: GatewaySession, upstream: string, kind: 'tools' | 'prompts') => void;
 }
 
 /** A prepared config and the secret values injected into it, which the session then redacts from upstream output. */
@@ -210,7 +212,12 @@ export class GatewaySession implements PoolMember {
   }
 
   connectionReady(upstream: string): void {
+    // A reconnect may bring changed definitions: relisted now, so they are checked against their pins at once.
+    // A connection that closed (idle, evicted) is not reopened for this: the next use lists again anyway.
+    const had = (['tools', 'prompts'] as const).filter((k) => this.catalog.has(upstream, k));
     this.catalog.invalidate(upstream);
+    if (this.deps.pool.peek(this, upstream) === undefined) return;
+    for (const k of had) this.deps.onListChanged?.(this, upstream, k);
   }
 
   private readonly redactLogged = (v: unknown): unknown => (typeof v === 'string' ? this.redactor.text(v) : v);
@@ -315,6 +322,8 @@ export class GatewaySession implements PoolMember {
         'notifications/resources/list_changed': ['resources', 'resourceTemplates'],
       };
       for (const k of kinds[method] ?? []) this.catalog.invalidate(upstream, k);
+      if (method === 'notifications/tools/list_changed') this.deps.onListChanged?.(this, upstream, 'tools');
+      if (method === 'notifications/prompts/list_changed') this.deps.onListChanged?.(this, upstream, 'prompts');
       this.standalone?.send(n);
       return;
     }

@@ -46,17 +46,19 @@ type Context = {
   time: { now: datetime, hour: Long, weekday: Long },
   client: { transport: String, name: String, protocolVersion: String },
   risk: { callsPerMinute: Long },
+  taint: { untrusted: Bool, findings: Set<String>, sources: Set<String> },
 };
+type Integrity = { findings: Set<String>, severity: String, severityRank: Long, shadows: Set<String> };
 entity Group;
 entity User in [Group] { tenant?: String, groups: Set<String> };
 entity Agent in [Group] { tenant?: String, owner?: String, groups: Set<String>, authMethod: String, issuer?: String, scopes: Set<String> };
 entity Server { name: String, environment: String, tenant?: String, trustAnnotations: Bool, dataClasses: Set<String> };
 entity Tool in [Server] {
   name: String, upstreamName: String, server: String, access: String, destructive: Bool, openWorld: Bool, risk: String,
-  dataClasses: Set<String>, environment: String, tenant?: String,
+  dataClasses: Set<String>, environment: String, tenant?: String, integrity: Integrity,
 };
 entity Resource in [Server] { uri: String, server: String, dataClasses: Set<String>, environment: String, tenant?: String };
-entity Prompt in [Server] { name: String, upstreamName: String, server: String, dataClasses: Set<String>, environment: String, tenant?: String };
+entity Prompt in [Server] { name: String, upstreamName: String, server: String, dataClasses: Set<String>, environment: String, tenant?: String, integrity: Integrity };
 action list appliesTo { principal: [Agent, User], resource: [Server], context: Context };
 action call_tool appliesTo { principal: [Agent, User], resource: [Tool], context: Context };
 action read_resource appliesTo { principal: [Agent, User], resource: [Resource], context: Context };

@@ -9,7 +9,7 @@ export { schemaTextToJson } from './schema-model.js';
 export { LivePolicy, loadPolicyFiles, readPolicySources, type PolicyFilesOptions, type ReloadResult } from './live.js';
 export type { PolicySource } from './load.js';
 export type { Decision, PolicyError } from './policy-set.js';
-export type { Access, ApprovalState, CallContext, Environment, Risk, ServerFacts, Subject, Target, TaskFacts, ToolClass } from './request.js';
+export type { Access, ApprovalState, CallContext, Environment, IntegrityFacts, TaintFacts, Risk, ServerFacts, Subject, Target, TaskFacts, ToolClass } from './request.js';
 export {
   caseFilePolicy,
   CaseFileError,

@@ -45,11 +45,28 @@ export interface ToolClass {
   dataClasses: readonly string[];
 }
 
+/** What the tool integrity checks found in a definition (`resource.integrity`, see docs/integrity.md). */
+export interface IntegrityFacts {
+  findings: readonly string[];
+  /** The highest finding's severity: none, low, medium, high or critical; `severityRank` 0 to 4. */
+  severity: string;
+  severityRank: number;
+  /** Other servers the definition shadows. */
+  shadows: readonly string[];
+}
+
+/** What the task (or session) read before this call (`context.taint`): findings in earlier tool results. */
+export interface TaintFacts {
+  untrusted: boolean;
+  findings: readonly string[];
+  sources: readonly string[];
+}
+
 export type Target =
   | { kind: 'server'; server: ServerFacts }
   /** `id` is the exposed name (`files__write_file`), `name` the upstream's own. */
-  | { kind: 'tool'; server: ServerFacts; id: string; name: string; class: ToolClass }
-  | { kind: 'prompt'; server: ServerFacts; id: string; name: string }
+  | { kind: 'tool'; server: ServerFacts; id: string; name: string; class: ToolClass; integrity?: IntegrityFacts | undefined }
+  | { kind: 'prompt'; server: ServerFacts; id: string; name: string; integrity?: IntegrityFacts | undefined }
   | { kind: 'resource'; server: ServerFacts; uri: string };
 
 export interface TaskFacts {
@@ -69,6 +86,8 @@ export interface CallContext {
   now: Date;
   client: { transport: string; name: string; protocolVersion: string };
   callsPerMinute: number;
+  /** Findings in the results the task read before; absent: none. */
+  taint?: TaintFacts | undefined;
 }
 
 const uid = (type: string, id: string): EntityUidJson => ({ type, id });
@@ -89,6 +108,13 @@ export function subjectEntities(s: Subject): { principal: EntityUidJson; entitie
   return { principal, entities };
 }
 
+const NO_INTEGRITY: IntegrityFacts = { findings: [], severity: 'none', severityRank: 0, shadows: [] };
+
+function integrityAttrs(f: IntegrityFacts | undefined): Record<string, unknown> {
+  const i = f ?? NO_INTEGRITY;
+  return { findings: [...i.findings], severity: i.severity, severityRank: i.severityRank, shadows: [...i.shadows] };
+}
+
 function serverAttrs(s: ServerFacts): Record<string, unknown> {
   return { environment: s.environment, dataClasses: [...s.dataClasses], ...(s.tenant === undefined ? {} : { tenant: s.tenant }) };
 }
@@ -102,10 +128,10 @@ export function targetEntities(t: Target): { resource: EntityUidJson; entities: 
   let item: EntityJson;
   if (t.kind === 'tool') {
     const c = t.class;
-    const attrs = { ...inherited, name: t.id, upstreamName: t.name, access: c.access, destructive: c.destructive, openWorld: c.openWorld, risk: c.risk, dataClasses: [...new Set([...t.server.dataClasses, ...c.dataClasses])] };
+    const attrs = { ...inherited, name: t.id, upstreamName: t.name, access: c.access, destructive: c.destructive, openWorld: c.openWorld, risk: c.risk, dataClasses: [...new Set([...t.server.dataClasses, ...c.dataClasses])], integrity: integrityAttrs(t.integrity) };
     item = { uid: uid('Tool', t.id), attrs, parents: [server] };
   } else if (t.kind === 'prompt') {
-    item = { uid: uid('Prompt', t.id), attrs: { ...inherited, name: t.id, upstreamName: t.name }, parents: [server] };
+    item = { uid: uid('Prompt', t.id), attrs: { ...inherited, name: t.id, upstreamName: t.name, integrity: integrityAttrs(t.integrity) }, parents: [server] };
   } else {
     item = { uid: uid('Resource', t.uri), attrs: { ...inherited, uri: t.uri }, parents: [server] };
   }
@@ -133,6 +159,7 @@ export function contextRecord(s: Subject, c: CallContext): Record<string, unknow
     risk: { callsPerMinute: Math.floor(c.callsPerMinute) },
     arguments: c.arguments ?? {},
     listing: c.arguments === undefined,
+    taint: { untrusted: c.taint?.untrusted ?? false, findings: [...(c.taint?.findings ?? [])], sources: [...(c.taint?.sources ?? [])] },
   };
   if (c.task !== undefined) ctx.task = { id: c.task.id, purpose: c.task.purpose, tools: [...c.task.tools], servers: [...c.task.servers] };
   if (s.user !== null) ctx.user = { __entity: uid('User', s.user) };

@@ -30,6 +30,10 @@ export const JsonRpcCode = {
   UserCredentialUnavailable: -32014,
   /** MCP 2025-11-25: the client must send the user to a URL (URL-mode elicitation) before the request can succeed. */
   UrlElicitationRequired: -32042,
+  /** A tool or prompt whose definition differs from its pin (or is not yet pinned, or was rejected): held until an operator approves it. */
+  DefinitionQuarantined: -32011,
+  /** A definition could not be checked against its pin (the store did not answer): refused, fail closed. */
+  IntegrityUnavailable: -32012,
   HeaderMismatch: -32020,
   UnsupportedProtocolVersion: -32022,
 } as const;
@@ -91,6 +95,8 @@ export type WardenErrorCode =
   | 'upstream_call_limit'
   | 'connect_required'
   | 'user_credential_unavailable'
+  | 'definition_quarantined'
+  | 'integrity_unavailable'
   | 'internal';
 
 export class WardenError extends Error {

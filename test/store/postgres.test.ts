@@ -15,6 +15,7 @@ import { runSessionsSuite } from './sessions-suite.js';
 import { makeEvent, runStoreSuite } from './store-suite.js';
 import { runTasksSuite } from './tasks-suite.js';
 import { runRevocationsSuite } from './revocations-suite.js';
+import { runPinsSuite } from './pins-suite.js';
 
 const baseUrl = process.env.WARDEN_TEST_DATABASE_URL;
 const isCode = (code: string) => (e: unknown) => e instanceof StoreError && e.code === code;
@@ -78,6 +79,7 @@ if (baseUrl === undefined || baseUrl === '') {
   runLeasesSuite('postgres', () => openStore(urlFor('leases')));
   runSessionsSuite('postgres', () => openStore(urlFor('sessions')));
   runRevocationsSuite('postgres', () => openStore(urlFor('revocations')));
+  runPinsSuite('postgres', () => openStore(urlFor('pins')));
 
   describe('postgres store', () => {
     test('location hides the password; tables live in the chosen schema', async () => {
@@ -110,6 +112,7 @@ if (baseUrl === undefined || baseUrl === '') {
           'warden_sessions',
           'warden_signing_keys',
           'warden_tasks',
+          'warden_tool_pins',
         ],
       );
     });

@@ -13,6 +13,7 @@ import { runSessionsSuite } from './sessions-suite.js';
 import { makeEvent, runStoreSuite } from './store-suite.js';
 import { runTasksSuite } from './tasks-suite.js';
 import { runRevocationsSuite } from './revocations-suite.js';
+import { runPinsSuite } from './pins-suite.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'warden-store-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -50,6 +51,7 @@ runApprovalsSuite('sqlite', () => openStore(join(dir, 'approvals.db')));
 runLeasesSuite('sqlite', () => openStore(join(dir, 'leases.db')));
 runSessionsSuite('sqlite', () => openStore(join(dir, 'sessions.db')));
 runRevocationsSuite('sqlite', () => openStore(join(dir, 'revocations.db')));
+runPinsSuite('sqlite', () => openStore(join(dir, 'pins.db')));
 
 const isCode = (code: string) => (e: unknown) => e instanceof StoreError && e.code === code;
 

@@ -8,6 +8,7 @@ import { backfillChain } from './audit.js';
 import { secretsMigration } from './secrets.js';
 import { tasksMigration } from './tasks.js';
 import { revocationsMigration } from './revocations.js';
+import { pinsMigration } from './pins.js';
 
 /** A migration whose data step needs code: `run` follows `sql` in the same transaction. */
 export interface PostgresMigration extends Migration {
@@ -174,5 +175,6 @@ export const postgresMigrations: readonly PostgresMigration[] = [
       ALTER TABLE warden_issued_tokens ADD COLUMN ancestors text;
     `,
   },
+  pinsMigration,
   sessionsMigration,
 ];

@@ -13,8 +13,9 @@ import { postgresMigrations, type PostgresMigration } from './migrations.js';
 import { PostgresSecretStore } from './secrets.js';
 import { PostgresTaskStore } from './tasks.js';
 import { PostgresRevocationStore } from './revocations.js';
-import type { RevocationStore, SessionStore } from '../types.js';
+import type { IntegrityStore, RevocationStore, SessionStore } from '../types.js';
 import { PostgresSessionStore } from './sessions.js';
+import { PostgresPinStore } from './pins.js';
 import { parsePostgresUrl, type PostgresTarget } from './url.js';
 
 export interface PostgresStoreOptions {
@@ -155,6 +156,7 @@ class PostgresStore implements Store {
   readonly revocations: RevocationStore;
   readonly leases: LeaseStore;
   readonly sessions: SessionStore;
+  readonly integrity: IntegrityStore;
   private closed = false;
 
   constructor(
@@ -172,6 +174,7 @@ class PostgresStore implements Store {
     this.revocations = new PostgresRevocationStore(this.run, this.transaction, target, () => this.ensureOpen());
     this.leases = new PostgresLeaseStore(this.run);
     this.sessions = new PostgresSessionStore(this.run, target, () => this.ensureOpen());
+    this.integrity = new PostgresPinStore(this.run, this.transaction);
   }
 
   async schemaVersion(): Promise<number> {

@@ -8,6 +8,7 @@ import { backfillChain } from './audit.js';
 import { secretsMigration } from './secrets.js';
 import { tasksMigration } from './tasks.js';
 import { revocationsMigration } from './revocations.js';
+import { pinsMigration } from './pins.js';
 
 /** A migration whose data step needs code: `run` follows `sql` in the same transaction. */
 export interface SqliteMigration extends Migration {
@@ -167,5 +168,6 @@ export const sqliteMigrations: readonly SqliteMigration[] = [
       ALTER TABLE warden_issued_tokens ADD COLUMN ancestors TEXT;
     `,
   },
+  pinsMigration,
   sessionsMigration,
 ];

@@ -16,7 +16,8 @@ import { sqliteMigrations, type SqliteMigration } from './migrations.js';
 import { SqliteSecretStore } from './secrets.js';
 import { SqliteTaskStore } from './tasks.js';
 import { SqliteRevocationStore } from './revocations.js';
-import type { RevocationStore } from '../types.js';
+import type { IntegrityStore, RevocationStore } from '../types.js';
+import { SqlitePinStore } from './pins.js';
 
 export interface SqliteStoreOptions {
   /** Create the file's parent directory if missing (default true). */
@@ -102,6 +103,7 @@ class SqliteStore implements Store {
   readonly revocations: RevocationStore;
   readonly leases: LeaseStore;
   readonly sessions: SessionStore;
+  readonly integrity: IntegrityStore;
   private closed = false;
   private readonly version: Database.Statement<[], { v: number | null }>;
 
@@ -120,6 +122,7 @@ class SqliteStore implements Store {
     this.revocations = new SqliteRevocationStore(db, ensureOpen);
     this.leases = new SqliteLeaseStore(db, ensureOpen);
     this.sessions = new SqliteSessionStore(db, ensureOpen);
+    this.integrity = new SqlitePinStore(db, ensureOpen);
     this.version = db.prepare(VERSION_SQL);
   }
 
