@@ -31,6 +31,8 @@ export const JsonRpcCode = {
   /** MCP 2025-11-25: the client must send the user to a URL (URL-mode elicitation) before the request can succeed. */
   UrlElicitationRequired: -32042,
   HeaderMismatch: -32020,
+  /** 2026-07-28: the request needs a client capability its `_meta` did not declare; data.requiredCapabilities names it. */
+  MissingClientCapability: -32021,
   UnsupportedProtocolVersion: -32022,
 } as const;
 
