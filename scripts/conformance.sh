@@ -24,8 +24,11 @@ case "$MODE" in
   *) echo "usage: bash scripts/conformance.sh direct|gateway [conformance server args...]" >&2; exit 2 ;;
 esac
 
-SUITE_VERSION=0.1.16
+# CONFORMANCE_SUITE_VERSION picks another release of the suite (scripts/conformance-parity.sh runs the
+# 0.2.0 alpha with --requirements); each version gets its own tools folder.
+SUITE_VERSION="${CONFORMANCE_SUITE_VERSION:-0.1.16}"
 TOOLS=.tools
+[[ "$SUITE_VERSION" != 0.1.16 ]] && TOOLS=".tools/suite-$SUITE_VERSION"
 NODE22="$TOOLS/node_modules/.bin/node"
 SUITE_DIR="$TOOLS/node_modules/@modelcontextprotocol/conformance"
 READY_TIMEOUT="${CONFORMANCE_READY_TIMEOUT:-30}"   # seconds to wait for a ready line
@@ -44,10 +47,13 @@ if ! tools_ok; then
   npm install --prefix "$TOOLS" --no-audit --no-fund node@22 "@modelcontextprotocol/conformance@$SUITE_VERSION" >&2
   tools_ok || { echo "conformance.sh: tool install failed" >&2; exit 1; }
 fi
+[[ "${CONFORMANCE_INSTALL_ONLY:-}" == 1 ]] && exit 0
 SUITE_CLI="$SUITE_DIR/$("$NODE22" -p "require('./$SUITE_DIR/package.json').bin.conformance")"
 
 # ---- processes ---------------------------------------------------------------
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/warden-conformance.XXXXXX")"
+# CONFORMANCE_OUT: an empty folder for the results (the caller keeps it); default a fresh temp dir.
+WORK="${CONFORMANCE_OUT:-$(mktemp -d "${TMPDIR:-/tmp}/warden-conformance.XXXXXX")}"
+mkdir -p "$WORK"
 PIDS=()
 
 cleanup() {
@@ -101,9 +107,13 @@ if [[ "$MODE" == gateway ]]; then
     echo "conformance.sh: dist/cli/main.js is missing; run 'npm run build' first ('npm run conformance' does)" >&2
     exit 1
   fi
+  # The gateway seals its signing keys under a vault master key: a fresh one for this run.
+  node -e 'process.stdout.write(require("node:crypto").randomBytes(32).toString("base64"))' >"$WORK/master.key"
+  chmod 600 "$WORK/master.key"
   cat >"$WORK/warden.yml" <<EOF
 listen: 127.0.0.1:0
 store: $WORK/warden.db
+vault: { masterKeyFile: $WORK/master.key }
 auth: { mode: none }
 policy: { files: [$PWD/test/fixtures/policies/allow-all.cedar] }
 mcpServers:

@@ -119,6 +119,11 @@ export const HttpServerSchema = z
     headers: z.record(z.string(), z.string()).default({}),
     /** `sse` selects the legacy HTTP+SSE transport (2024-11-05); the default is Streamable HTTP. */
     transport: z.enum(['streamable-http', 'sse']).optional(),
+    /**
+     * Which MCP revision to speak: `auto` asks the server (server/discover) and speaks 2026-07-28 where it can,
+     * else the 2025-11-25 handshake (the default, auto); `legacy` always the handshake; `modern` only 2026-07-28.
+     */
+    protocol: z.enum(['auto', 'legacy', 'modern']).optional(),
     /** How the gateway authenticates to this upstream beyond static headers: `oauth`, per user. */
     auth: z
       .strictObject({ oauth: UpstreamOAuthSchema.optional(), userKey: UpstreamUserKeySchema.optional() })

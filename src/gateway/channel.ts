@@ -10,4 +10,9 @@ export interface Outbound {
 export interface RequestOutbound extends Outbound {
   /** Aborts when the request is cancelled (client notification, or a closed stream where that means cancel). */
   readonly signal: AbortSignal;
+  /**
+   * A stateless request's way to put an upstream's question (elicitation, sampling, roots) to its client:
+   * as an input-required result, answered on the retry. Absent where the stream itself carries requests.
+   */
+  readonly ask?: (method: string, params: Record<string, unknown> | undefined) => Promise<Record<string, unknown>>;
 }

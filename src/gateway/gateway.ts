@@ -10,7 +10,11 @@ import { ConcurrencyLimit } from '../core/limits.js';
 import { Redactor } from '../credentials/redactor.js';
 import { errorCodeOf, toJsonRpcError, WardenError } from '../protocol/errors.js';
 import { errorResponse, successResponse, type JsonRpcRequest, type JsonRpcResponse } from '../protocol/jsonrpc.js';
-import { SUPPORTED_REVISIONS } from '../protocol/revisions.js';
+import { META_SERVER_INFO, MODERN_REVISION, SUPPORTED_REVISIONS } from '../protocol/revisions.js';
+import { randomBytes } from 'node:crypto';
+import { RequestStateCodec } from '../approvals/request-state.js';
+import { InputRounds } from './input-rounds.js';
+import { roundsContext } from './rounds-context.js';
 import type { Principal } from '../identity/index.js';
 import type { GatewayPolicy, TaskFacts } from '../policy/index.js';
 import type { Logger } from '../telemetry/log.js';
@@ -64,6 +68,8 @@ export interface RequestMeta {
   startedAt: number;
   /** Who asked; null when the request was refused before authentication succeeded. */
   principal: Principal | null;
+  /** A stateless request's `Mcp-Param-*` headers (names lower-cased, without the prefix), checked against the body. */
+  paramHeaders?: Readonly<Record<string, string>>;
 }
 
 /** The principal part of an audit event. */
@@ -99,6 +105,8 @@ export class Gateway {
   /** Every session opened (closed ones are dropped by the sweep), so a reload reaches them all. */
   private readonly sessions = new Set<GatewaySession>();
   private readonly stateless: StatelessSessions;
+  /** Stateless calls parked while their client answers an upstream's question. */
+  private readonly rounds: InputRounds;
   private auditHealthy = true;
   private readonly authorizer: Authorizer;
   private readonly confinement: Confinement;
@@ -147,7 +155,13 @@ export class Gateway {
       serverOfTool: (tool) => serverOfExposedName(tool, names, config.naming.prefix, config.naming.separator),
     });
     this.integrity = integrityGuard(this.servers, () => this.opts.config.integrity, opts.integrityStore, (e) => this.integrityEvent(e));
-    this.stateless = new StatelessSessions((owner) => this.openSession({ id: null, protocolVersion: SUPPORTED_REVISIONS[0]!, clientInfo: {}, clientCapabilities: {}, owner }), config.limits.sessionIdleMs, config.limits.maxSessions);
+    // One seal for approval prompts and parked calls; without approval prompts a per-process key does (a
+    // parked call lives in this process only).
+    this.rounds = new InputRounds(opts.approvalPrompt?.state ?? new RequestStateCodec(randomBytes(32).toString('hex')), config.limits.callTimeoutMs);
+    // Stateless connections declare what a stateless client may answer through input rounds; each request's
+    // own _meta then says whether its client can (roundsFor), and a question it cannot answer is refused.
+    const asked = { elicitation: { form: {}, url: {} }, sampling: {} };
+    this.stateless = new StatelessSessions((owner) => this.openSession({ id: null, protocolVersion: SUPPORTED_REVISIONS[0]!, clientInfo: {}, clientCapabilities: asked, owner }), config.limits.sessionIdleMs, config.limits.maxSessions);
   }
 
   get serverNames(): string[] {
@@ -338,11 +352,14 @@ export class Gateway {
   }
 
   initializeResult(protocolVersion: string): Record<string, unknown> {
-    return { protocolVersion, capabilities: CAPABILITIES, serverInfo: { name: 'mcp-warden', version: this.opts.version } };
+    // 2025-11-25 tasks pass through to upstreams that support them (task-routes.ts).
+    const tasks = { list: {}, cancel: {}, requests: { tools: { call: {} } } };
+    return { protocolVersion, capabilities: { ...CAPABILITIES, tasks }, serverInfo: { name: 'mcp-warden', version: this.opts.version } };
   }
 
   discoverResult(): Record<string, unknown> {
-    return { supportedVersions: SUPPORTED_REVISIONS, capabilities: CAPABILITIES, serverInfo: { name: 'mcp-warden', version: this.opts.version } };
+    // 2026-07-28 names the server in the result's _meta (there is no initialize to carry serverInfo).
+    return { supportedVersions: SUPPORTED_REVISIONS, capabilities: CAPABILITIES, _meta: { [META_SERVER_INFO]: { name: 'mcp-warden', version: this.opts.version } } };
   }
 
   /** Handles one client request end to end and returns the response to send; never throws. */
@@ -408,7 +425,9 @@ export class Gateway {
       integrity: this.integrity,
       ...(this.opts.config.integrity.scanResults ? { scanResult: resultScanner(this.taint, taintKey, this.opts.config.integrity.allowedHosts) } : {}),
       audit: { upstream: null, target: null, argsDigest: null, arguments: null, upstreamStatus: null, decision: null },
+      ...(meta.paramHeaders ? { paramHeaders: meta.paramHeaders } : {}),
       prompt: this.opts.approvalPrompt,
+      ...(session.shared && meta.protocolVersion === MODERN_REVISION ? { rounds: roundsContext(this.rounds, session, req, meta.principal) } : {}),
       stillAllowed: async () => {
         // A held call ends when its caller is revoked or its task stops while it waits.
         const p = meta.principal;
@@ -493,6 +512,7 @@ export class Gateway {
 
   async close(): Promise<void> {
     clearInterval(this.sweeper);
+    this.rounds.close();
     await Promise.all([this.stateless.close(), ...[...this.surveys].map((s) => s.close())]);
     await this.pool.close();
   }

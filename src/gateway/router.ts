@@ -14,8 +14,12 @@ import type { AuditDecision } from '../audit/event.js';
 import type { UpstreamClient } from '../upstream/index.js';
 import type { HoldHooks } from '../approvals/index.js';
 import type { RequestAuthorization } from './authorize.js';
-import { holderFor, InputRequired, type ApprovalPromptSettings } from './approval-prompt.js';
+import { MODERN_REVISION } from '../protocol/revisions.js';
+import { holderFor, InputRequired, withoutInputFields, type ApprovalPromptSettings } from './approval-prompt.js';
 import { connectPrompt } from './connect-prompt.js';
+import type { Asker } from './input-rounds.js';
+import { checkParamHeaders } from './param-headers.js';
+import { createdTaskId } from './task-routes.js';
 import { callParts, forwardedParams, withProgressToken } from './forwarded-call.js';
 import { collisionError, unknownName, validItems, type Entry, type ListKind } from './catalog.js';
 import type { IntegrityGuard } from '../integrity/index.js';
@@ -60,7 +64,30 @@ export interface RouteContext {
   scanResult?: ((entry: Entry, result: Record<string, unknown>, audit: RouteAudit) => void) | undefined;
   /** Filled in while routing, for the audit event. */
   audit: RouteAudit;
+  /** A stateless request's `Mcp-Param-*` headers, checked against the arguments of the tool that marks them. */
+  paramHeaders?: Readonly<Record<string, string>>;
+  /** A stateless request's multi round-trip handling (input-rounds.ts): absent for session requests. */
+  rounds?: RoundsContext;
 }
+
+/** How one stateless request runs its upstream call: first try, or the retry of a parked one. */
+export interface RoundsContext {
+  /** Runs the call; an upstream question parks it and answers input-required. */
+  first(start: (ask: Asker) => Promise<Record<string, unknown>>): Promise<Record<string, unknown>>;
+  /** Present when the request carries a parked call's requestState: answers it and goes on with that call. */
+  resume?: () => Promise<Record<string, unknown>>;
+  /** A 2026-07-28 upstream's questions, put to the client with a sealed state. */
+  relay(upstream: string, result: Record<string, unknown>): Record<string, unknown>;
+  /** The reserved `_meta` a 2026-07-28 upstream gets with this request (the client's capabilities, its log level). */
+  upstreamMeta: Record<string, unknown>;
+  /** `inputResponses` a request brought without a `requestState`: passed to a 2026-07-28 upstream as they are. */
+  freshResponses?: Record<string, unknown>;
+  /** Present when the request answers a 2026-07-28 upstream's questions: that upstream, its state, the answers. */
+  continued?: { upstream: string; upstreamState?: string; inputResponses: unknown };
+}
+
+/** Rounds of questions a 2026-07-28 upstream may ask a session client in one call. */
+const MAX_ROUNDS = 8;
 
 const LISTS: Record<ListKind, { method: string; key: string; capability: string }> = {
   tools: { method: 'tools/list', key: 'tools', capability: 'tools' },
@@ -242,19 +269,46 @@ async function resolveUri(ctx: RouteContext, uri: string): Promise<string> {
 async function forward(ctx: RouteContext, upstream: string, method: string, params: Params | undefined, check: (r: Record<string, unknown>) => boolean) {
   ctx.audit.upstream = upstream;
   const client = ctx.session.upstream(upstream);
-  let result: Record<string, unknown>;
-  try {
-    result = await ctx.session.track(
+  let base = withoutInputFields(params);
+  // Which revision the upstream speaks is known once connected (a failure surfaces from the call itself).
+  if (ctx.rounds !== undefined && !client.isReady) await client.ready().catch(() => undefined);
+  if (ctx.rounds !== undefined && client.protocolVersion === MODERN_REVISION) {
+    base = { ...base, _meta: { ...(isObject(base?._meta) ? base._meta : {}), ...ctx.rounds.upstreamMeta } };
+    if (ctx.rounds.freshResponses !== undefined && ctx.rounds.continued === undefined) base.inputResponses = ctx.rounds.freshResponses;
+  }
+  const call = (p: Params | undefined, out: RequestOutbound) =>
+    ctx.session.track(
       upstream,
-      ctx.out,
-      params,
-      (forwarded, tag) => client.request(method, forwarded, { timeoutMs: ctx.timeoutMs(upstream), signal: ctx.out.signal, tag }),
+      out,
+      p,
+      (forwarded, tag) => client.request(method, forwarded, { timeoutMs: ctx.timeoutMs(upstream), signal: out.signal, tag }),
       () => (ctx.audit.redacted = true),
     );
+  const { rounds } = ctx;
+  const cont = rounds?.continued;
+  if (cont !== undefined && cont.upstream !== upstream) throw new WardenError('invalid_params', 'requestState is not valid: it belongs to another request', JsonRpcCode.InvalidParams);
+  let result: Record<string, unknown>;
+  try {
+    if (rounds === undefined || cont !== undefined) result = await call(cont ? answered(base, cont.upstreamState, cont.inputResponses) : base, ctx.out);
+    else if (rounds.resume) result = await rounds.resume();
+    // The gateway's own input-required answer: its questions were redacted on their way out of the upstream.
+    else result = await rounds.first((ask) => call(base, { send: (m) => ctx.out.send(m), signal: ctx.out.signal, ask }));
+    if (result.resultType === 'input_required' && rounds !== undefined && client.protocolVersion !== MODERN_REVISION) return result;
+    // A 2026-07-28 upstream asks by answering input-required: a stateless client gets the questions; a session
+    // client is asked each on its stream, and the call is retried with the answers.
+    for (let round = 1; result.resultType === 'input_required' && client.protocolVersion === MODERN_REVISION; round++) {
+      result = filtered(ctx, ctx.session.redact(upstream, result));
+      if (rounds !== undefined) return rounds.relay(upstream, result);
+      if (round > MAX_ROUNDS) throw new WardenError('upstream_invalid_result', `Upstream "${upstream}" asked more than ${MAX_ROUNDS} rounds of questions`, JsonRpcCode.UpstreamInvalidResult);
+      const answers = await ctx.session.answerInputRequests(upstream, result.inputRequests, ctx.out);
+      result = await call(answered(base, result.requestState, answers), ctx.out);
+    }
   } catch (err) {
     ctx.audit.upstreamStatus = hopStatus(err);
     throw filtered(ctx, ctx.session.redactError(upstream, err));
   }
+  // A session client of a 2026-07-28 upstream gets a result in its own revision's shape.
+  if (rounds === undefined && client.protocolVersion === MODERN_REVISION) delete result.resultType;
   result = filtered(ctx, ctx.session.redact(upstream, result));
   if (!check(result)) {
     ctx.audit.upstreamStatus = 'invalid';
@@ -263,6 +317,11 @@ async function forward(ctx: RouteContext, upstream: string, method: string, para
   ctx.audit.upstreamStatus = 'ok';
   ctx.audit.leaseIds = ctx.session.leaseIds(upstream);
   return result;
+}
+
+/** The params of a retry that answers an upstream's questions. */
+function answered(base: Params | undefined, state: unknown, responses: unknown): Params {
+  return { ...base, ...(typeof state === 'string' ? { requestState: state } : {}), inputResponses: isObject(responses) ? responses : {} };
 }
 
 /** The filter step: what an upstream sent, with injected secret values replaced; the audit learns that it happened. */
@@ -329,6 +388,12 @@ async function callTool(ctx: RouteContext, req: JsonRpcRequest, params: Params |
   const entry = await resolveName(ctx, 'tools', params?.name);
   ctx.audit.upstream = entry.upstream;
   ctx.audit.target = entry.original;
+  if (ctx.paramHeaders) checkParamHeaders(entry.item.inputSchema, params?.arguments, ctx.paramHeaders);
+  // The retry of a parked call goes on with that call, decided (and approved, if it had to be) on its first try.
+  if (ctx.rounds?.resume || ctx.rounds?.continued) {
+    const prepared = ctx.authz.prepareArguments(entry.upstream, params?.arguments) as Record<string, unknown> | undefined;
+    return forward(ctx, entry.upstream, 'tools/call', forwardedParams(callParts(params).rest, entry.original, prepared), anything);
+  }
   const hooks = { signal: ctx.out.signal, waiting: progressWhileHeld(ctx, params), ...(ctx.stillAllowed ? { guard: ctx.stillAllowed } : {}) };
   const hold = holderFor(ctx.prompt, ctx.session, ctx.out, req.params);
   // What is bound to an approval is what is forwarded: both are built from these parts (forwarded-call.ts).
@@ -342,10 +407,12 @@ async function callTool(ctx: RouteContext, req: JsonRpcRequest, params: Params |
     ctx.audit.inputRequired = true;
     return err.result;
   }
-  // A task-augmented call (2025-11-25) answers with a task handle instead of content.
-  const ok = (r: Record<string, unknown>) => Array.isArray(r.content) || isObject(r.task);
+  // A task-augmented call answers with a task handle instead of content: the task is this session's.
+  const ok = (r: Record<string, unknown>) => Array.isArray(r.content) || createdTaskId(r) !== undefined;
   const result = await forward(ctx, entry.upstream, 'tools/call', withProgressToken(forwardedParams(rest, entry.original, args), progressToken), ok);
   ctx.scanResult?.(entry, result, ctx.audit);
+  const task = createdTaskId(result);
+  if (task !== undefined) ctx.session.tasks.record(task, entry);
   return result;
 }
 
@@ -401,6 +468,18 @@ async function routed(ctx: RouteContext, req: JsonRpcRequest): Promise<Record<st
     }
     case 'completion/complete':
       return complete(ctx, params);
+    case 'tasks/get':
+    case 'tasks/result':
+    case 'tasks/cancel':
+    case 'tasks/update': {
+      const { tool } = ctx.session.tasks.origin(params);
+      ctx.audit.upstream = tool.upstream;
+      ctx.audit.target = tool.original;
+      decideLikeItsCall(ctx, tool);
+      return forward(ctx, tool.upstream, req.method, params, anything);
+    }
+    case 'tasks/list':
+      return listTasks(ctx, params);
     case 'logging/setLevel':
       // The shared stateless connections belong to no one client: one client may not set everyone's level.
       if (ctx.session.shared) return {};
@@ -409,7 +488,9 @@ async function routed(ctx: RouteContext, req: JsonRpcRequest): Promise<Record<st
         reachable(ctx).filter((name) => !ctx.session.sharedByAll(name)).map(async (name) => {
           const client = ctx.session.upstream(name);
           await client.ready().catch(() => undefined);
-          if (client.isReady && 'logging' in client.serverCapabilities) {
+          // 2026-07-28 has no setLevel: the level goes in the _meta of each later request of this session.
+          if (client.isReady && client.protocolVersion === MODERN_REVISION) client.setLogLevel(params?.level);
+          else if (client.isReady && 'logging' in client.serverCapabilities) {
             await client.request('logging/setLevel', params, { timeoutMs: ctx.timeoutMs(name) }).catch(() => undefined);
           }
         }),
@@ -421,6 +502,28 @@ async function routed(ctx: RouteContext, req: JsonRpcRequest): Promise<Record<st
       throw new WardenError('method_not_found', `Method not found: ${shown}`, JsonRpcCode.MethodNotFound, 200);
     }
   }
+}
+
+/**
+ * A task is used under the decision its tool gets now: denied, the task is refused; needing approval, it
+ * goes ahead (the call that created it was approved: a task exists only after its call ran).
+ */
+function decideLikeItsCall(ctx: RouteContext, tool: Entry): void {
+  try {
+    ctx.authz.check('call_tool', 'tools', tool);
+  } catch (err) {
+    if (!(err instanceof WardenError && err.code === 'approval_required')) throw err;
+  }
+}
+
+/** This session's tasks, from each upstream holding some, and only those this session created there. */
+async function listTasks(ctx: RouteContext, params: Params | undefined): Promise<Record<string, unknown>> {
+  const tasks: unknown[] = [];
+  for (const [upstream, ids] of ctx.session.tasks.byUpstream()) {
+    const r = await forward(ctx, upstream, 'tasks/list', params, hasArray('tasks'));
+    for (const t of r.tasks as unknown[]) if (isObject(t) && ids.has(t.taskId as string)) tasks.push(t);
+  }
+  return { tasks };
 }
 
 async function complete(ctx: RouteContext, params: Params | undefined): Promise<Record<string, unknown>> {

@@ -11,6 +11,7 @@ import type { ServerConfig } from '../config/schema.js';
 import type { InjectedSecret, Redacted, Redactor } from '../credentials/redactor.js';
 import { canonicalUri } from '../policy/index.js';
 import { JsonRpcCode, WardenError } from '../protocol/errors.js';
+import { MODERN_REVISION } from '../protocol/revisions.js';
 import type { JsonRpcId, JsonRpcMessage, JsonRpcNotification, JsonRpcRequest, JsonRpcResponse, Params } from '../protocol/jsonrpc.js';
 import type { Principal } from '../identity/principal.js';
 import type { Logger } from '../telemetry/log.js';
@@ -21,6 +22,8 @@ import { effectiveShare, type ConnectionPool, type PoolMember } from './connecti
 import { Catalog, type Collision, type ListKind, type NamingPolicy } from './catalog.js';
 import type { Outbound, RequestOutbound } from './channel.js';
 import { rootOf, type Confinement } from './reach.js';
+import { wants, type Listener } from './subscriptions.js';
+import { SessionTasks } from './task-routes.js';
 
 export interface SessionInit {
   id: string | null;
@@ -100,6 +103,10 @@ export class GatewaySession implements PoolMember {
   readonly order: string[];
   /** The standalone stream (GET) for messages unrelated to a request. */
   standalone?: Outbound;
+  /** Tasks upstreams created for this session's calls: only this session finds them (task-routes.ts). */
+  readonly tasks = new SessionTasks();
+  /** Open `subscriptions/listen` streams (stateless connections only), each with what it asked for. */
+  private readonly listeners = new Set<Listener>();
   lastSeen = Date.now();
   private readonly active = new Set<Active>();
   /** Upstream progress token -> the client's stream and the token the client chose. */
@@ -149,6 +156,7 @@ export class GatewaySession implements PoolMember {
       clientCapabilities: this.mirroredCapabilities(name),
       clientInfo: { name: 'mcp-warden', version: this.deps.version },
       connectTimeoutMs: Math.min(this.deps.callTimeoutMs, 30_000),
+      preferModern: this.init.protocolVersion === MODERN_REVISION,
       // Upstream stderr and failure reasons are logged: secrets are redacted from those too.
       log: this.deps.log.child({}, { serializers: { stderr: this.redactLogged, reason: this.redactLogged } }),
       onDown: (_reason: string, code: UpstreamDownCode) => this.deps.onUpstreamDown?.(name, this.init.id, code),
@@ -325,17 +333,38 @@ export class GatewaySession implements PoolMember {
       if (method === 'notifications/tools/list_changed') this.deps.onListChanged?.(this, upstream, 'tools');
       if (method === 'notifications/prompts/list_changed') this.deps.onListChanged?.(this, upstream, 'prompts');
       this.standalone?.send(n);
+      this.toListeners(n);
       return;
     }
     if (method === 'notifications/message') {
       this.streamFor(upstream, tag)?.send(n);
       return;
     }
+    if (method === 'notifications/tasks/status') {
+      // Only about a task of this session.
+      if (this.tasks.has(n.params?.taskId)) this.standalone?.send(n);
+      return;
+    }
     if (method === 'notifications/resources/updated') {
       this.standalone?.send(n);
+      this.toListeners(n);
       return;
     }
     this.deps.log.debug({ upstream, method }, 'upstream notification not relayed');
+  }
+
+  /** At most this many listen streams per set of stateless connections: each holds a socket. */
+  static readonly MAX_LISTENERS = 16;
+
+  /** Opens a listen stream; returns its closer, or undefined when this caller has too many open. */
+  listen(l: Listener): (() => void) | undefined {
+    if (this.listeners.size >= GatewaySession.MAX_LISTENERS) return undefined;
+    this.listeners.add(l);
+    return () => this.listeners.delete(l);
+  }
+
+  private toListeners(n: JsonRpcNotification): void {
+    for (const l of this.listeners) if (wants(l.filter, n)) l.send(n);
   }
 
   /** Relays a server-to-client request from `upstream` to this session's client and returns its answer. */
@@ -343,10 +372,33 @@ export class GatewaySession implements PoolMember {
     const needed = REQUIRED_CAPABILITY[req.method];
     if (req.method === 'ping') return Promise.resolve({});
     if (req.method === 'roots/list') return this.rootsFor(upstream, tag);
+    if (this.shared) {
+      // A stateless client takes no requests: the question goes back in an input-required result.
+      const ask = this.activeFor(upstream, tag)?.out.ask;
+      if (needed && ask) return ask(req.method, this.redactRelayed(upstream, req.params, tag));
+      return Promise.reject(new WardenError('client_capability_missing', `The client cannot answer ${req.method} now`, JsonRpcCode.MethodNotFound));
+    }
     if (!needed || !(needed in this.init.clientCapabilities)) {
       return Promise.reject(new WardenError('client_capability_missing', `The client does not support ${req.method}`, JsonRpcCode.MethodNotFound));
     }
     return this.askClient(this.streamFor(upstream, tag), req.method, this.redactRelayed(upstream, req.params, tag));
+  }
+
+  /**
+   * A 2026-07-28 upstream's questions (its input-required result) put to this session's client, each as the
+   * request it stands for on the call's stream, under the same rules as a relayed request; the answers by key.
+   */
+  async answerInputRequests(upstream: string, requests: unknown, out: Outbound): Promise<Record<string, unknown>> {
+    const answers: Record<string, unknown> = {};
+    const entries = typeof requests === 'object' && requests !== null ? Object.entries(requests as Record<string, unknown>) : [];
+    for (const [key, q] of entries) {
+      const { method, params } = (typeof q === 'object' && q !== null ? q : {}) as { method?: unknown; params?: Params };
+      if (method === 'roots/list') answers[key] = await this.rootsFor(upstream);
+      else if (typeof method === 'string' && REQUIRED_CAPABILITY[method] !== undefined && REQUIRED_CAPABILITY[method] in this.init.clientCapabilities) {
+        answers[key] = await this.askClient(out, method, params);
+      } else throw new WardenError('client_capability_missing', `The client does not support ${String(method)}`, JsonRpcCode.MethodNotFound);
+    }
+    return answers;
   }
 
   /**
@@ -391,10 +443,12 @@ export class GatewaySession implements PoolMember {
     const reach = this.deps.confinement.reach(upstream);
     if (reach.advertised.length === 0) throw new WardenError('method_not_found', 'The gateway lists no roots for this upstream', JsonRpcCode.MethodNotFound);
     const configured = { roots: reach.advertised.map((r) => ({ ...r })) };
-    if (!reach.clientRoots || this.shared || !('roots' in this.init.clientCapabilities) || this.deps.decideRoots === undefined) return configured;
+    const ask = this.shared ? this.activeFor(upstream, tag)?.out.ask : undefined;
+    if (!reach.clientRoots || this.deps.decideRoots === undefined) return configured;
+    if (this.shared ? ask === undefined : !('roots' in this.init.clientCapabilities)) return configured;
     let answer: Record<string, unknown>;
     try {
-      answer = await this.askClient(this.streamFor(upstream, tag), 'roots/list', undefined);
+      answer = await (ask ? ask('roots/list', undefined) : this.askClient(this.streamFor(upstream, tag), 'roots/list', undefined));
     } catch {
       return configured;
     }

@@ -11,6 +11,8 @@ export interface SessionEntry {
   limitKey: string;
   /** In-flight POSTed requests by JSON-RPC id, so notifications/cancelled can find them. */
   inflight: Map<string | number, ResponseStream>;
+  /** The session's latest POST streams by stream id, for a client that resumes one (GET with Last-Event-ID). */
+  streams: Map<string, ResponseStream>;
   closeStandalone?: () => void;
   /** The GET stream open on this replica, if any. */
   localStream?: Outbound;
@@ -38,7 +40,7 @@ export class SessionRegistry {
   }
 
   add(id: string, session: GatewaySession, owner: string, limitKey: string = owner): SessionEntry {
-    const entry: SessionEntry = { session, owner, limitKey, inflight: new Map() };
+    const entry: SessionEntry = { session, owner, limitKey, inflight: new Map(), streams: new Map() };
     this.entries.set(id, entry);
     let ids = this.byKey.get(limitKey);
     if (ids === undefined) this.byKey.set(limitKey, (ids = new Set()));

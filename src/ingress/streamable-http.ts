@@ -5,6 +5,7 @@
  * - modern (2026-07-28): each POST stands alone, carrying its version in `_meta` and mirrored headers.
  * It turns HTTP into calls on the gateway and never decides anything about MCP semantics itself.
  */
+import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sessionId as newSessionId, type Clock } from '../core/ids.js';
 import type { Gateway, RequestMeta } from '../gateway/gateway.js';
@@ -15,7 +16,8 @@ import { HEADERLESS_REVISION, isLegacyRevision, META_PROTOCOL_VERSION, MODERN_RE
 import { BodyAborted, readBody } from './body.js';
 import { limitKey, type PrincipalLimits } from './limits.js';
 import type { RefusalBudget } from './refusal-budget.js';
-import { checkModernHeaders } from './modern-headers.js';
+import { checkModernRequest, modernStatus, paramHeaders, shapeModernResponse } from './modern-request.js';
+import { openListenStream } from './listen-stream.js';
 import { congested, ResponseStream, SSE_HEADERS, sseEvent } from './response-stream.js';
 import type { SessionEntry, SessionRegistry } from './sessions.js';
 import { SessionDirectory } from './session-directory.js';
@@ -178,14 +180,16 @@ export class StreamableHttpEndpoint {
     const sid = header(req, 'mcp-session-id');
     const versionHeader = header(req, 'mcp-protocol-version');
 
+    const metaVersion = isRequest(message) ? (message.params?._meta as Record<string, unknown> | undefined)?.[META_PROTOCOL_VERSION] : undefined;
+    // A modern request is one that says so (header or _meta), even an `initialize`: that method is gone there.
+    const modern = sid === undefined && (versionHeader === MODERN_REVISION || metaVersion !== undefined);
+    if (modern) return this.modern(message, req, res, { protocolVersion: MODERN_REVISION, startedAt, principal });
     if (isRequest(message) && message.method === 'initialize') return this.initialize(message, res, sid, { protocolVersion: null, startedAt, principal });
     if (sid !== undefined) {
       const entry = await this.ownedSession(sid, principal);
       if (versionHeader !== undefined && !isLegacyRevision(versionHeader)) throw E.badVersion(versionHeader);
       return this.legacyMessage(entry, message, req, res, { protocolVersion: versionHeader ?? HEADERLESS_REVISION, startedAt, principal });
     }
-    const metaVersion = isRequest(message) ? (message.params?._meta as Record<string, unknown> | undefined)?.[META_PROTOCOL_VERSION] : undefined;
-    if (versionHeader === MODERN_REVISION || metaVersion !== undefined) return this.modern(message, req, res, { protocolVersion: MODERN_REVISION, startedAt, principal });
     throw E.sessionRequired();
   }
 
@@ -231,8 +235,9 @@ export class StreamableHttpEndpoint {
       return;
     }
     const release = this.admitCall(message, meta);
-    const stream = new ResponseStream(res, accepts(req, 'text/event-stream'), false, true);
+    const stream = new ResponseStream(res, accepts(req, 'text/event-stream'), false, true, newStreamId());
     entry.inflight.set(message.id, stream);
+    keepForResume(entry, stream);
     try {
       const response = await this.opts.gateway.handle(session, message, stream, meta);
       const limited = limitStatus(response);
@@ -261,22 +266,29 @@ export class StreamableHttpEndpoint {
       res.writeHead(202).end();
       return;
     }
-    const meta = (message.params?._meta as Record<string, unknown> | undefined) ?? {};
-    const version = meta[META_PROTOCOL_VERSION];
-    checkModernHeaders(req, message, version);
-    if (version !== MODERN_REVISION) throw E.badVersion(String(version));
     const { gateway } = this.opts;
+    try {
+      checkModernRequest(req, message);
+    } catch (err) {
+      // 2026-07-28: every refusal of a request carries that request's id.
+      const e = err instanceof WardenError ? err : new WardenError('invalid_request', 'Bad Request', JsonRpcCode.InvalidRequest, 400);
+      await gateway.recordRejected(methodLabel(message), null, protocol, e);
+      return sendHttpError(res, e, message.id);
+    }
+    protocol.paramHeaders = paramHeaders(req);
     const session = gateway.statelessSession(protocol.principal);
+    if (message.method === 'subscriptions/listen') return openListenStream(gateway, session, message, req, res, protocol);
     const release = this.admitCall(message, protocol);
     try {
       const stream = new ResponseStream(res, accepts(req, 'text/event-stream'), true);
-      const response =
+      const response = shapeModernResponse(
+        message.method,
         message.method === 'server/discover'
           ? await gateway.handleLocal(session, message, protocol, () => gateway.discoverResult())
-          : await gateway.handle(session, message, stream, protocol);
-      // A modern server answers an unknown method with 404 so clients can tell it from a legacy one.
+          : await gateway.handle(session, message, stream, protocol),
+      );
       const limited = limitStatus(response);
-      stream.finish(response, limited.status ?? ('error' in response && response.error.code === JsonRpcCode.MethodNotFound ? 404 : 200), limited.headers);
+      stream.finish(response, limited.status ?? modernStatus(response), limited.headers);
     } finally {
       release();
     }
@@ -300,6 +312,8 @@ export class StreamableHttpEndpoint {
     }
     const entry = await this.ownedSession(sid, principal);
     if (!accepts(req, 'text/event-stream')) throw E.notAcceptable('text/event-stream');
+    const lastEventId = header(req, 'last-event-id');
+    if (lastEventId !== undefined) return resumeStream(entry, lastEventId, res);
     if (entry.session.standalone && entry.session.standalone !== entry.remote) throw new WardenError('invalid_request', 'Conflict: this session already has an open stream', JsonRpcCode.InvalidRequest, 409);
     res.writeHead(200, SSE_HEADERS);
     res.flushHeaders();
@@ -331,6 +345,29 @@ export class StreamableHttpEndpoint {
   }
 }
 
+
+/** Streams of one session kept for resumption; the oldest is forgotten first. */
+const KEPT_STREAMS = 32;
+
+const newStreamId = (): string => randomBytes(12).toString('base64url');
+
+function keepForResume(entry: SessionEntry, stream: ResponseStream): void {
+  entry.streams.set(stream.streamId!, stream);
+  if (entry.streams.size > KEPT_STREAMS) entry.streams.delete(entry.streams.keys().next().value!);
+}
+
+/**
+ * 2025-11-25 resumability: a GET with Last-Event-ID (`streamId:seq`, as the gateway numbered the events)
+ * gets the events of that POST stream after it, then the rest as they come. Another session's stream, or
+ * events no longer kept, are not found.
+ */
+function resumeStream(entry: SessionEntry, lastEventId: string, res: ServerResponse): void {
+  const m = /^([A-Za-z0-9_-]{1,64}):(\d{1,9})$/.exec(lastEventId);
+  const stream = m ? entry.streams.get(m[1]!) : undefined;
+  if (!stream || !stream.resume(res, Number(m![2]))) {
+    throw new WardenError('session_not_found', 'No such event to resume from in this session', JsonRpcCode.SessionNotFound, 404);
+  }
+}
 
 /** A request refused by a resource limit: the error to answer with and the method its (budgeted) audit record names. */
 class LimitRefusal extends Error {

@@ -35,6 +35,8 @@ export const JsonRpcCode = {
   /** A definition could not be checked against its pin (the store did not answer): refused, fail closed. */
   IntegrityUnavailable: -32012,
   HeaderMismatch: -32020,
+  /** 2026-07-28: the request needs a client capability its `_meta` did not declare; data.requiredCapabilities names it. */
+  MissingClientCapability: -32021,
   UnsupportedProtocolVersion: -32022,
 } as const;
 

@@ -17,6 +17,8 @@ export const UPSTREAM_REVISION = '2025-11-25';
 export const META_PROTOCOL_VERSION = 'io.modelcontextprotocol/protocolVersion';
 export const META_CLIENT_INFO = 'io.modelcontextprotocol/clientInfo';
 export const META_CLIENT_CAPABILITIES = 'io.modelcontextprotocol/clientCapabilities';
+export const META_SERVER_INFO = 'io.modelcontextprotocol/serverInfo';
+export const META_LOG_LEVEL = 'io.modelcontextprotocol/logLevel';
 const RESERVED_META_PREFIX = 'io.modelcontextprotocol/';
 
 export function isLegacyRevision(v: string): boolean {

@@ -9,6 +9,7 @@ import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage, MessageExtraInfo } from '@modelcontextprotocol/sdk/types.js';
+import { META_LOG_LEVEL, META_PROTOCOL_VERSION } from '../protocol/revisions.js';
 import { DEFAULT_UPSTREAM_BOUNDS, parseUpstreamJson, UpstreamFault, type UpstreamBounds } from './fault.js';
 import { SseLimitError, SseParser } from './sse-parser.js';
 
@@ -54,6 +55,27 @@ export class HttpClientTransport implements Transport {
     this.protocolVersion = version;
   }
 
+  /**
+   * Speaks 2026-07-28 from now on (`meta`: the per-request `_meta` every request carries), or stops (undefined).
+   * Each request then stands alone: its version and capabilities in `_meta`, its method and name mirrored in
+   * headers, no session; closing its response stream is how a call is cancelled.
+   */
+  setModern(meta: Record<string, unknown> | undefined): void {
+    this.modern = meta;
+    this.protocolVersion = meta === undefined ? undefined : String(meta[META_PROTOCOL_VERSION]);
+  }
+
+  private modern?: Record<string, unknown>;
+
+  /** The log level every later 2026-07-28 request asks for (undefined: none, so no log messages). */
+  setLogLevel(level: string | undefined): void {
+    if (this.modern === undefined) return;
+    const { [META_LOG_LEVEL]: _old, ...rest } = this.modern;
+    this.modern = level === undefined ? rest : { ...rest, [META_LOG_LEVEL]: level };
+  }
+  /** Modern requests in flight by JSON-RPC id: a cancel closes the response. */
+  private readonly inflight = new Map<unknown, IncomingMessage>();
+
   private async baseHeaders(): Promise<Record<string, string>> {
     return {
       ...(typeof this.headers === 'function' ? await this.headers() : this.headers),
@@ -72,8 +94,27 @@ export class HttpClientTransport implements Transport {
 
   async send(message: JSONRPCMessage): Promise<void> {
     if (this.closed) throw new Error('transport closed');
+    let extra: Record<string, string> = {};
+    if (this.modern !== undefined) {
+      const m = message as { id?: unknown; method?: string; params?: Record<string, unknown> };
+      // No server-to-client requests (nothing to answer) and no notifications to a modern server; a cancel
+      // closes the call's stream.
+      if (m.method === undefined) return;
+      if (m.id === undefined) {
+        if (m.method === 'notifications/cancelled') this.inflight.get(m.params?.requestId)?.destroy();
+        return;
+      }
+      // The connection's envelope, under what the request itself says (a stateless client's own capabilities).
+      message = { ...message, params: { ...m.params, _meta: { ...this.modern, ...(m.params?._meta as object | undefined) } } } as JSONRPCMessage;
+      extra = modernHeaders(m.method, m.params);
+    }
     const body = JSON.stringify(message);
-    const res = await this.call('POST', { ...(await this.baseHeaders()), 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'content-length': String(Buffer.byteLength(body)) }, body);
+    const res = await this.call('POST', { ...(await this.baseHeaders()), ...extra, 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'content-length': String(Buffer.byteLength(body)) }, body);
+    const id = 'id' in message && 'method' in message ? message.id : undefined;
+    if (this.modern !== undefined && id !== undefined) {
+      this.inflight.set(id, res);
+      res.on('close', () => this.inflight.get(id) === res && this.inflight.delete(id));
+    }
     const sid = res.headers['mcp-session-id'];
     if (typeof sid === 'string' && sid.length > 0) this.sessionId = sid;
     const status = res.statusCode ?? 0;
@@ -82,7 +123,7 @@ export class HttpClientTransport implements Transport {
       if ('method' in message && message.method === 'notifications/initialized') this.openStandalone();
       return;
     }
-    if (status < 200 || status >= 300) {
+    if ((status < 200 || status >= 300) && !(this.modern !== undefined && status >= 400 && status < 500 && isJson(res))) {
       res.resume();
       throw new HttpStatusError(status);
     }
@@ -94,9 +135,28 @@ export class HttpClientTransport implements Transport {
     }
     const text = await readAll(res, this.bounds.maxMessageBytes);
     if (!('method' in message && 'id' in message)) return; // a response or notification needs no answer body
+    if (status >= 400) {
+      // A refusal is an answer only when it names this request (a legacy server's 400 names none: id null).
+      const parsed = parseUpstreamJson(text, this.bounds);
+      const answer = parsed.ok ? (parsed.value as { id?: unknown }) : undefined;
+      if (typeof answer !== 'object' || answer === null || answer.id !== message.id) throw new HttpStatusError(status);
+      this.onmessage?.(answer as JSONRPCMessage);
+      return;
+    }
+    for (const m of this.bodyMessages(text)) this.onmessage?.(m as JSONRPCMessage, { relatedRequestId: message.id } as MessageExtraInfo);
+  }
+
+  /**
+   * The messages of a JSON answer: one value (or a batch); from a modern server, also one message per line,
+   * as some stream them (notifications, then the response) in an application/json body.
+   */
+  private bodyMessages(text: string): unknown[] {
     const parsed = parseUpstreamJson(text, this.bounds);
-    if (!parsed.ok) throw new InvalidResponseError('upstream answered with a body that is not JSON');
-    for (const m of Array.isArray(parsed.value) ? (parsed.value as unknown[]) : [parsed.value]) this.onmessage?.(m as JSONRPCMessage);
+    if (parsed.ok) return Array.isArray(parsed.value) ? (parsed.value as unknown[]) : [parsed.value];
+    const lines = this.modern === undefined ? [] : text.split('\n').filter((l) => l.trim() !== '');
+    const each = lines.map((l) => parseUpstreamJson(l, this.bounds));
+    if (lines.length < 2 || !each.every((p) => p.ok)) throw new InvalidResponseError('upstream answered with a body that is not JSON');
+    return each.map((p) => (p.ok ? p.value : undefined));
   }
 
   /** Reads one SSE response; resolves when it ends, saying whether the awaited response arrived. */
@@ -145,6 +205,57 @@ export class HttpClientTransport implements Transport {
       .catch((err: Error) => this.onerror?.(err));
   }
 
+  /**
+   * 2026-07-28 has no GET stream: a server's list changes come on a `subscriptions/listen` stream, opened
+   * once the server is known to speak it and reopened (with backoff) when it ends.
+   */
+  openListen(attempt = 0): void {
+    if (this.closed || this.modern === undefined || attempt > 8) return;
+    const params = { notifications: { toolsListChanged: true, promptsListChanged: true, resourcesListChanged: true }, _meta: this.modern };
+    const body = JSON.stringify({ jsonrpc: '2.0', id: LISTEN_ID, method: 'subscriptions/listen', params });
+    const extra = { ...modernHeaders('subscriptions/listen', params), 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'content-length': String(Buffer.byteLength(body)) };
+    void this.baseHeaders()
+      .then((base) => this.call('POST', { ...base, ...extra }, body))
+      .then(async (res) => {
+        if (res.statusCode !== 200) return res.resume();
+        this.listen = res;
+        if (isJson(res)) await this.readLines(res);
+        else await this.readStream(res, undefined);
+        if (!this.closed) setTimeout(() => this.openListen(attempt + 1), Math.min(30_000, 500 * 2 ** attempt)).unref();
+      })
+      .catch(() => undefined);
+  }
+
+  private listen?: IncomingMessage;
+
+  /** A listen stream some servers send as one JSON message per line: notifications, each within the bounds. */
+  private readLines(res: IncomingMessage): Promise<void> {
+    return new Promise((resolve) => {
+      let buffer = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        buffer += chunk;
+        let at: number;
+        while ((at = buffer.indexOf('\n')) >= 0) {
+          const line = buffer.slice(0, at).trim();
+          buffer = buffer.slice(at + 1);
+          if (line === '') continue;
+          const parsed = parseUpstreamJson(line, this.bounds);
+          const m = parsed.ok ? (parsed.value as { id?: unknown; method?: unknown }) : undefined;
+          // Only notifications: the stream's own closing response is not an answer to anything of ours.
+          if (typeof m === 'object' && m !== null && typeof m.method === 'string' && m.id === undefined) this.onmessage?.(m as JSONRPCMessage);
+        }
+        if (buffer.length > this.bounds.maxMessageBytes) {
+          res.destroy();
+          this.onerror?.(new UpstreamFault(`sent a line longer than ${this.bounds.maxMessageBytes} bytes`));
+        }
+      });
+      res.on('end', () => resolve());
+      res.on('error', () => resolve());
+      res.on('close', () => resolve());
+    });
+  }
+
   /** The standalone GET stream for server-initiated messages; optional for servers (405 means none). */
   private openStandalone(attempt = 0): void {
     if (this.closed || attempt > 8) return;
@@ -163,6 +274,7 @@ export class HttpClientTransport implements Transport {
     if (this.closed) return;
     this.closed = true;
     this.standalone?.destroy();
+    this.listen?.destroy();
     if (this.sessionId) {
       // Ending the upstream session frees its state there; best effort, bounded.
       await Promise.race([this.baseHeaders().then((h) => this.call('DELETE', h)).then((r) => r.resume()).catch(() => undefined), new Promise((r) => setTimeout(r, 1000).unref())]);
@@ -170,6 +282,25 @@ export class HttpClientTransport implements Transport {
     this.agent.destroy();
     this.onclose?.();
   }
+}
+
+/** A modern server answers refusals (400, 404) with a JSON-RPC error in a JSON body: that error is the answer. */
+function isJson(res: IncomingMessage): boolean {
+  return String(res.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase() === 'application/json';
+}
+
+/** The JSON-RPC id of the gateway's listen request to a modern server. */
+const LISTEN_ID = 'warden-listen';
+
+const NAMED: Record<string, string> = { 'tools/call': 'name', 'prompts/get': 'name', 'resources/read': 'uri' };
+
+/** The headers 2026-07-28 mirrors from a request's body; a value a header cannot carry as is goes base64. */
+function modernHeaders(method: string, params: Record<string, unknown> | undefined): Record<string, string> {
+  const headers: Record<string, string> = { 'mcp-method': method };
+  const field = NAMED[method];
+  const value = field === undefined ? undefined : params?.[field];
+  if (typeof value === 'string') headers['mcp-name'] = /^[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?$/.test(value) && !value.startsWith('=?') ? value : `=?base64?${Buffer.from(value).toString('base64')}?=`;
+  return headers;
 }
 
 function readAll(res: IncomingMessage, limit: number): Promise<string> {

@@ -8,7 +8,7 @@ import type { ServerConfig } from '../config/schema.js';
 import type { ConcurrencyLimit } from '../core/limits.js';
 import { JsonRpcCode, WardenError } from '../protocol/errors.js';
 import type { JsonRpcNotification, JsonRpcRequest, Params } from '../protocol/jsonrpc.js';
-import { LEGACY_REVISIONS, UPSTREAM_REVISION } from '../protocol/revisions.js';
+import { LEGACY_REVISIONS, META_CLIENT_CAPABILITIES, META_CLIENT_INFO, META_PROTOCOL_VERSION, META_SERVER_INFO, MODERN_REVISION, UPSTREAM_REVISION } from '../protocol/revisions.js';
 import type { Logger } from '../telemetry/log.js';
 import { DEFAULT_UPSTREAM_BOUNDS, type UpstreamBounds } from './fault.js';
 import { RpcPeer, type RequestOptions } from './rpc-peer.js';
@@ -31,6 +31,11 @@ export interface UpstreamClientOptions {
    * upstream_protocol_error when the upstream broke a bound (UpstreamBounds), else upstream_crashed.
    */
   onDown?: (reason: string, code: UpstreamDownCode) => void;
+  /**
+   * Try 2026-07-28 first (server/discover), for stateless clients; otherwise the 2025-11-25 handshake first,
+   * and 2026-07-28 only for a server that refuses it. `protocol` in the server's config overrides both.
+   */
+  preferModern?: boolean;
   /** What the upstream may send (message size, depth, notification rate). */
   bounds?: UpstreamBounds;
   /** Calls in flight to this upstream, across every session: one slot per request but lists, keyed by `name`. */
@@ -107,6 +112,14 @@ export class UpstreamClient {
     }
   }
 
+  /** A 2026-07-28 connection's log level (sent in every request's `_meta`); other revisions use logging/setLevel. */
+  setLogLevel(level: unknown): void {
+    const t = this.transport as (Transport & { setLogLevel?: (level: string | undefined) => void }) | undefined;
+    t?.setLogLevel?.(typeof level === 'string' && /^[a-z]{1,16}$/.test(level) ? level : undefined);
+  }
+
+  private transport?: Transport;
+
   async notify(method: string, params?: Params): Promise<void> {
     if (this.state === 'ready' && this.peer) await this.peer.notify(method, params);
   }
@@ -141,6 +154,7 @@ export class UpstreamClient {
     }
     const bounds = this.opts.bounds ?? DEFAULT_UPSTREAM_BOUNDS;
     const transport = this.opts.transportFactory?.() ?? createTransport(name, server, log, bounds);
+    this.transport = transport;
     const peer = new RpcPeer(
       transport,
       name,
@@ -159,34 +173,31 @@ export class UpstreamClient {
     );
     try {
       await peer.start();
-      const init = await peer.request(
-        'initialize',
-        { protocolVersion: UPSTREAM_REVISION, capabilities: this.opts.clientCapabilities, clientInfo: this.opts.clientInfo },
-        { timeoutMs: this.opts.connectTimeoutMs },
-      );
+      // Each leg in its client's era where the upstream speaks both (fewer translations); the other era where
+      // it speaks only that one.
+      const modernFirst = protocolOf(this.opts.server) === 'modern' || (protocolOf(this.opts.server) === 'auto' && this.opts.preferModern === true);
+      if (modernFirst && (await this.discoverModern(peer, transport))) return await this.connected(peer, MODERN_REVISION);
+      let init: Record<string, unknown>;
+      try {
+        init = await peer.request(
+          'initialize',
+          { protocolVersion: UPSTREAM_REVISION, capabilities: this.opts.clientCapabilities, clientInfo: this.opts.clientInfo },
+          { timeoutMs: this.opts.connectTimeoutMs },
+        );
+      } catch (err) {
+        if (!modernFirst && (await this.discoverModern(peer, transport).catch(() => false))) return await this.connected(peer, MODERN_REVISION);
+        throw err;
+      }
       const version = init.protocolVersion;
       if (typeof version !== 'string' || !(LEGACY_REVISIONS as readonly string[]).includes(version)) {
         throw new WardenError('upstream_invalid_result', `Upstream "${name}" answered initialize with an unsupported protocol version`, JsonRpcCode.UpstreamInvalidResult);
       }
       transport.setProtocolVersion?.(version);
-      this.protocolVersion = version;
       this.serverCapabilities = isRecord(init.capabilities) ? init.capabilities : {};
       this.serverInfo = isRecord(init.serverInfo) ? init.serverInfo : {};
       this.instructions = typeof init.instructions === 'string' ? init.instructions : undefined;
       await peer.notify('notifications/initialized');
-      if ((this.state as State) !== 'connecting') {
-        // Closed while the handshake ran.
-        await peer.close();
-        throw this.unavailable('is shut down');
-      }
-      this.peer = peer;
-      this.state = 'ready';
-      this.lastRefusal = undefined;
-      this.failures = 0;
-      this.lastFailure = undefined;
-      log.debug({ upstream: name, protocolVersion: version }, 'upstream connected');
-      this.opts.onReady?.();
-      return peer;
+      return await this.connected(peer, version);
     } catch (err) {
       await peer.close().catch(() => undefined);
       if ((this.state as State) === 'closed') throw err;
@@ -199,6 +210,55 @@ export class UpstreamClient {
 
   /** The last connect refused for want of the user's own credential (connect_required, user_credential_unavailable): what a call is told. */
   lastRefusal: WardenError | undefined;
+
+  private async connected(peer: RpcPeer, version: string): Promise<RpcPeer> {
+    if ((this.state as State) !== 'connecting') {
+      // Closed while the handshake ran.
+      await peer.close();
+      throw this.unavailable('is shut down');
+    }
+    this.protocolVersion = version;
+    this.peer = peer;
+    this.state = 'ready';
+    this.lastRefusal = undefined;
+    this.failures = 0;
+    this.lastFailure = undefined;
+    this.opts.log.debug({ upstream: this.opts.name, protocolVersion: version }, 'upstream connected');
+    this.opts.onReady?.();
+    return peer;
+  }
+
+  /**
+   * Asks an HTTP upstream which revisions it speaks (`server/discover`, itself a 2026-07-28 request). One that
+   * lists 2026-07-28 is spoken to in it from then on; any other answer (a legacy server's 400 or -32601)
+   * means the 2025-11-25 handshake. stdio upstreams keep the handshake.
+   */
+  private async discoverModern(peer: RpcPeer, transport: Transport): Promise<boolean> {
+    const http = transport as Transport & { setModern?: (meta: Record<string, unknown> | undefined) => void };
+    if (typeof http.setModern !== 'function' || protocolOf(this.opts.server) === 'legacy') return false;
+    http.setModern({
+      [META_PROTOCOL_VERSION]: MODERN_REVISION,
+      [META_CLIENT_CAPABILITIES]: this.opts.clientCapabilities,
+      [META_CLIENT_INFO]: this.opts.clientInfo,
+    });
+    try {
+      const found = await peer.request('server/discover', {}, { timeoutMs: this.opts.connectTimeoutMs });
+      if (Array.isArray(found.supportedVersions) && found.supportedVersions.includes(MODERN_REVISION)) {
+        this.serverCapabilities = isRecord(found.capabilities) ? found.capabilities : {};
+        const meta = isRecord(found._meta) ? found._meta : {};
+        this.serverInfo = isRecord(meta[META_SERVER_INFO]) ? meta[META_SERVER_INFO] : isRecord(found.serverInfo) ? found.serverInfo : {};
+        this.instructions = typeof found.instructions === 'string' ? found.instructions : undefined;
+        (transport as Transport & { openListen?: () => void }).openListen?.();
+        return true;
+      }
+    } catch (err) {
+      // A modern-only server that refuses us is not a legacy one: its refusal stands.
+      if (protocolOf(this.opts.server) === 'modern') throw err;
+    }
+    if (protocolOf(this.opts.server) === 'modern') throw new WardenError('upstream_unavailable', `Upstream "${this.opts.name}" does not speak ${MODERN_REVISION}`, JsonRpcCode.UpstreamUnavailable);
+    http.setModern(undefined);
+    return false;
+  }
 
   /** Why the last connect failed, with the server's last stderr lines; undefined once connected. */
   lastFailure: { reason: string; stderr: string[] } | undefined;
@@ -243,4 +303,8 @@ function stderrOf(transport: Transport): string[] {
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function protocolOf(server: ServerConfig): string {
+  return 'protocol' in server && typeof server.protocol === 'string' ? server.protocol : 'auto';
 }

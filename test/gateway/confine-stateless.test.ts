@@ -26,7 +26,7 @@ let nextId = 1;
 
 /** A stateless request: version in `_meta`, mirrored headers, the caller's bearer token. */
 function stateless(url: string, token: string, method: string, params: Record<string, unknown>): Promise<RawResponse> {
-  const body = { jsonrpc: '2.0', id: nextId++, method, params: { ...params, _meta: { ...(params._meta as object), 'io.modelcontextprotocol/protocolVersion': MODERN } } };
+  const body = { jsonrpc: '2.0', id: nextId++, method, params: { ...params, _meta: { ...(params._meta as object), 'io.modelcontextprotocol/protocolVersion': MODERN, 'io.modelcontextprotocol/clientCapabilities': {} } } };
   const headers: Record<string, string> = { ...bearer(token), 'mcp-protocol-version': MODERN, 'mcp-method': method };
   if (typeof params.name === 'string') headers['mcp-name'] = params.name;
   return post(url, body, headers).then((r) => r);

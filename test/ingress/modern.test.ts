@@ -120,7 +120,10 @@ describe('2026-07-28 stateless requests', () => {
     const result = resultOf(r);
     const supported = result.supportedVersions as string[];
     assert.ok(supported.includes(MODERN) && supported.includes('2025-11-25'), supported.join(', '));
-    assert.equal((result.serverInfo as Item).name, 'mcp-warden');
+    assert.equal(((result._meta as Item)['io.modelcontextprotocol/serverInfo'] as Item).name, 'mcp-warden');
+    assert.equal(result.resultType, 'complete');
+    assert.equal(result.cacheScope, 'private');
+    assert.equal(result.ttlMs, 0);
     assert.ok(result.capabilities && typeof result.capabilities === 'object');
     assert.equal(events.length, 1);
     assert.equal(events[0]!.method, 'server/discover');
@@ -218,7 +221,8 @@ describe('2026-07-28 stateless requests', () => {
 
   test('an MCP-Protocol-Version header that differs from the _meta version is 400 -32020', async () => {
     await rejected(() => modern(url, 'tools/list', {}, { headers: { 'mcp-protocol-version': '2025-11-25' } }), 400, -32020, 'header_mismatch');
-    await rejected(() => modern(url, 'tools/list', {}, { metaVersion: null }), 400, -32020, 'header_mismatch');
+    // A _meta without its version is malformed params (the revision's -32602), before any header comparison.
+    await rejected(() => modern(url, 'tools/list', {}, { metaVersion: null }), 400, -32602, 'invalid_params');
     await rejected(() => modern(url, 'tools/list', {}, { headers: { 'mcp-protocol-version': null } }), 400, -32020, 'header_mismatch');
   });
 
