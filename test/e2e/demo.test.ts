@@ -91,8 +91,10 @@ test('warden demo tells the mission end to end, and its audit log says the same'
   const dir = join(tmp.dir, 'second');
   const again = await runWarden(['demo', '--dir', dir], { cwd: tmp.dir, timeoutMs: 60_000 * slowdown });
   assert.equal(again.code, 0, again.stderr);
-  const count = (text: string) => /audit chain INTACT: (\d+) events/.exec(text)?.[1];
-  assert.equal(count(again.stdout), count(out), 'the second run did not inherit the first one\'s events');
+  // The count differs by a few between runs (how many of the clients' stream requests end in errors), so
+  // compare it with twice the first run's: a store inherited from the first run would hold at least that.
+  const count = (text: string) => Number(/audit chain INTACT: (\d+) events/.exec(text)?.[1]);
+  assert.ok(count(out) > 10 && count(again.stdout) < count(out) * 1.5, `the second run did not inherit the first one's events (${count(out)}, then ${count(again.stdout)})`);
   assert.deepEqual(readdirSync(temp), [folder.slice(temp.length + 1)], 'the run with --dir wrote nothing in the temporary directory');
   const refused = await runWarden(['demo', '--dir', dir]);
   assert.notEqual(refused.code, 0);
