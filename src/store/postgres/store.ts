@@ -164,7 +164,7 @@ class PostgresStore implements Store {
     private readonly target: PostgresTarget,
   ) {
     this.location = target.location;
-    this.audit = new PostgresAuditStore(this.run, () => this.ensureOpen(), this.transaction, lockKey('audit-chain', target.schema));
+    this.audit = new PostgresAuditStore(this.run, () => this.ensureOpen(), lockKey('audit-chain', target.schema));
     this.keys = new PostgresKeyStore(this.run);
     this.replay = new PostgresReplayStore(this.run);
     this.tokens = new PostgresTokenStore(this.run);
