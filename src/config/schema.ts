@@ -213,6 +213,11 @@ export const TokenServiceSchema = z.strictObject({
 export const AuditSchema = z.strictObject({
   /** What of a call's arguments the record keeps: nothing, a digest (default), or a redacted copy. */
   arguments: z.enum(['none', 'digest', 'redacted']).default('digest'),
+  /**
+   * Strict audit: an intent record is committed before a call is forwarded to an upstream, and the call's own
+   * record (naming it) when it ends; a call whose intent cannot be stored is refused before it runs.
+   */
+  strict: z.boolean().default(true),
   checkpoint: z
     .strictObject({ everyEvents: z.number().int().positive().default(1000), everySeconds: z.number().positive().default(60) })
     .prefault({}),

@@ -435,6 +435,7 @@ export class Gateway {
         if (p?.task && this.opts.tasks) await this.opts.tasks.active(p.task, p.agent, p.chain);
       },
     };
+    if (this.opts.config.audit.strict) ctx.beforeForward = () => this.recordIntent(ctx, req, meta, session);
     let result: Record<string, unknown> | undefined;
     if (failure !== undefined) {
       // Refused before routing (the task is not usable).
@@ -462,9 +463,11 @@ export class Gateway {
         upstreamStatus: ctx.audit.upstreamStatus,
         ...(ctx.audit.leaseIds && ctx.audit.leaseIds.length > 0 ? { leaseIds: [...ctx.audit.leaseIds] } : {}),
       };
-      await Promise.all([
+      const refusedUnaudited = errorCodeOf(failure) === 'audit_unavailable' && ctx.audit.upstreamStatus === null;
+      const recorded = Promise.all([
         this.opts.audit.record({
           ...event,
+          ...(ctx.audit.intentId === undefined ? {} : { intentId: ctx.audit.intentId }),
           arguments: ctx.audit.arguments,
           decision: ctx.authz.decision,
           approvalId: ctx.authz.approvalId,
@@ -480,12 +483,44 @@ export class Gateway {
           ? this.opts.audit.record({ ...event, method: 'response/flagged', decision: { effect: 'allow', policyIds: [], reason: `result findings: ${ctx.audit.resultFindings.join(', ')}` }, outcome: 'ok', errorCode: null })
           : undefined,
       ]);
+      if (refusedUnaudited) {
+        // Refused because the audit could not be written, before anything ran: the refusal's own record is
+        // tried, but the answer does not wait on a store that is not answering (fail closed, and fast).
+        void recorded.then(() => (this.auditHealthy = true), () => undefined);
+        return errorResponse(req.id, toJsonRpcError(failure));
+      }
+      await recorded;
       this.auditHealthy = true;
     } catch (err) {
       this.auditHealthy = false;
       return errorResponse(req.id, toJsonRpcError(err));
     }
     return failure === undefined ? successResponse(req.id, result!) : errorResponse(req.id, toJsonRpcError(failure));
+  }
+
+  /** Strict audit: commits the intent record of a call about to be forwarded; throws `audit_unavailable` if it cannot. */
+  private async recordIntent(ctx: RouteContext, req: JsonRpcRequest, meta: RequestMeta, session: GatewaySession): Promise<void> {
+    try {
+      const intent = await this.opts.audit.record({
+        startedAt: meta.startedAt,
+        ...auditPrincipal(meta.principal),
+        sessionId: session.id,
+        protocolVersion: meta.protocolVersion,
+        method: req.method,
+        upstream: ctx.audit.upstream,
+        target: ctx.audit.target,
+        argsDigest: ctx.audit.argsDigest,
+        arguments: ctx.audit.arguments,
+        decision: ctx.authz.decision,
+        approvalId: ctx.authz.approvalId,
+        outcome: 'intent',
+        errorCode: null,
+      });
+      ctx.audit.intentId = intent.id;
+    } catch (err) {
+      this.auditHealthy = false;
+      throw err;
+    }
   }
 
   /** Records an event the ingress handled itself (a token exchange, a session ended). Throws if it cannot be stored. */
