@@ -211,7 +211,7 @@ export class PostgresAuditStore implements AuditStore {
  * Migration 3's data step, inside its transaction: links rows written before the chain existed in id order
  * (the order they were written), then makes the chain columns NOT NULL so no unlinked row can be added.
  */
-export async function backfillChain(client: pg.PoolClient): Promise<void> {
+export async function backfillChain(client: pg.ClientBase): Promise<void> {
   const select = `SELECT ${V3_AUDIT_COLUMNS.join(', ')} FROM warden_audit_events WHERE seq IS NULL ORDER BY id LIMIT $1`;
   const update = `UPDATE warden_audit_events e SET seq = u.seq, prev_hash = u.prev_hash, hash = u.hash
     FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[]) AS u(id, seq, prev_hash, hash) WHERE e.id = u.id`;

@@ -13,7 +13,7 @@ import { pinsMigration } from './pins.js';
 
 /** A migration whose data step needs code: `run` follows `sql` in the same transaction. */
 export interface PostgresMigration extends Migration {
-  run?(client: pg.PoolClient): Promise<void>;
+  run?(client: pg.ClientBase): Promise<void>;
 }
 
 export const postgresMigrations: readonly PostgresMigration[] = [
