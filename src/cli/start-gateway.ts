@@ -91,6 +91,11 @@ export function checkAuthMode(config: WardenConfig, log: Logger, source = 'confi
   if (config.tls?.clientCaFile && !auth.spiffe) throw refuse('tls.clientCaFile', 'client certificates are read as X.509-SVIDs: configure auth.spiffe with the trust domain');
 }
 
+/** The lease of the replica that runs the audit export pump, and how long it lasts unrenewed. */
+const PUMP_LEASE = 'audit-export';
+/** Long enough to outlast the gaps between the leader's runs (its poll renews it). */
+const pumpLeaseMs = (pollMs: number): number => Math.max(15_000, 3 * pollMs);
+
 /** The official SDK's default request timeout: a longer hold outlives clients that send no progress token. */
 const SDK_DEFAULT_TIMEOUT_SECONDS = 60;
 
@@ -167,7 +172,12 @@ export async function startGateway(given: WardenConfig, baseDir: string, log: Lo
             { get: (sink) => store.audit.getSinkCursor(sink), set: (sink, seq) => store.audit.setSinkCursor(sink, seq) },
             sinks,
             log,
-            config.audit.export,
+            {
+              ...config.audit.export,
+              // One replica pumps: the one holding the lease, renewed on each run (a lapsed one is taken over).
+              leader: () => store.audit.holdLease(PUMP_LEASE, instance, pumpLeaseMs(config.audit.export.pollMs)),
+              followerRetryMs: pumpLeaseMs(config.audit.export.pollMs) / 3,
+            },
           )
         : undefined;
     pump?.start();
@@ -353,6 +363,7 @@ export async function startGateway(given: WardenConfig, baseDir: string, log: Lo
         stopRetention();
         await checkpointer.stop();
         await pump?.stop();
+        if (pump) await store.audit.releaseLease(PUMP_LEASE, instance).catch(() => undefined);
         vault?.close();
         sealer?.close();
         ring?.close();

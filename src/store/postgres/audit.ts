@@ -78,6 +78,15 @@ const KEY_LIST = {
   text: `SELECT ${AUDIT_KEY_COLUMNS.join(', ')} FROM warden_audit_keys ORDER BY first_used_at, kid`,
 };
 
+// The database's clock decides expiry, so replicas' clocks need not agree. RETURNING: a row only while held.
+const LEASE_HOLD = {
+  name: 'warden_leader_lease_hold_v20',
+  text: `INSERT INTO warden_leader_leases (name, holder, expires_at) VALUES ($1, $2, now() + $3::bigint * interval '1 millisecond')
+    ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+    WHERE warden_leader_leases.holder = excluded.holder OR warden_leader_leases.expires_at < now()
+    RETURNING holder`,
+};
+const LEASE_RELEASE = { name: 'warden_leader_lease_release_v20', text: 'DELETE FROM warden_leader_leases WHERE name = $1 AND holder = $2' };
 const CURSOR_GET = { name: 'warden_audit_sink_cursor_get_v4', text: 'SELECT seq FROM warden_audit_sink_cursors WHERE sink = $1' };
 // Forward only: the conflicting row is locked, so of two concurrent writers the higher seq wins.
 const CURSOR_SET = {
@@ -183,6 +192,14 @@ export class PostgresAuditStore implements AuditStore {
 
   async keys(): Promise<AuditKeyRecord[]> {
     return (await this.run<AuditKeyRow>('audit key list', KEY_LIST, [])).map(auditKeyFromRow);
+  }
+
+  async holdLease(name: string, holder: string, ttlMs: number): Promise<boolean> {
+    return (await this.run('leader lease', LEASE_HOLD, [name, holder, Math.round(ttlMs)])).length === 1;
+  }
+
+  async releaseLease(name: string, holder: string): Promise<void> {
+    await this.run('leader lease release', LEASE_RELEASE, [name, holder]);
   }
 
   async getSinkCursor(sink: string): Promise<number> {
