@@ -313,7 +313,7 @@ export async function startGateway(given: WardenConfig, baseDir: string, log: Lo
       : undefined;
     late.metrics = metrics;
     const metricsEndpoint = metrics ? { metrics, ...(token === undefined ? {} : { token }) } : undefined;
-    const metricsListener = metricsEndpoint && config.metrics.listen ? await startMetricsListener(splitListen(config.metrics.listen).host, splitListen(config.metrics.listen).port, metricsEndpoint) : undefined;
+    const metricsListener = metricsEndpoint && config.metrics.listen ? await startMetricsListener(splitListen(config.metrics.listen).host, splitListen(config.metrics.listen).port, metricsEndpoint, health) : undefined;
     const ops = { health, ...(metricsEndpoint && !metricsListener ? { metrics: metricsEndpoint } : {}) };
     const ingress = await startIngress(config, gateway, log, baseDir, (publicUrl) => createIdentity(config, publicUrl, baseDir, store, keys, startTaskHook(config, tasks, audit), (p) => revocations.check(p)), callback, admin, page, consoleServices, store.sessions, connections, ops);
     linkBase ??= ingress.url;

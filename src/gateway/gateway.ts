@@ -8,7 +8,7 @@ import type { AuditRecorder } from '../audit/recorder.js';
 import type { ServerConfig, WardenConfig } from '../config/schema.js';
 import { ConcurrencyLimit } from '../core/limits.js';
 import { Redactor } from '../credentials/redactor.js';
-import { errorCodeOf, toJsonRpcError, WardenError } from '../protocol/errors.js';
+import { errorCodeOf, JsonRpcCode, toJsonRpcError, WardenError } from '../protocol/errors.js';
 import { errorResponse, successResponse, type JsonRpcRequest, type JsonRpcResponse } from '../protocol/jsonrpc.js';
 import { META_SERVER_INFO, MODERN_REVISION, SUPPORTED_REVISIONS } from '../protocol/revisions.js';
 import { randomBytes } from 'node:crypto';
@@ -498,7 +498,11 @@ export class Gateway {
       }
       await recorded;
     } catch (err) {
-      return errorResponse(req.id, toJsonRpcError(err));
+      if (ctx.audit.upstreamStatus === null) return errorResponse(req.id, toJsonRpcError(err));
+      // The upstream was reached: the call may have run (its intent shows it unfinished). Not a refusal, so
+      // not a 503 that a balancer would retry elsewhere, running it twice.
+      const ran = new WardenError('audit_unavailable', 'The call was forwarded, but its outcome could not be recorded: it may have run', JsonRpcCode.AuditUnavailable, 200, { forwarded: true });
+      return errorResponse(req.id, toJsonRpcError(ran));
     }
     return failure === undefined ? successResponse(req.id, result!) : errorResponse(req.id, toJsonRpcError(failure));
   }

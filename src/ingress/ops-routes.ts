@@ -61,12 +61,14 @@ export function routeOps(path: string, req: IncomingMessage, res: ServerResponse
   return false;
 }
 
-/** A listener of its own for /metrics (metrics.listen); nothing else is served there. */
-export async function startMetricsListener(host: string, port: number, m: MetricsEndpoint): Promise<{ url: string; close(): Promise<void> }> {
+/**
+ * A listener of its own for /metrics (metrics.listen), which also answers /livez and /readyz: it stays open
+ * while the gateway's listener is closed for a drain, so a probe there sees readiness turn 503.
+ */
+export async function startMetricsListener(host: string, port: number, m: MetricsEndpoint, health?: Health): Promise<{ url: string; close(): Promise<void> }> {
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0]!;
-    if (path === '/metrics' && req.method === 'GET') void serveMetrics(req, res, m).catch(() => json(res, 500, { error: 'metrics unavailable' }));
-    else json(res, 404, { error: 'not found' });
+    if (path === '/healthz' || !routeOps(path, req, res, { ...(health ? { health } : {}), metrics: m, sessions: () => 0 })) json(res, 404, { error: 'not found' });
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -92,7 +92,7 @@ const UNAVAILABLE = new Set(['audit_unavailable', 'revocation_unavailable', 'sto
  */
 function limitStatus(response: JsonRpcResponse): { status?: number; headers: Record<string, string> } {
   const data = 'error' in response ? (response.error.data as Record<string, unknown> | undefined) : undefined;
-  if (typeof data?.reason === 'string' && UNAVAILABLE.has(data.reason)) return { status: 503, headers: { 'retry-after': '1' } };
+  if (typeof data?.reason === 'string' && UNAVAILABLE.has(data.reason) && data.forwarded !== true) return { status: 503, headers: { 'retry-after': '1' } };
   if (data?.reason !== 'upstream_call_limit' && data?.reason !== 'process_limit') return { headers: {} };
   return { status: 503, headers: { 'retry-after': String(data.retryAfter ?? 1) } };
 }
