@@ -72,7 +72,8 @@ export class AuditRecorder {
    * deadline (a store that stopped answering). For readiness.
    */
   healthy(): boolean {
-    const oldest = this.queue[0]?.queuedAt ?? this.inFlightSince;
+    // The batch being committed was queued before anything still waiting.
+    const oldest = this.inFlightSince ?? this.queue[0]?.queuedAt;
     return !this.failing && (oldest === undefined || this.clock.now() - oldest <= this.deadlineMs);
   }
 

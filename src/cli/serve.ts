@@ -15,6 +15,7 @@ export async function serve(opts: { config: string }): Promise<void> {
   const running = await startGateway(config, baseDir, log, file);
   const upstreams = Object.keys(config.mcpServers).join(', ') || '(none)';
   process.stdout.write(`warden: listening on ${running.url} (config ${file}; store ${running.store.location}; upstreams: ${upstreams})\n`);
+  if (running.metricsUrl) process.stdout.write(`warden: metrics, /readyz and /livez on ${new URL('/', running.metricsUrl).href}\n`);
   void reportStartup(running.gateway, config, log);
   const reload = () => void running.reload();
   process.on('SIGHUP', reload);

@@ -49,6 +49,8 @@ export interface RunningGateway {
   reload(): Promise<ReloadReport>;
   /** Readiness (see src/ingress/health.ts). */
   health: Health;
+  /** The /metrics URL on its own listener (metrics.listen), when there is one. */
+  metricsUrl?: string;
   /** SIGTERM's first step: readiness 503, stop accepting, let calls in flight end (up to `ms`); then close(). */
   drain(ms: number): Promise<number>;
   close(): Promise<void>;
@@ -347,6 +349,7 @@ export async function startGateway(given: WardenConfig, baseDir: string, log: Lo
         return next;
       },
       health,
+      ...(metricsListener ? { metricsUrl: metricsListener.url } : {}),
       drain: (ms) => ingress.drain(ms),
       close: async () => {
         policy.close();

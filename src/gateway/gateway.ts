@@ -470,7 +470,9 @@ export class Gateway {
         upstreamStatus: ctx.audit.upstreamStatus,
         ...(ctx.audit.leaseIds && ctx.audit.leaseIds.length > 0 ? { leaseIds: [...ctx.audit.leaseIds] } : {}),
       };
-      const refusedUnaudited = errorCodeOf(failure) === 'audit_unavailable' && ctx.audit.upstreamStatus === null;
+      // Refused before anything reached an upstream while the audit cannot be written (or is what refused it).
+      const auditDown = errorCodeOf(failure) === 'audit_unavailable' || !this.opts.audit.healthy() || !this.opts.audit.available();
+      const refusedUnaudited = failure !== undefined && ctx.audit.upstreamStatus === null && auditDown;
       const recorded = Promise.all([
         this.opts.audit.record({
           ...event,
@@ -491,8 +493,8 @@ export class Gateway {
           : undefined,
       ]);
       if (refusedUnaudited) {
-        // Refused because the audit could not be written, before anything ran: the refusal's own record is
-        // tried, but the answer does not wait on a store that is not answering (fail closed, and fast).
+        // Refused, before anything ran, while the audit cannot be written: the refusal's own record is tried,
+        // but the answer does not wait on a store that is not answering (fail closed, and fast).
         void recorded.catch(() => undefined);
         return errorResponse(req.id, toJsonRpcError(failure));
       }
