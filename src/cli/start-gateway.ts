@@ -57,7 +57,7 @@ export interface RunningGateway {
 }
 
 /** The bearer token /metrics requires, if any; refuses a config that would publish metrics unprotected. */
-function metricsToken(config: WardenConfig, env: NodeJS.ProcessEnv, source = 'config'): string | undefined {
+export function metricsToken(config: WardenConfig, env: NodeJS.ProcessEnv, source = 'config'): string | undefined {
   const m = config.metrics;
   if (!m.enabled) return undefined;
   const refuse = (why: string) => new ConfigError(`invalid config ${source}:\n  - metrics: ${why}`);

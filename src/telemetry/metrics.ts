@@ -51,7 +51,7 @@ export class Metrics {
 
   constructor(sources: MetricsSources, known: { upstreams: () => readonly string[] }) {
     const registers = [this.registry];
-    collectDefaultMetrics({ register: this.registry, prefix: 'warden_process_' });
+    collectDefaultMetrics({ register: this.registry, prefix: 'warden_' });
     this.requests = new Counter({ name: 'warden_requests_total', help: 'Requests by MCP method, outcome and upstream (from their audit records)', labelNames: ['method', 'outcome', 'upstream'], registers });
     this.decisions = new Counter({ name: 'warden_decisions_total', help: 'Policy decisions by effect', labelNames: ['effect'], registers });
     this.latency = new Histogram({
