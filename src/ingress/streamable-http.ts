@@ -84,7 +84,7 @@ function methodLabel(message: JsonRpcMessage): string {
 }
 
 /** Refusals because this replica cannot check or record right now: 503, so a balancer retries elsewhere. */
-const UNAVAILABLE = new Set(['audit_unavailable', 'revocation_unavailable', 'store_unavailable', 'shutting_down']);
+const UNAVAILABLE = new Set(['audit_unavailable', 'revocation_unavailable', 'store_unavailable']);
 
 /**
  * The answer's HTTP status and Retry-After for a response refused by an upstream's call limit (inside the

@@ -22,8 +22,6 @@ export const JsonRpcCode = {
   LimitExceeded: -32010,
   /** The store did not answer within its deadline: the request was refused (HTTP 503, retry elsewhere). */
   StoreUnavailable: -32015,
-  /** This replica is shutting down: the request was refused (HTTP 503, retry elsewhere). */
-  ShuttingDown: -32016,
   /** Every upstream process the gateway may run (limits.maxProcesses) is busy. */
   ProcessLimit: -32017,
   /** The shared session store could not be read or written: the session request is refused. */
@@ -104,7 +102,6 @@ export type WardenErrorCode =
   | 'definition_quarantined'
   | 'integrity_unavailable'
   | 'store_unavailable'
-  | 'shutting_down'
   | 'internal';
 
 export class WardenError extends Error {
