@@ -6,7 +6,11 @@ export interface AuditDecision {
   policyVersion?: string;
 }
 
-export type AuditOutcome = 'ok' | 'error' | 'denied' | 'timeout' | 'cancelled';
+/**
+ * `intent` marks the record committed before a call is forwarded (strict audit); the call's own record,
+ * written when it ends, names it in `intentId`. An intent no record names is a call whose end is unknown.
+ */
+export type AuditOutcome = 'ok' | 'error' | 'denied' | 'timeout' | 'cancelled' | 'intent';
 
 export interface AuditEvent {
   /** Sortable, unguessable id (UUIDv7). */
@@ -50,6 +54,8 @@ export interface AuditEvent {
   arguments?: string | null;
   /** How the upstream hop ended: `ok`, `error` (the tool's own error), `timeout`, `unavailable`, `invalid`, or absent when no upstream was contacted. */
   upstreamStatus?: string | null;
+  /** On a forwarded call's record: the id of the intent record committed before it was forwarded (strict audit). */
+  intentId?: string | null;
   /**
    * The event's place in the store's hash chain (see chain.ts), filled when read back from the store; the
    * recorder never sets them. seq counts 1, 2, 3, ... per store; hash = sha256(prevHash + '\n' + content).

@@ -39,7 +39,17 @@ export function principalLabel(e: AuditEvent): string {
 }
 
 function outcomeLabel(e: AuditEvent): string {
+  if (e.outcome === 'intent') return 'UNFINISHED (forwarded, no outcome recorded)';
   return e.errorCode ? `${e.outcome} (${e.errorCode})` : e.outcome;
+}
+
+/**
+ * Intents (strict audit) that a record in the list closes are folded into it; the others stay, shown as
+ * unfinished: a call the upstream may have run, whose end is not recorded (or that is still running).
+ */
+function foldIntents(events: AuditEvent[]): AuditEvent[] {
+  const closed = new Set(events.map((e) => e.intentId).filter((id): id is string => typeof id === 'string'));
+  return events.filter((e) => e.outcome !== 'intent' || !closed.has(e.id));
 }
 
 function details(e: AuditEvent, showTask: boolean): string[] {
@@ -123,15 +133,16 @@ export function printableEvent(e: AuditEvent): AuditEvent {
 /** A readable timeline of the events, grouped by session (sessions in order of their first event); every value printable. */
 export function renderTrace(events: AuditEvent[]): string {
   if (events.length === 0) return 'no matching audit events\n';
-  const sorted = [...events].sort(compareEvents).map(printableEvent);
+  const sorted = foldIntents([...events].sort(compareEvents)).map(printableEvent);
   const groups = new Map<string | null, AuditEvent[]>();
   for (const e of sorted) {
     const g = groups.get(e.sessionId);
     if (g) g.push(e);
     else groups.set(e.sessionId, [e]);
   }
-  const failed = sorted.filter((e) => e.outcome !== 'ok').length;
-  const head = `trace: ${sorted.length} event${sorted.length === 1 ? '' : 's'} in ${groups.size} session${groups.size === 1 ? '' : 's'}, ${sorted[0]!.time} .. ${sorted[sorted.length - 1]!.time}${failed > 0 ? `, ${failed} not ok` : ''}`;
+  const failed = sorted.filter((e) => e.outcome !== 'ok' && e.outcome !== 'intent').length;
+  const unfinished = sorted.filter((e) => e.outcome === 'intent').length;
+  const head = `trace: ${sorted.length} event${sorted.length === 1 ? '' : 's'} in ${groups.size} session${groups.size === 1 ? '' : 's'}, ${sorted[0]!.time} .. ${sorted[sorted.length - 1]!.time}${failed > 0 ? `, ${failed} not ok` : ''}${unfinished > 0 ? `, ${unfinished} unfinished` : ''}`;
   const out = [head];
   for (const [session, list] of groups) out.push('', ...renderSession(session, list));
   return out.join('\n') + '\n';

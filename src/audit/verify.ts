@@ -56,6 +56,22 @@ export interface VerifyResult {
   anchorSeq?: number;
   keys: CheckpointKeyInfo[];
   firstBroken?: BrokenLink;
+  /**
+   * Calls forwarded under strict audit whose intent no later record closes: the upstream may have run them,
+   * and how they ended is unknown (the replica stopped, or its store failed, before their outcome was
+   * stored), or they are still running. Shown, never hidden; they do not make the chain broken.
+   */
+  unfinished: UnfinishedCall[];
+}
+
+export interface UnfinishedCall {
+  seq: number;
+  id: string;
+  time: string;
+  instance: string;
+  method: string;
+  upstream: string | null;
+  target: string | null;
 }
 
 export interface VerifyOptions {
@@ -108,7 +124,9 @@ export async function verifyAudit(store: Pick<Store, 'audit' | 'keys'>, opts: Ve
   const recorded = new Map(recordedList.map((k) => [k.kid, k]));
   const live = new Map((await store.keys.list(new Date((opts.now ?? Date.now)()).toISOString())).map((k) => [k.kid, k.publicJwk]));
   const signedBy = new Map<string, number>();
-  const result: VerifyResult = { ok: true, events: 0, checkpoints: 0, keys: [] };
+  const result: VerifyResult = { ok: true, events: 0, checkpoints: 0, keys: [], unfinished: [] };
+  // Intents not yet closed, in chain order; a closed intent leaves, so this holds only calls in flight.
+  const open = new Map<string, UnfinishedCall>();
 
   const events = new Pager<AuditEvent>((a, l) => audit.readChain(a, l), pageSize);
   let cps = new Pager<AuditCheckpoint>((a, l) => audit.checkpoints(a, l), pageSize);
@@ -164,6 +182,8 @@ export async function verifyAudit(store: Pick<Store, 'audit' | 'keys'>, opts: Ve
     if (broken !== undefined) break;
     prevPrevHash = prevHash;
     prevHash = row.hash!;
+    if (row.outcome === 'intent') open.set(row.id, { seq, id: row.id, time: row.time, instance: row.instance, method: row.method, upstream: row.upstream, target: row.target });
+    if (row.intentId) open.delete(row.intentId);
     result.events += 1;
     result.head = { seq, hash: row.hash! };
     expected = seq + 1;
@@ -190,6 +210,7 @@ export async function verifyAudit(store: Pick<Store, 'audit' | 'keys'>, opts: Ve
     }
   }
 
+  result.unfinished = [...open.values()];
   if (lastGoodCp > 0) result.lastCheckpointSeq = lastGoodCp;
   else if (result.anchorSeq !== undefined) result.lastCheckpointSeq = result.anchorSeq;
   result.keys = await Promise.all(

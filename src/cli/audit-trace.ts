@@ -38,7 +38,7 @@ export function parseSince(since: string, now: number): string {
   throw new UsageError('--since must be an ISO-8601 time (2025-06-01T12:00:00Z) or a duration such as 30m, 12h, 7d');
 }
 
-export const OUTCOMES = ['ok', 'error', 'denied', 'timeout', 'cancelled'] as const;
+export const OUTCOMES = ['ok', 'error', 'denied', 'timeout', 'cancelled', 'intent'] as const;
 
 /**
  * The store query of `opts`. A trace must name what it follows (`requireSubject`); a tail may have no

@@ -82,6 +82,13 @@ export function formatVerify(r: VerifyResult, location: string): string {
     );
     lines.push(`  head: seq ${r.head.seq} ${printable(r.head.hash)}`);
   }
+  if (r.unfinished.length > 0) {
+    lines.push(`  ${plural(r.unfinished.length, 'call')} UNFINISHED: forwarded (intent recorded) with no outcome recorded; the upstream may have run them:`);
+    for (const u of r.unfinished.slice(0, 50)) {
+      lines.push(`    seq ${u.seq}  ${u.time}  ${u.method} ${[u.upstream, u.target].filter(Boolean).join('/')}  on ${u.instance}  intent ${u.id}`);
+    }
+    if (r.unfinished.length > 50) lines.push(`    ... and ${r.unfinished.length - 50} more (--json lists them all)`);
+  }
   if (r.keys.length === 0) lines.push('  checkpoint keys: none recorded');
   else {
     lines.push('  checkpoint keys (compare these thumbprints with your copy kept outside the database):');

@@ -17,7 +17,9 @@ import { checkUserOAuthConfig, oauthUpstreams, startUserOAuth, tokenVault } from
 import { auditPrincipal, checkGatewayFiles, Confinement, Gateway, gatewayFiles } from '../gateway/index.js';
 import { leaseReferences } from '../credentials/leases/manager.js';
 import { createIdentity, type Principal } from '../identity/index.js';
-import { isLoopbackHost, splitListen, startIngress } from '../ingress/index.js';
+import { Health, isLoopbackHost, splitListen, startIngress, startMetricsListener } from '../ingress/index.js';
+import { Metrics } from '../telemetry/metrics.js';
+import { upstreamProcessCount } from '../upstream/index.js';
 import { openStore, type Store } from '../store/index.js';
 import { RevocationList } from '../revocation/index.js';
 import type { Logger } from '../telemetry/log.js';
@@ -45,7 +47,30 @@ export interface RunningGateway {
   keys: SigningKeys;
   /** Reads the config file again and applies what can change while running (see reload.ts); needs `source`. */
   reload(): Promise<ReloadReport>;
+  /** Readiness (see src/ingress/health.ts). */
+  health: Health;
+  /** The /metrics URL on its own listener (metrics.listen), when there is one. */
+  metricsUrl?: string;
+  /** SIGTERM's first step: readiness 503, stop accepting, let calls in flight end (up to `ms`); then close(). */
+  drain(ms: number): Promise<number>;
   close(): Promise<void>;
+}
+
+/** The bearer token /metrics requires, if any; refuses a config that would publish metrics unprotected. */
+export function metricsToken(config: WardenConfig, env: NodeJS.ProcessEnv, source = 'config'): string | undefined {
+  const m = config.metrics;
+  if (!m.enabled) return undefined;
+  const refuse = (why: string) => new ConfigError(`invalid config ${source}:\n  - metrics: ${why}`);
+  if (m.tokenEnv !== undefined) {
+    const token = env[m.tokenEnv];
+    if (token === undefined || token.length < 16) throw refuse(`the environment variable ${m.tokenEnv} (metrics.tokenEnv) must hold a token of at least 16 characters`);
+    return token;
+  }
+  const host = splitListen(m.listen ?? config.listen).host;
+  if (m.listen === undefined && !isLoopbackHost(host)) {
+    throw refuse('served on the gateway listener beyond loopback: set metrics.tokenEnv (a bearer token), or metrics.listen (an address only the scraper reaches)');
+  }
+  return undefined;
 }
 
 /** Refuses configurations that would expose the gateway unauthenticated or with an unstable audience. `source` names the file. */
@@ -67,6 +92,11 @@ export function checkAuthMode(config: WardenConfig, log: Logger, source = 'confi
   }
   if (config.tls?.clientCaFile && !auth.spiffe) throw refuse('tls.clientCaFile', 'client certificates are read as X.509-SVIDs: configure auth.spiffe with the trust domain');
 }
+
+/** The lease of the replica that runs the audit export pump, and how long it lasts unrenewed. */
+const PUMP_LEASE = 'audit-export';
+/** Long enough to outlast the gaps between the leader's runs (its poll renews it). */
+const pumpLeaseMs = (pollMs: number): number => Math.max(15_000, 3 * pollMs);
 
 /** The official SDK's default request timeout: a longer hold outlives clients that send no progress token. */
 const SDK_DEFAULT_TIMEOUT_SECONDS = 60;
@@ -109,7 +139,10 @@ export async function startGateway(given: WardenConfig, baseDir: string, log: Lo
   // With approvers, a master key is required: held calls are kept for them encrypted under it.
   const sealer = callSealerFor(config, baseDir, true, source);
   const policy = startPolicy(config, baseDir, log);
-  const store = await openStore(resolveStoreSpec(config.store, baseDir));
+  const token = metricsToken(config, process.env, source);
+  // Every store operation has a deadline: a silent link to the store is refused within the staleness window.
+  const deadlineMs = config.revocation.maxStalenessSeconds * 1000;
+  const store = await openStore(resolveStoreSpec(config.store, baseDir), { timeoutMs: deadlineMs });
   // Revocations: this replica's in-memory list, kept current from the store; requests fail closed when it is stale.
   const revocations = new RevocationList({ store: store.revocations, maxStalenessMs: config.revocation.maxStalenessSeconds * 1000, pollMs: config.revocation.pollMs, log });
   await revocations.start();
@@ -141,12 +174,35 @@ export async function startGateway(given: WardenConfig, baseDir: string, log: Lo
             { get: (sink) => store.audit.getSinkCursor(sink), set: (sink, seq) => store.audit.setSinkCursor(sink, seq) },
             sinks,
             log,
-            config.audit.export,
+            {
+              ...config.audit.export,
+              // One replica pumps: the one holding the lease, renewed on each run (a lapsed one is taken over).
+              leader: () => store.audit.holdLease(PUMP_LEASE, instance, pumpLeaseMs(config.audit.export.pollMs)),
+              followerRetryMs: pumpLeaseMs(config.audit.export.pollMs) / 3,
+            },
           )
         : undefined;
     pump?.start();
     const stopRetention = startRetention(store.audit, { retentionDays: config.audit.retentionDays, sinks: sinks.map((k) => k.name) }, log);
-    const audit = new AuditRecorder(withCheckpoints(store.audit, checkpointer), log, { instance, available: () => store.isOpen(), onCommitted: () => pump?.wake() });
+    const late: { gateway?: Gateway; metrics?: Metrics } = {};
+    const audit: AuditRecorder = new AuditRecorder(withCheckpoints(store.audit, checkpointer), log, {
+      instance,
+      // Nothing is forwarded while the store is closed or has not answered within the deadline.
+      available: (): boolean => store.isOpen() && health.storeOk(),
+      onCommitted: () => pump?.wake(),
+      onRecorded: (e, lagMs) => late.metrics?.observe(e, lagMs),
+      deadlineMs,
+    });
+    const health: Health = new Health(
+      {
+        store: () => store.schemaVersion(),
+        revocations: () => revocations.status(),
+        audit: (): boolean => audit.healthy(),
+        restoreAudit: () => audit.record({ startedAt: Date.now(), ...auditPrincipal(null), sessionId: null, protocolVersion: null, method: 'audit/restored', upstream: null, target: null, argsDigest: null, outcome: 'ok', errorCode: null }),
+      },
+      { deadlineMs },
+    );
+    await health.start();
     // Leases: issued when a task's session connects an upstream that refers to one, revoked when the task ends.
     // The issuer of subject tokens for token-exchange leases: known once listening when publicUrl is unset.
     const issuerRef: { url?: string } = { url: config.publicUrl };
@@ -155,7 +211,6 @@ export async function startGateway(given: WardenConfig, baseDir: string, log: Lo
     leases?.check(Object.fromEntries(Object.entries(config.mcpServers).filter(([, s]) => !s.disabled)));
     leases?.startSweeping();
     // A task that ends here stops its sessions' upstream processes at once and revokes its leases.
-    const late: { gateway?: Gateway } = {};
     const serverFacts = serverFactsOf(config);
     const tasks = taskServiceFor(
       config,
@@ -245,7 +300,24 @@ export async function startGateway(given: WardenConfig, baseDir: string, log: Lo
       : undefined;
     // The Connections page (upstreams with auth.oauth): signed in like the approval page, with its secret.
     const connections = userOAuth && pageConfig && approvalSecrets.page !== undefined ? { oauth: userOAuth.oauth, keys: userOAuth.keys, log, secret: approvalSecrets.page, page: pageConfig, clientSecret: approvalSecrets.pageClientSecret } : undefined;
-    const ingress = await startIngress(config, gateway, log, baseDir, (publicUrl) => createIdentity(config, publicUrl, baseDir, store, keys, startTaskHook(config, tasks, audit), (p) => revocations.check(p)), callback, admin, page, consoleServices, store.sessions, connections);
+    const metrics = config.metrics.enabled
+      ? new Metrics(
+          {
+            sessions: () => gateway.sessionCount(),
+            upstreamProcesses: upstreamProcessCount,
+            storeUp: () => (health.storeOk() ? 1 : 0),
+            ready: () => (health.status().ready ? 1 : 0),
+            revocationAgeSeconds: () => Math.min(revocations.status().ageMs, 1e9) / 1000,
+            auditQueue: () => audit.queued(),
+          },
+          { upstreams: () => gateway.serverNames },
+        )
+      : undefined;
+    late.metrics = metrics;
+    const metricsEndpoint = metrics ? { metrics, ...(token === undefined ? {} : { token }) } : undefined;
+    const metricsListener = metricsEndpoint && config.metrics.listen ? await startMetricsListener(splitListen(config.metrics.listen).host, splitListen(config.metrics.listen).port, metricsEndpoint, health) : undefined;
+    const ops = { health, ...(metricsEndpoint && !metricsListener ? { metrics: metricsEndpoint } : {}) };
+    const ingress = await startIngress(config, gateway, log, baseDir, (publicUrl) => createIdentity(config, publicUrl, baseDir, store, keys, startTaskHook(config, tasks, audit), (p) => revocations.check(p)), callback, admin, page, consoleServices, store.sessions, connections, ops);
     linkBase ??= ingress.url;
     issuerRef.url ??= ingress.url;
     // What a config reload checks an added or changed upstream against: what start checked every one against.
@@ -276,17 +348,25 @@ export async function startGateway(given: WardenConfig, baseDir: string, log: Lo
         reloading = next.catch(() => undefined);
         return next;
       },
+      health,
+      ...(metricsListener ? { metricsUrl: metricsListener.url } : {}),
+      drain: (ms) => ingress.drain(ms),
       close: async () => {
         policy.close();
         leases?.stop();
         userOAuth?.stop();
         await ingress.close();
         await gateway.close();
+        await metricsListener?.close();
+        health.stop();
+        // Records of calls cut by the close are committed before the store closes.
+        await audit.settled();
         await revocations.stop();
         // The last events get a checkpoint before the store closes.
         stopRetention();
         await checkpointer.stop();
         await pump?.stop();
+        if (pump) await store.audit.releaseLease(PUMP_LEASE, instance).catch(() => undefined);
         vault?.close();
         sealer?.close();
         ring?.close();

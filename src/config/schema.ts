@@ -213,6 +213,11 @@ export const TokenServiceSchema = z.strictObject({
 export const AuditSchema = z.strictObject({
   /** What of a call's arguments the record keeps: nothing, a digest (default), or a redacted copy. */
   arguments: z.enum(['none', 'digest', 'redacted']).default('digest'),
+  /**
+   * Strict audit: an intent record is committed before a call is forwarded to an upstream, and the call's own
+   * record (naming it) when it ends; a call whose intent cannot be stored is refused before it runs.
+   */
+  strict: z.boolean().default(true),
   checkpoint: z
     .strictObject({ everyEvents: z.number().int().positive().default(1000), everySeconds: z.number().positive().default(60) })
     .prefault({}),
@@ -434,6 +439,22 @@ export const IntegritySchema = z.strictObject({
 
 const hostPort = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[a-zA-Z0-9.-]+):\d{1,5}$/, 'must be host:port, e.g. 127.0.0.1:7400');
 
+/** What SIGTERM does: readiness turns 503, the listener closes, calls in flight finish (up to drainSeconds), then exit. */
+export const ShutdownSchema = z.strictObject({
+  drainSeconds: z.number().min(0).max(3600).default(25),
+});
+
+/**
+ * Prometheus metrics at GET /metrics. Off by default. `listen`: serve them on a listener of their own (say, an
+ * address only the scraper reaches) instead of the gateway's; `tokenEnv`: the environment variable holding a
+ * bearer token the scraper must send. On the gateway's own listener beyond loopback, a token is required.
+ */
+export const MetricsSchema = z.strictObject({
+  enabled: z.boolean().default(false),
+  listen: hostPort.optional(),
+  tokenEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/).optional(),
+});
+
 export const ConfigSchema = z
   .strictObject({
     listen: hostPort.default('127.0.0.1:7400'),
@@ -467,6 +488,8 @@ export const ConfigSchema = z
     console: ConsoleSchema.prefault({}),
     revocation: RevocationSchema.prefault({}),
     integrity: IntegritySchema.prefault({}),
+    shutdown: ShutdownSchema.prefault({}),
+    metrics: MetricsSchema.prefault({}),
     leases: z.record(z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'lease names are 1-64 of [A-Za-z0-9_-]'), LeaseSchema).default({}),
     log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).prefault({}),
     mcpServers: z.record(z.string().regex(SERVER_NAME, 'server names must be 1-64 of [a-zA-Z0-9_-]'), ServerSchema),
@@ -512,6 +535,7 @@ export type IssuerConfig = z.infer<typeof IssuerSchema>;
 export type AgentConfig = z.infer<typeof AgentSchema>;
 export type TokenServiceConfig = z.infer<typeof TokenServiceSchema>;
 export type AuditConfig = z.infer<typeof AuditSchema>;
+export type MetricsConfig = z.infer<typeof MetricsSchema>;
 export type VaultConfig = z.infer<typeof VaultSchema>;
 export type PolicyConfig = z.infer<typeof PolicySchema>;
 export type ConsoleConfig = z.infer<typeof ConsoleSchema>;

@@ -8,7 +8,7 @@ import type { AuditRecorder } from '../audit/recorder.js';
 import type { ServerConfig, WardenConfig } from '../config/schema.js';
 import { ConcurrencyLimit } from '../core/limits.js';
 import { Redactor } from '../credentials/redactor.js';
-import { errorCodeOf, toJsonRpcError, WardenError } from '../protocol/errors.js';
+import { errorCodeOf, JsonRpcCode, toJsonRpcError, WardenError } from '../protocol/errors.js';
 import { errorResponse, successResponse, type JsonRpcRequest, type JsonRpcResponse } from '../protocol/jsonrpc.js';
 import { META_SERVER_INFO, MODERN_REVISION, SUPPORTED_REVISIONS } from '../protocol/revisions.js';
 import { randomBytes } from 'node:crypto';
@@ -92,7 +92,7 @@ function outcomeOf(err: unknown): AuditOutcome {
   const code = errorCodeOf(err);
   if (code === 'upstream_timeout') return 'timeout';
   if (code === 'cancelled') return 'cancelled';
-  const refused = ['audit_unavailable', 'policy_denied', 'approval_required', 'task_inactive', 'approval_pending', 'approval_denied', 'approval_declined', 'revoked', 'revocation_unavailable', 'name_collision', 'definition_quarantined', 'integrity_unavailable'];
+  const refused = ['audit_unavailable', 'store_unavailable', 'policy_denied', 'approval_required', 'task_inactive', 'approval_pending', 'approval_denied', 'approval_declined', 'revoked', 'revocation_unavailable', 'name_collision', 'definition_quarantined', 'integrity_unavailable'];
   if (code !== undefined && refused.includes(code)) {
     return 'denied';
   }
@@ -107,7 +107,6 @@ export class Gateway {
   private readonly stateless: StatelessSessions;
   /** Stateless calls parked while their client answers an upstream's question. */
   private readonly rounds: InputRounds;
-  private auditHealthy = true;
   private readonly authorizer: Authorizer;
   private readonly confinement: Confinement;
   /** Every value injected into any upstream connection, for every principal: one upstream may serve several. */
@@ -162,6 +161,13 @@ export class Gateway {
     // own _meta then says whether its client can (roundsFor), and a question it cannot answer is refused.
     const asked = { elicitation: { form: {}, url: {} }, sampling: {} };
     this.stateless = new StatelessSessions((owner) => this.openSession({ id: null, protocolVersion: SUPPORTED_REVISIONS[0]!, clientInfo: {}, clientCapabilities: asked, owner }), config.limits.sessionIdleMs, config.limits.maxSessions);
+  }
+
+  /** Sessions open on this replica (a stateless principal's set counts as one): for metrics. */
+  sessionCount(): number {
+    let n = 0;
+    for (const s of this.sessions) if (!s.isClosed && s.id !== null) n++;
+    return n + this.stateless.size;
   }
 
   get serverNames(): string[] {
@@ -304,7 +310,7 @@ export class Gateway {
       }
       await this.opts.audit
         .record({ startedAt: Date.now(), ...auditPrincipal(owner), sessionId: session.id, protocolVersion: null, method: 'roots/use', upstream, target: uri, argsDigest: null, decision: authz.decision, outcome: failure === undefined ? 'ok' : outcomeOf(failure), errorCode: failure === undefined ? null : errorCodeOf(failure) })
-        .catch(() => (this.auditHealthy = false));
+        .catch(() => undefined);
     }
     return allowed;
   }
@@ -317,7 +323,7 @@ export class Gateway {
     this.opts.log.warn({ kind: c.kind, name: c.key, upstreams: c.upstreams }, 'several upstream items claim one exposed name: all of them are withheld');
     void this.opts.audit
       .record({ startedAt: Date.now(), ...auditPrincipal(null), sessionId: session.id, protocolVersion: null, method: 'catalog/collision', upstream: [...new Set(c.upstreams)].join(', '), target: c.key, argsDigest: null, outcome: 'denied', errorCode: 'name_collision' })
-      .catch(() => (this.auditHealthy = false));
+      .catch(() => undefined);
   }
 
   /** Lists an upstream's tools or prompts again at once (it said they changed, or reconnected): checked against their pins now. */
@@ -332,7 +338,7 @@ export class Gateway {
   /** A pin recorded, a changed definition quarantined, a decision: logged and audited. */
   private integrityEvent(e: IntegrityEvent): void {
     logIntegrityEvent(this.opts.log, e);
-    void this.opts.audit.record(integrityAuditDraft(e)).catch(() => (this.auditHealthy = false));
+    void this.opts.audit.record(integrityAuditDraft(e)).catch(() => undefined);
   }
 
   /** Starts and lists every upstream once, and says what each principal may see: for start-up logs and `warden doctor`. */
@@ -435,11 +441,13 @@ export class Gateway {
         if (p?.task && this.opts.tasks) await this.opts.tasks.active(p.task, p.agent, p.chain);
       },
     };
+    if (this.opts.config.audit.strict) ctx.beforeForward = () => this.recordIntent(ctx, req, meta, session);
     let result: Record<string, unknown> | undefined;
     if (failure !== undefined) {
       // Refused before routing (the task is not usable).
-    } else if (!this.auditHealthy || !this.opts.audit.available()) {
-      // The audit log failed on an earlier request, or its store is closed: refuse before anything reaches an upstream.
+    } else if (!this.opts.audit.healthy() || !this.opts.audit.available()) {
+      // The audit log failed on an earlier request (or is stuck), or its store is closed or not answering:
+      // refuse before anything reaches an upstream.
       failure = new WardenError('audit_unavailable', 'The audit log is unavailable; the request was refused', -32004, 503);
     } else {
       try {
@@ -462,9 +470,13 @@ export class Gateway {
         upstreamStatus: ctx.audit.upstreamStatus,
         ...(ctx.audit.leaseIds && ctx.audit.leaseIds.length > 0 ? { leaseIds: [...ctx.audit.leaseIds] } : {}),
       };
-      await Promise.all([
+      // Refused before anything reached an upstream while the audit cannot be written (or is what refused it).
+      const auditDown = errorCodeOf(failure) === 'audit_unavailable' || !this.opts.audit.healthy() || !this.opts.audit.available();
+      const refusedUnaudited = failure !== undefined && ctx.audit.upstreamStatus === null && auditDown;
+      const recorded = Promise.all([
         this.opts.audit.record({
           ...event,
+          ...(ctx.audit.intentId === undefined ? {} : { intentId: ctx.audit.intentId }),
           arguments: ctx.audit.arguments,
           decision: ctx.authz.decision,
           approvalId: ctx.authz.approvalId,
@@ -480,12 +492,41 @@ export class Gateway {
           ? this.opts.audit.record({ ...event, method: 'response/flagged', decision: { effect: 'allow', policyIds: [], reason: `result findings: ${ctx.audit.resultFindings.join(', ')}` }, outcome: 'ok', errorCode: null })
           : undefined,
       ]);
-      this.auditHealthy = true;
+      if (refusedUnaudited) {
+        // Refused, before anything ran, while the audit cannot be written: the refusal's own record is tried,
+        // but the answer does not wait on a store that is not answering (fail closed, and fast).
+        void recorded.catch(() => undefined);
+        return errorResponse(req.id, toJsonRpcError(failure));
+      }
+      await recorded;
     } catch (err) {
-      this.auditHealthy = false;
-      return errorResponse(req.id, toJsonRpcError(err));
+      if (ctx.audit.upstreamStatus === null) return errorResponse(req.id, toJsonRpcError(err));
+      // The upstream was reached: the call may have run (its intent shows it unfinished). Not a refusal, so
+      // not a 503 that a balancer would retry elsewhere, running it twice.
+      const ran = new WardenError('audit_unavailable', 'The call was forwarded, but its outcome could not be recorded: it may have run', JsonRpcCode.AuditUnavailable, 200, { forwarded: true });
+      return errorResponse(req.id, toJsonRpcError(ran));
     }
     return failure === undefined ? successResponse(req.id, result!) : errorResponse(req.id, toJsonRpcError(failure));
+  }
+
+  /** Strict audit: commits the intent record of a call about to be forwarded; throws `audit_unavailable` if it cannot. */
+  private async recordIntent(ctx: RouteContext, req: JsonRpcRequest, meta: RequestMeta, session: GatewaySession): Promise<void> {
+    const intent = await this.opts.audit.record({
+      startedAt: meta.startedAt,
+      ...auditPrincipal(meta.principal),
+      sessionId: session.id,
+      protocolVersion: meta.protocolVersion,
+      method: req.method,
+      upstream: ctx.audit.upstream,
+      target: ctx.audit.target,
+      argsDigest: ctx.audit.argsDigest,
+      arguments: ctx.audit.arguments,
+      decision: ctx.authz.decision,
+      approvalId: ctx.authz.approvalId,
+      outcome: 'intent',
+      errorCode: null,
+    });
+    ctx.audit.intentId = intent.id;
   }
 
   /** Records an event the ingress handled itself (a token exchange, a session ended). Throws if it cannot be stored. */
@@ -507,7 +548,7 @@ export class Gateway {
 
   /** Records a message refused before it reached the decision path (bad JSON, bad headers, unknown session). */
   async recordRejected(method: string, sessionId: string | null, meta: RequestMeta, err: unknown): Promise<void> {
-    await this.recordOutcome(method, sessionId, meta, err).catch(() => (this.auditHealthy = false));
+    await this.recordOutcome(method, sessionId, meta, err).catch(() => undefined);
   }
 
   async close(): Promise<void> {

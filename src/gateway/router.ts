@@ -42,6 +42,8 @@ export interface RouteAudit {
   inputRequired?: boolean;
   /** Finding ids in the tool's result (integrity.scanResults). */
   resultFindings?: readonly string[];
+  /** The intent record committed before the call was forwarded (strict audit). */
+  intentId?: string;
 }
 
 /** How `audit.arguments` wants a call's arguments kept: nothing, a digest, or a digest plus a redacted copy. */
@@ -68,6 +70,8 @@ export interface RouteContext {
   paramHeaders?: Readonly<Record<string, string>>;
   /** A stateless request's multi round-trip handling (input-rounds.ts): absent for session requests. */
   rounds?: RoundsContext;
+  /** Runs just before a request is forwarded (strict audit: commits its intent record); throws to stop it. */
+  beforeForward?: () => Promise<void>;
 }
 
 /** How one stateless request runs its upstream call: first try, or the retry of a parked one. */
@@ -268,6 +272,8 @@ async function resolveUri(ctx: RouteContext, uri: string): Promise<string> {
 /** Forwards to one upstream as an in-flight request of this session, and checks the result's shape. */
 async function forward(ctx: RouteContext, upstream: string, method: string, params: Params | undefined, check: (r: Record<string, unknown>) => boolean) {
   ctx.audit.upstream = upstream;
+  // Nothing reaches the upstream before this returns: with strict audit, the intent record is durable first.
+  await ctx.beforeForward?.();
   const client = ctx.session.upstream(upstream);
   let base = withoutInputFields(params);
   // Which revision the upstream speaks is known once connected (a failure surfaces from the call itself).

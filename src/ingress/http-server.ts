@@ -23,6 +23,8 @@ import { createHostGuard, type HostGuard } from './guard.js';
 import { PrincipalLimits } from './limits.js';
 import { RefusalBudget } from './refusal-budget.js';
 import { routeIdentity } from './oauth-routes.js';
+import type { Health } from './health.js';
+import { routeOps, type MetricsEndpoint } from './ops-routes.js';
 import { SessionRegistry } from './sessions.js';
 import { SessionDirectory } from './session-directory.js';
 import type { SessionStore } from '../store/index.js';
@@ -32,7 +34,18 @@ export interface Ingress {
   /** The MCP endpoint URL clients use. */
   url: string;
   port: number;
+  /**
+   * Graceful shutdown: readiness turns 503, the listener stops accepting connections, and requests in
+   * flight run to their end, for up to `ms`; resolves with how many were still running then.
+   */
+  drain(ms: number): Promise<number>;
   close(): Promise<void>;
+}
+
+/** Readiness and metrics for the operations endpoints (ops-routes.ts). */
+export interface IngressOps {
+  health?: Health;
+  metrics?: MetricsEndpoint;
 }
 
 export function splitListen(listen: string): { host: string; port: number } {
@@ -118,6 +131,7 @@ export async function startIngress(
   consoleServices?: ConsoleServices,
   sessionStore?: SessionStore,
   connectionsPage?: Omit<ConnectionsPageOptions, 'approvalPageServed'>,
+  ops: IngressOps = {},
 ): Promise<Ingress> {
   const approvals = approvalCallback ? new ApprovalCallback(approvalCallback) : undefined;
   const { host, port } = splitListen(config.listen);
@@ -133,8 +147,17 @@ export async function startIngress(
   const consolePages = consoleServices ? new ConsoleServer(consoleServices, () => bound.identity!.resource) : undefined;
   const connections = connectionsPage ? new ConnectionsPage({ ...connectionsPage, approvalPageServed: page !== undefined }, () => bound.identity!.resource) : undefined;
 
+  // Requests being answered (not GET: a standalone SSE stream never ends by itself), for the drain.
+  let inFlight = 0;
+  let draining = false;
   const handler = (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0]!;
+    if (req.method !== 'GET') {
+      inFlight++;
+      res.once('close', () => inFlight--);
+    }
+    // Draining: still answered, but the client is told to reconnect (to another replica) for the next one.
+    if (draining) res.setHeader('connection', 'close');
     // A refusal is an outcome like any other: it is audited before the answer leaves. No session id is
     // recorded: a request from a foreign Host or Origin must not write events into a real session's trail.
     const refuse = (err: WardenError): void => {
@@ -160,10 +183,7 @@ export async function startIngress(
     if (consolePages?.route(path, req, res)) return;
     if (approvals?.route(path, req, res)) return;
     if (bound.admin?.route(path, req, res, peerSan(req))) return;
-    if (path === '/healthz' && req.method === 'GET') {
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'ok', sessions: sessions.size }));
-      return;
-    }
+    if (routeOps(path, req, res, { ...ops, sessions: () => sessions.size })) return;
     res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'not found' }));
   };
   const server = createListener(config, baseDir, handler);
@@ -196,6 +216,18 @@ export async function startIngress(
   return {
     url,
     port: actual,
+    drain: async (ms) => {
+      draining = true;
+      ops.health?.drain();
+      server.close();
+      const end = Date.now() + ms;
+      while (inFlight > 0 && Date.now() < end) {
+        // A keep-alive connection whose answer has left is closed, so its client goes elsewhere.
+        server.closeIdleConnections();
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      return inFlight;
+    },
     close: async () => {
       await directory.close();
       await sessions.closeAll();

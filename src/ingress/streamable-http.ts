@@ -83,9 +83,16 @@ function methodLabel(message: JsonRpcMessage): string {
   return 'method' in message && /^[a-zA-Z_/]{1,64}$/.test(message.method) ? message.method : 'http';
 }
 
-/** The answer's HTTP status and Retry-After for a response refused by an upstream's call limit (inside the gateway). */
+/** Refusals because this replica cannot check or record right now: 503, so a balancer retries elsewhere. */
+const UNAVAILABLE = new Set(['audit_unavailable', 'revocation_unavailable', 'store_unavailable']);
+
+/**
+ * The answer's HTTP status and Retry-After for a response refused by an upstream's call limit (inside the
+ * gateway) or because a check could not be made (the store, the revocation feed or the audit not answering).
+ */
 function limitStatus(response: JsonRpcResponse): { status?: number; headers: Record<string, string> } {
   const data = 'error' in response ? (response.error.data as Record<string, unknown> | undefined) : undefined;
+  if (typeof data?.reason === 'string' && UNAVAILABLE.has(data.reason) && data.forwarded !== true) return { status: 503, headers: { 'retry-after': '1' } };
   if (data?.reason !== 'upstream_call_limit' && data?.reason !== 'process_limit') return { headers: {} };
   return { status: 503, headers: { 'retry-after': String(data.retryAfter ?? 1) } };
 }
@@ -219,7 +226,8 @@ export class StreamableHttpEndpoint {
     if ('error' in response) await sessions.remove(id);
     // Stored once accepted, so every replica can serve it; a store that cannot take it refuses the session.
     else await this.directory.store(id, init, meta.principal!);
-    stream.finish(response, 200, 'error' in response ? {} : { 'mcp-session-id': id });
+    const limited = limitStatus(response);
+    stream.finish(response, limited.status ?? 200, 'error' in response ? limited.headers : { 'mcp-session-id': id });
   }
 
   private async legacyMessage(entry: SessionEntry, message: JsonRpcMessage, req: IncomingMessage, res: ServerResponse, meta: RequestMeta): Promise<void> {

@@ -20,6 +20,8 @@ export const JsonRpcCode = {
   ApprovalRequired: -32009,
   /** A resource limit refused the request (sessions, calls, rate); data.retryAfter says when to try again. */
   LimitExceeded: -32010,
+  /** The store did not answer within its deadline: the request was refused (HTTP 503, retry elsewhere). */
+  StoreUnavailable: -32015,
   /** Every upstream process the gateway may run (limits.maxProcesses) is busy. */
   ProcessLimit: -32017,
   /** The shared session store could not be read or written: the session request is refused. */
@@ -99,6 +101,7 @@ export type WardenErrorCode =
   | 'user_credential_unavailable'
   | 'definition_quarantined'
   | 'integrity_unavailable'
+  | 'store_unavailable'
   | 'internal';
 
 export class WardenError extends Error {
@@ -119,6 +122,7 @@ export function toJsonRpcError(err: unknown): { code: number; message: string; d
   if (err instanceof WardenError) {
     return { code: err.jsonRpcCode, message: err.message, data: { reason: err.code, ...err.data } };
   }
+  if (isStoreUnavailable(err)) return toJsonRpcError(storeUnavailable());
   if (err instanceof UpstreamRpcError) {
     // An upstream's own JSON-RPC error is relayed as it was sent: it is the tool's answer, not ours.
     return { code: err.rpcCode, message: err.message, ...(err.rpcData !== undefined ? { data: err.rpcData as Record<string, unknown> } : {}) };
@@ -134,8 +138,20 @@ export class UpstreamRpcError extends Error {
   }
 }
 
+/**
+ * A store that did not answer (store/errors.ts StoreError 'store_unavailable', told by its name and code:
+ * protocol does not import the store). Its message names the store, so the client gets a fixed one instead.
+ */
+function isStoreUnavailable(err: unknown): boolean {
+  return err instanceof Error && err.name === 'StoreError' && (err as { code?: unknown }).code === 'store_unavailable';
+}
+
+export const storeUnavailable = (): WardenError =>
+  new WardenError('store_unavailable', 'The store did not answer in time, so the request was refused; retry shortly', JsonRpcCode.StoreUnavailable, 503);
+
 export function errorCodeOf(err: unknown): string {
   if (err instanceof WardenError) return err.code;
+  if (isStoreUnavailable(err)) return 'store_unavailable';
   if (err instanceof UpstreamRpcError) return 'upstream_error';
   return 'internal';
 }

@@ -32,8 +32,11 @@ export const V3_AUDIT_COLUMNS = [
  */
 export const V4_AUDIT_COLUMNS = ['task', 'decision', 'approval_id', 'lease_ids', 'arguments', 'upstream_status'] as const;
 
+/** Added by migration 20 (nullable, like migration 4's): the intent record a forwarded call's record closes. */
+export const V20_AUDIT_COLUMNS = ['intent_id'] as const;
+
 /** Column names in insert order; one per AuditEvent field. */
-export const AUDIT_COLUMNS = [...V3_AUDIT_COLUMNS, ...V4_AUDIT_COLUMNS] as const;
+export const AUDIT_COLUMNS = [...V3_AUDIT_COLUMNS, ...V4_AUDIT_COLUMNS, ...V20_AUDIT_COLUMNS] as const;
 
 export type AuditColumn = (typeof AUDIT_COLUMNS)[number];
 export type AuditRow = Record<AuditColumn, string | number | null>;
@@ -115,6 +118,7 @@ export function toRow(e: AuditEvent): AuditRow {
     lease_ids: e.leaseIds === undefined || e.leaseIds.length === 0 ? null : JSON.stringify(e.leaseIds),
     arguments: e.arguments ?? null,
     upstream_status: e.upstreamStatus ?? null,
+    intent_id: e.intentId ?? null,
   };
 }
 
@@ -148,6 +152,7 @@ export function fromRow(r: V3AuditRow & Partial<Record<AuditColumn | ChainColumn
   if (leaseIds.length > 0) event.leaseIds = leaseIds;
   if (r.arguments !== null && r.arguments !== undefined) event.arguments = String(r.arguments);
   if (r.upstream_status !== null && r.upstream_status !== undefined) event.upstreamStatus = String(r.upstream_status);
+  if (r.intent_id !== null && r.intent_id !== undefined) event.intentId = String(r.intent_id);
   // Only chained rows carry the chain fields (a bigint seq is text on PostgreSQL).
   if (r.seq === null || r.seq === undefined) return event;
   return { ...event, seq: Number(r.seq), prevHash: String(r.prev_hash ?? ''), hash: String(r.hash ?? '') };

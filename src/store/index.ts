@@ -54,6 +54,8 @@ export { StoreError, type StoreErrorCode } from './errors.js';
 export interface OpenStoreOptions {
   /** SQLite only: create the file's parent directory if missing (default true). */
   createDir?: boolean;
+  /** PostgreSQL only: the deadline of every store operation, in ms (see PostgresStoreOptions.timeoutMs). */
+  timeoutMs?: number;
 }
 
 export type StoreSpec = { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string };
@@ -76,6 +78,6 @@ export function parseStoreSpec(spec: string): StoreSpec {
 export async function openStore(spec: string, opts: OpenStoreOptions = {}): Promise<Store> {
   const parsed = parseStoreSpec(spec);
   return parsed.kind === 'postgres'
-    ? openPostgresStore(parsed.url)
+    ? openPostgresStore(parsed.url, opts.timeoutMs === undefined ? {} : { timeoutMs: opts.timeoutMs })
     : openSqliteStore(parsed.path, { createDir: opts.createDir ?? true });
 }

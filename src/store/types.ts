@@ -82,6 +82,13 @@ export interface AuditStore {
   getSinkCursor(sink: string): Promise<number>;
   /** Moves a sink's cursor forward to `seq` (never back: a stale writer cannot rewind it). */
   setSinkCursor(sink: string, seq: number): Promise<void>;
+  /**
+   * Takes or renews the lease `name` for `holder` for `ttlMs`; true while `holder` holds it. Another holder
+   * gets it only once it has lapsed (its holder died or stopped renewing). SQLite: always true (one process).
+   */
+  holdLease(name: string, holder: string, ttlMs: number): Promise<boolean>;
+  /** Gives up the lease if `holder` holds it, so another replica can take it at once. */
+  releaseLease(name: string, holder: string): Promise<void>;
   /** Events matching a trace query, by seq ascending (the newest `limit` matches). */
   trace(query: TraceQuery): Promise<AuditEvent[]>;
   /** Deletes chained events with seq <= throughSeq (retention; the caller picks a checkpoint's seq); returns how many. */

@@ -26,6 +26,10 @@ export interface StdioOptions {
 /** Lines of stderr kept for the warning when the server fails to start or exits. */
 const STDERR_TAIL_LINES = 15;
 
+let runningProcesses = 0;
+/** Upstream server processes this gateway has spawned that have not exited yet (for metrics). */
+export const upstreamProcessCount = (): number => runningProcesses;
+
 /** The environment a spawned upstream sees: only PATH and HOME from ours, then what the config gives. */
 export function scrubbedEnv(configured: Record<string, string>): Record<string, string> {
   const base: Record<string, string> = {};
@@ -72,6 +76,8 @@ export class StdioTransport implements Transport {
         windowsHide: true,
       });
       this.child = child;
+      child.once('spawn', () => (runningProcesses += 1));
+      child.once('exit', () => (runningProcesses = Math.max(0, runningProcesses - 1)));
       child.once('error', (err) => {
         reject(err);
         this.finish(err);

@@ -174,7 +174,7 @@ describe('2026-07-28 requests: input-required results', () => {
     assert.equal(calls('mrtr-1').length, 0);
 
     const audit = await gw.store.audit.tail({ limit: 5 });
-    const event = audit.filter((e) => e.method === 'tools/call').at(-1)!;
+    const event = audit.filter((e) => e.method === 'tools/call' && e.outcome !== 'intent').at(-1)!;
     assert.equal(event.approvalId, id);
     assert.equal(event.outcome, 'denied');
     assert.equal(event.errorCode, 'approval_pending');

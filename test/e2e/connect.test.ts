@@ -182,7 +182,7 @@ describe('warden connect: a stdio bridge that authenticates to the gateway as th
     assert.ok(tools.some((t) => t.name === 'echo'), tools.map((t) => t.name).join(', '));
     assert.equal(resultText(await c.client.callTool({ name: 'echo', arguments: { message: 'via connect' } })), 'Echo: via connect');
     const events = await gw.store.audit.tail({ limit: 50 });
-    const call = events.find((e) => e.method === 'tools/call' && e.agent === 'ide-agent');
+    const call = events.find((e) => e.method === 'tools/call' && e.outcome !== 'intent' && e.agent === 'ide-agent');
     assert.ok(call, 'the call is audited as the agent of the token');
     assert.equal(call.user, 'alice');
     assert.equal(call.authMethod, 'oauth-jwt');

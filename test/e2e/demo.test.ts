@@ -82,7 +82,7 @@ test('warden demo tells the mission end to end, and its audit log says the same'
   assert.equal(approved?.approvalId, approval, 'the approval was decided through the CLI and audited');
   const write = events.find((e) => e.method === 'tools/call' && e.outcome === 'ok' && e.approvalId === approval);
   assert.deepEqual([write?.agent, write?.user, write?.chain], ['spiffe://demo.test/writer', 'alice', ['spiffe://demo.test/planner']]);
-  const last = events.filter((e) => e.method === 'tools/call').at(-1);
+  const last = events.filter((e) => e.method === 'tools/call' && e.outcome !== 'intent').at(-1);
   assert.equal(last?.outcome, 'denied', 'the call after the revocation was refused');
   // By the revocation list (once it has polled the store) or by the task's state (read on every request).
   assert.ok(['revoked', 'task_inactive'].includes(String(last?.errorCode)), String(last?.errorCode));

@@ -34,7 +34,10 @@ async function newSession(url: string): Promise<RawSession> {
 
 async function echo(s: RawSession, message: string): Promise<{ result?: Item; error?: RpcError }> {
   const { res, message: m } = await s.request('tools/call', { name: 'echo', arguments: { message } });
-  assert.equal(res.status, 200, res.text);
+  // A refusal because the audit cannot be written is HTTP 503 (a balancer retries elsewhere); answers are 200.
+  const unavailable = (m.error as RpcError | undefined)?.data?.reason === 'audit_unavailable';
+  assert.equal(res.status, unavailable ? 503 : 200, res.text);
+  if (unavailable) assert.equal(res.headers.get('retry-after'), '1');
   return { result: m.result as Item | undefined, error: m.error as RpcError | undefined };
 }
 
@@ -95,7 +98,7 @@ describe('fail closed: the audit store is closed under a running gateway', () =>
     assert.equal(await healthz(gw), 200);
     const other = new RawSession(gw.url);
     const init = await other.initialize();
-    assert.equal(init.status, 200);
+    assert.equal(init.status, 503);
     const err = init.messages[0]?.error as RpcError | undefined;
     assert.equal(err?.data?.reason, 'audit_unavailable');
     assert.equal(other.sessionId, '', 'no session is opened without an audit record');
@@ -138,11 +141,14 @@ describe('fail closed: a transient store failure', () => {
       audit.append = original;
     }
     // The store is back: the next call is refused (it carries the news) or served, and the one after is served.
-    const countBefore = await gw.store.audit.count();
     const first = await echo(s, 'recovering');
     if (first.error) assertAuditRefusal(first);
     assert.equal(texts((await echo(s, 'ok-2')).result), 'ok-2');
-    assert.equal(await gw.store.audit.count(), countBefore + 2, 'both calls after recovery were recorded');
+    // Strict audit: the served call has its intent and its outcome, which names the intent.
+    const events = (await gw.store.audit.tail({ limit: 20 })).filter((e) => e.method === 'tools/call');
+    const last = events[events.length - 1]!;
+    assert.equal(last.outcome, 'ok');
+    assert.ok(last.intentId && events.some((e) => e.id === last.intentId && e.outcome === 'intent'), 'the served call was recorded with its intent');
   });
 });
 
@@ -182,18 +188,21 @@ describe('concurrent sessions', () => {
         ),
       ),
     );
-    // One initialize, one tools/list and CALLS tools/call per session; notifications are not audited. The
-    // first list also pins the upstream's tools (tool integrity): one `integrity/pinned` event each, not the sessions'.
+    // One initialize, one tools/list and CALLS tools/call per session, each call an intent then an outcome;
+    // notifications are not audited. The first list also pins the upstream's tools (tool integrity): one
+    // `integrity/pinned` event each, not the sessions'.
     const total = (await gw.store.audit.count()) - countBefore;
     const events = (await gw.store.audit.tail({ limit: total })).filter((e) => !e.method.startsWith('integrity/'));
     const added = events.length;
-    assert.equal(added, SESSIONS * (CALLS + 2));
+    assert.equal(added, SESSIONS * (2 * CALLS + 2));
     assert.equal(new Set(events.map((e) => e.id)).size, added, 'audit ids are unique');
     for (const sess of sessions) {
       const mine = events.filter((e) => e.sessionId === sess.sessionId);
       assert.equal(mine.filter((e) => e.method === 'initialize').length, 1);
-      const calls = mine.filter((e) => e.method === 'tools/call');
+      const intents = mine.filter((e) => e.method === 'tools/call' && e.outcome === 'intent');
+      const calls = mine.filter((e) => e.method === 'tools/call' && e.outcome !== 'intent');
       assert.equal(calls.length, CALLS);
+      assert.deepEqual(calls.map((e) => e.intentId).sort(), intents.map((e) => e.id).sort(), 'each call closes its own intent');
       for (const e of calls) {
         assert.equal(e.outcome, 'ok');
         assert.equal(e.target, 'echo');

@@ -44,7 +44,7 @@ async function attempt(s: RawSession, name: string): Promise<'allowed' | 'denied
 }
 
 const reloads = (events: AuditEvent[]) => events.filter((e) => e.method === 'policy/reload');
-const calls = (events: AuditEvent[]) => events.filter((e) => e.method === 'tools/call');
+const calls = (events: AuditEvent[]) => events.filter((e) => e.method === 'tools/call' && e.outcome !== 'intent');
 const count = (text: string, re: RegExp) => text.match(new RegExp(re.source, 'g'))?.length ?? 0;
 
 describe('policy hot reload from file changes', () => {

@@ -53,7 +53,7 @@ async function expectError(s: RawSession, name: string, args: Item = {}): Promis
 
 /** The newest audit event for a tools/call of `target`. */
 async function auditFor(gw: TestGateway, target: string): Promise<AuditEvent> {
-  const events = (await gw.store.audit.tail({ limit: 200 })).filter((e) => e.method === 'tools/call' && e.target === target);
+  const events = (await gw.store.audit.tail({ limit: 200 })).filter((e) => e.method === 'tools/call' && e.outcome !== 'intent' && e.target === target);
   const e = events.at(-1);
   assert.ok(e, `no audit event for ${target}`);
   return e;
@@ -291,7 +291,7 @@ describe('an unreachable HTTP upstream', () => {
     assert.equal(err.code, -32001);
     assert.equal(err.data?.reason, 'upstream_unavailable');
     assert.match(err.message, /dead/);
-    const e = (await gw.store.audit.tail({ limit: 50 })).filter((ev) => ev.method === 'tools/call').at(-1);
+    const e = (await gw.store.audit.tail({ limit: 50 })).filter((ev) => ev.method === 'tools/call' && ev.outcome !== 'intent').at(-1);
     assert.ok(e);
     assert.equal(e.upstream, 'dead');
     assert.equal(e.errorCode, 'upstream_unavailable');

@@ -175,7 +175,7 @@ describe('X.509-SVIDs over mTLS', () => {
     const call = await mcp(certs.good, { jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: echo, arguments: { message: 'over mtls' } } }, h);
     assert.equal(call.status, 200);
     assert.match(call.text, /over mtls/);
-    const ev = (await auditAfter(gw, auditBefore)).find((e) => e.method === 'tools/call');
+    const ev = (await auditAfter(gw, auditBefore)).find((e) => e.method === 'tools/call' && e.outcome !== 'intent');
     assert.equal(ev?.agent, `spiffe://${TD}/agent/m1`);
     assert.equal(ev?.authMethod, 'mtls');
     assert.equal(ev?.user, null);

@@ -176,7 +176,7 @@ describe('resource limits per principal', () => {
     assert.equal(await trudy.call('web__echo', { message: 'after' }), 'after');
     assert.equal(await alice.call('web__echo', { message: 'after' }), 'after');
     const events = await auditAfter(gw);
-    assert.ok(events.some((e) => e.errorCode === 'principal_call_limit' && e.user === 'trudy' && e.method === 'tools/call'));
+    assert.ok(events.some((e) => e.errorCode === 'principal_call_limit' && e.user === 'trudy' && e.method === 'tools/call' && e.outcome !== 'intent'));
     assert.ok(events.some((e) => e.errorCode === 'upstream_call_limit' && e.upstream === 'web'));
     await del(trudy);
     await del(bob);

@@ -146,9 +146,12 @@ describe('2026-07-28 stateless requests', () => {
     assert.equal(call.status, 200, call.text);
     assert.equal(call.headers.get('mcp-session-id'), null);
     assert.deepEqual(resultOf(call).content, [{ type: 'text', text: 'Echo: stateless' }]);
-    assert.equal(events.length, 1);
+    // Strict audit: the intent, committed before the call was forwarded, then the outcome that closes it.
+    assert.equal(events.length, 2);
+    assert.deepEqual(events.map((e) => e.outcome), ['intent', 'ok']);
+    assert.equal(events[1]!.intentId, events[0]!.id);
     assert.deepEqual(
-      { method: events[0]!.method, upstream: events[0]!.upstream, target: events[0]!.target, outcome: events[0]!.outcome, sessionId: events[0]!.sessionId },
+      { method: events[1]!.method, upstream: events[1]!.upstream, target: events[1]!.target, outcome: events[1]!.outcome, sessionId: events[1]!.sessionId },
       { method: 'tools/call', upstream: 'every', target: 'echo', outcome: 'ok', sessionId: null },
     );
     assert.match(events[0]!.argsDigest ?? '', /^sha256:[0-9a-f]{64}$/);

@@ -63,7 +63,7 @@ describe('revocation on SQLite with the CLI in another process', () => {
     assert.equal(revoked?.agent, 'agent-x');
     assert.equal(revoked?.authMethod, 'cli');
     assert.match(revoked?.decision?.reason ?? '', /agent agent-x revoked by cli: laptop stolen/);
-    assert.ok(events.some((e) => e.method === 'tools/call' && e.agent === 'agent-x' && e.errorCode === 'revoked'), 'the refused call is audited');
+    assert.ok(events.some((e) => e.method === 'tools/call' && e.outcome !== 'intent' && e.agent === 'agent-x' && e.errorCode === 'revoked'), 'the refused call is audited');
 
     const again = await warden(['revoke', 'agent', 'agent-x', '-c', config]);
     assert.equal(again.code, 0, again.stderr);

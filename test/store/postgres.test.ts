@@ -103,6 +103,7 @@ if (baseUrl === undefined || baseUrl === '') {
           'warden_audit_keys',
           'warden_audit_sink_cursors',
           'warden_issued_tokens',
+          'warden_leader_leases',
           'warden_leases',
           'warden_replay_markers',
           'warden_revocations',

@@ -47,6 +47,8 @@ export interface OtlpSpan {
 const SPAN_KIND_SERVER = 2;
 const STATUS_OK = 1;
 const STATUS_ERROR = 2;
+/** An intent (strict audit) has not ended yet: neither ok nor an error. */
+const STATUS_UNSET = 0;
 
 /** Deterministic OTLP ids for an event id: 32 and 16 lowercase hex characters. */
 export function spanIds(eventId: string): { traceId: string; spanId: string } {
@@ -104,7 +106,7 @@ export function eventToSpan(e: AuditEvent): OtlpSpan {
     startTimeUnixNano: start.toString(),
     endTimeUnixNano: end.toString(),
     attributes: attributes(e),
-    status: e.outcome === 'ok' ? { code: STATUS_OK } : { code: STATUS_ERROR, message: e.errorCode ?? e.outcome },
+    status: e.outcome === 'ok' ? { code: STATUS_OK } : e.outcome === 'intent' ? { code: STATUS_UNSET } : { code: STATUS_ERROR, message: e.errorCode ?? e.outcome },
   };
 }
 

@@ -29,6 +29,14 @@ export interface PumpOptions {
    */
   gapWaitMs?: number;
   now?: () => number;
+  /**
+   * Whether this replica may pump now (takes or renews its lease; see start-gateway): with several replicas
+   * on one store, one pumps and the others wait, and one of them takes over once the leader's lease lapses.
+   * Absent: always.
+   */
+  leader?: () => Promise<boolean>;
+  /** How soon a replica that does not lead asks again. Default 5000. */
+  followerRetryMs?: number;
 }
 
 export interface SinkStatus {
@@ -78,7 +86,7 @@ export class SinkPump {
   ) {
     const names = new Set(sinks.map((s) => s.name));
     if (names.size !== sinks.length) throw new Error('audit sink names must be unique');
-    this.opts = { batchSize: 500, maxBatchesPerRun: 4, minBackoffMs: 1000, maxBackoffMs: 60_000, pollMs: 5000, gapWaitMs: 2000, now: Date.now, ...opts };
+    this.opts = { batchSize: 500, maxBatchesPerRun: 4, minBackoffMs: 1000, maxBackoffMs: 60_000, pollMs: 5000, gapWaitMs: 2000, now: Date.now, leader: async () => true, followerRetryMs: 5000, ...opts };
     this.lanes = sinks.map((sink) => ({ sink, cursor: 0, busy: false, again: false, failures: 0, retryAt: null, lastError: null, gapSince: null, timer: null, running: null }));
   }
 
@@ -159,6 +167,7 @@ export class SinkPump {
   /** Delivers up to maxBatchesPerRun batches. Returns when to run again (ms), or null to wait for a wake. */
   private async deliverSome(lane: Lane): Promise<number | null> {
     const { batchSize, maxBatchesPerRun } = this.opts;
+    if (!(await this.opts.leader())) return this.opts.followerRetryMs;
     lane.cursor = await this.cursors.get(lane.sink.name);
     for (let i = 0; i < maxBatchesPerRun; i++) {
       if (this.stopped) return null;

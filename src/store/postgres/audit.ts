@@ -1,8 +1,8 @@
 /**
  * The audit table, its hash chain and checkpoints on PostgreSQL. Queries are named, so each pooled
- * connection prepares them once. Several replicas append to one chain: each append takes a transaction-scoped
- * advisory lock (one key per schema), reads the chain head, and inserts the linked batch before committing,
- * so links are made one batch at a time across every replica.
+ * connection prepares them once. Several replicas append to one chain: each append is one statement that
+ * links and inserts its batch server-side under an advisory lock (chain-link.ts), so links are made one
+ * batch at a time across every replica and no lock is held across a round trip.
  */
 import type pg from 'pg';
 import type { AuditEvent } from '../../audit/event.js';
@@ -31,37 +31,27 @@ import {
   type AuditKeyRow,
   type CheckpointRow,
 } from '../checkpoint-rows.js';
+import { APPEND_LINKED } from './chain-link.js';
 import { checkCursor, checkPrune, traceWhere } from '../audit-queries.js';
 import type { AuditChainHead, AuditCheckpoint, AuditKeyRecord, AuditQuery, AuditStore, TraceQuery } from '../types.js';
 
 const COLS = READ_COLUMNS.join(', ');
-const INSERT_COLS = [...AUDIT_COLUMNS, 'seq', 'prev_hash', 'hash'] as const;
 const params = (n: number): string => Array.from({ length: n }, (_, i) => `$${i + 1}`).join(', ');
-const sqlType = (c: string): string => (c === 'latency_ms' ? 'double precision' : c === 'seq' ? 'bigint' : 'text');
 
-// One statement for any batch size: each column travels as one array and unnest zips them into rows.
-// Statement names carry the schema version: a name must never be reused for different text.
-const INSERT = {
-  name: 'warden_audit_append_v4',
-  text:
-    `INSERT INTO warden_audit_events (${INSERT_COLS.join(', ')}) SELECT * FROM unnest(` +
-    INSERT_COLS.map((c, i) => `$${i + 1}::${sqlType(c)}[]`).join(', ') +
-    ')',
-};
 // IS NOT NULL: PostgreSQL sorts NULLs first in DESC order (only reachable if someone dropped NOT NULL).
 const HEAD_SQL = 'SELECT seq, hash FROM warden_audit_events WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1';
 const HEAD = { name: 'warden_audit_head_v3', text: HEAD_SQL };
 const TAIL_ALL = {
-  name: 'warden_audit_tail_v4',
+  name: 'warden_audit_tail_v20',
   text: `SELECT * FROM (SELECT ${COLS} FROM warden_audit_events ORDER BY id DESC LIMIT $1) t ORDER BY id ASC`,
 };
 const TAIL_AFTER = {
-  name: 'warden_audit_tail_after_v4',
+  name: 'warden_audit_tail_after_v20',
   text: `SELECT * FROM (SELECT ${COLS} FROM warden_audit_events WHERE id > $1 ORDER BY id DESC LIMIT $2) t ORDER BY id ASC`,
 };
 const COUNT = { name: 'warden_audit_count_v2', text: 'SELECT count(*) AS n FROM warden_audit_events' };
 const READ_CHAIN = {
-  name: 'warden_audit_read_chain_v4',
+  name: 'warden_audit_read_chain_v20',
   text: `SELECT ${COLS} FROM warden_audit_events WHERE seq > $1 ORDER BY seq LIMIT $2`,
 };
 const UNCHAINED = {
@@ -88,6 +78,15 @@ const KEY_LIST = {
   text: `SELECT ${AUDIT_KEY_COLUMNS.join(', ')} FROM warden_audit_keys ORDER BY first_used_at, kid`,
 };
 
+// The database's clock decides expiry, so replicas' clocks need not agree. RETURNING: a row only while held.
+const LEASE_HOLD = {
+  name: 'warden_leader_lease_hold_v20',
+  text: `INSERT INTO warden_leader_leases (name, holder, expires_at) VALUES ($1, $2, now() + $3::bigint * interval '1 millisecond')
+    ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+    WHERE warden_leader_leases.holder = excluded.holder OR warden_leader_leases.expires_at < now()
+    RETURNING holder`,
+};
+const LEASE_RELEASE = { name: 'warden_leader_lease_release_v20', text: 'DELETE FROM warden_leader_leases WHERE name = $1 AND holder = $2' };
 const CURSOR_GET = { name: 'warden_audit_sink_cursor_get_v4', text: 'SELECT seq FROM warden_audit_sink_cursors WHERE sink = $1' };
 // Forward only: the conflicting row is locked, so of two concurrent writers the higher seq wins.
 const CURSOR_SET = {
@@ -104,7 +103,7 @@ const PRUNE = {
 function traceStatement(q: TraceQuery): { name: string; text: string; values: unknown[] } {
   const t = traceWhere(q, (i) => `$${i}`, (p) => `chain::jsonb @> jsonb_build_array(${p}::text)`);
   const text = `SELECT * FROM (SELECT ${COLS} FROM warden_audit_events WHERE ${t.where} ORDER BY seq DESC LIMIT $${t.values.length + 1}) t ORDER BY seq ASC`;
-  return { name: `warden_audit_trace_v4_${t.shape}`, text, values: [...t.values, q.limit] };
+  return { name: `warden_audit_trace_v20_${t.shape}`, text, values: [...t.values, q.limit] };
 }
 
 /** Runs a query; the store supplies it so it can check for close and turn failures into StoreErrors. */
@@ -125,27 +124,21 @@ type HeadRow = { seq: string; hash: string };
 export class PostgresAuditStore implements AuditStore {
   /**
    * `ensureOpen` throws once the store is closed. `chainLock` is the advisory lock key (a bigint as text)
-   * every replica on this schema takes to append.
+   * every replica on this schema takes, server-side, to append.
    */
   constructor(
     private readonly run: Run,
     private readonly ensureOpen: () => void,
-    private readonly transaction: InTransaction,
     private readonly chainLock: string,
   ) {}
 
   async append(events: readonly AuditEvent[]): Promise<void> {
     this.ensureOpen();
     if (events.length === 0) return;
-    // Canonical contents are computed before the lock; under it only the hashes are chained.
+    // Canonical contents are computed here; the server chains their hashes under the lock (chain-link.ts).
     const batch = prepareBatch(events);
-    // The lock waits for the replica holding it to commit. Under READ COMMITTED each statement takes a new
-    // snapshot, so the head read after it sees that commit. Lock and head travel with the BEGIN.
-    const prelude = `SELECT pg_advisory_xact_lock(${this.chainLock}::bigint); ${HEAD_SQL}`;
-    await this.transaction('audit append', prelude, async (client, headRows) => {
-      const rows = linkBatch(headFromRow(headRows[0] as HeadRow | undefined), batch);
-      await client.query({ ...INSERT, values: INSERT_COLS.map((c) => rows.map((r) => r[c])) });
-    });
+    const columns = AUDIT_COLUMNS.map((c) => batch.rows.map((r) => r[c]));
+    await this.run('audit append', APPEND_LINKED, [...columns, this.chainLock, batch.contents]);
   }
 
   async tail(query: AuditQuery): Promise<AuditEvent[]> {
@@ -201,6 +194,14 @@ export class PostgresAuditStore implements AuditStore {
     return (await this.run<AuditKeyRow>('audit key list', KEY_LIST, [])).map(auditKeyFromRow);
   }
 
+  async holdLease(name: string, holder: string, ttlMs: number): Promise<boolean> {
+    return (await this.run('leader lease', LEASE_HOLD, [name, holder, Math.round(ttlMs)])).length === 1;
+  }
+
+  async releaseLease(name: string, holder: string): Promise<void> {
+    await this.run('leader lease release', LEASE_RELEASE, [name, holder]);
+  }
+
   async getSinkCursor(sink: string): Promise<number> {
     checkCursor(sink);
     const r = (await this.run<{ seq: string }>('audit sink cursor read', CURSOR_GET, [sink]))[0];
@@ -227,7 +228,7 @@ export class PostgresAuditStore implements AuditStore {
  * Migration 3's data step, inside its transaction: links rows written before the chain existed in id order
  * (the order they were written), then makes the chain columns NOT NULL so no unlinked row can be added.
  */
-export async function backfillChain(client: pg.PoolClient): Promise<void> {
+export async function backfillChain(client: pg.ClientBase): Promise<void> {
   const select = `SELECT ${V3_AUDIT_COLUMNS.join(', ')} FROM warden_audit_events WHERE seq IS NULL ORDER BY id LIMIT $1`;
   const update = `UPDATE warden_audit_events e SET seq = u.seq, prev_hash = u.prev_hash, hash = u.hash
     FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[]) AS u(id, seq, prev_hash, hash) WHERE e.id = u.id`;

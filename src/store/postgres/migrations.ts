@@ -1,5 +1,6 @@
 /** PostgreSQL schema migrations. Append new versions at the end; never edit one that has shipped. */
 import { sessionsMigration } from './sessions.js';
+import { chainLinkMigration } from './chain-link.js';
 import type pg from 'pg';
 import type { Migration } from '../migration.js';
 import { approvalsMigration } from './approvals.js';
@@ -12,7 +13,7 @@ import { pinsMigration } from './pins.js';
 
 /** A migration whose data step needs code: `run` follows `sql` in the same transaction. */
 export interface PostgresMigration extends Migration {
-  run?(client: pg.PoolClient): Promise<void>;
+  run?(client: pg.ClientBase): Promise<void>;
 }
 
 export const postgresMigrations: readonly PostgresMigration[] = [
@@ -176,5 +177,23 @@ export const postgresMigrations: readonly PostgresMigration[] = [
     `,
   },
   pinsMigration,
+  {
+    version: 20,
+    name: 'audit intents; leader leases',
+    // intent_id: on a forwarded call's record, the intent record committed before it was forwarded (strict
+    // audit); nullable, so older rows read back and verify as before. The partial index finds the record
+    // that closes an intent. A leader lease names the one replica that runs a singleton job (the audit
+    // export pump) until expires_at; another replica takes it over once it lapses.
+    sql: `
+      ALTER TABLE warden_audit_events ADD COLUMN intent_id text;
+      CREATE INDEX warden_audit_events_intent ON warden_audit_events (intent_id) WHERE intent_id IS NOT NULL;
+      CREATE TABLE warden_leader_leases (
+        name       text PRIMARY KEY,
+        holder     text NOT NULL,
+        expires_at timestamptz NOT NULL
+      );
+    `,
+  },
+  chainLinkMigration,
   sessionsMigration,
 ];

@@ -23,6 +23,13 @@ export interface PostgresStoreOptions {
   migrations?: readonly PostgresMigration[];
   /** Pool size (default 4): the store's queries are short, and replicas share the server's connection limit. */
   poolMax?: number;
+  /**
+   * The deadline of every store operation, in ms (default 10 000): connecting, each statement on the server
+   * (statement_timeout) and each query on the client (query_timeout, which also ends a query whose link went
+   * silent), and a transaction left idle (idle_in_transaction_session_timeout, so a frozen replica cannot hold
+   * a lock). Migrations run on a connection of their own without it: they may take longer.
+   */
+  timeoutMs?: number;
 }
 
 /** Connects to and migrates a PostgreSQL store. Rejects with a StoreError whose text never holds the password. */
@@ -30,20 +37,24 @@ export async function openPostgresStore(spec: string, opts: PostgresStoreOptions
   const migrations = opts.migrations ?? postgresMigrations;
   assertOrdered(migrations);
   const target = parsePostgresUrl(spec);
+  const timeoutMs = opts.timeoutMs ?? 10_000;
   const pool = new pg.Pool({
     connectionString: target.connectionString,
     max: opts.poolMax ?? 4,
     // Fail closed and fast rather than hang a request when the server does not answer.
-    connectionTimeoutMillis: 10_000,
-    query_timeout: 30_000,
+    connectionTimeoutMillis: timeoutMs,
+    query_timeout: timeoutMs,
+    statement_timeout: timeoutMs,
+    idle_in_transaction_session_timeout: timeoutMs,
     idleTimeoutMillis: 30_000,
     keepAlive: true,
+    keepAliveInitialDelayMillis: Math.min(timeoutMs, 10_000),
   });
   // An idle pooled connection that drops emits 'error' on the pool; unhandled, that would crash the
   // process. The pool discards that connection and the next query reports the failure instead.
   pool.on('error', () => {});
   try {
-    await migrate(pool, target, migrations);
+    await migrate(target, migrations, timeoutMs);
   } catch (err) {
     await pool.end().catch(() => {});
     throw err;
@@ -51,20 +62,21 @@ export async function openPostgresStore(spec: string, opts: PostgresStoreOptions
   return new PostgresStore(pool, target);
 }
 
-async function migrate(pool: pg.Pool, target: PostgresTarget, migrations: readonly PostgresMigration[]): Promise<void> {
+async function migrate(target: PostgresTarget, migrations: readonly PostgresMigration[], connectTimeoutMs: number): Promise<void> {
   const fail = (err: unknown, code: StoreErrorCode, what: string): StoreError =>
     toStoreError(err, classify(err, code), `${what} ${target.location}`, target.secrets);
-  let client: pg.PoolClient;
+  // A connection of its own, closed after: no statement deadline (a backfill may take long), a connect one.
+  const client = new pg.Client({ connectionString: target.connectionString, connectionTimeoutMillis: connectTimeoutMs, keepAlive: true });
+  client.on('error', () => {}); // a dropped connection reports through the failing query instead
   try {
-    client = await pool.connect();
+    await client.connect();
   } catch (err) {
+    await client.end().catch(() => {});
     throw fail(err, 'store_unavailable', 'cannot connect to PostgreSQL');
   }
-  client.on('error', () => {}); // a checked-out client's 'error' is not caught by the pool's listener
   // Concurrent openers (replicas starting together) serialize on this lock, held to each commit; the
   // schema name is in the key so stores in different schemas do not wait for each other.
-  const lock = (c: pg.PoolClient) => c.query('SELECT pg_advisory_xact_lock($1::bigint)', [lockKey('migrate', target.schema)]);
-  let release: Error | undefined;
+  const lock = (c: pg.ClientBase) => c.query('SELECT pg_advisory_xact_lock($1::bigint)', [lockKey('migrate', target.schema)]);
   try {
     try {
       await inTransaction(client, async () => {
@@ -100,16 +112,12 @@ async function migrate(pool: pg.Pool, target: PostgresTarget, migrations: readon
     } catch (err) {
       throw fail(err, 'store_migration_failed', 'migrating PostgreSQL database');
     }
-  } catch (err) {
-    release = err as Error;
-    throw err;
   } finally {
-    // A connection that failed mid-transaction is destroyed rather than returned to the pool.
-    client.release(release);
+    await client.end().catch(() => {});
   }
 }
 
-async function inTransaction(client: pg.PoolClient, body: () => Promise<void>): Promise<void> {
+async function inTransaction(client: pg.ClientBase, body: () => Promise<void>): Promise<void> {
   await client.query('BEGIN');
   try {
     await body();
@@ -120,7 +128,7 @@ async function inTransaction(client: pg.PoolClient, body: () => Promise<void>): 
   }
 }
 
-async function readVersion(q: pg.Pool | pg.PoolClient): Promise<number> {
+async function readVersion(q: pg.Pool | pg.ClientBase): Promise<number> {
   const r = await q.query<{ v: number | null }>('SELECT max(version) AS v FROM warden_schema_migrations');
   return r.rows[0]?.v ?? 0;
 }
@@ -164,7 +172,7 @@ class PostgresStore implements Store {
     private readonly target: PostgresTarget,
   ) {
     this.location = target.location;
-    this.audit = new PostgresAuditStore(this.run, () => this.ensureOpen(), this.transaction, lockKey('audit-chain', target.schema));
+    this.audit = new PostgresAuditStore(this.run, () => this.ensureOpen(), lockKey('audit-chain', target.schema));
     this.keys = new PostgresKeyStore(this.run);
     this.replay = new PostgresReplayStore(this.run);
     this.tokens = new PostgresTokenStore(this.run);

@@ -145,6 +145,13 @@ export class SqliteAuditStore implements AuditStore {
     );
   }
 
+  /** One SQLite process is the only writer and exporter of its file: it always leads. */
+  async holdLease(): Promise<boolean> {
+    return true;
+  }
+
+  async releaseLease(): Promise<void> {}
+
   async getSinkCursor(sink: string): Promise<number> {
     checkCursor(sink);
     return this.guard('audit sink cursor read', () => (this.stmt(CURSOR_GET_SQL).get(sink) as { seq: number } | undefined)?.seq ?? 0);

@@ -169,5 +169,16 @@ export const sqliteMigrations: readonly SqliteMigration[] = [
     `,
   },
   pinsMigration,
+  {
+    version: 20,
+    name: 'audit intents',
+    // intent_id: on a forwarded call's record, the intent record committed before it was forwarded (strict
+    // audit); nullable, so older rows read back and verify as before. (Leader leases and the server-side
+    // chain link are PostgreSQL's: one SQLite process is always the only writer and the only exporter.)
+    sql: `
+      ALTER TABLE warden_audit_events ADD COLUMN intent_id TEXT;
+      CREATE INDEX warden_audit_events_intent ON warden_audit_events (intent_id) WHERE intent_id IS NOT NULL;
+    `,
+  },
   sessionsMigration,
 ];
