@@ -14,7 +14,8 @@ import { tailItem, toolOf } from './events.js';
 export interface StreamRoute {
   path: RegExp;
   role: Role;
-  open(ctx: PageContext, query: URLSearchParams, req: IncomingMessage, res: ServerResponse): Promise<void>;
+  /** `allowed` is asked before each send: false once the session expired or its person lost the role. */
+  open(ctx: PageContext, query: URLSearchParams, req: IncomingMessage, res: ServerResponse, allowed: () => boolean): Promise<void>;
 }
 
 const POLL_MS = 1000;
@@ -33,7 +34,7 @@ function matches(e: AuditEvent, q: URLSearchParams): boolean {
   return !tool || e.target === tool || toolOf(e) === tool;
 }
 
-async function stream(ctx: PageContext, q: URLSearchParams, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function stream(ctx: PageContext, q: URLSearchParams, req: IncomingMessage, res: ServerResponse, allowed: () => boolean): Promise<void> {
   if (open >= MAX_STREAMS) {
     res.writeHead(503, { 'retry-after': '30', 'content-type': 'text/plain' }).end('too many live tails open');
     return;
@@ -47,10 +48,16 @@ async function stream(ctx: PageContext, q: URLSearchParams, req: IncomingMessage
   let busy = false;
   const poll = setInterval(() => {
     if (busy || closed) return;
+    // A tail outlives the request that opened it: it ends with the session, or when a reload takes the role away.
+    if (!allowed()) {
+      stop();
+      return void res.end();
+    }
     busy = true;
     audit
       .tail({ limit: 500, ...(cursor ? { afterId: cursor } : {}) })
       .then((events) => {
+        if (closed) return;
         for (const e of events) {
           cursor = e.id;
           if (matches(e, q)) res.write(`event: audit\ndata: ${JSON.stringify(tailItem(e))}\n\n`);
