@@ -1,0 +1,97 @@
+/**
+ * Attacks on the revocation cascade, with real tokens through a real gateway's /oauth/token and MCP endpoint:
+ * - a user's own token (from their identity provider) leaks; ops revoke its jti as foreign. The gateway
+ *   token an agent exchanged from it must die with it, as a token exchanged from a gateway token does.
+ * - the middle token of A -> B -> C is revoked: B and C are refused, A is not.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { decodeJwt } from 'jose';
+import { revoke, type RevokeDeps } from '../../src/revocation/index.js';
+import { BearerSession, exchangeForm, startAuthGateway, tokenRequest, type AuthGateway } from '../helpers/auth.js';
+import { createTestIssuer, type TestIssuer } from '../helpers/idp.js';
+import { tsFixtureStdio } from '../helpers/servers.js';
+import { firstRefusal, echo } from './helpers.js';
+
+const PUBLIC_URL = 'http://warden.test/mcp';
+const dir = mkdtempSync(join(tmpdir(), 'warden-attack-cascade-'));
+let idp: TestIssuer;
+let gw: AuthGateway;
+
+before(async () => {
+  idp = await createTestIssuer(dir);
+  const keyFile = join(dir, 'master.key');
+  writeFileSync(keyFile, randomBytes(32).toString('base64'), { mode: 0o600 });
+  gw = await startAuthGateway(
+    { rec: tsFixtureStdio('recording-upstream.ts') },
+    {
+      store: join(dir, 'warden.db'),
+      publicUrl: PUBLIC_URL,
+      auth: { issuers: [{ issuer: idp.issuer, jwksFile: idp.jwksFile }] },
+      tokenService: { issuer: 'http://warden.test', maxDelegationDepth: 3 },
+      agents: { 'agent-b': { delegatesFrom: ['agent-a'] }, 'agent-c': { delegatesFrom: ['agent-b'] } },
+      revocation: { maxStalenessSeconds: 2, pollMs: 200 },
+      vault: { masterKeyFile: keyFile },
+      log: { level: 'error' },
+    },
+  );
+});
+
+after(async () => {
+  await gw?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const origin = () => new URL(gw.url).origin;
+const user = () => idp.sign({ aud: PUBLIC_URL, sub: 'alice', client_id: 'app-web', scope: 'mcp:tools' });
+const cred = (agent: string) => idp.sign({ aud: PUBLIC_URL, sub: agent, client_id: agent });
+const exchange = async (subject: string, agent: string): Promise<string> => {
+  const r = await tokenRequest(origin(), exchangeForm(subject, await cred(agent)));
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  return String(r.body.access_token);
+};
+const session = async (token: string): Promise<BearerSession> => {
+  const s = new BearerSession(gw.url, token);
+  await s.initialize();
+  return s;
+};
+const deps = (): RevokeDeps => ({
+  revocations: gw.store.revocations,
+  tasks: gw.store.tasks,
+  tokens: gw.store.tokens,
+  endTask: async (id, by) => (await gw.store.tasks.finish(id, 'revoked', new Date().toISOString(), by))!,
+});
+
+test("revoking a user's own (foreign) token also refuses the gateway token exchanged from it", async () => {
+  const leaked = await user();
+  const a = await exchange(leaked, 'agent-a');
+  const b = await exchange(a, 'agent-b');
+  const unrelated = await exchange(await user(), 'agent-a');
+  const [sa, sb, su, direct] = await Promise.all([session(a), session(b), session(unrelated), session(leaked)]);
+  for (const s of [sa, sb, su, direct]) assert.equal(await echo(s), 'ok');
+
+  await revoke(deps(), { kind: 'token', value: String(decodeJwt(leaked).jti), by: 'ops', reason: 'leaked', foreign: true });
+  const since = performance.now();
+  assert.equal((await firstRefusal(direct, since)).reason, 'revoked', 'the leaked token itself');
+  assert.equal((await firstRefusal(sa, since)).reason, 'revoked', 'the token exchanged from it');
+  assert.equal((await firstRefusal(sb, since)).reason, 'revoked', 'the token exchanged from that one');
+  const r = await tokenRequest(origin(), exchangeForm(a, await cred('agent-b')));
+  assert.equal(r.status, 400, `nothing more is exchanged from it: ${JSON.stringify(r.body)}`);
+  assert.equal(await echo(su), 'ok', 'a token exchanged from another of her tokens is not affected');
+});
+
+test('revoking the middle of A -> B -> C refuses B and C; A keeps working', async () => {
+  const a = await exchange(await user(), 'agent-a');
+  const b = await exchange(a, 'agent-b');
+  const c = await exchange(b, 'agent-c');
+  const [sa, sb, sc] = await Promise.all([session(a), session(b), session(c)]);
+  await revoke(deps(), { kind: 'token', value: String(decodeJwt(b).jti), by: 'ops', reason: 'middle' });
+  const since = performance.now();
+  assert.equal((await firstRefusal(sb, since)).reason, 'revoked');
+  assert.equal((await firstRefusal(sc, since)).reason, 'revoked');
+  assert.equal(await echo(sa), 'ok', 'the token B was exchanged from is not revoked');
+});
