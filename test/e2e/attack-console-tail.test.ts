@@ -130,3 +130,38 @@ test('the tail shows bidi overrides and zero-width characters in agent-controlle
     restore();
   }
 });
+
+test('one person opening the gateway-wide maximum of tails does not lock others out of the live tail', async () => {
+  const restore = setEnv(CONSOLE_SECRET_ENV, CONSOLE_SECRET);
+  const op = await startOidcProvider('https://unused.example/mcp');
+  const config = withMasterKey(tmp.dir, { listen: '127.0.0.1:0', store: join(tmp.dir, 'many.db'), auth: { mode: 'none' }, policy: { files: [POLICY] }, mcpServers: {}, log: { level: 'error' }, console: consoleConfig(op) });
+  const file = join(tmp.dir, 'many.yaml');
+  writeFileSync(file, stringify(config));
+  const loaded = loadConfig(file);
+  const running = await startGateway(loaded.config, loaded.baseDir, createLogger('silent'), file);
+  const ac = new AbortController();
+  try {
+    const at = new URL(running.url).origin;
+    const bob = await signInWithFetch(at, 'bob');
+    const carol = await signInWithFetch(at, 'carol');
+    const open = (jar: typeof bob) => fetch(`${at}/console/audit/stream`, { headers: { cookie: jar.header() }, signal: ac.signal });
+    const statuses: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      const res = await open(bob);
+      statuses.push(res.status);
+      if (res.status !== 200) await res.text();
+    }
+    assert.ok(statuses.some((s) => s !== 200), `bob may not hold every tail: ${statuses.join(',')}`);
+    const refused = (await Promise.all([open(bob)]))[0]!;
+    assert.equal(refused.status, 429);
+    assert.ok(refused.headers.get('retry-after'));
+    await refused.text();
+    const mine = await open(carol);
+    assert.equal(mine.status, 200, 'carol still gets a live tail');
+  } finally {
+    ac.abort();
+    await running.close();
+    await op.close();
+    restore();
+  }
+});
