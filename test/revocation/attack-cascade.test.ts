@@ -3,10 +3,13 @@
  * - a user's own token (from their identity provider) leaks; ops revoke its jti as foreign. The gateway
  *   token an agent exchanged from it must die with it, as a token exchanged from a gateway token does.
  * - the middle token of A -> B -> C is revoked: B and C are refused, A is not.
+ * - an agent whose id (a token's client_id) holds a newline and terminal escapes is revoked (as the console's
+ *   Agents page does, with the id as seen); `warden revoke list` must show the id escaped, not drive the terminal.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { stringify } from 'yaml';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -15,7 +18,7 @@ import { revoke, type RevokeDeps } from '../../src/revocation/index.js';
 import { BearerSession, exchangeForm, startAuthGateway, tokenRequest, type AuthGateway } from '../helpers/auth.js';
 import { createTestIssuer, type TestIssuer } from '../helpers/idp.js';
 import { tsFixtureStdio } from '../helpers/servers.js';
-import { firstRefusal, echo } from './helpers.js';
+import { firstRefusal, echo, warden } from './helpers.js';
 
 const PUBLIC_URL = 'http://warden.test/mcp';
 const dir = mkdtempSync(join(tmpdir(), 'warden-attack-cascade-'));
@@ -94,4 +97,16 @@ test('revoking the middle of A -> B -> C refuses B and C; A keeps working', asyn
   assert.equal((await firstRefusal(sb, since)).reason, 'revoked');
   assert.equal((await firstRefusal(sc, since)).reason, 'revoked');
   assert.equal(await echo(sa), 'ok', 'the token B was exchanged from is not revoked');
+});
+
+test('warden revoke list shows an agent id holding control characters as escapes', async () => {
+  const agent = 'evil\n2026-01-01T00:00:00.000Z  agent "innocent"  by ops\u001b[2J\u202e';
+  await revoke(deps(), { kind: 'agent', value: agent, by: 'console:carol\u001b[31m', reason: 'seen\u0007' });
+  const config = join(dir, 'cli.yaml');
+  writeFileSync(config, stringify({ store: join(dir, 'warden.db'), mcpServers: {} }));
+  const cli = await warden(['revoke', 'list', '-c', config]);
+  assert.equal(cli.code, 0, cli.stderr);
+  assert.match(cli.stdout, /evil\\u000a2026-01-01T00:00:00.000Z  agent "innocent"  by ops\\u001b\[2J\\u202e/);
+  assert.doesNotMatch(cli.stdout, /[\u0000-\u0009\u000b-\u001f\u007f\u202e]/, 'no control or bidi character reaches the terminal');
+  assert.ok(!cli.stdout.split('\n').some((l) => l.startsWith('2026-01-01T00:00:00.000Z  agent "innocent"')), 'no forged line');
 });
