@@ -115,6 +115,7 @@ test('the tail shows bidi overrides and zero-width characters in agent-controlle
     await client.callTool({ name: spoof, arguments: {} }).catch(() => undefined);
     assert.ok(await until(() => tail.text().includes('bidi-marker')), `the call reaches the tail: ${tail.text()}`);
     const sent = tail.text();
+    // eslint-disable-next-line no-control-regex -- finding control characters is the point
     assert.doesNotMatch(sent, /[\u202e\u200b\u0007]/, 'no raw bidi, zero-width or control character is sent');
     assert.match(sent, /read_\\\\u202efdp\.exe\\\\u200bbidi-marker/, 'they are sent as visible escapes (JSON-encoded)');
     // The page itself shows the same event the same way.

@@ -48,6 +48,7 @@ test('a replay report shows control characters from token claims as escapes, nev
   err.on('data', (d: Buffer) => (text += d.toString()));
   assert.equal(await policyReplay([candidate], { config, since: '1h' }, { stdout: out, stderr: err }), 0, text);
   assert.match(text, /deny-all/, `the call's change is listed: ${text}`);
+  // eslint-disable-next-line no-control-regex -- finding control characters is the point
   assert.doesNotMatch(text, /[\u0000-\u0009\u000b-\u001f\u007f\u202e]/, 'no control or bidi character reaches the terminal');
   assert.equal(text.split('\n').filter((l) => l.includes('forged-agent')).length, 1);
   assert.ok(!text.split('\n').some((l) => l.startsWith('2026-01-01T00:00:00Z forged-agent')), 'the claim cannot start a line of its own');

@@ -106,7 +106,8 @@ test('warden revoke list shows an agent id holding control characters as escapes
   writeFileSync(config, stringify({ store: join(dir, 'warden.db'), mcpServers: {} }));
   const cli = await warden(['revoke', 'list', '-c', config]);
   assert.equal(cli.code, 0, cli.stderr);
-  assert.match(cli.stdout, /evil\\u000a2026-01-01T00:00:00.000Z  agent "innocent"  by ops\\u001b\[2J\\u202e/);
+  assert.match(cli.stdout, /evil\\u000a2026-01-01T00:00:00.000Z {2}agent "innocent" {2}by ops\\u001b\[2J\\u202e/);
+  // eslint-disable-next-line no-control-regex -- finding control characters is the point
   assert.doesNotMatch(cli.stdout, /[\u0000-\u0009\u000b-\u001f\u007f\u202e]/, 'no control or bidi character reaches the terminal');
   assert.ok(!cli.stdout.split('\n').some((l) => l.startsWith('2026-01-01T00:00:00.000Z  agent "innocent"')), 'no forged line');
 });
