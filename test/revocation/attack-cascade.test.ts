@@ -5,6 +5,8 @@
  * - the middle token of A -> B -> C is revoked: B and C are refused, A is not.
  * - an agent whose id (a token's client_id) holds a newline and terminal escapes is revoked (as the console's
  *   Agents page does, with the id as seen); `warden revoke list` must show the id escaped, not drive the terminal.
+ * With WARDEN_TEST_DATABASE_URL the store is PostgreSQL (a schema of this run) and two replicas share it: the
+ * refusals hold on both. Else one gateway on SQLite.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -14,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { decodeJwt } from 'jose';
+import pg from 'pg';
 import { revoke, type RevokeDeps } from '../../src/revocation/index.js';
 import { BearerSession, exchangeForm, startAuthGateway, tokenRequest, type AuthGateway } from '../helpers/auth.js';
 import { createTestIssuer, type TestIssuer } from '../helpers/idp.js';
@@ -24,15 +27,24 @@ const PUBLIC_URL = 'http://warden.test/mcp';
 const dir = mkdtempSync(join(tmpdir(), 'warden-attack-cascade-'));
 let idp: TestIssuer;
 let gw: AuthGateway;
+let replicas: AuthGateway[] = [];
+const pgUrl = process.env.WARDEN_TEST_DATABASE_URL;
+const schema = `warden_test_${randomBytes(6).toString('hex')}_attack_cascade`;
+const storeUrl = (): string => {
+  if (!pgUrl) return join(dir, 'warden.db');
+  const u = new URL(pgUrl);
+  u.searchParams.set('schema', schema);
+  return u.href;
+};
 
 before(async () => {
   idp = await createTestIssuer(dir);
   const keyFile = join(dir, 'master.key');
   writeFileSync(keyFile, randomBytes(32).toString('base64'), { mode: 0o600 });
-  gw = await startAuthGateway(
+  const start = () => startAuthGateway(
     { rec: tsFixtureStdio('recording-upstream.ts') },
     {
-      store: join(dir, 'warden.db'),
+      store: storeUrl(),
       publicUrl: PUBLIC_URL,
       auth: { issuers: [{ issuer: idp.issuer, jwksFile: idp.jwksFile }] },
       tokenService: { issuer: 'http://warden.test', maxDelegationDepth: 3 },
@@ -42,11 +54,19 @@ before(async () => {
       log: { level: 'error' },
     },
   );
+  replicas = pgUrl ? [await start(), await start()] : [await start()];
+  gw = replicas[0]!;
 });
 
 after(async () => {
-  await gw?.close();
+  for (const r of replicas) await r.close();
   rmSync(dir, { recursive: true, force: true });
+  if (pgUrl) {
+    const admin = new pg.Client({ connectionString: pgUrl });
+    await admin.connect();
+    await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).catch(() => {});
+    await admin.end();
+  }
 });
 
 const origin = () => new URL(gw.url).origin;
@@ -57,8 +77,8 @@ const exchange = async (subject: string, agent: string): Promise<string> => {
   assert.equal(r.status, 200, JSON.stringify(r.body));
   return String(r.body.access_token);
 };
-const session = async (token: string): Promise<BearerSession> => {
-  const s = new BearerSession(gw.url, token);
+const session = async (token: string, on = gw): Promise<BearerSession> => {
+  const s = new BearerSession(on.url, token);
   await s.initialize();
   return s;
 };
@@ -75,13 +95,18 @@ test("revoking a user's own (foreign) token also refuses the gateway token excha
   const b = await exchange(a, 'agent-b');
   const unrelated = await exchange(await user(), 'agent-a');
   const [sa, sb, su, direct] = await Promise.all([session(a), session(b), session(unrelated), session(leaked)]);
-  for (const s of [sa, sb, su, direct]) assert.equal(await echo(s), 'ok');
+  // The same tokens on the last replica (the same one on SQLite).
+  const last = replicas.at(-1)!;
+  const [la, lb] = await Promise.all([session(a, last), session(b, last)]);
+  for (const s of [sa, sb, su, direct, la, lb]) assert.equal(await echo(s), 'ok');
 
   await revoke(deps(), { kind: 'token', value: String(decodeJwt(leaked).jti), by: 'ops', reason: 'leaked', foreign: true });
   const since = performance.now();
   assert.equal((await firstRefusal(direct, since)).reason, 'revoked', 'the leaked token itself');
   assert.equal((await firstRefusal(sa, since)).reason, 'revoked', 'the token exchanged from it');
   assert.equal((await firstRefusal(sb, since)).reason, 'revoked', 'the token exchanged from that one');
+  assert.equal((await firstRefusal(la, since)).reason, 'revoked', 'on the other replica');
+  assert.equal((await firstRefusal(lb, since)).reason, 'revoked', 'on the other replica');
   const r = await tokenRequest(origin(), exchangeForm(a, await cred('agent-b')));
   assert.equal(r.status, 400, `nothing more is exchanged from it: ${JSON.stringify(r.body)}`);
   assert.equal(await echo(su), 'ok', 'a token exchanged from another of her tokens is not affected');
@@ -103,7 +128,7 @@ test('warden revoke list shows an agent id holding control characters as escapes
   const agent = 'evil\n2026-01-01T00:00:00.000Z  agent "innocent"  by ops\u001b[2J\u202e';
   await revoke(deps(), { kind: 'agent', value: agent, by: 'console:carol\u001b[31m', reason: 'seen\u0007' });
   const config = join(dir, 'cli.yaml');
-  writeFileSync(config, stringify({ store: join(dir, 'warden.db'), mcpServers: {} }));
+  writeFileSync(config, stringify({ store: storeUrl(), mcpServers: {} }));
   const cli = await warden(['revoke', 'list', '-c', config]);
   assert.equal(cli.code, 0, cli.stderr);
   assert.match(cli.stdout, /evil\\u000a2026-01-01T00:00:00.000Z {2}agent "innocent" {2}by ops\\u001b\[2J\\u202e/);
