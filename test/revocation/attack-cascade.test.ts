@@ -17,8 +17,9 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { decodeJwt } from 'jose';
 import pg from 'pg';
+import { GatewayTokens } from '../../src/identity/gateway-tokens.js';
 import { revoke, type RevokeDeps } from '../../src/revocation/index.js';
-import { BearerSession, exchangeForm, startAuthGateway, tokenRequest, type AuthGateway } from '../helpers/auth.js';
+import { bearer, BearerSession, exchangeForm, initializeBody, post, startAuthGateway, tokenRequest, type AuthGateway } from '../helpers/auth.js';
 import { createTestIssuer, type TestIssuer } from '../helpers/idp.js';
 import { tsFixtureStdio } from '../helpers/servers.js';
 import { firstRefusal, echo, warden } from './helpers.js';
@@ -135,4 +136,24 @@ test('warden revoke list shows an agent id holding control characters as escapes
   // eslint-disable-next-line no-control-regex -- finding control characters is the point
   assert.doesNotMatch(cli.stdout, /[\u0000-\u0009\u000b-\u001f\u007f\u202e]/, 'no control or bidi character reaches the terminal');
   assert.ok(!cli.stdout.split('\n').some((l) => l.startsWith('2026-01-01T00:00:00.000Z  agent "innocent"')), 'no forged line');
+});
+
+test('a revoked token stays refused after its exp, while clock skew still accepts it (and so do those exchanged from it)', async () => {
+  // A token that expires in a few seconds; the gateway accepts it until exp + clockSkewSeconds (60 by default).
+  const tokens = new GatewayTokens('http://warden.test', PUBLIC_URL, gw.keys, gw.store.tokens, 60);
+  const exp = Math.floor(Date.now() / 1000) + 3;
+  const { token: a, record } = await tokens.mint({ agent: 'agent-a', user: 'alice', tenant: null, chain: [], scopes: ['mcp:tools'], task: null, parentJti: null, expiresAt: exp });
+  const b = await exchange(a, 'agent-b');
+  await revoke(deps(), { kind: 'token', value: record.jti, by: 'ops', reason: 'leaked' });
+  const [sa, sb] = await Promise.all([session(a), session(b)]);
+  const since = performance.now();
+  assert.equal((await firstRefusal(sa, since)).reason, 'revoked');
+  assert.equal((await firstRefusal(sb, since)).reason, 'revoked');
+  // Past exp (within the skew), with a poll of the list in between: still refused, on a new session too.
+  while (Date.now() / 1000 < exp + 1.5) await new Promise((r) => setTimeout(r, 200));
+  await new Promise((r) => setTimeout(r, 500));
+  assert.equal(await echo(sa), 'revoked', 'the revoked token is not accepted again once its exp passes');
+  assert.equal(await echo(sb), 'revoked', 'nor the token exchanged from it');
+  const init = await post(gw.url, initializeBody(), bearer(a));
+  assert.equal((init.messages[0]?.error as { data?: { reason?: string } } | undefined)?.data?.reason, 'revoked', `a new session with it is refused: ${init.text}`);
 });
