@@ -144,8 +144,8 @@ test('a revoked token stays refused after its exp, while clock skew still accept
   const exp = Math.floor(Date.now() / 1000) + 3;
   const { token: a, record } = await tokens.mint({ agent: 'agent-a', user: 'alice', tenant: null, chain: [], scopes: ['mcp:tools'], task: null, parentJti: null, expiresAt: exp });
   const b = await exchange(a, 'agent-b');
-  await revoke(deps(), { kind: 'token', value: record.jti, by: 'ops', reason: 'leaked' });
   const [sa, sb] = await Promise.all([session(a), session(b)]);
+  await revoke(deps(), { kind: 'token', value: record.jti, by: 'ops', reason: 'leaked' });
   const since = performance.now();
   assert.equal((await firstRefusal(sa, since)).reason, 'revoked');
   assert.equal((await firstRefusal(sb, since)).reason, 'revoked');
