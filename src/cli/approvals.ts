@@ -79,6 +79,6 @@ export function approvalsDecide(state: 'approved' | 'denied', id: string, opts: 
       errorCode: null,
     });
     if (opts.json) process.stdout.write(JSON.stringify(r) + '\n');
-    else process.stdout.write(`${r.id} ${state} by ${opts.as}: ${r.upstream}/${r.tool} for ${r.agent}\n`);
+    else process.stdout.write(`${printable(`${r.id} ${state} by ${opts.as}: ${r.upstream}/${r.tool} for ${r.agent}`)}\n`);
   });
 }

@@ -6,6 +6,7 @@
  * does not load, 2 bad usage or config.
  */
 import { replayPolicy, tasksOf } from '../console/index.js';
+import { printable } from '../core/printable.js';
 import { formatProblem, loadPolicyFiles, PolicyLoadError } from '../policy/index.js';
 import { parseSince } from './audit-trace.js';
 import { withConfiguredStore } from './configured-store.js';
@@ -54,7 +55,9 @@ export async function policyReplay(files: string[], opts: ReplayOptions, io: Rep
       for (const c of r.changes) {
         const e = c.event;
         const ids = (d: { policyIds: string[] }) => (d.policyIds.length ? ` (${d.policyIds.join(', ')})` : '');
-        io.stdout.write(`${e.time} ${e.agent ?? '-'} for ${e.user ?? '-'} ${c.tool}: ${c.current.effect}${ids(c.current)} -> ${c.candidate.effect}${ids(c.candidate)}: ${c.candidate.reason}${c.faithful ? '' : ' (approximate)'}\n`);
+        // Agent, user and tool are a token's and a client's words: printable, so they cannot forge a line or drive the terminal.
+        const line = `${e.time} ${e.agent ?? '-'} for ${e.user ?? '-'} ${c.tool}: ${c.current.effect}${ids(c.current)} -> ${c.candidate.effect}${ids(c.candidate)}: ${c.candidate.reason}${c.faithful ? '' : ' (approximate)'}`;
+        io.stdout.write(`${printable(line)}\n`);
       }
       const denied = r.changes.filter((c) => c.candidate.effect === 'deny').length;
       io.stdout.write(

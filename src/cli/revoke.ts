@@ -7,6 +7,7 @@
  */
 import { AuditRecorder, type AuditDraft } from '../audit/index.js';
 import { loadGatewayPolicy } from '../policy/index.js';
+import { printable } from '../core/printable.js';
 import { revocationAuditFields, revoke, undoAuditFields, undoRevocation, type RevokeResult } from '../revocation/index.js';
 import type { RevocationKind, RevocationRecord, Store } from '../store/index.js';
 import { createLogger } from '../telemetry/log.js';
@@ -58,7 +59,7 @@ export async function revokeCommand(kind: RevocationKind, value: string, opts: R
         process.stdout.write(JSON.stringify({ revocation: result.record, created: result.created, taskState: result.task?.state, endedTasks: result.endedTasks }) + '\n');
         return;
       }
-      process.stdout.write(describe(result));
+      process.stdout.write(describe(result).split('\n').map(printable).join('\n'));
     },
     { createDir: true },
   );
@@ -78,7 +79,8 @@ export function revokeList(opts: { config: string; kind?: RevocationKind; limit:
     }
     for (const r of list) {
       const until = r.expiresAt ? `  until ${r.expiresAt}` : '';
-      process.stdout.write(`${r.revokedAt}  ${nameOf(r)}  by ${r.by}${r.reason ? `: ${r.reason}` : ''}${until}\n`);
+      // An agent or user id is a token's word (the console revokes it as seen): printable, so it cannot forge a line.
+      process.stdout.write(`${printable(`${r.revokedAt}  ${nameOf(r)}  by ${r.by}${r.reason ? `: ${r.reason}` : ''}${until}`)}\n`);
     }
   });
 }
@@ -94,6 +96,6 @@ export function revokeUndo(kind: string, value: string, opts: { config: string; 
       return;
     }
     const note = lifted.kind === 'task' ? ' (the task stays ended: start a new one)' : '';
-    process.stdout.write(`lifted the revocation of ${nameOf(lifted)}: accepted again from the next request on, on every gateway sharing the store${note}\n`);
+    process.stdout.write(`lifted the revocation of ${printable(nameOf(lifted))}: accepted again from the next request on, on every gateway sharing the store${note}\n`);
   });
 }

@@ -29,6 +29,8 @@ export const LimitsSchema = z
     maxConcurrentCallsPerUpstream: count().default(256),
     /** Upstream processes (stdio connections) running at once, gateway-wide; the least recently used idle one makes room. */
     maxProcesses: count().default(64),
+    /** Upstream processes one principal's connections may hold (default: half of maxProcesses, at most 32). */
+    maxProcessesPerPrincipal: count().optional(),
     /** An upstream connection with no request for this long is closed (a stdio process exits); the next use restarts it. */
     upstreamIdleMs: ms().default(5 * 60_000),
     /** Largest message an upstream may send: a stdio line, an HTTP body, an SSE event. */
@@ -43,8 +45,8 @@ export const LimitsSchema = z
     idleTimeoutMs: ms().default(65_000),
   })
   .superRefine((l, ctx) => {
-    type PerPrincipal = 'maxSessionsPerPrincipal' | 'maxConcurrentCallsPerPrincipal';
-    const below = (key: PerPrincipal, cap: 'maxSessions' | 'maxConcurrentCallsPerUpstream') => {
+    type PerPrincipal = 'maxSessionsPerPrincipal' | 'maxConcurrentCallsPerPrincipal' | 'maxProcessesPerPrincipal';
+    const below = (key: PerPrincipal, cap: 'maxSessions' | 'maxConcurrentCallsPerUpstream' | 'maxProcesses') => {
       const v = l[key];
       if (v !== undefined && l[cap] > 1 && v >= l[cap]) {
         const message = `must be below limits.${cap} (${l[cap]}), so that one principal cannot take them all`;
@@ -53,6 +55,7 @@ export const LimitsSchema = z
     };
     below('maxSessionsPerPrincipal', 'maxSessions');
     below('maxConcurrentCallsPerPrincipal', 'maxConcurrentCallsPerUpstream');
+    below('maxProcessesPerPrincipal', 'maxProcesses');
     if (l.headersTimeoutMs > l.requestTimeoutMs) {
       ctx.addIssue({ code: 'custom', path: ['headersTimeoutMs'], message: 'must not exceed limits.requestTimeoutMs' });
     }
@@ -61,6 +64,7 @@ export const LimitsSchema = z
     ...l,
     maxSessionsPerPrincipal: l.maxSessionsPerPrincipal ?? derived(l.maxSessions, 100),
     maxConcurrentCallsPerPrincipal: l.maxConcurrentCallsPerPrincipal ?? derived(l.maxConcurrentCallsPerUpstream, 64),
+    maxProcessesPerPrincipal: l.maxProcessesPerPrincipal ?? derived(l.maxProcesses, 32),
   }));
 
 /** Half of a gateway-wide cap, at most `ceiling` (and at least 1). */

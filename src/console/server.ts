@@ -112,7 +112,7 @@ export class ConsoleServer {
     const query = new URL(req.url ?? '/', 'http://console.invalid').searchParams;
     if (method === 'GET') {
       const stream = STREAMS.find((s) => s.path.test(path));
-      if (stream) return this.stream(stream, session, query, req, res);
+      if (stream) return this.stream(stream, session, signed.expiresAt, query, req, res);
     }
     const matches = ROUTES.filter((r) => r.path.test(path));
     const route = matches.find((r) => r.method === method);
@@ -204,8 +204,13 @@ export class ConsoleServer {
     send(res, answer.status ?? 200, layout(answer.title, answer.body, { name: session.name, role: session.role, csrf: session.csrf, current: nav }), headers);
   }
 
-  private async stream(s: StreamRoute, session: Session, query: URLSearchParams, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  private async stream(s: StreamRoute, session: Session, expiresAt: number, query: URLSearchParams, req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (!allows(session.role, s.role)) return send(res, 403, messagePage(TITLES[403]!, `This needs the ${s.role} role.`));
-    await s.open(this.context(session), query, req, res);
+    // Checked again before each send, as every other request checks it: the session's end and the roles in force.
+    const allowed = () => {
+      const role = roleOf(this.services.config.console.roles, session.name, session.groups);
+      return role !== undefined && allows(role, s.role) && this.now() < expiresAt * 1000;
+    };
+    await s.open(this.context(session), query, req, res, allowed);
   }
 }

@@ -3,7 +3,8 @@
  * may be shared: by everyone (`shared`), by one person's sessions (`per-user`, the default: no upstream state
  * crosses between humans), by one session (`per-session`), or by one task (`per-task`: forced for an upstream
  * that uses leases, whose credentials belong to a task). Connections start on first use, close after
- * `idleMs` without a request, and stdio ones are capped at `maxProcesses` across the gateway.
+ * `idleMs` without a request, and stdio ones are capped at `maxProcesses` across the gateway and at
+ * `maxProcessesPerPrincipal` for the connections of one person (so one cannot hold every process busy).
  *
  * A connection used by several sessions routes what its upstream sends to the request that caused it, never
  * to another session: by the transport's tag (the request whose stream carried it), by progress token (the
@@ -12,6 +13,7 @@
  */
 import type { ServerConfig } from '../config/schema.js';
 import { principalKey, type Principal } from '../identity/index.js';
+import { limitKey } from '../ingress/limits.js';
 import { JsonRpcCode, WardenError } from '../protocol/errors.js';
 import type { JsonRpcNotification, JsonRpcRequest } from '../protocol/jsonrpc.js';
 import type { UpstreamClient } from '../upstream/index.js';
@@ -42,6 +44,8 @@ export interface Connection {
   readonly client: UpstreamClient;
   readonly members: Set<PoolMember>;
   readonly process: boolean;
+  /** Whose process budget it counts against (the limits' principal); null for a shared one, which is nobody's. */
+  readonly person: string | null;
   lastUsed: number;
   /** Leases the connection was opened with (set by its prepare step). */
   leaseIds: readonly string[];
@@ -55,6 +59,8 @@ export interface Connection {
 export interface PoolOptions {
   servers: ReadonlyMap<string, ServerConfig>;
   maxProcesses: number;
+  /** Processes the connections of one principal (limits.ts `limitKey`) may hold; default: no cap of its own. */
+  maxProcessesPerPrincipal?: number;
   idleMs: number;
   /** Opens a client whose messages go to `route` and which prepares its config for `owner`. */
   /** Opens the client of `conn` for `member` (the first to use it), with credentials prepared for `owner`. */
@@ -121,14 +127,20 @@ export class ConnectionPool {
     if (conn === undefined) {
       const server = this.opts.servers.get(upstream)!;
       const process = 'command' in server;
+      // A shared connection carries nobody's credentials: it is prepared for no owner, and counts against nobody.
+      const owner = effectiveShare(server) === 'shared' ? null : member.owner;
+      const person = process && owner !== null ? limitKey(owner) : null;
+      const own = this.opts.maxProcessesPerPrincipal;
+      if (person !== null && own !== undefined && this.processesOf(person) >= own && !this.evictIdleProcess(person)) {
+        const message = `This principal runs its maximum of ${own} upstream processes; end a session or try again later`;
+        throw new WardenError('process_limit', message, JsonRpcCode.ProcessLimit, 503, { retryAfter: 1 });
+      }
       if (process && this.stats.processes >= this.opts.maxProcesses && !this.evictIdleProcess()) {
         const message = `The gateway runs its maximum of ${this.opts.maxProcesses} upstream processes; try again later`;
         throw new WardenError('process_limit', message, JsonRpcCode.ProcessLimit, 503, { retryAfter: 1 });
       }
       const placeholder = undefined as unknown as UpstreamClient;
-      const created: Connection = { key, upstream, members: new Set(), process, lastUsed: this.now(), leaseIds: [], lists: new Map(), client: placeholder };
-      // A shared connection carries nobody's credentials: it is prepared for no owner.
-      const owner = effectiveShare(server) === 'shared' ? null : member.owner;
+      const created: Connection = { key, upstream, members: new Set(), process, person, lastUsed: this.now(), leaseIds: [], lists: new Map(), client: placeholder };
       (created as { client: UpstreamClient }).client = this.opts.open(upstream, server, created, member, owner);
       this.byKey.set(key, (conn = created));
     }
@@ -224,14 +236,20 @@ export class ConnectionPool {
     await conn.client.close().catch(() => undefined);
   }
 
+  private processesOf(person: string): number {
+    let n = 0;
+    for (const c of this.byKey.values()) if (c.process && c.person === person) n++;
+    return n;
+  }
+
   /**
-   * Closes the least recently used idle stdio connection to make room; false when every one is busy. A
+   * Closes the least recently used idle stdio connection (of `person`, when given) to make room; false when every one is busy. A
    * connection used in the last second counts as busy: its session is between two steps of one request.
    */
-  private evictIdleProcess(): boolean {
+  private evictIdleProcess(person?: string): boolean {
     const quiet = this.now() - 1_000;
     const idle = [...this.byKey.values()]
-      .filter((c) => c.process && !c.client.busy && Math.max(c.lastUsed, c.client.lastActive) < quiet)
+      .filter((c) => c.process && (person === undefined || c.person === person) && !c.client.busy && Math.max(c.lastUsed, c.client.lastActive) < quiet)
       .sort((a, b) => a.lastUsed - b.lastUsed)[0];
     if (idle === undefined) return false;
     void this.closeConnection(idle);

@@ -131,6 +131,7 @@ export class Gateway {
     this.pool = new ConnectionPool({
       servers: this.servers,
       maxProcesses: config.limits.maxProcesses,
+      maxProcessesPerPrincipal: config.limits.maxProcessesPerPrincipal,
       idleMs: config.limits.upstreamIdleMs,
       open: (upstream, server, conn, member, owner) => {
         const opener = member as GatewaySession;

@@ -467,6 +467,12 @@ async function routed(ctx: RouteContext, req: JsonRpcRequest): Promise<Record<st
       ctx.audit.target = uri;
       // Unsubscribing only stops updates: it needs no permission.
       if (req.method !== 'resources/unsubscribe') ctx.authz.checkResource('read_resource', upstream, uri);
+      // The upstream holds one subscription per connection: while another session on it still wants the
+      // updates, this session's unsubscribe ends only its own (it stops relaying), not theirs.
+      if (req.method === 'resources/unsubscribe' && ctx.session.subscribedByOthers(upstream, uri)) {
+        ctx.session.noteSubscription(upstream, uri, false);
+        return {};
+      }
       const result = await forward(ctx, upstream, req.method, { ...params, uri }, req.method === 'resources/read' ? hasArray('contents') : anything);
       // A shared connection relays an update only to the sessions that subscribed to it.
       if (req.method !== 'resources/read') ctx.session.noteSubscription(upstream, uri, req.method === 'resources/subscribe');

@@ -213,6 +213,12 @@ export class GatewaySession implements PoolMember {
     return items;
   }
 
+  /** True when another session on this session's connection to `upstream` is subscribed to `uri`. */
+  subscribedByOthers(upstream: string, uri: string): boolean {
+    const conn = this.deps.pool.peek(this, upstream);
+    return conn !== undefined && [...conn.members].some((m) => m !== this && m.subscribedTo(upstream, uri));
+  }
+
   /** True when `upstream`'s connection is shared by every principal (share: shared). */
   sharedByAll(upstream: string): boolean {
     const server = this.deps.servers.get(upstream);

@@ -136,7 +136,8 @@ export class TokenExchange {
       chain,
       scopes,
       task,
-      parentJti: subject.method === 'gateway-token' ? subject.tokenId : null,
+      // Any subject token's id, a gateway's or an identity provider's: revoking it (a foreign one too) cuts this off.
+      parentJti: subject.tokenId,
       expiresAt,
       agentIssuer: actor.issuer,
     });

@@ -43,6 +43,9 @@ export interface RevokeResult {
   token?: IssuedTokenRecord;
 }
 
+/** The largest `clockSkewSeconds` the config allows, in ms. */
+const MAX_CLOCK_SKEW_MS = 300_000;
+
 const invalid = (message: string) => new WardenError('invalid_params', message, JsonRpcCode.InvalidParams);
 
 export function isRevocationKind(kind: string): kind is RevocationKind {
@@ -66,7 +69,9 @@ export async function revoke(deps: RevokeDeps, req: RevokeRequest): Promise<Revo
     if (token === undefined && !req.foreign) {
       throw invalid(`no token with id ${value} was issued by this gateway; for a token from another issuer, revoke it as foreign`);
     }
-    expiresAt = token?.expiresAt ?? null;
+    // Kept past the token's exp by the longest clock skew a gateway may allow (auth.clockSkewSeconds, at most
+    // 300): verification still accepts the token for that long, and so must the revocation refuse it.
+    expiresAt = token ? new Date(Date.parse(token.expiresAt) + MAX_CLOCK_SKEW_MS).toISOString() : null;
   }
   const now = (deps.now ?? Date.now)();
   const { record, created } = await deps.revocations.add({

@@ -1,5 +1,6 @@
 /** Audit events as the console shows them: one table row, the filters' time parsing, and a short summary. */
 import type { AuditEvent } from '../../audit/index.js';
+import { printable } from '../../core/printable.js';
 import { escapeHtml, href, text, when } from '../html.js';
 
 const UNIT_MS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000 };
@@ -41,7 +42,11 @@ export function eventRow(e: AuditEvent): string[] {
   ];
 }
 
-/** What the live tail sends for one event: plain strings the script puts in with textContent. */
+/**
+ * What the live tail sends for one event: plain strings the script puts in with textContent. textContent stops
+ * markup, not a bidi override or a zero-width character: those are made visible here, as `text()` does on the pages.
+ */
 export function tailItem(e: AuditEvent): Record<string, string | null> {
-  return { time: e.time, agent: e.agent, user: e.user, task: e.task ?? null, method: e.method, tool: toolOf(e), outcome: e.outcome, reason: decisionText(e) };
+  const item = { time: e.time, agent: e.agent, user: e.user, task: e.task ?? null, method: e.method, tool: toolOf(e), outcome: e.outcome, reason: decisionText(e) };
+  return Object.fromEntries(Object.entries(item).map(([k, v]) => [k, v === null ? null : printable(v)]));
 }

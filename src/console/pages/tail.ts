@@ -3,7 +3,8 @@
  * after it opened, with the page's filters (agent, user, task, tool, outcome). It polls the store (every
  * replica sees every event that way, SQLite or PostgreSQL), sends each match as `event: audit` with plain
  * strings (the script writes them with textContent), and a comment every 15 s so proxies keep it open.
- * At most MAX_STREAMS are open per gateway; more are refused (503) rather than queued.
+ * At most MAX_STREAMS are open per gateway, MAX_STREAMS_PER_PERSON per signed-in person; more are refused
+ * (503, 429) rather than queued.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AuditEvent } from '../../audit/index.js';
@@ -14,13 +15,16 @@ import { tailItem, toolOf } from './events.js';
 export interface StreamRoute {
   path: RegExp;
   role: Role;
-  open(ctx: PageContext, query: URLSearchParams, req: IncomingMessage, res: ServerResponse): Promise<void>;
+  /** `allowed` is asked before each send: false once the session expired or its person lost the role. */
+  open(ctx: PageContext, query: URLSearchParams, req: IncomingMessage, res: ServerResponse, allowed: () => boolean): Promise<void>;
 }
 
 const POLL_MS = 1000;
 const HEARTBEAT_MS = 15_000;
 const MAX_STREAMS = 20;
+const MAX_STREAMS_PER_PERSON = 4;
 let open = 0;
+const openBy = new Map<string, number>();
 
 function matches(e: AuditEvent, q: URLSearchParams): boolean {
   const want = (k: string) => (q.get(k) ?? '').trim();
@@ -33,24 +37,38 @@ function matches(e: AuditEvent, q: URLSearchParams): boolean {
   return !tool || e.target === tool || toolOf(e) === tool;
 }
 
-async function stream(ctx: PageContext, q: URLSearchParams, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function stream(ctx: PageContext, q: URLSearchParams, req: IncomingMessage, res: ServerResponse, allowed: () => boolean): Promise<void> {
+  const who = ctx.session.name;
+  // One person (or one stolen cookie) cannot take every tail: the rest of the console's people keep theirs.
+  if ((openBy.get(who) ?? 0) >= MAX_STREAMS_PER_PERSON) {
+    res.writeHead(429, { 'retry-after': '30', 'content-type': 'text/plain' }).end('you have too many live tails open');
+    return;
+  }
   if (open >= MAX_STREAMS) {
     res.writeHead(503, { 'retry-after': '30', 'content-type': 'text/plain' }).end('too many live tails open');
     return;
   }
-  open++;
   const audit = ctx.services.store.audit;
+  // Read before the tail counts as open: a failed read (the caller answers 500) leaves no count behind.
   let cursor = (await audit.tail({ limit: 1 })).at(-1)?.id;
+  open++;
+  openBy.set(who, (openBy.get(who) ?? 0) + 1);
   res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', connection: 'keep-alive' });
   res.write(': live\n\n');
   let closed = false;
   let busy = false;
   const poll = setInterval(() => {
     if (busy || closed) return;
+    // A tail outlives the request that opened it: it ends with the session, or when a reload takes the role away.
+    if (!allowed()) {
+      stop();
+      return void res.end();
+    }
     busy = true;
     audit
       .tail({ limit: 500, ...(cursor ? { afterId: cursor } : {}) })
       .then((events) => {
+        if (closed) return;
         for (const e of events) {
           cursor = e.id;
           if (matches(e, q)) res.write(`event: audit\ndata: ${JSON.stringify(tailItem(e))}\n\n`);
@@ -64,6 +82,9 @@ async function stream(ctx: PageContext, q: URLSearchParams, req: IncomingMessage
     if (closed) return;
     closed = true;
     open--;
+    const left = (openBy.get(who) ?? 1) - 1;
+    if (left > 0) openBy.set(who, left);
+    else openBy.delete(who);
     clearInterval(poll);
     clearInterval(beat);
   };
