@@ -8,55 +8,18 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { assertBuilt, devConfig, runWarden, startWarden, stopChild, tempDir, waitFor, writeConfig, type RunningWarden } from '../helpers/e2e.js';
 import { createTestIssuer, type TestIssuer } from '../helpers/idp.js';
-import { everythingStdio, ROOT } from '../helpers/servers.js';
+import { freePort, NGINX, nginxConfig } from '../helpers/nginx.js';
+import { everythingStdio } from '../helpers/servers.js';
 
 const DB = process.env.WARDEN_TEST_DATABASE_URL;
-const NGINX = '/usr/sbin/nginx';
 const skip = !DB ? 'WARDEN_TEST_DATABASE_URL is not set' : !existsSync(NGINX) ? 'nginx is not installed (.ci/run installs nginx-light)' : false;
 const VERSION = '2025-11-25';
-
-/** A port nothing listens on now (nginx cannot listen on port 0 and report it). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-/** The shipped nginx config with this test's ports, wrapped in a minimal main config; reports the replica that answered. */
-function nginxConfig(dir: string, port: number, replicas: number[]): string {
-  let site = readFileSync(join(ROOT, 'deploy', 'nginx', 'mcp-warden.conf'), 'utf8');
-  site = site.replace(/^\s*server 127\.0\.0\.1:\d+ .*;$\n/gm, '');
-  site = site.replace(/upstream mcp_warden \{\n/, `upstream mcp_warden {\n${replicas.map((p) => `    server 127.0.0.1:${p} max_fails=1 fail_timeout=5s;\n`).join('')}`);
-  site = site.replace(/listen 127\.0\.0\.1:\d+;/, `listen 127.0.0.1:${port};\n    add_header X-Replica $upstream_addr always;`);
-  const user = process.getuid?.() === 0 ? 'user root;\n' : '';
-  for (const d of ['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) mkdirSync(join(dir, d), { recursive: true });
-  const temp = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((k) => `  ${k}_temp_path ${dir}/${k === 'client_body' ? 'body' : k};`);
-  return [
-    `${user}daemon off;`,
-    'worker_processes 1;',
-    `pid ${dir}/nginx.pid;`,
-    `error_log ${dir}/error.log warn;`,
-    'events { worker_connections 1024; }',
-    'http {',
-    '  access_log off;',
-    ...temp,
-    site,
-    '}',
-    '',
-  ].join('\n');
-}
 
 interface Reply {
   status: number;
