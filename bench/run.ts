@@ -6,7 +6,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { startCpuMeter } from './contention.js';
-import type { ClosedLoopResult, ClosedLoopSpec, OpenLoopResult, OpenLoopSpec } from './load.js';
+import type { ClosedLoopSpec } from './load.js';
+import { runLoad } from './run-load.js';
 import { McpHttpSession } from './mcp-http-client.js';
 import { RESULTS_DIR, ROOT, tsNodeArgs } from './paths.js';
 import { PEER_FLAGS, PEER_GRACE_MS, startPeer, type PeerName } from './peers.js';
@@ -57,21 +58,6 @@ async function smoke(url: string, tool: string): Promise<void> {
     if (r.error || r.result?.isError) throw new Error(`tools/call ${tool} failed: ${JSON.stringify(r.error ?? r.result)}`);
   } finally {
     await s.close();
-  }
-}
-
-/** Runs one load phase in a separate process (bench/load-worker.ts) and returns its result. */
-async function runLoad(spec: OpenLoopSpec, label: string): Promise<OpenLoopResult[]>;
-async function runLoad(spec: ClosedLoopSpec, label: string): Promise<ClosedLoopResult>;
-async function runLoad(spec: OpenLoopSpec | ClosedLoopSpec, label: string): Promise<OpenLoopResult[] | ClosedLoopResult> {
-  const runMs = spec.warmupMs + spec.durationMs * (spec.mode === 'open' ? spec.targets.length : 1);
-  log(`${label}: ${spec.mode} loop, ${runMs / 1000} s`);
-  const child = spawnChild(`load ${label}`, process.execPath, tsNodeArgs('load-worker.ts', JSON.stringify(spec)), { cwd: ROOT });
-  try {
-    const m = await waitForOutput(child, /^RESULT (.+)$/m, runMs + 40_000);
-    return JSON.parse(m[1] as string) as OpenLoopResult[] | ClosedLoopResult;
-  } finally {
-    await stopChild(child, 2000);
   }
 }
 
