@@ -90,6 +90,7 @@ export async function measureCpuPerCall(opts: { sessions: number; inflight: numb
   const tmp = makeTmpDir();
   let upstream: Target | undefined;
   let gateway: ReturnType<typeof spawnChild> | undefined;
+  let profileFromUs = 0;
   try {
     upstream = await startMinimalUpstream();
     const spec = (url: string, headers?: Record<string, string>) => ({
@@ -105,6 +106,8 @@ export async function measureCpuPerCall(opts: { sessions: number; inflight: numb
     const m = await waitForOutput(gateway, /listening on (http:\/\/127\.0\.0\.1:\d+\/mcp)/, 20_000);
     const url = m[1] as string;
     const gwPid = gateway.proc.pid as number;
+    // The profile shows the calls only: samples from start-up are left out of the flame graph.
+    profileFromUs = Number(process.hrtime.bigint() / 1000n);
     out.gateway = await measured(gwPid, () => runLoad(spec(url, { Authorization: `Bearer ${token}` }), 'cpu gateway'));
   } catch (e) {
     out.error = e instanceof Error ? e.message : String(e);
@@ -118,7 +121,7 @@ export async function measureCpuPerCall(opts: { sessions: number; inflight: numb
     const newest = prof.sort((a, b) => fs.statSync(b).mtimeMs - fs.statSync(a).mtimeMs)[0];
     if (newest) {
       const svg = newest.replace(/\.cpuprofile$/, '.svg');
-      const top = writeFlameGraph(newest, svg, 'mcp-warden, tools/call echo, full pipeline');
+      const top = writeFlameGraph(newest, svg, `mcp-warden, tools/call echo, full pipeline, ${opts.sessions} x ${opts.inflight}`, profileFromUs);
       out.profile = { cpuprofile: newest, svg, top: top.slice(0, 15) };
     }
   }

@@ -1,6 +1,6 @@
 // A V8 CPU profile (`node --cpu-prof`, a .cpuprofile file) turned into a flame-graph SVG (root at the bottom,
 // width = CPU time, hover for names and shares), plus the functions with the most self time. No dependency.
-// Run alone: node --import tsx bench/flamegraph.ts IN.cpuprofile OUT.svg [title]
+// Run alone: node --import tsx bench/flamegraph.ts IN.cpuprofile OUT.svg [title] [fromUs]
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -9,7 +9,7 @@ interface ProfileNode {
   callFrame: { functionName: string; url: string; lineNumber: number };
   children?: number[];
 }
-interface CpuProfile { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[] }
+interface CpuProfile { nodes: ProfileNode[]; startTime: number; samples: number[]; timeDeltas: number[] }
 
 interface Frame { name: string; self: number; total: number; children: Frame[] }
 
@@ -27,11 +27,17 @@ function frameName(n: ProfileNode, root: string): string {
   return `${fn} ${file}:${lineNumber + 1}`;
 }
 
-/** Builds the call tree with self time (µs) from the samples; idle time is left out. */
-function buildTree(p: CpuProfile, root: string): Frame {
+/**
+ * Builds the call tree with self time (µs) from the samples; idle time is left out, and so are samples taken
+ * before fromUs (the profile's monotonic clock, as process.hrtime: start-up is not what a call costs).
+ */
+function buildTree(p: CpuProfile, root: string, fromUs: number): Frame {
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
   const selfUs = new Map<number, number>();
+  let at = p.startTime;
   for (let i = 0; i < p.samples.length; i++) {
+    at += p.timeDeltas[i] ?? 0;
+    if (at < fromUs) continue;
     const id = p.samples[i] as number;
     // A sample's time is the delta to the next sample.
     const dt = p.timeDeltas[i + 1] ?? 0;
@@ -57,9 +63,9 @@ function color(name: string): string {
 }
 
 /** Writes the SVG; returns the functions with the most self time (share of all non-idle CPU time). */
-export function writeFlameGraph(input: string, output: string, title: string, root = process.cwd()): { fn: string; selfPct: number }[] {
+export function writeFlameGraph(input: string, output: string, title: string, fromUs = 0, root = process.cwd()): { fn: string; selfPct: number }[] {
   const prof = JSON.parse(fs.readFileSync(input, 'utf8')) as CpuProfile;
-  const tree = buildTree(prof, root);
+  const tree = buildTree(prof, root, fromUs);
   const W = 1200, ROW = 16, PAD = 30;
   let depth = 0;
   const rects: string[] = [];
@@ -102,7 +108,7 @@ export function writeFlameGraph(input: string, output: string, title: string, ro
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const [input, output, title] = process.argv.slice(2);
-  if (!input || !output) throw new Error('usage: flamegraph.ts IN.cpuprofile OUT.svg [title]');
-  for (const t of writeFlameGraph(input, output, title ?? path.basename(input)).slice(0, 25)) console.log(`${t.selfPct.toFixed(1).padStart(5)} %  ${t.fn}`);
+  const [input, output, title, from] = process.argv.slice(2);
+  if (!input || !output) throw new Error('usage: flamegraph.ts IN.cpuprofile OUT.svg [title] [fromUs]');
+  for (const t of writeFlameGraph(input, output, title ?? path.basename(input), Number(from ?? 0)).slice(0, 25)) console.log(`${t.selfPct.toFixed(1).padStart(5)} %  ${t.fn}`);
 }
