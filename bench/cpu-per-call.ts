@@ -4,7 +4,8 @@
 // time from us, not CPU time.
 // The gateway runs the full pipeline: JWT bearer auth (ES256, the token cached after its first verification),
 // Cedar at 100 policies (starter pack + generated), strict hash-chained audit on SQLite (the default).
-// Run alone (also writes a CPU profile and its flame graph): node --import tsx bench/cpu-per-call.ts [--profile]
+// Run alone: node --import tsx bench/cpu-per-call.ts [--profile --label=NAME] (writes bench/results/flamegraph-NAME.svg
+// and profile-NAME.txt); env BENCH_CPU_SESSIONS, BENCH_CPU_INFLIGHT, BENCH_CPU_SECONDS, BENCH_WARDEN_JS (another build, for A/B).
 import fs from 'node:fs';
 import path from 'node:path';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
@@ -102,7 +103,7 @@ export async function measureCpuPerCall(opts: { sessions: number; inflight: numb
     const { file, token, policies } = await fullPipelineConfig(tmp, upstream.url);
     out.policies = policies;
     const prof = opts.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.profileDir}`] : [];
-    gateway = spawnChild('mcp-warden (cpu)', process.execPath, [...prof, WARDEN_JS, 'serve', '--config', file], { cwd: tmp });
+    gateway = spawnChild('mcp-warden (cpu)', process.execPath, [...prof, process.env.BENCH_WARDEN_JS ?? WARDEN_JS, 'serve', '--config', file], { cwd: tmp });
     const m = await waitForOutput(gateway, /listening on (http:\/\/127\.0\.0\.1:\d+\/mcp)/, 20_000);
     const url = m[1] as string;
     const gwPid = gateway.proc.pid as number;
