@@ -14,6 +14,7 @@ import { openStore } from '../src/store/index.js';
 import { validateConfig } from '../src/config/index.js';
 import { createLogger } from '../src/telemetry/log.js';
 import { McpHttpSession } from './mcp-http-client.js';
+import { writeMasterKey } from './targets.js';
 
 export interface IntegrityOverhead {
   tools: number;
@@ -108,9 +109,11 @@ export async function measureIntegrityOverhead(rounds = 5, warmPerRound = 60, co
   const policy = path.join(dir, 'allow.cedar');
   fs.writeFileSync(policy, 'permit (principal, action, resource);\n');
   const gateways: Record<'off' | 'on', RunningGateway> = {} as never;
+  // Every gateway needs a vault master key (its signing keys are sealed under it).
+  const masterKeyFile = writeMasterKey(dir);
   try {
     for (const [key, mode] of [['off', 'off'], ['on', 'trust-on-first-use']] as const) {
-      const config = validateConfig({ listen: '127.0.0.1:0', store: path.join(dir, `${key}.db`), auth: { mode: 'none' }, policy: { files: [policy] }, log: { level: 'error' }, limits: { sessionsPerMinutePerPrincipal: 100_000 }, mcpServers: { bench: { url: upstream.url, integrity: mode } } }, 'bench');
+      const config = validateConfig({ listen: '127.0.0.1:0', store: path.join(dir, `${key}.db`), vault: { masterKeyFile }, auth: { mode: 'none' }, policy: { files: [policy] }, log: { level: 'error' }, limits: { sessionsPerMinutePerPrincipal: 100_000 }, mcpServers: { bench: { url: upstream.url, integrity: mode } } }, 'bench');
       gateways[key] = await startGateway(config, dir, createLogger('error'));
     }
     const warm: Record<'off' | 'on', number[]> = { off: [], on: [] };

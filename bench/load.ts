@@ -40,6 +40,8 @@ export interface ClosedLoopResult {
   durationMs: number;
   ok: number;
   errors: number;
+  /** Every call answered, warm-up included (CPU-per-call divides the process CPU of the whole run by it). */
+  allCalls: number;
   callsPerSec: number;
   latency: LatencyStats;
   firstError?: string;
@@ -51,6 +53,8 @@ interface CommonSpec {
   sessions: number;
   warmupMs: number;
   durationMs: number;
+  /** Headers sent with every request (an Authorization bearer token). */
+  headers?: Record<string, string>;
 }
 
 export interface OpenLoopSpec extends CommonSpec {
@@ -82,10 +86,10 @@ export function stats(samples: ArrayLike<number>): LatencyStats {
   return { count: n, p50Ms: r(q(0.5)), p90Ms: r(q(0.9)), p99Ms: r(q(0.99)), maxMs: r(s[n - 1] as number), meanMs: r(sum / n) };
 }
 
-async function openSessions(url: string, count: number, maxSockets: number): Promise<McpHttpSession[]> {
+async function openSessions(url: string, count: number, maxSockets: number, headers?: Record<string, string>): Promise<McpHttpSession[]> {
   const out: McpHttpSession[] = [];
   for (let i = 0; i < count; i++) {
-    const s = new McpHttpSession(url, maxSockets);
+    const s = new McpHttpSession(url, maxSockets, headers);
     await s.initialize();
     out.push(s);
   }
@@ -119,7 +123,7 @@ export async function openLoop(spec: OpenLoopSpec): Promise<OpenLoopResult[]> {
   }[];
   for (const t of spec.targets) {
     legs.push({
-      sessions: await openSessions(t.url, spec.sessions, 32),
+      sessions: await openSessions(t.url, spec.sessions, 32, spec.headers),
       lat: new Float64Array(measured), svc: new Float64Array(measured), lag: new Float64Array(measured),
       sent: 0, ok: 0, errors: 0, done: 0,
     });
@@ -173,12 +177,12 @@ export async function openLoop(spec: OpenLoopSpec): Promise<OpenLoopResult[]> {
 /** Closed loop: sessions x inflight workers, each sends its next call as soon as the previous returns. */
 export async function closedLoop(spec: ClosedLoopSpec): Promise<ClosedLoopResult> {
   const { inflight } = spec;
-  const sessions = await openSessions(spec.url, spec.sessions, inflight);
+  const sessions = await openSessions(spec.url, spec.sessions, inflight, spec.headers);
   const start = performance.now();
   const measureFrom = start + spec.warmupMs;
   const end = measureFrom + spec.durationMs;
   const lat: number[] = [];
-  let ok = 0, errors = 0, firstError: string | undefined;
+  let ok = 0, errors = 0, allCalls = 0, firstError: string | undefined;
   const worker = async (s: McpHttpSession): Promise<void> => {
     // Bounded: stops at the deadline; every call has a timeout so a stuck call cannot hang us.
     while (performance.now() < end) {
@@ -186,6 +190,7 @@ export async function closedLoop(spec: ClosedLoopSpec): Promise<ClosedLoopResult
       try {
         const r = await s.callTool(spec.tool, spec.args, 30_000);
         const e = performance.now();
+        allCalls++;
         if (t >= measureFrom && e <= end) {
           if (r.error || r.result?.isError) { errors++; firstError ??= JSON.stringify(r.error ?? r.result); } else { ok++; lat.push(e - t); }
         }
@@ -200,7 +205,7 @@ export async function closedLoop(spec: ClosedLoopSpec): Promise<ClosedLoopResult
   await Promise.all(workers);
   await closeSessions(sessions);
   return {
-    mode: 'closed', sessions: spec.sessions, inflightPerSession: inflight, durationMs: spec.durationMs, ok, errors,
+    mode: 'closed', sessions: spec.sessions, inflightPerSession: inflight, durationMs: spec.durationMs, ok, errors, allCalls,
     callsPerSec: Math.round((ok / spec.durationMs) * 1000 * 10) / 10,
     latency: stats(lat),
     ...(firstError ? { firstError } : {}),

@@ -28,7 +28,8 @@ export class McpHttpSession {
   private nextId = 1;
   private headers: Record<string, string> = {};
 
-  constructor(url: string, maxSockets = 16) {
+  /** extra: headers sent with every request (e.g. an Authorization bearer token). */
+  constructor(url: string, maxSockets = 16, private readonly extra: Record<string, string> = {}) {
     const u = new URL(url);
     this.host = u.hostname;
     this.port = Number(u.port || 80);
@@ -39,6 +40,7 @@ export class McpHttpSession {
 
   private buildHeaders(): void {
     const h: Record<string, string> = {
+      ...this.extra,
       'Content-Type': 'application/json',
       Accept: 'application/json, text/event-stream',
       'MCP-Protocol-Version': this.protocolVersion,

@@ -26,7 +26,7 @@ const STARTER = fs.readFileSync(path.join(ROOT, 'policies', 'starter', 'starter.
 const SERVERS = 10;
 const TOOLS = 50;
 
-function generated(n: number): string {
+export function generated(n: number): string {
   const out: string[] = [];
   for (let i = 0; i < n; i++) {
     const shapes = [

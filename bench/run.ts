@@ -1,23 +1,26 @@
-// Benchmark entry (`npm run bench`): gateway overhead vs. direct, max throughput, and peer bridges.
+// Benchmark entry (`npm run bench`): gateway overhead vs. direct (latency, throughput at 1 x 1, 8 x 1 and 8 x 4,
+// CPU per call), the full pipeline's CPU per call, and peer bridges at 8 x 1 and 8 x 4.
 // Targets are reported, never enforced: the process exits 0 unless the harness itself breaks.
 // Options (env): BENCH_OPEN_SECONDS (default 10), BENCH_CLOSED_SECONDS (5), BENCH_PEER_SECONDS (5),
-// BENCH_RATE (500), BENCH_PEER_SESSIONS (1), BENCH_PEER_INFLIGHT (16).
+// BENCH_RATE (500). A CPU profile with its flame graph: bench/cpu-per-call.ts --profile (see its header).
 import fs from 'node:fs';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { startCpuMeter } from './contention.js';
-import type { ClosedLoopResult, ClosedLoopSpec, OpenLoopResult, OpenLoopSpec } from './load.js';
+import type { ClosedLoopResult, ClosedLoopSpec } from './load.js';
+import { measureCpuPerCall, processCpuMs } from './cpu-per-call.js';
+import { runLoad } from './run-load.js';
 import { McpHttpSession } from './mcp-http-client.js';
-import { RESULTS_DIR, ROOT, tsNodeArgs } from './paths.js';
+import { RESULTS_DIR } from './paths.js';
 import { PEER_FLAGS, PEER_GRACE_MS, startPeer, type PeerName } from './peers.js';
-import { installExitHandlers, spawnChild, stopAll, stopChild, tail, waitForOutput } from './procs.js';
+import { installExitHandlers, stopAll, stopChild, tail } from './procs.js';
 import { measureAuditThroughput } from './audit-throughput.js';
 import { measureAuthCost } from './auth-cost.js';
 import { measureGatewayDecide } from './policy-gateway.js';
 import { measurePolicyLatency } from './policy-latency.js';
 import { measureRevocationPropagation } from './revocation.js';
 import { measureIntegrityOverhead } from './integrity.js';
-import { evaluateTargets, machineInfo, writeReport, type BenchReport, type GatewayOverhead, type PeerResult } from './report.js';
+import { evaluateTargets, machineInfo, writeReport, type BenchReport, type ClosedLeg, type GatewayOverhead, type PeerResult } from './report.js';
 import { makeTmpDir, startMinimalUpstream, startWarden, type Target } from './targets.js';
 
 const num = (name: string, dflt: number): number => {
@@ -30,12 +33,12 @@ const CFG = {
   openWarmupMs: 2000,
   openMs: num('BENCH_OPEN_SECONDS', 10) * 1000,
   openBlockMs: 500,
-  closedSessions: 8,
-  closedInflight: 4,
+  /** One session one call (added latency), 8 sessions x 1 and 8 x 4 in flight (throughput). */
+  closedShapes: [{ sessions: 1, inflight: 1 }, { sessions: 8, inflight: 1 }, { sessions: 8, inflight: 4 }],
   closedWarmupMs: 1000,
   closedMs: num('BENCH_CLOSED_SECONDS', 5) * 1000,
-  peerSessions: num('BENCH_PEER_SESSIONS', 1),
-  peerInflight: num('BENCH_PEER_INFLIGHT', 16),
+  /** Peers at both concurrencies: 8 sessions x 1 and x 4 in flight. */
+  peerShapes: [{ sessions: 8, inflight: 1 }, { sessions: 8, inflight: 4 }],
   peerWarmupMs: 1000,
   peerMs: num('BENCH_PEER_SECONDS', 5) * 1000,
 };
@@ -60,26 +63,12 @@ async function smoke(url: string, tool: string): Promise<void> {
   }
 }
 
-/** Runs one load phase in a separate process (bench/load-worker.ts) and returns its result. */
-async function runLoad(spec: OpenLoopSpec, label: string): Promise<OpenLoopResult[]>;
-async function runLoad(spec: ClosedLoopSpec, label: string): Promise<ClosedLoopResult>;
-async function runLoad(spec: OpenLoopSpec | ClosedLoopSpec, label: string): Promise<OpenLoopResult[] | ClosedLoopResult> {
-  const runMs = spec.warmupMs + spec.durationMs * (spec.mode === 'open' ? spec.targets.length : 1);
-  log(`${label}: ${spec.mode} loop, ${runMs / 1000} s`);
-  const child = spawnChild(`load ${label}`, process.execPath, tsNodeArgs('load-worker.ts', JSON.stringify(spec)), { cwd: ROOT });
-  try {
-    const m = await waitForOutput(child, /^RESULT (.+)$/m, runMs + 40_000);
-    return JSON.parse(m[1] as string) as OpenLoopResult[] | ClosedLoopResult;
-  } finally {
-    await stopChild(child, 2000);
-  }
-}
-
 async function gatewayOverhead(tmpDir: string, notes: string[]): Promise<GatewayOverhead> {
   const g: GatewayOverhead = {
     upstream: 'bench/minimal-upstream.ts (node:http, application/json responses, separate process)',
     openLoop: { rate: CFG.rate, sessions: CFG.openSessions, blockMs: CFG.openBlockMs, warmupMs: CFG.openWarmupMs, durationMs: CFG.openMs },
-    maxThroughput: { sessions: CFG.closedSessions, inflightPerSession: CFG.closedInflight, warmupMs: CFG.closedWarmupMs, durationMs: CFG.closedMs },
+    closedLoop: { warmupMs: CFG.closedWarmupMs, durationMs: CFG.closedMs },
+    closed: [],
   };
   const upstream = await startMinimalUpstream();
   let gateway: Target | undefined;
@@ -97,7 +86,7 @@ async function gatewayOverhead(tmpDir: string, notes: string[]): Promise<Gateway
       gateway = undefined;
     }
 
-    const closed = (url: string): ClosedLoopSpec => ({ mode: 'closed', url, tool: 'echo', args: ECHO_ARGS, sessions: CFG.closedSessions, inflight: CFG.closedInflight, warmupMs: CFG.closedWarmupMs, durationMs: CFG.closedMs });
+    const closed = (url: string, sessions: number, inflight: number): ClosedLoopSpec => ({ mode: 'closed', url, tool: 'echo', args: ECHO_ARGS, sessions, inflight, warmupMs: CFG.closedWarmupMs, durationMs: CFG.closedMs });
 
     // Open loop: direct and gateway interleaved in blocks within one load process (A/B).
     const targets = [{ name: 'direct', url: upstream.url }, ...(gateway ? [{ name: 'gateway', url: gateway.url }] : [])];
@@ -115,13 +104,19 @@ async function gatewayOverhead(tmpDir: string, notes: string[]): Promise<Gateway
       g.openLoop.addedServiceP99Ms = round3(w.serviceTime.p99Ms - d.serviceTime.p99Ms);
       if (w.timedOut > 0 || w.errors > 0) notes.push(`Gateway open-loop leg had ${w.errors} errors and ${w.timedOut} unanswered calls (first error: ${w.firstError ?? 'n/a'}).`);
     }
-    await sleep(300);
-    g.maxThroughput.direct = await runLoad(closed(upstream.url), 'direct');
-    if (gateway) {
+    // Closed loops at each concurrency, direct then gateway; each leg's own process CPU per call beside it.
+    for (const { sessions, inflight } of CFG.closedShapes) {
+      const leg: ClosedLeg = { sessions, inflightPerSession: inflight };
       await sleep(300);
-      g.maxThroughput.gateway = await runLoad(closed(gateway.url), 'gateway');
-      g.maxThroughput.ratio = round3(g.maxThroughput.gateway.callsPerSec / g.maxThroughput.direct.callsPerSec);
-      if (g.maxThroughput.gateway.errors > 0) notes.push(`Gateway closed-loop leg had ${g.maxThroughput.gateway.errors} errors (first: ${g.maxThroughput.gateway.firstError ?? 'n/a'}).`);
+      leg.direct = await withCpu(upstream.child.proc.pid, () => runLoad(closed(upstream.url, sessions, inflight), `direct ${sessions}x${inflight}`));
+      if (gateway) {
+        await sleep(300);
+        leg.gateway = await withCpu(gateway.child.proc.pid, () => runLoad(closed(gateway!.url, sessions, inflight), `gateway ${sessions}x${inflight}`));
+        leg.ratio = round3(leg.gateway.callsPerSec / leg.direct.callsPerSec);
+        leg.addedP50Ms = round3(leg.gateway.latency.p50Ms - leg.direct.latency.p50Ms);
+        if (leg.gateway.errors > 0) notes.push(`Gateway closed-loop leg ${sessions}x${inflight} had ${leg.gateway.errors} errors (first: ${leg.gateway.firstError ?? 'n/a'}).`);
+      }
+      g.closed.push(leg);
     }
   } finally {
     if (gateway) await stopChild(gateway.child);
@@ -133,16 +128,19 @@ async function gatewayOverhead(tmpDir: string, notes: string[]): Promise<Gateway
 async function peers(tmpDir: string): Promise<PeerResult[]> {
   const out: PeerResult[] = [];
   for (const name of ['mcp-proxy', 'supergateway', 'mcp-warden'] as PeerName[]) {
-    const res: PeerResult = { name, flags: PEER_FLAGS[name] };
+    const res: PeerResult = { name, flags: PEER_FLAGS[name], shapes: [] };
     const meter = startCpuMeter();
     let t: Target | undefined;
     try {
       t = await startPeer(name, tmpDir);
       await smoke(t.url, 'echo');
       log(`${name} at ${t.url}`);
-      res.result = await runLoad({
-        mode: 'closed', url: t.url, tool: 'echo', args: ECHO_ARGS, sessions: CFG.peerSessions, inflight: CFG.peerInflight, warmupMs: CFG.peerWarmupMs, durationMs: CFG.peerMs,
-      }, name);
+      for (const { sessions, inflight } of CFG.peerShapes) {
+        // The bridge's own process: for warden and mcp-proxy the stdio child is not in it.
+        res.shapes.push(await withCpu(t.child.proc.pid, () => runLoad({
+          mode: 'closed', url: t!.url, tool: 'echo', args: ECHO_ARGS, sessions, inflight, warmupMs: CFG.peerWarmupMs, durationMs: CFG.peerMs,
+        }, `${name} ${sessions}x${inflight}`)));
+      }
     } catch (e) {
       res.error = e instanceof Error ? e.message : String(e);
       log(`${name} skipped: ${firstLines(res.error)}${t ? `\n${tail(t.child.output(), 5)}` : ''}`);
@@ -155,6 +153,14 @@ async function peers(tmpDir: string): Promise<PeerResult[]> {
     await sleep(300);
   }
   return out;
+}
+
+/** Runs a closed loop and adds the CPU time the process `pid` spent per answered call (warm-up included). */
+async function withCpu(pid: number | undefined, run: () => Promise<ClosedLoopResult>): Promise<ClosedLoopResult & { cpuUsPerCall?: number }> {
+  const before = pid === undefined ? undefined : processCpuMs(pid);
+  const r = await run();
+  if (pid === undefined || before === undefined || r.allCalls === 0) return r;
+  return { ...r, cpuUsPerCall: Math.round(((processCpuMs(pid) - before) * 1000 / r.allCalls) * 10) / 10 };
 }
 
 const round3 = (x: number): number => Math.round(x * 1000) / 1000;
@@ -181,6 +187,8 @@ async function main(): Promise<void> {
     const g = await gatewayOverhead(tmpDir, notes);
     const gCpu = gMeter();
     if (gCpu) g.cpu = gCpu;
+    log('CPU per call, full pipeline (JWT, 100 policies, strict audit)');
+    const cpuPerCall = await measureCpuPerCall({ sessions: 8, inflight: 1, durationMs: CFG.closedMs });
     const peerResults = await peers(tmpDir);
     log('authentication cost (in-process)');
     const authenticationCost = await measureAuthCost();
@@ -209,11 +217,11 @@ async function main(): Promise<void> {
       gatewayOverhead: g,
       peers: {
         upstream: '@modelcontextprotocol/server-everything (stdio)', tool: 'echo {message:"hi"}',
-        sessions: CFG.peerSessions, inflightPerSession: CFG.peerInflight, warmupMs: CFG.peerWarmupMs, durationMs: CFG.peerMs,
+        warmupMs: CFG.peerWarmupMs, durationMs: CFG.peerMs,
         results: peerResults,
       },
       targets: [
-        ...evaluateTargets(g),
+        ...evaluateTargets(g, cpuPerCall, peerResults),
         { name: 'authentication added p50 (cached JWKS, token seen before)', goal: '<= 50 µs', value: authenticationCost.addedP50Us, unit: 'µs', met: authenticationCost.addedP50Us <= 50 },
         { name: 'policy decision p50 at 100 policies', goal: `<= ${policyDecisionLatency.target.goalUs} µs`, value: policyDecisionLatency.target.p50UsAt100, unit: 'µs', met: policyDecisionLatency.target.met },
         { name: 'gateway decide step p50 at 100 policies (entities, arguments, approval set)', goal: '<= 50 µs', value: decideAt100?.decideP50Us ?? null, unit: 'µs', met: decideAt100 === undefined ? null : decideAt100.decideP50Us <= 50 },
@@ -239,6 +247,7 @@ async function main(): Promise<void> {
           met: integrityOverhead.addedPct.cold < 5,
         },
       ],
+      cpuPerCall,
       authenticationCost,
       policyDecisionLatency,
       ...(gatewayDecide ? { gatewayDecide } : {}),

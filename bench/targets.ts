@@ -1,4 +1,5 @@
 // Starting the systems under test: the minimal HTTP upstream and the mcp-warden gateway.
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -31,6 +32,7 @@ export async function startWarden(mcpServers: Record<string, unknown>, tmpDir: s
   const config = {
     listen: '127.0.0.1:0',
     store: path.join(dir, 'warden.db'),
+    vault: { masterKeyFile: writeMasterKey(dir) },
     auth: { mode: 'none' },
     agents: { anonymous: { tenant: 'bench' } },
     policy: { files: [path.join(ROOT, 'policies', 'starter', 'starter.cedar')] },
@@ -41,6 +43,13 @@ export async function startWarden(mcpServers: Record<string, unknown>, tmpDir: s
   const child = spawnChild(`mcp-warden (${label})`, process.execPath, [WARDEN_JS, 'serve', '--config', file], { cwd: ROOT });
   const m = await waitForOutput(child, LISTENING, 20_000);
   return { name: 'mcp-warden', url: m[1] as string, child };
+}
+
+/** A fresh vault master key file in dir (the gateway keeps its signing keys sealed under it). */
+export function writeMasterKey(dir: string): string {
+  const file = path.join(dir, 'master.key');
+  fs.writeFileSync(file, randomBytes(32).toString('base64'), { mode: 0o600 });
+  return file;
 }
 
 export function makeTmpDir(): string {

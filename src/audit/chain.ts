@@ -11,8 +11,7 @@
  * These are pure functions. Both store backends call them inside their append transaction, after reading
  * the chain head under the store's write lock, so the chain stays single with several writers.
  */
-import * as crypto from 'node:crypto';
-import { canonicalJson } from './digest.js';
+import { canonicalJson, sha256hex } from './digest.js';
 import type { AuditEvent } from './event.js';
 
 /** The prevHash of the first event of a chain. */
@@ -48,11 +47,6 @@ export function linkHash(prevHash: string, content: string): string {
   return sha256hex(`${prevHash}\n${content}`);
 }
 
-/** One-shot hashing where available (Node >= 20.12): no Hash object per event, about twice as fast. */
-const sha256hex: (text: string) => string =
-  typeof crypto.hash === 'function'
-    ? (text) => crypto.hash('sha256', text, 'hex')
-    : (text) => crypto.createHash('sha256').update(text).digest('hex');
 
 /** The hash an event must carry when it follows `prevHash`. */
 export function eventHash(prevHash: string, event: AuditEvent): string {

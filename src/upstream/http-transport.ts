@@ -30,6 +30,8 @@ export class HttpClientTransport implements Transport {
   private protocolVersion?: string;
   private readonly agent: HttpAgent;
   private readonly requestFn: typeof httpRequest;
+  /** The URL as request options, converted once: every call would otherwise convert it again. */
+  private readonly target: { protocol: string; hostname: string; port: string; path: string; auth?: string };
   private standalone?: IncomingMessage;
   private closed = false;
 
@@ -45,6 +47,9 @@ export class HttpClientTransport implements Transport {
     const https = url.protocol === 'https:';
     this.agent = https ? new HttpsAgent({ keepAlive: true, maxSockets: 64 }) : new HttpAgent({ keepAlive: true, maxSockets: 64 });
     this.requestFn = https ? httpsRequest : httpRequest;
+    // Brackets off an IPv6 literal, as node:http expects a bare address.
+    this.target = { protocol: url.protocol, hostname: url.hostname.replace(/^\[(.*)\]$/, '$1'), port: url.port, path: url.pathname + url.search };
+    if (url.username || url.password) this.target.auth = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
   }
 
   start(): Promise<void> {
@@ -86,7 +91,7 @@ export class HttpClientTransport implements Transport {
 
   private call(method: string, headers: Record<string, string>, body?: string): Promise<IncomingMessage> {
     return new Promise((resolve, reject) => {
-      const req = this.requestFn(this.url, { method, agent: this.agent, headers }, resolve);
+      const req = this.requestFn({ ...this.target, method, agent: this.agent, headers }, resolve);
       req.on('error', reject);
       req.end(body);
     });

@@ -1,6 +1,6 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync, existsSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -78,6 +78,20 @@ describe('sqlite store', () => {
     const raw = new Database(file, { readonly: true });
     assert.equal(raw.pragma('journal_mode', { simple: true }), 'wal');
     raw.close();
+    await s.close();
+  });
+
+  test('checkpoints the WAL every 10,000 pages, not every 1,000 (SQLite\'s default), with synchronous NORMAL kept', async () => {
+    const file = join(dir, 'checkpoint.db');
+    const s = await openStore(`sqlite:${file}`);
+    // One commit per event, as a quiet gateway makes them: each rewrites a few pages into the WAL.
+    for (let i = 0; i < 1200; i++) await s.audit.append([makeEvent()]);
+    const raw = new Database(file, { readonly: true });
+    const pageSize = raw.pragma('page_size', { simple: true }) as number;
+    raw.close();
+    // With checkpoints at 1,000 pages the WAL file is reused from its start and stays near that size.
+    const walPages = statSync(`${file}-wal`).size / pageSize;
+    assert.ok(walPages > 1500, `WAL holds ${Math.round(walPages)} pages: it was checkpointed at SQLite's default`);
     await s.close();
   });
 
