@@ -114,6 +114,8 @@ const same = (a: ReplayDecision, b: ReplayDecision) => a.effect === b.effect && 
 export function replayPolicy(config: WardenConfig, events: readonly AuditEvent[], current: GatewayPolicy, candidate: GatewayPolicy, tasks: ReadonlyMap<string, TaskRecord>): ReplayResult {
   const result: ReplayResult = { replayed: 0, skipped: 0, matchesRecord: 0, unfaithful: 0, changes: [], currentVersion: current.version, candidateVersion: candidate.version };
   for (const e of events) {
+    // Under strict audit a call has an intent record before its outcome: the outcome carries the decision.
+    if (e.outcome === 'intent') continue;
     const built = e.method === 'tools/call' ? requestsOf(config, e, e.task ? tasks.get(e.task) : undefined) : undefined;
     if (!built) {
       if (e.method === 'tools/call') result.skipped++;

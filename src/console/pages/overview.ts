@@ -16,7 +16,8 @@ async function overview(ctx: PageContext) {
   const { store } = ctx.services;
   const now = ctx.now();
   const day = await store.audit.trace({ since: new Date(now - DAY_MS).toISOString(), limit: 10_000 });
-  const calls = day.filter((e) => e.method === 'tools/call');
+  // An intent record precedes each call's outcome under strict audit: count calls by their outcomes.
+  const calls = day.filter((e) => e.method === 'tools/call' && e.outcome !== 'intent');
   const within = (ms: number) => calls.filter((e) => Date.parse(e.time) >= now - ms).length;
   const perMinute = (ms: number) => (within(ms) / (ms / MINUTE_MS)).toFixed(1);
   const denials = day.filter((e) => e.outcome === 'denied');
