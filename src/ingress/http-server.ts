@@ -165,6 +165,12 @@ export async function startIngress(
       void gateway.recordRejected('http', null, meta, err).then(() => sendHttpError(res, err));
     };
     if (!bound.guard || !bound.identity || !bound.endpoint) return sendHttpError(res, new WardenError('internal', 'Starting', JsonRpcCode.InternalError, 503));
+    // A request that reaches a draining replica on a kept-alive connection is not run: the process may exit
+    // before it ends, and a call cut off after the upstream ran it would be lost to its client (or run twice
+    // by a retrying one). It is refused before anything happens, so any replica can take it instead.
+    if (draining && req.method !== 'GET') {
+      return refuse(new WardenError('shutting_down', 'This replica is shutting down; the request was not run: send it again (to another replica)', JsonRpcCode.ShuttingDown, 503, { retryAfter: 1 }));
+    }
     if (!bound.guard.hostAllowed(req.headers.host)) {
       log.warn({ host: req.headers.host }, 'request refused: Host not allowed');
       return refuse(new WardenError('forbidden_host', 'Forbidden: Host header not allowed', JsonRpcCode.Forbidden, 403));
@@ -220,6 +226,7 @@ export async function startIngress(
       draining = true;
       ops.health?.drain();
       server.close();
+      server.closeIdleConnections();
       const end = Date.now() + ms;
       while (inFlight > 0 && Date.now() < end) {
         // A keep-alive connection whose answer has left is closed, so its client goes elsewhere.

@@ -22,6 +22,8 @@ export const JsonRpcCode = {
   LimitExceeded: -32010,
   /** The store did not answer within its deadline: the request was refused (HTTP 503, retry elsewhere). */
   StoreUnavailable: -32015,
+  /** The replica is shutting down (SIGTERM drain): the request was not run; send it to another replica. */
+  ShuttingDown: -32016,
   /** Every upstream process the gateway may run (limits.maxProcesses) is busy. */
   ProcessLimit: -32017,
   /** The shared session store could not be read or written: the session request is refused. */
@@ -102,6 +104,7 @@ export type WardenErrorCode =
   | 'definition_quarantined'
   | 'integrity_unavailable'
   | 'store_unavailable'
+  | 'shutting_down'
   | 'internal';
 
 export class WardenError extends Error {
