@@ -2,102 +2,43 @@
  * The decision path for every MCP request: route, forward, record. Later steps (authenticate, decide, hold,
  * broker, filter) slot in here; this module composes the steps and owns none of their logic.
  */
-import type { ApprovalService } from '../approvals/index.js';
-import type { AuditDecision, AuditOutcome } from '../audit/event.js';
-import type { AuditRecorder } from '../audit/recorder.js';
-import type { ServerConfig, WardenConfig } from '../config/schema.js';
+import type { AuditDecision } from '../audit/event.js';
+import type { ServerConfig } from '../config/schema.js';
 import { ConcurrencyLimit } from '../core/limits.js';
 import { Redactor } from '../credentials/redactor.js';
-import { errorCodeOf, JsonRpcCode, toJsonRpcError, WardenError } from '../protocol/errors.js';
-import { errorResponse, successResponse, type JsonRpcRequest, type JsonRpcResponse } from '../protocol/jsonrpc.js';
-import { META_SERVER_INFO, MODERN_REVISION, SUPPORTED_REVISIONS } from '../protocol/revisions.js';
+import { errorCodeOf, WardenError } from '../protocol/errors.js';
+import type { JsonRpcRequest, JsonRpcResponse } from '../protocol/jsonrpc.js';
+import { MODERN_REVISION, SUPPORTED_REVISIONS } from '../protocol/revisions.js';
 import { randomBytes } from 'node:crypto';
 import { RequestStateCodec } from '../approvals/request-state.js';
 import { InputRounds } from './input-rounds.js';
 import { roundsContext } from './rounds-context.js';
 import type { Principal } from '../identity/index.js';
-import type { GatewayPolicy, TaskFacts } from '../policy/index.js';
-import type { Logger } from '../telemetry/log.js';
-import type { ApprovalPromptSettings } from './approval-prompt.js';
+import type { TaskFacts } from '../policy/index.js';
 import { Authorizer, type ClientFacts } from './authorize.js';
 import type { Collision } from './catalog.js';
 import type { RequestOutbound } from './channel.js';
+import type { GatewayOptions, RequestMeta } from './gateway-options.js';
+import { discoverResult, initializeResult } from './handshake.js';
 import { serverOfExposedName } from './naming.js';
 import { Confinement, rootOf } from './reach.js';
+import { auditPrincipal, outcomeOf, recordIntent, recordOutcome, recordRequest } from './request-audit.js';
 import { relist, route, type RouteContext } from './router.js';
 import { TaintLedger, type IntegrityEvent, type IntegrityGuard } from '../integrity/index.js';
 import { integrityAuditDraft, integrityGuard, logIntegrityEvent, resultScanner } from './integrity-events.js';
-import type { IntegrityStore } from '../store/index.js';
-import { GatewaySession, type SessionDeps, type SessionInit } from './session.js';
+import { GatewaySession, type SessionInit } from './session.js';
 import { StatelessSessions } from './stateless.js';
 import { surveyTools, type Survey } from './survey.js';
 import { ConnectionPool } from './connections.js';
 import { UpstreamClient } from '../upstream/index.js';
 import { leaseReferences } from '../credentials/index.js';
 
-export interface GatewayOptions {
-  config: WardenConfig;
-  audit: AuditRecorder;
-  log: Logger;
-  version: string;
-  /** Every credential value handed to upstreams, redacted from what they send; given when others add to it (user OAuth tokens). */
-  redactor?: Redactor;
-  /** The policy set in force (it may be replaced between requests by a reload). */
-  policy: () => GatewayPolicy;
-  /** Holds calls that need approval until a human decides; absent: such calls are refused. */
-  approvals?: ApprovalService;
-  /** Asks in the protocol, with a link to the approval page, where the client supports it (approvals.prompt). */
-  approvalPrompt?: ApprovalPromptSettings;
-  /** Injects credentials into an upstream's config for the session's owner, before each connect. */
-  prepareServer?: SessionDeps['prepareServer'];
-  /** Whether an upstream's config issues leases (created on the first allowed request that reaches it, never on warm-up). */
-  holdsLeases?: (upstream: string) => boolean;
-  /** Refuses a principal that was revoked (its token, agent, user or task); throws a WardenError. */
-  revocations?: { check(p: Principal): void };
-  /** Looks up the task a token is for on every request made with it; throws when the task may not be used. */
-  tasks?: { active(id: string, agent: string, chain: readonly string[]): Promise<TaskFacts>; isActive(id: string): Promise<boolean> };
-  /** What each upstream may reach (roots, symlinks, the gateway's own files); default: roots from the config, nothing guarded. */
-  confinement?: Confinement;
-  /** Where tool pins are kept (the store's `integrity`); absent (an embedding without a store): nothing is pinned or scanned. */
-  integrityStore?: IntegrityStore;
-}
-
-/** What the ingress knows about a request, for the audit record. */
-export interface RequestMeta {
-  protocolVersion: string | null;
-  startedAt: number;
-  /** Who asked; null when the request was refused before authentication succeeded. */
-  principal: Principal | null;
-  /** A stateless request's `Mcp-Param-*` headers (names lower-cased, without the prefix), checked against the body. */
-  paramHeaders?: Readonly<Record<string, string>>;
-}
-
-/** The principal part of an audit event. */
-export function auditPrincipal(p: Principal | null) {
-  return { agent: p?.agent ?? null, user: p?.user ?? null, tenant: p?.tenant ?? null, chain: p?.chain ?? [], authMethod: p?.method ?? null, task: p?.task ?? null };
-}
-
-const CAPABILITIES = {
-  tools: { listChanged: true },
-  prompts: { listChanged: true },
-  resources: { subscribe: true, listChanged: true },
-  logging: {},
-  completions: {},
-};
+/* The options and request facts, and the record step's events, live in their own files; re-exported for the ingress and index.ts. */
+export type { GatewayOptions, RequestMeta } from './gateway-options.js';
+export { auditPrincipal } from './request-audit.js';
 
 /** For locally answered requests: nothing is streamed, nothing cancels. */
 const NO_STREAM: RequestOutbound = { send: () => false, signal: new AbortController().signal };
-
-function outcomeOf(err: unknown): AuditOutcome {
-  const code = errorCodeOf(err);
-  if (code === 'upstream_timeout') return 'timeout';
-  if (code === 'cancelled') return 'cancelled';
-  const refused = ['audit_unavailable', 'store_unavailable', 'policy_denied', 'approval_required', 'task_inactive', 'approval_pending', 'approval_denied', 'approval_declined', 'revoked', 'revocation_unavailable', 'name_collision', 'definition_quarantined', 'integrity_unavailable'];
-  if (code !== undefined && refused.includes(code)) {
-    return 'denied';
-  }
-  return 'error';
-}
 
 export class Gateway {
   /** The upstreams in force: replaced in place by a config reload (the authorizer and every session read this map). */
@@ -359,14 +300,11 @@ export class Gateway {
   }
 
   initializeResult(protocolVersion: string): Record<string, unknown> {
-    // 2025-11-25 tasks pass through to upstreams that support them (task-routes.ts).
-    const tasks = { list: {}, cancel: {}, requests: { tools: { call: {} } } };
-    return { protocolVersion, capabilities: { ...CAPABILITIES, tasks }, serverInfo: { name: 'mcp-warden', version: this.opts.version } };
+    return initializeResult(protocolVersion, this.opts.version);
   }
 
   discoverResult(): Record<string, unknown> {
-    // 2026-07-28 names the server in the result's _meta (there is no initialize to carry serverInfo).
-    return { supportedVersions: SUPPORTED_REVISIONS, capabilities: CAPABILITIES, _meta: { [META_SERVER_INFO]: { name: 'mcp-warden', version: this.opts.version } } };
+    return discoverResult(this.opts.version);
   }
 
   /** Handles one client request end to end and returns the response to send; never throws. */
@@ -442,7 +380,7 @@ export class Gateway {
         if (p?.task && this.opts.tasks) await this.opts.tasks.active(p.task, p.agent, p.chain);
       },
     };
-    if (this.opts.config.audit.strict) ctx.beforeForward = () => this.recordIntent(ctx, req, meta, session);
+    if (this.opts.config.audit.strict) ctx.beforeForward = () => recordIntent(this.opts.audit, ctx, req, meta, session);
     let result: Record<string, unknown> | undefined;
     if (failure !== undefined) {
       // Refused before routing (the task is not usable).
@@ -458,93 +396,12 @@ export class Gateway {
         if (errorCodeOf(err) === 'internal') this.opts.log.error({ err, method: req.method }, 'unexpected error');
       }
     }
-    try {
-      const event = {
-        startedAt: meta.startedAt,
-        ...auditPrincipal(meta.principal),
-        sessionId: session.id,
-        protocolVersion: meta.protocolVersion,
-        method: req.method,
-        upstream: ctx.audit.upstream,
-        target: ctx.audit.target,
-        argsDigest: ctx.audit.argsDigest,
-        upstreamStatus: ctx.audit.upstreamStatus,
-        ...(ctx.audit.leaseIds && ctx.audit.leaseIds.length > 0 ? { leaseIds: [...ctx.audit.leaseIds] } : {}),
-      };
-      // Refused before anything reached an upstream while the audit cannot be written (or is what refused it).
-      const auditDown = errorCodeOf(failure) === 'audit_unavailable' || !this.opts.audit.healthy() || !this.opts.audit.available();
-      const refusedUnaudited = failure !== undefined && ctx.audit.upstreamStatus === null && auditDown;
-      const recorded = Promise.all([
-        this.opts.audit.record({
-          ...event,
-          ...(ctx.audit.intentId === undefined ? {} : { intentId: ctx.audit.intentId }),
-          arguments: ctx.audit.arguments,
-          decision: ctx.authz.decision,
-          approvalId: ctx.authz.approvalId,
-          // A call answered with an approval prompt did not run: recorded like a call still waiting for approval.
-          outcome: failure === undefined ? (ctx.audit.inputRequired ? 'denied' : 'ok') : outcomeOf(failure),
-          errorCode: failure === undefined ? (ctx.audit.inputRequired ? 'approval_pending' : null) : errorCodeOf(failure),
-        }),
-        // The filter step replaced injected secret values in the upstream's answer: its own event, right after
-        // the request's (the audit table has no column for it, and a new field would not be kept or hashed).
-        ctx.audit.redacted ? this.opts.audit.record({ ...event, method: 'response/redacted', outcome: 'ok', errorCode: null }) : undefined,
-        // Findings in a tool's result (integrity.scanResults): their own event, naming them.
-        ctx.audit.resultFindings && ctx.audit.resultFindings.length > 0
-          ? this.opts.audit.record({ ...event, method: 'response/flagged', decision: { effect: 'allow', policyIds: [], reason: `result findings: ${ctx.audit.resultFindings.join(', ')}` }, outcome: 'ok', errorCode: null })
-          : undefined,
-      ]);
-      if (refusedUnaudited) {
-        // Refused, before anything ran, while the audit cannot be written: the refusal's own record is tried,
-        // but the answer does not wait on a store that is not answering (fail closed, and fast).
-        void recorded.catch(() => undefined);
-        return errorResponse(req.id, toJsonRpcError(failure));
-      }
-      await recorded;
-    } catch (err) {
-      if (ctx.audit.upstreamStatus === null) return errorResponse(req.id, toJsonRpcError(err));
-      // The upstream was reached: the call may have run (its intent shows it unfinished). Not a refusal, so
-      // not a 503 that a balancer would retry elsewhere, running it twice.
-      const ran = new WardenError('audit_unavailable', 'The call was forwarded, but its outcome could not be recorded: it may have run', JsonRpcCode.AuditUnavailable, 200, { forwarded: true });
-      return errorResponse(req.id, toJsonRpcError(ran));
-    }
-    return failure === undefined ? successResponse(req.id, result!) : errorResponse(req.id, toJsonRpcError(failure));
-  }
-
-  /** Strict audit: commits the intent record of a call about to be forwarded; throws `audit_unavailable` if it cannot. */
-  private async recordIntent(ctx: RouteContext, req: JsonRpcRequest, meta: RequestMeta, session: GatewaySession): Promise<void> {
-    const intent = await this.opts.audit.record({
-      startedAt: meta.startedAt,
-      ...auditPrincipal(meta.principal),
-      sessionId: session.id,
-      protocolVersion: meta.protocolVersion,
-      method: req.method,
-      upstream: ctx.audit.upstream,
-      target: ctx.audit.target,
-      argsDigest: ctx.audit.argsDigest,
-      arguments: ctx.audit.arguments,
-      decision: ctx.authz.decision,
-      approvalId: ctx.authz.approvalId,
-      outcome: 'intent',
-      errorCode: null,
-    });
-    ctx.audit.intentId = intent.id;
+    return recordRequest(this.opts.audit, ctx, req, meta, session, failure, result);
   }
 
   /** Records an event the ingress handled itself (a token exchange, a session ended). Throws if it cannot be stored. */
   async recordOutcome(method: string, sessionId: string | null, meta: RequestMeta, failure?: unknown, upstream: string | null = null, decision: AuditDecision | null = null): Promise<void> {
-    await this.opts.audit.record({
-      startedAt: meta.startedAt,
-      ...auditPrincipal(meta.principal),
-      sessionId,
-      protocolVersion: meta.protocolVersion,
-      method,
-      upstream,
-      target: null,
-      argsDigest: null,
-      decision,
-      outcome: failure === undefined ? 'ok' : outcomeOf(failure),
-      errorCode: failure === undefined ? null : errorCodeOf(failure),
-    });
+    await recordOutcome(this.opts.audit, method, sessionId, meta, failure, upstream, decision);
   }
 
   /** Records a message refused before it reached the decision path (bad JSON, bad headers, unknown session). */

@@ -7,8 +7,9 @@
  */
 import { statSync } from 'node:fs';
 import { basename } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { isStdioServer, type ServerConfig } from '../config/index.js';
+import { canonicalUri } from '../policy/index.js';
 import { namedPaths, realish, rootPath, within, type GatewayFile } from './gateway-files.js';
 
 export interface Root {
@@ -112,4 +113,25 @@ function reachOf(server: ServerConfig, baseDir: string): Reach {
     local,
     gatewayFiles: server.allowGatewayFiles === true,
   };
+}
+
+/**
+ * A client's `roots/list` answer narrowed to the roots `upstream` is configured with: each file root, in
+ * canonical form, intersected with them. What is left still needs the policy's `use_root` decision.
+ */
+export function narrowClientRoots(confinement: Confinement, upstream: string, answer: Record<string, unknown>): Set<string> {
+  const candidates = new Set<string>();
+  for (const root of Array.isArray(answer.roots) ? answer.roots : []) {
+    const uri = typeof root === 'object' && root !== null ? (root as Record<string, unknown>).uri : undefined;
+    if (typeof uri !== 'string') continue;
+    try {
+      const canonical = canonicalUri(uri);
+      if (!canonical.startsWith('file://')) continue;
+      const path = confinement.resolve(upstream, fileURLToPath(canonical).replace(/(.)\/$/, '$1'));
+      for (const p of confinement.intersect(upstream, path)) candidates.add(p);
+    } catch {
+      // A root with no single meaning is not passed on.
+    }
+  }
+  return candidates;
 }

@@ -6,80 +6,26 @@
  * Roots are the operator's: the gateway answers `roots/list` itself with the upstream's configured roots,
  * and passes a client's on only where the operator opted in, narrowed to them and decided one by one.
  */
-import { fileURLToPath } from 'node:url';
 import type { ServerConfig } from '../config/schema.js';
-import type { InjectedSecret, Redacted, Redactor } from '../credentials/redactor.js';
-import { canonicalUri } from '../policy/index.js';
+import type { Redacted, Redactor } from '../credentials/redactor.js';
 import { JsonRpcCode, WardenError } from '../protocol/errors.js';
 import { MODERN_REVISION } from '../protocol/revisions.js';
-import type { JsonRpcId, JsonRpcMessage, JsonRpcNotification, JsonRpcRequest, JsonRpcResponse, Params } from '../protocol/jsonrpc.js';
+import type { JsonRpcNotification, JsonRpcRequest, JsonRpcResponse, Params } from '../protocol/jsonrpc.js';
 import type { Principal } from '../identity/principal.js';
-import type { Logger } from '../telemetry/log.js';
-import type { ConcurrencyLimit } from '../core/limits.js';
-import { randomBytes } from 'node:crypto';
-import type { UpstreamClient, UpstreamBounds, UpstreamDownCode } from '../upstream/index.js';
-import { effectiveShare, type ConnectionPool, type PoolMember } from './connections.js';
-import { Catalog, type Collision, type ListKind, type NamingPolicy } from './catalog.js';
+import type { UpstreamClient, UpstreamDownCode } from '../upstream/index.js';
+import { effectiveShare, type PoolMember } from './connections.js';
+import { Catalog, type ListKind } from './catalog.js';
 import type { Outbound, RequestOutbound } from './channel.js';
-import { rootOf, type Confinement } from './reach.js';
-import { wants, type Listener } from './subscriptions.js';
+import { ClientRequests, RELAYABLE, REQUIRED_CAPABILITY, uniqueToken } from './client-requests.js';
+import { narrowClientRoots, rootOf } from './reach.js';
+import type { SessionDeps, SessionInit } from './session-deps.js';
+import { Listeners, type Listener } from './subscriptions.js';
 import { SessionTasks } from './task-routes.js';
 
-export interface SessionInit {
-  id: string | null;
-  protocolVersion: string;
-  clientInfo: Record<string, unknown>;
-  clientCapabilities: Record<string, unknown>;
-  /** Who opened the session (null: the shared stateless session); upstream credentials are prepared for it. */
-  owner?: Principal | null;
-}
+/* The session's init and deps, and its requests to the client, live in their own files; re-exported for the gateway and ingress. */
+export type { PreparedServer, SessionDeps, SessionInit } from './session-deps.js';
 
-export interface SessionDeps {
-  /** Where upstream connections come from (and go back to). */
-  pool: ConnectionPool;
-  servers: ReadonlyMap<string, ServerConfig>;
-  naming: NamingPolicy;
-  callTimeoutMs: number;
-  log: Logger;
-  version: string;
-  /** An upstream connection of this session was lost (a crash, a refused connect, a broken bound): for the audit log. */
-  onUpstreamDown?: (upstream: string, sessionId: string | null, code: UpstreamDownCode) => void;
-  /** What an upstream may send (size, depth, notification rate), and the calls in flight per upstream across sessions. */
-  upstreamBounds?: UpstreamBounds;
-  upstreamCalls?: ConcurrencyLimit;
-  /**
-   * The config an upstream connection of this session is opened with, prepared before every (re)connect:
-   * where credentials are injected for the session's owner. Throws to refuse the connection.
-   */
-  prepareServer?: (upstream: string, server: ServerConfig, owner: Principal | null) => Promise<ServerConfig | PreparedServer>;
-  /** Every value injected into any upstream connection of the gateway, redacted from everything upstreams send. */
-  redactor: Redactor;
-  /** The upstreams' roots and how their paths resolve. */
-  confinement: Confinement;
-  /** Decides (and audits) which of the client roots, already narrowed to the configured ones, an upstream gets. */
-  decideRoots?: (session: GatewaySession, upstream: string, roots: readonly string[]) => Promise<string[]>;
-  /** Several listed items claim one exposed name: all are withheld; this hears of it (for the log and audit). */
-  onCollision?: (c: Collision, session: GatewaySession) => void;
-  /** An upstream said its tools or prompts changed, or reconnected after listing them: checked at once (tool integrity). */
-  onListChanged?: (session: GatewaySession, upstream: string, kind: 'tools' | 'prompts') => void;
-}
-
-/** A prepared config and the secret values injected into it, which the session then redacts from upstream output. */
-export interface PreparedServer {
-  server: ServerConfig;
-  secrets: readonly InjectedSecret[];
-  /** Leases (per-task credentials) in this config, by id: recorded on every call that uses the connection. */
-  leaseIds?: readonly string[];
-  /** The lease values among `secrets`: redacted until the task ends (then they unlock nothing). */
-  leaseSecrets?: readonly InjectedSecret[];
-}
-
-/** Client capabilities the gateway relays for an upstream; roots are the operator's (see rootsFor). */
-const RELAYABLE = ['sampling', 'elicitation'] as const;
-const REQUIRED_CAPABILITY: Record<string, (typeof RELAYABLE)[number]> = {
-  'sampling/createMessage': 'sampling',
-  'elicitation/create': 'elicitation',
-};
+let nextMember = 1;
 
 interface Active {
   upstream: string;
@@ -87,11 +33,6 @@ interface Active {
   /** A message the upstream sent during this request had secret values redacted (for the request's audit). */
   onRedacted?: () => void;
 }
-
-/** Progress tokens and client request ids are unique across the process (and replicas): pooled connections carry many sessions. */
-const INSTANCE = randomBytes(6).toString('base64url');
-let nextToken = 1;
-let nextMember = 1;
 
 export class GatewaySession implements PoolMember {
   readonly catalog: Catalog;
@@ -106,12 +47,13 @@ export class GatewaySession implements PoolMember {
   /** Tasks upstreams created for this session's calls: only this session finds them (task-routes.ts). */
   readonly tasks = new SessionTasks();
   /** Open `subscriptions/listen` streams (stateless connections only), each with what it asked for. */
-  private readonly listeners = new Set<Listener>();
+  private readonly listeners = new Listeners();
   lastSeen = Date.now();
   private readonly active = new Set<Active>();
   /** Upstream progress token -> the client's stream and the token the client chose. */
   private readonly progressRoutes = new Map<string, { out: RequestOutbound; clientToken: string | number }>();
-  private readonly clientRequests = new Map<JsonRpcId, { resolve: (r: Record<string, unknown>) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
+  /** Requests sent to this session's client, waiting for its answers. */
+  private readonly clientRequests: ClientRequests;
   private closed = false;
   /** Requests of this session the gateway is handling now (stateless sets in use are never evicted). */
   inFlight = 0;
@@ -122,6 +64,7 @@ export class GatewaySession implements PoolMember {
     this.catalog = new Catalog(deps.naming, deps.onCollision ? (c) => deps.onCollision!(c, this) : undefined);
     this.order = [...deps.servers.keys()];
     this.redactor = deps.redactor;
+    this.clientRequests = new ClientRequests(deps.callTimeoutMs);
   }
 
   get id(): string | null {
@@ -279,7 +222,7 @@ export class GatewaySession implements PoolMember {
     const clientToken = meta?.progressToken;
     let token: string | undefined;
     if (typeof clientToken === 'string' || typeof clientToken === 'number') {
-      token = `warden-progress-${INSTANCE}-${nextToken++}`;
+      token = uniqueToken('warden-progress-');
       this.progressRoutes.set(token, { out, clientToken });
       params = { ...params, _meta: { ...meta, progressToken: token } };
     }
@@ -339,7 +282,7 @@ export class GatewaySession implements PoolMember {
       if (method === 'notifications/tools/list_changed') this.deps.onListChanged?.(this, upstream, 'tools');
       if (method === 'notifications/prompts/list_changed') this.deps.onListChanged?.(this, upstream, 'prompts');
       this.standalone?.send(n);
-      this.toListeners(n);
+      this.listeners.send(n);
       return;
     }
     if (method === 'notifications/message') {
@@ -353,24 +296,15 @@ export class GatewaySession implements PoolMember {
     }
     if (method === 'notifications/resources/updated') {
       this.standalone?.send(n);
-      this.toListeners(n);
+      this.listeners.send(n);
       return;
     }
     this.deps.log.debug({ upstream, method }, 'upstream notification not relayed');
   }
 
-  /** At most this many listen streams per set of stateless connections: each holds a socket. */
-  static readonly MAX_LISTENERS = 16;
-
   /** Opens a listen stream; returns its closer, or undefined when this caller has too many open. */
   listen(l: Listener): (() => void) | undefined {
-    if (this.listeners.size >= GatewaySession.MAX_LISTENERS) return undefined;
-    this.listeners.add(l);
-    return () => this.listeners.delete(l);
-  }
-
-  private toListeners(n: JsonRpcNotification): void {
-    for (const l of this.listeners) if (wants(l.filter, n)) l.send(n);
+    return this.listeners.add(l);
   }
 
   /** Relays a server-to-client request from `upstream` to this session's client and returns its answer. */
@@ -413,31 +347,12 @@ export class GatewaySession implements PoolMember {
    */
   askClient(out: Outbound | undefined, method: string, params: Params | undefined): Promise<Record<string, unknown>> {
     if (!out || this.closed) return Promise.reject(new WardenError('client_capability_missing', 'The client has no open stream to receive the request', JsonRpcCode.InternalError));
-    const id = `warden-${INSTANCE}-${nextToken++}`;
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.clientRequests.delete(id);
-        reject(new WardenError('upstream_timeout', `The client did not answer ${method} in time`, JsonRpcCode.UpstreamTimeout));
-      }, this.deps.callTimeoutMs);
-      this.clientRequests.set(id, { resolve, reject, timer });
-      const message: JsonRpcMessage = { jsonrpc: '2.0', id, method, ...(params ? { params } : {}) };
-      if (!out.send(message)) {
-        clearTimeout(timer);
-        this.clientRequests.delete(id);
-        reject(new WardenError('client_capability_missing', 'The client stream cannot carry requests', JsonRpcCode.InternalError));
-      }
-    });
+    return this.clientRequests.ask(out, method, params);
   }
 
   /** A client's answer to a relayed request. Returns false for an id the gateway never sent. */
   acceptClientResponse(res: JsonRpcResponse): boolean {
-    const pending = res.id === null ? undefined : this.clientRequests.get(res.id);
-    if (!pending || res.id === null) return false;
-    this.clientRequests.delete(res.id);
-    clearTimeout(pending.timer);
-    if ('error' in res) pending.reject(new WardenError('upstream_error', res.error.message, res.error.code));
-    else pending.resolve(res.result);
-    return true;
+    return this.clientRequests.accept(res);
   }
 
   /**
@@ -458,19 +373,7 @@ export class GatewaySession implements PoolMember {
     } catch {
       return configured;
     }
-    const candidates = new Set<string>();
-    for (const root of Array.isArray(answer.roots) ? answer.roots : []) {
-      const uri = typeof root === 'object' && root !== null ? (root as Record<string, unknown>).uri : undefined;
-      if (typeof uri !== 'string') continue;
-      try {
-        const canonical = canonicalUri(uri);
-        if (!canonical.startsWith('file://')) continue;
-        const path = this.deps.confinement.resolve(upstream, fileURLToPath(canonical).replace(/(.)\/$/, '$1'));
-        for (const p of this.deps.confinement.intersect(upstream, path)) candidates.add(p);
-      } catch {
-        // A root with no single meaning is not passed on.
-      }
-    }
+    const candidates = narrowClientRoots(this.deps.confinement, upstream, answer);
     const allowed = await this.deps.decideRoots(this, upstream, [...candidates]);
     return { roots: allowed.map(rootOf) };
   }
@@ -513,11 +416,7 @@ export class GatewaySession implements PoolMember {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const p of this.clientRequests.values()) {
-      clearTimeout(p.timer);
-      p.reject(new WardenError('session_not_found', 'The session ended', JsonRpcCode.SessionNotFound));
-    }
-    this.clientRequests.clear();
+    this.clientRequests.rejectAll();
     await this.deps.pool.detach(this);
   }
 }

@@ -44,3 +44,22 @@ export interface Listener {
   filter: SubscriptionFilter;
   send(n: JsonRpcNotification): void;
 }
+
+/** A session's open `subscriptions/listen` streams (stateless connections only), each with what it asked for. */
+export class Listeners {
+  /** At most this many listen streams per set of stateless connections: each holds a socket. */
+  static readonly MAX = 16;
+  private readonly open = new Set<Listener>();
+
+  /** Opens a listen stream; returns its closer, or undefined when this caller has too many open. */
+  add(l: Listener): (() => void) | undefined {
+    if (this.open.size >= Listeners.MAX) return undefined;
+    this.open.add(l);
+    return () => this.open.delete(l);
+  }
+
+  /** A notification to every listen stream that asked for it. */
+  send(n: JsonRpcNotification): void {
+    for (const l of this.open) if (wants(l.filter, n)) l.send(n);
+  }
+}
