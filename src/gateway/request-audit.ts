@@ -25,6 +25,20 @@ export function outcomeOf(err: unknown): AuditOutcome {
   return 'error';
 }
 
+/** What every record of a routed request says: when, who, in which session, and what was asked of which upstream. */
+function requestFields(ctx: RouteContext, req: JsonRpcRequest, meta: RequestMeta, session: GatewaySession) {
+  return {
+    startedAt: meta.startedAt,
+    ...auditPrincipal(meta.principal),
+    sessionId: session.id,
+    protocolVersion: meta.protocolVersion,
+    method: req.method,
+    upstream: ctx.audit.upstream,
+    target: ctx.audit.target,
+    argsDigest: ctx.audit.argsDigest,
+  };
+}
+
 /**
  * Records a request's outcome (and, when the filter step acted, its own events) once it has run or been
  * refused, and gives the response to send: the request's answer, or why it could not be recorded.
@@ -40,14 +54,7 @@ export async function recordRequest(
 ): Promise<JsonRpcResponse> {
   try {
     const event = {
-      startedAt: meta.startedAt,
-      ...auditPrincipal(meta.principal),
-      sessionId: session.id,
-      protocolVersion: meta.protocolVersion,
-      method: req.method,
-      upstream: ctx.audit.upstream,
-      target: ctx.audit.target,
-      argsDigest: ctx.audit.argsDigest,
+      ...requestFields(ctx, req, meta, session),
       upstreamStatus: ctx.audit.upstreamStatus,
       ...(ctx.audit.leaseIds && ctx.audit.leaseIds.length > 0 ? { leaseIds: [...ctx.audit.leaseIds] } : {}),
     };
@@ -93,14 +100,7 @@ export async function recordRequest(
 /** Strict audit: commits the intent record of a call about to be forwarded; throws `audit_unavailable` if it cannot. */
 export async function recordIntent(audit: AuditRecorder, ctx: RouteContext, req: JsonRpcRequest, meta: RequestMeta, session: GatewaySession): Promise<void> {
   const intent = await audit.record({
-    startedAt: meta.startedAt,
-    ...auditPrincipal(meta.principal),
-    sessionId: session.id,
-    protocolVersion: meta.protocolVersion,
-    method: req.method,
-    upstream: ctx.audit.upstream,
-    target: ctx.audit.target,
-    argsDigest: ctx.audit.argsDigest,
+    ...requestFields(ctx, req, meta, session),
     arguments: ctx.audit.arguments,
     decision: ctx.authz.decision,
     approvalId: ctx.authz.approvalId,

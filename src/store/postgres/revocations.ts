@@ -10,8 +10,7 @@
  * only if) the transaction commits. NOTIFY channels are per database, not per schema, so a listener also
  * hears other schemas' ids; it only uses them as a cue to read `since` in its own schema.
  */
-import pg from 'pg';
-import { StoreError, toStoreError } from '../errors.js';
+import { StoreError } from '../errors.js';
 import { checkIso } from '../identity-rows.js';
 import {
   checkKind,
@@ -29,6 +28,7 @@ import {
 } from '../revocation-rows.js';
 import type { NewRevocation, RevocationFeed, RevocationFilter, RevocationKind, RevocationRecord, RevocationStore } from '../types.js';
 import type { InTransaction, Run } from './audit.js';
+import { openListenFeed } from './listen-feed.js';
 import type { PostgresTarget } from './url.js';
 
 const p = (i: number): string => `$${i}`;
@@ -45,7 +45,6 @@ const DROP_EXPIRED = 'DELETE FROM warden_revocations WHERE kind = $1 AND value =
 const TAKE_IN_FORCE = `DELETE FROM warden_revocations WHERE kind = $1 AND value = $2 AND (expires_at IS NULL OR expires_at > $3) RETURNING ${REVOCATION_COLS}`;
 
 /** How long a feed read may take before the feed counts as lost (a silently dead connection must not hang it). */
-const FEED_QUERY_TIMEOUT_MS = 5_000;
 
 export class PostgresRevocationStore implements RevocationStore {
   /** `run` and `transaction` check for close and scrub the password; `target` opens the feed's own connection. */
@@ -107,50 +106,20 @@ export class PostgresRevocationStore implements RevocationStore {
    */
   async subscribe(onNotify: (id: string) => void, onLost: (err: Error) => void): Promise<RevocationFeed> {
     this.ensureOpen();
-    const url = new URL(this.target.connectionString);
-    url.searchParams.set('application_name', `${url.searchParams.get('application_name') ?? 'mcp-warden'}:revocations`);
-    const client = new pg.Client({ connectionString: url.href, connectionTimeoutMillis: 10_000, query_timeout: FEED_QUERY_TIMEOUT_MS, keepAlive: true });
-    const fail = (err: unknown, what: string): StoreError => toStoreError(err, 'store_unavailable', what, this.target.secrets);
-    let state: 'connecting' | 'up' | 'closed' | 'lost' = 'connecting';
-    const lose = (err: unknown): void => {
-      if (state !== 'up') return;
-      state = 'lost';
-      client.end().catch(() => {});
-      onLost(fail(err, 'revocation feed lost'));
-    };
-    // Registered before connecting: an unhandled 'error' on a client would crash the process.
-    client.on('error', lose);
-    client.on('end', () => lose(new Error('connection ended')));
-    client.on('notification', (msg) => {
-      if (msg.channel === REVOCATION_CHANNEL && state === 'up') onNotify(msg.payload ?? '');
-    });
-    try {
-      await client.connect();
-      await client.query(`LISTEN ${REVOCATION_CHANNEL}`);
-    } catch (err) {
-      state = 'closed';
-      await client.end().catch(() => {});
-      throw fail(err, 'cannot open the revocation feed');
-    }
-    state = 'up';
+    const feed = await openListenFeed(this.target, 'revocations', REVOCATION_CHANNEL, (payload) => onNotify(payload ?? ''), onLost);
     return {
       since: async (afterSeq, limit) => {
         checkSince(afterSeq, limit);
-        if (state !== 'up') throw new StoreError('store_unavailable', 'the revocation feed is closed');
+        if (!feed.up()) throw new StoreError('store_unavailable', 'the revocation feed is closed');
         try {
-          return (await client.query<RevocationRow>({ ...SINCE, values: [afterSeq, limit] })).rows.map(revocationFromRow);
+          return (await feed.client.query<RevocationRow>({ ...SINCE, values: [afterSeq, limit] })).rows.map(revocationFromRow);
         } catch (err) {
           // A failed read (a timeout on a half-dead connection) means the feed cannot be trusted: drop it.
-          lose(err);
-          throw fail(err, 'revocation read failed');
+          feed.lose(err);
+          throw feed.fail(err, 'revocation read failed');
         }
       },
-      close: async () => {
-        if (state === 'closed') return;
-        const wasUp = state === 'up';
-        state = 'closed';
-        if (wasUp) await client.end().catch(() => {});
-      },
+      close: () => feed.close(),
     };
   }
 }

@@ -6,8 +6,6 @@
  * Channels are per database, not per schema: a listener ignores ids it does not find in its own schema.
  */
 import { randomUUID } from 'node:crypto';
-import pg from 'pg';
-import { StoreError, toStoreError } from '../errors.js';
 import {
   SESSION_CHANNEL,
   SESSION_COLUMNS,
@@ -22,6 +20,7 @@ import {
 } from '../session-rows.js';
 import type { SessionRecord, SessionSignal, SessionSignalFeed, SessionStore } from '../types.js';
 import type { Run } from './audit.js';
+import { openListenFeed } from './listen-feed.js';
 import type { PostgresTarget } from './url.js';
 
 const COLS = SESSION_COLUMNS.join(', ');
@@ -46,7 +45,6 @@ const END = {
 const READ_SIGNAL = `SELECT ${SIGNAL_COLS} FROM warden_session_signals WHERE id = $1`;
 
 /** How long a signal read may take before the feed counts as lost. */
-const FEED_QUERY_TIMEOUT_MS = 5_000;
 
 export class PostgresSessionStore implements SessionStore {
   constructor(
@@ -86,47 +84,18 @@ export class PostgresSessionStore implements SessionStore {
   /** A dedicated client (LISTEN belongs to one connection) named `<application_name>:sessions`; `onLost` is called once. */
   async subscribe(onSignal: (s: SessionSignal) => void, onLost: (err: Error) => void): Promise<SessionSignalFeed> {
     this.ensureOpen();
-    const url = new URL(this.target.connectionString);
-    url.searchParams.set('application_name', `${url.searchParams.get('application_name') ?? 'mcp-warden'}:sessions`);
-    const client = new pg.Client({ connectionString: url.href, connectionTimeoutMillis: 10_000, query_timeout: FEED_QUERY_TIMEOUT_MS, keepAlive: true });
-    const fail = (err: unknown, what: string): StoreError => toStoreError(err, 'store_unavailable', what, this.target.secrets);
-    let state: 'connecting' | 'up' | 'closed' | 'lost' = 'connecting';
-    const lose = (err: unknown): void => {
-      if (state !== 'up') return;
-      state = 'lost';
-      client.end().catch(() => {});
-      onLost(fail(err, 'session signal feed lost'));
-    };
-    client.on('error', lose);
-    client.on('end', () => lose(new Error('connection ended')));
-    client.on('notification', (msg) => {
-      if (msg.channel !== SESSION_CHANNEL || state !== 'up' || !msg.payload) return;
+    const feed = await openListenFeed(this.target, 'sessions', SESSION_CHANNEL, (payload, f) => {
+      if (!payload) return;
       // Read over the feed's own connection, in notification order.
-      client.query<SignalRow>(READ_SIGNAL, [msg.payload]).then(
+      f.client.query<SignalRow>(READ_SIGNAL, [payload]).then(
         (r) => {
           const row = r.rows[0];
           if (row !== undefined) onSignal(signalFromRow(row));
         },
-        (err: unknown) => lose(err),
+        (err: unknown) => f.lose(err),
       );
-    });
-    try {
-      await client.connect();
-      await client.query(`LISTEN ${SESSION_CHANNEL}`);
-    } catch (err) {
-      state = 'closed';
-      await client.end().catch(() => {});
-      throw fail(err, 'cannot open the session signal feed');
-    }
-    state = 'up';
-    return {
-      close: async () => {
-        if (state === 'closed') return;
-        const wasUp = state === 'up';
-        state = 'closed';
-        if (wasUp) await client.end().catch(() => {});
-      },
-    };
+    }, onLost);
+    return { close: () => feed.close() };
   }
 }
 
