@@ -82,6 +82,7 @@ test('a changed tool: quarantined, listed as changed with its diff; markup and h
   assert.equal(status, 200);
   assert.match(html, /<td>add<\/td><td>changed<\/td>/);
   assert.match(html, /<td>add<\/td><td>pinned<\/td>/);
+  assert.match(html, /unicode-tag \(critical\)/, 'the findings with their severity');
   // The diff: the old line and the new one, its markup as text and its hidden tag characters as escapes.
   assert.match(html, /- Add two numbers\./);
   assert.match(html, /\+ Add two numbers\.&lt;\/pre&gt;&lt;script&gt;alert\(&quot;diff&quot;\)&lt;\/script&gt;\\u\{e0070\}\\u\{e0077\}/);
@@ -93,14 +94,11 @@ test('a changed tool: quarantined, listed as changed with its diff; markup and h
   assert.match(html, /<button type="submit" name="decision" value="approve">Approve<\/button>/, 'an admin sees the buttons');
 });
 
-test('a never-pinned tool (integrity: pin) is pending, its whole definition as the diff, with its findings', async () => {
+test('a never-pinned tool (integrity: pin) is pending, its whole definition as the diff', async () => {
   const { html } = await page('/console/upstreams/mail/tools');
   assert.match(html, /<td>send_email<\/td><td>pending<\/td>/);
   assert.match(html, /Not pinned yet/);
   assert.match(html, /\+ description: Send an email to one recipient\./);
-  const markup = await page('/console/upstreams/markup/tools');
-  // send_email of markup is not in this gateway; the markup tool's findings (if any) carry their severity.
-  assert.match(markup.html, /Findings \(severity\)/);
 });
 
 test('a viewer and an approver see no buttons, and their forged approve POSTs are 403 and change nothing', async () => {
