@@ -4,8 +4,11 @@
  * quarantine is shown with its diff (markup and hidden characters escaped), an admin approves it from the
  * page and it is listed and callable again (one `integrity/approved` audit event naming the person, as the
  * admin API's), and a viewer's or an approver's forged POST is refused and changes nothing.
+ * With WARDEN_TEST_DATABASE_URL the gateway's store is PostgreSQL (a schema of this run), else SQLite.
  */
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
 import { after, before, test } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -22,6 +25,14 @@ let gw: AuthGateway;
 let origin = '';
 let carol: CookieJar;
 let client: Client;
+const pgUrl = process.env.WARDEN_TEST_DATABASE_URL;
+const schema = `warden_test_${randomBytes(6).toString('hex')}_console_pins`;
+const storeOf = (): Record<string, unknown> => {
+  if (!pgUrl) return {};
+  const u = new URL(pgUrl);
+  u.searchParams.set('schema', schema);
+  return { store: u.href };
+};
 
 before(async () => {
   restore.push(setEnv(CONSOLE_SECRET_ENV, CONSOLE_SECRET));
@@ -31,7 +42,7 @@ before(async () => {
       markup: tsFixtureStdio('rugpull-upstream.ts', [], { MODE: 'markup' }),
       mail: { ...tsFixtureStdio('rugpull-upstream.ts', [], { MODE: 'mail' }), integrity: 'pin' },
     },
-    { console: consoleConfig(op), integrity: { refreshMs: 100 }, log: { level: 'error' } },
+    { ...storeOf(), console: consoleConfig(op), integrity: { refreshMs: 100 }, log: { level: 'error' } },
   );
   origin = new URL(gw.url).origin;
   carol = await signInWithFetch(origin, 'carol');
@@ -45,6 +56,12 @@ after(async () => {
   await gw?.close();
   await op?.close();
   for (const r of restore.reverse()) r();
+  if (pgUrl) {
+    const admin = new pg.Client({ connectionString: pgUrl });
+    await admin.connect();
+    await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await admin.end();
+  }
 });
 
 async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 15_000): Promise<T> {
