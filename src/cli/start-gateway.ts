@@ -296,7 +296,7 @@ export async function startGateway(given: WardenConfig, baseDir: string, log: Lo
         : undefined;
     // The governance console (console.enabled): people sign in (OpenID Connect) and see and act by role at /console/.
     const consoleServices = config.console.enabled && consoleSecrets.secret !== undefined
-      ? { config, baseDir, configFile: source, store, approvals, tasks, audit, policy: () => policy.current(), log, secret: consoleSecrets.secret, clientSecret: consoleSecrets.clientSecret, review: source === undefined ? undefined : () => reviewOf(config, baseDir, source, store) }
+      ? { config, baseDir, configFile: source, store, approvals, tasks, audit, policy: () => policy.current(), log, integrity: { store: store.integrity, decide: gateway.integrity.decide.bind(gateway.integrity) }, secret: consoleSecrets.secret, clientSecret: consoleSecrets.clientSecret, review: source === undefined ? undefined : () => reviewOf(config, baseDir, source, store) }
       : undefined;
     // The Connections page (upstreams with auth.oauth): signed in like the approval page, with its secret.
     const connections = userOAuth && pageConfig && approvalSecrets.page !== undefined ? { oauth: userOAuth.oauth, keys: userOAuth.keys, log, secret: approvalSecrets.page, page: pageConfig, clientSecret: approvalSecrets.pageClientSecret } : undefined;

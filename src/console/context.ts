@@ -4,7 +4,7 @@ import type { AuditDraft, AuditRecorder } from '../audit/index.js';
 import type { WardenConfig } from '../config/index.js';
 import type { GatewayPolicy } from '../policy/index.js';
 import type { ReviewReport } from '../posture/index.js';
-import type { Store } from '../store/types.js';
+import type { IntegrityStore, PinKind, PinRecord, Store } from '../store/types.js';
 import type { TaskService } from '../tasks/index.js';
 import type { Logger } from '../telemetry/log.js';
 import type { Role } from './roles.js';
@@ -21,6 +21,11 @@ export interface ConsoleServices {
   approvals: ApprovalService | undefined;
   tasks: TaskService;
   audit: AuditRecorder;
+  /** Tool integrity: the pins, and decisions through the gateway's guard (as the admin API's; the guard audits them). */
+  integrity?: {
+    store: Pick<IntegrityStore, 'list'>;
+    decide(upstream: string, kind: PinKind, name: string, digest: string | undefined, state: 'approved' | 'rejected', by: string): Promise<PinRecord>;
+  };
   /** The policy set in force. */
   policy: () => GatewayPolicy;
   /** `warden review` of this deployment (the Posture page); undefined when there is no config file to review. */

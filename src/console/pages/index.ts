@@ -8,6 +8,7 @@ import { POLICY_ROUTES } from './policies.js';
 import { POSTURE_ROUTES } from './posture.js';
 import { SECRET_ROUTES } from './secrets.js';
 import { TASK_ROUTES } from './tasks.js';
+import { TOOL_ROUTES } from './tools.js';
 import { UPSTREAM_ROUTES } from './upstreams.js';
 import { WORKFLOW_ROUTES } from './workflow.js';
 
@@ -20,6 +21,7 @@ export const ROUTES: readonly Route[] = [
   ...TASK_ROUTES,
   ...POLICY_ROUTES,
   ...UPSTREAM_ROUTES,
+  ...TOOL_ROUTES,
   ...SECRET_ROUTES,
   ...POSTURE_ROUTES,
 ];

@@ -1,14 +1,12 @@
 /**
  * Upstreams and tools: each configured server, its environment, tenant, whether its annotations are
  * trusted, its data classes and the operator's classification rules (name globs), with its health over the
- * last hour from the audit trail (calls, failed upstream hops, connections lost).
- *
- * FOLLOW-UP: integrity pins and quarantine (issue 18: each tool's pinned definition, a changed tool held in
- * quarantine with its diff and an approve action) belong on this page once that API is on main.
+ * last hour from the audit trail (calls, failed upstream hops, connections lost), and how many of its tool
+ * definitions wait in quarantine, linked to its tool integrity page (tools.ts).
  */
 import { isStdioServer } from '../../config/index.js';
 import type { PageContext, Route } from '../context.js';
-import { escapeHtml, table, text, when } from '../html.js';
+import { escapeHtml, href, table, text, when } from '../html.js';
 
 const HOUR_MS = 3_600_000;
 
@@ -46,6 +44,8 @@ export function healthText(h: UpstreamHealth | undefined): string {
 
 async function upstreams(ctx: PageContext) {
   const health = await upstreamHealth(ctx);
+  const waiting = new Map<string, number>();
+  for (const p of (await ctx.services.integrity?.store.list({ state: 'pending' })) ?? []) waiting.set(p.upstream, (waiting.get(p.upstream) ?? 0) + 1);
   const rows = Object.entries(ctx.services.config.mcpServers).map(([name, s]) => [
     text(name),
     escapeHtml(isStdioServer(s) ? 'stdio' : 'http'),
@@ -55,11 +55,13 @@ async function upstreams(ctx: PageContext) {
     text((s.dataClasses ?? []).join(', ')),
     text(Object.entries(s.tools ?? {}).map(([glob, c]) => `${glob}: ${JSON.stringify(c)}`).join('; ')),
     s.disabled ? 'disabled' : healthText(health.get(name)),
+    ctx.services.integrity === undefined
+      ? '<span class="none">not kept</span>'
+      : `<a href="${href(`/console/upstreams/${name}/tools`)}">${waiting.get(name) ? `<span class="bad">${waiting.get(name)} quarantined</span>` : 'pins'}</a>`,
   ]);
   return {
     title: 'Upstreams and tools',
-    body: `${table(['Server', 'Transport', 'Environment', 'Tenant', 'Annotations', 'Data classes', 'Classification rules', 'Health (last hour)'], rows, `${rows.length} configured servers`, 'No server is configured.')}
-<p class="note">Tool integrity pins and quarantine (diff and approve) will appear here once the pins API is available (follow-up to issue 18).</p>`,
+    body: `${table(['Server', 'Transport', 'Environment', 'Tenant', 'Annotations', 'Data classes', 'Classification rules', 'Health (last hour)', 'Tool integrity'], rows, `${rows.length} configured servers`, 'No server is configured.')}`,
   };
 }
 
