@@ -47,7 +47,7 @@ function outcomeLabel(e: AuditEvent): string {
  * Intents (strict audit) that a record in the list closes are folded into it; the others stay, shown as
  * unfinished: a call the upstream may have run, whose end is not recorded (or that is still running).
  */
-function foldIntents(events: AuditEvent[]): AuditEvent[] {
+export function foldIntents(events: readonly AuditEvent[]): AuditEvent[] {
   const closed = new Set(events.map((e) => e.intentId).filter((id): id is string => typeof id === 'string'));
   return events.filter((e) => e.outcome !== 'intent' || !closed.has(e.id));
 }

@@ -4,7 +4,7 @@
  * asked and given, leases issued and revoked, secrets used, revocations and the task's end; then the task's
  * approvals and the revocations that touch it. Built from the audit trail, the task and approval records.
  */
-import type { AuditEvent } from '../../audit/index.js';
+import { foldIntents, type AuditEvent } from '../../audit/index.js';
 import type { RevocationRecord } from '../../store/types.js';
 import { ConsoleError, type PageContext, type Route } from '../context.js';
 import { escapeHtml, href, table, text, when } from '../html.js';
@@ -33,6 +33,7 @@ function eventStep(e: AuditEvent): string {
   if (m.startsWith('lease/')) return step(m === 'lease/issue' ? 'Lease issued' : 'Lease revoked', '', e.time, `${text(e.target)} (${text(e.leaseIds?.join(', '))})`);
   if (m.startsWith('revoke/')) return step('Revocation', 'deny', e.time, text(e.decision?.reason));
   if (m === 'secret/use') return step('Secret used', '', e.time, `${text(e.target)} for ${text(e.upstream)} (the value never leaves the gateway)`);
+  if (e.outcome === 'intent') return step('Call, unfinished', '', e.time, `${who} -> ${text(e.upstream ? `${e.upstream}/${e.target ?? ''}` : e.target)}: forwarded, no outcome recorded.`);
   if (m === 'oauth/token') return step('Token issued', effect, e.time, `${who}.${decided(e)}`);
   return step(m === 'tools/call' ? 'Call' : m, effect, e.time, `${who} -> ${text(e.upstream ? `${e.upstream}/${e.target ?? ''}` : e.target)}.${decided(e)}`);
 }
@@ -43,7 +44,10 @@ async function workflow(ctx: PageContext, q: URLSearchParams) {
   if (id.length > 128) throw new ConsoleError(400, 'invalid_request', 'Not a task id.');
   const { store } = ctx.services;
   const task = await store.tasks.get(id);
-  const events = await store.audit.trace({ task: id, limit: MAX_EVENTS });
+  const listed = await store.audit.trace({ task: id, limit: MAX_EVENTS });
+  // A call's intent record (strict audit) is folded into its outcome, as `warden audit trace` does; one left
+  // open is shown as unfinished.
+  const events = foldIntents(listed);
   if (!task && events.length === 0) throw new ConsoleError(404, 'unknown_task', `There is no task ${id}.`);
   const steps: string[] = [];
   if (task) {
@@ -66,7 +70,7 @@ async function workflow(ctx: PageContext, q: URLSearchParams) {
   return {
     title: `Workflow of task ${id}`,
     body: `<p>State: <strong>${text(state)}</strong>. <a href="${href('/console/audit', { task: id })}">Its events in the audit list</a>.</p>
-<h2>Timeline</h2><ol class="timeline" aria-label="Timeline">${steps.join('\n')}</ol>${events.length === MAX_EVENTS ? `<p class="note">The newest ${MAX_EVENTS} events are shown.</p>` : ''}
+<h2>Timeline</h2><ol class="timeline" aria-label="Timeline">${steps.join('\n')}</ol>${listed.length === MAX_EVENTS ? `<p class="note">The newest ${MAX_EVENTS} events are shown.</p>` : ''}
 <h2>Approvals</h2>${table(['Request', 'Tool', 'State', 'Decided by', 'Reason'], approvals.map((a) => [`<a href="${href(`/console/approvals/${a.id}`)}">${text(a.id)}</a>`, text(a.tool), escapeHtml(a.state), text(a.decidedBy), text(a.decisionReason)]), 'Approvals of this task', 'No approval was asked.')}
 <h2>Active leases</h2>${table(['Lease', 'Provider', 'Handle', 'Expires'], leases.map((l) => [text(l.name), text(l.provider), text(l.handle), when(l.expiresAt)]), 'Leases held now', 'No active lease.')}
 <h2>Revocations</h2>${table(['Kind', 'Value', 'When', 'By', 'Reason'], revs.map((r) => [escapeHtml(r.kind), text(r.value), when(r.revokedAt), text(r.by), text(r.reason)]), 'Revocations of this task, its agents or its user', 'None.')}`,
