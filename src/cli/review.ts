@@ -63,8 +63,18 @@ export function policyOf(config: WardenConfig, baseDir: string): GatewayPolicy |
   }
 }
 
-/** The review the console's Posture page shows: this running gateway's config and store, default thresholds. */
-export function reviewOf(config: WardenConfig, baseDir: string, configFile: string, store: Store) {
+/**
+ * A review of this config and store (none: the gateway has not run). The console's Posture page takes the
+ * default thresholds; `warden review` passes its options.
+ */
+export function reviewOf(
+  config: WardenConfig,
+  baseDir: string,
+  configFile: string,
+  store: Store | undefined,
+  thresholds: { unusedDays: number; maxSecretAgeDays: number } = { unusedDays: 30, maxSecretAgeDays: 90 },
+  env: NodeJS.ProcessEnv = process.env,
+) {
   return review({
     configFile,
     config,
@@ -73,9 +83,8 @@ export function reviewOf(config: WardenConfig, baseDir: string, configFile: stri
     policy: policyOf(config, baseDir),
     deps: depsFor(config),
     now: new Date(),
-    unusedDays: 30,
-    maxSecretAgeDays: 90,
-    home: process.env.HOME ?? process.env.USERPROFILE ?? homedir(),
+    ...thresholds,
+    home: env.HOME ?? env.USERPROFILE ?? homedir(),
     pins: pinSourceOf(store),
   });
 }
@@ -101,19 +110,8 @@ export async function reviewCommand(opts: ReviewCliOptions, io: CliIo): Promise<
     // A review never creates a store: a SQLite file that does not exist means the gateway has not run.
     if (parsed.kind === 'postgres' || (parsed.path !== ':memory:' && existsSync(parsed.path)))
       store = await openStore(spec);
-    const report = await review({
-      configFile: file,
-      config,
-      baseDir,
-      store,
-      policy: policyOf(config, baseDir),
-      deps: depsFor(config),
-      now: new Date(),
-      unusedDays: days(opts.unusedDays, 30, '--unused-days'),
-      maxSecretAgeDays: days(opts.maxSecretAgeDays, 90, '--max-secret-age-days'),
-      home: io.env.HOME ?? io.env.USERPROFILE ?? homedir(),
-      pins: pinSourceOf(store),
-    });
+    const thresholds = { unusedDays: days(opts.unusedDays, 30, '--unused-days'), maxSecretAgeDays: days(opts.maxSecretAgeDays, 90, '--max-secret-age-days') };
+    const report = await reviewOf(config, baseDir, file, store, thresholds, io.env);
     const text = format === 'json' ? renderReviewJson(report) : renderReviewMarkdown(report);
     if (opts.output) writeFileSync(opts.output, text);
     else io.stdout.write(text);
