@@ -15,6 +15,7 @@ import { exchangeAuthorization, refreshAuthorization, startAuthorization } from 
 import type { OAuthTokens } from '@modelcontextprotocol/sdk/shared/auth.js';
 import { uuidv7 } from '../../core/ids.js';
 import type { HttpServerConfig, ServerConfig } from '../../config/schema.js';
+import { serverWith, upstreamsWith } from './configured.js';
 import { JsonRpcCode, WardenError } from '../../protocol/errors.js';
 import type { Logger } from '../../telemetry/log.js';
 import type { InjectedSecret } from '../redactor.js';
@@ -107,13 +108,13 @@ export class UserOAuth {
 
   /** The upstreams that take per-user OAuth, in config order. */
   upstreams(): string[] {
-    return [...this.opts.servers()].filter(([, s]) => oauthOf(s) !== undefined).map(([n]) => n);
+    return upstreamsWith(this.opts.servers(), 'oauth');
   }
 
   private server(upstream: string): HttpServerConfig {
-    const s = this.opts.servers().get(upstream);
-    if (s === undefined || oauthOf(s) === undefined) throw new ConnectFailure(404, 'unknown_upstream', `There is no upstream "${upstream}" to connect.`);
-    return s as HttpServerConfig;
+    const s = serverWith(this.opts.servers(), upstream, 'oauth');
+    if (s === undefined) throw new ConnectFailure(404, 'unknown_upstream', `There is no upstream "${upstream}" to connect.`);
+    return s;
   }
 
   private scope(upstream: string) {

@@ -8,6 +8,7 @@
  * a day per person and upstream.
  */
 import type { HttpServerConfig, ServerConfig } from '../../config/schema.js';
+import { serverWith, upstreamsWith } from './configured.js';
 import { JsonRpcCode, WardenError } from '../../protocol/errors.js';
 import type { Logger } from '../../telemetry/log.js';
 import { SecretNotFound } from '../errors.js';
@@ -50,13 +51,13 @@ export class UserKeys {
   }
 
   upstreams(): string[] {
-    return [...this.opts.servers()].filter(([, s]) => keyOf(s) !== undefined).map(([n]) => n);
+    return upstreamsWith(this.opts.servers(), 'userKey');
   }
 
   private server(upstream: string): HttpServerConfig {
-    const s = this.opts.servers().get(upstream);
-    if (keyOf(s) === undefined) throw new ConnectFailure(404, 'unknown_upstream', `There is no upstream "${upstream}" that takes a personal key.`);
-    return s as HttpServerConfig;
+    const s = serverWith(this.opts.servers(), upstream, 'userKey');
+    if (s === undefined) throw new ConnectFailure(404, 'unknown_upstream', `There is no upstream "${upstream}" that takes a personal key.`);
+    return s;
   }
 
   private ref(upstream: string, user: string) {
