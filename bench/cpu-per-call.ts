@@ -5,14 +5,17 @@
 // The gateway runs the full pipeline: JWT bearer auth (ES256, the token cached after its first verification),
 // Cedar at 100 policies (starter pack + generated), strict hash-chained audit on SQLite (the default).
 // Run alone: node --import tsx bench/cpu-per-call.ts [--profile --label=NAME] (writes bench/results/flamegraph-NAME.svg
-// and profile-NAME.txt); env BENCH_CPU_SESSIONS, BENCH_CPU_INFLIGHT, BENCH_CPU_SECONDS, BENCH_WARDEN_JS (another build, for A/B).
+// and profile-NAME.txt); env BENCH_CPU_SESSIONS, BENCH_CPU_INFLIGHT, BENCH_CPU_SECONDS, BENCH_WARDEN_JS (another build, for A/B),
+// BENCH_CPU_CONFIG (JSON over the config's top level, for ablations), BENCH_CPU_FLOOR=0 (skip the floor proxy).
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import YAML from 'yaml';
 import { loadGatewayPolicy } from '../src/policy/index.js';
 import type { ClosedLoopResult } from './load.js';
-import { RESULTS_DIR, ROOT, WARDEN_JS } from './paths.js';
+import { RESULTS_DIR, ROOT, WARDEN_JS, tsNodeArgs } from './paths.js';
 import { generated } from './policy-gateway.js';
 import { installExitHandlers, spawnChild, stopAll, stopChild, waitForOutput } from './procs.js';
 import { runLoad } from './run-load.js';
@@ -34,9 +37,27 @@ export interface CpuPerCall {
   upstream?: CpuRun;
   /** The gateway's own CPU per call (full pipeline); the upstream's share is not in it. */
   gateway?: CpuRun;
+  /** The floor: a bare node:http forwarding proxy (floor-proxy.ts), with no record and with two SQLite commits per call. */
+  floor?: { proxy?: CpuRun; proxyTwoCommits?: CpuRun };
   policies?: number;
+  /** Whether the process under test had a core of its own (see PIN). */
+  pinned?: boolean;
   profile?: { cpuprofile: string; svg: string; top: { fn: string; selfPct: number }[] };
   error?: string;
+}
+
+/**
+ * On a machine with two or more cores, the process under test gets the last core to itself and everything else
+ * (this process, the load generators it starts, the other servers) shares the rest: the scheduler then moves
+ * nothing between them, and CPU per call is far steadier than with all of them on every core. BENCH_CPU_PIN=0 turns it off.
+ */
+const CORES = os.availableParallelism();
+const PIN = CORES >= 2 && process.env.BENCH_CPU_PIN !== '0' && spawnSync('taskset', ['-V']).status === 0;
+const MEASURED_CORE = String(CORES - 1), OTHER_CORES = `0-${CORES - 2}`;
+
+/** Sets the CPU affinity of every thread of `pid` (a no-op where pinning is off). */
+function pin(pid: number | undefined, cores: string): void {
+  if (PIN && pid !== undefined) spawnSync('taskset', ['-p', '-c', cores, String(pid)], { stdio: 'ignore' });
 }
 
 const CLK_TCK = 100; // Linux USER_HZ on every platform Node supports
@@ -73,17 +94,33 @@ async function fullPipelineConfig(dir: string, upstreamUrl: string): Promise<{ f
     policy: { files: [STARTER_FILE, 'generated.cedar'], watch: false },
     mcpServers: { bench: { url: upstreamUrl, tenant: 'bench', tools: { '*': { access: 'read', destructive: false } } } },
   };
+  // BENCH_CPU_CONFIG: JSON merged over the config's top level, for ablations (e.g. {"audit":{"strict":false}}).
+  const extra = process.env.BENCH_CPU_CONFIG ? (JSON.parse(process.env.BENCH_CPU_CONFIG) as Record<string, unknown>) : {};
   const file = path.join(dir, 'warden.yaml');
-  fs.writeFileSync(file, YAML.stringify(config));
+  fs.writeFileSync(file, YAML.stringify({ ...config, ...extra }));
   return { file, token, policies: 100 };
 }
 
 async function measured(pid: number, run: () => Promise<ClosedLoopResult>): Promise<CpuRun> {
+  pin(pid, MEASURED_CORE);
   const before = processCpuMs(pid);
   const r = await run();
   const cpuMs = processCpuMs(pid) - before;
   if (r.errors > 0) throw new Error(`${r.errors} calls failed (first: ${r.firstError ?? 'n/a'})`);
   return { calls: r.allCalls, cpuMs, usPerCall: Math.round((cpuMs * 1000 / r.allCalls) * 10) / 10, callsPerSec: r.callsPerSec };
+}
+
+/** CPU per call of the floor proxy in front of the upstream, with `commits` SQLite commits per call. */
+async function measureFloor(upstreamUrl: string, commits: number, dir: string, spec: (url: string) => Parameters<typeof runLoad>[0]): Promise<CpuRun> {
+  const args = tsNodeArgs('floor-proxy.ts', `--upstream=${upstreamUrl}`, `--commits=${commits}`, `--db=${path.join(dir, `floor-${commits}.db`)}`);
+  // The floor runs with node's default heap settings, as the gateway does.
+  const child = spawnChild(`floor proxy (${commits} commits)`, process.execPath, args.filter((a) => !a.startsWith('--max-semi-space-size')), { cwd: ROOT });
+  try {
+    const m = await waitForOutput(child, /listening on (http:\/\/127\.0\.0\.1:\d+\/mcp)/, 15_000);
+    return await measured(child.proc.pid as number, () => runLoad(spec(m[1] as string), `cpu floor ${commits}`));
+  } finally {
+    await stopChild(child);
+  }
 }
 
 export async function measureCpuPerCall(opts: { sessions: number; inflight: number; durationMs: number; profileDir?: string }): Promise<CpuPerCall> {
@@ -99,7 +136,11 @@ export async function measureCpuPerCall(opts: { sessions: number; inflight: numb
       warmupMs: 1000, durationMs: opts.durationMs, ...(headers ? { headers } : {}),
     });
     const upPid = upstream.child.proc.pid as number;
+    out.pinned = PIN;
+    pin(process.pid, OTHER_CORES); // the load generators started from here inherit it
     out.upstream = await measured(upPid, () => runLoad(spec(upstream!.url), 'cpu direct'));
+    pin(upPid, OTHER_CORES); // from here on the upstream is the other side, not the process under test
+    if (process.env.BENCH_CPU_FLOOR !== '0') out.floor = { proxy: await measureFloor(upstream.url, 0, tmp, spec), proxyTwoCommits: await measureFloor(upstream.url, 2, tmp, spec) };
     const { file, token, policies } = await fullPipelineConfig(tmp, upstream.url);
     out.policies = policies;
     const prof = opts.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.profileDir}`] : [];
