@@ -15,11 +15,11 @@ import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import YAML from 'yaml';
 import { loadGatewayPolicy } from '../src/policy/index.js';
 import type { ClosedLoopResult } from './load.js';
-import { RESULTS_DIR, ROOT, WARDEN_JS, tsNodeArgs } from './paths.js';
+import { RESULTS_DIR, ROOT, WARDEN_JS } from './paths.js';
 import { generated } from './policy-gateway.js';
 import { installExitHandlers, spawnChild, stopAll, stopChild, waitForOutput } from './procs.js';
 import { runLoad } from './run-load.js';
-import { makeTmpDir, startMinimalUpstream, writeMasterKey, type Target } from './targets.js';
+import { makeTmpDir, startFloorProxy, startMinimalUpstream, writeMasterKey, type Target } from './targets.js';
 import { writeFlameGraph } from './flamegraph.js';
 
 export interface CpuRun {
@@ -112,14 +112,11 @@ async function measured(pid: number, run: () => Promise<ClosedLoopResult>): Prom
 
 /** CPU per call of the floor proxy in front of the upstream, with `commits` SQLite commits per call. */
 async function measureFloor(upstreamUrl: string, commits: number, dir: string, spec: (url: string) => Parameters<typeof runLoad>[0]): Promise<CpuRun> {
-  const args = tsNodeArgs('floor-proxy.ts', `--upstream=${upstreamUrl}`, `--commits=${commits}`, `--db=${path.join(dir, `floor-${commits}.db`)}`);
-  // The floor runs with node's default heap settings, as the gateway does.
-  const child = spawnChild(`floor proxy (${commits} commits)`, process.execPath, args.filter((a) => !a.startsWith('--max-semi-space-size')), { cwd: ROOT });
+  const floor = await startFloorProxy(upstreamUrl, commits, path.join(dir, `floor-${commits}.db`));
   try {
-    const m = await waitForOutput(child, /listening on (http:\/\/127\.0\.0\.1:\d+\/mcp)/, 15_000);
-    return await measured(child.proc.pid as number, () => runLoad(spec(m[1] as string), `cpu floor ${commits}`));
+    return await measured(floor.child.proc.pid as number, () => runLoad(spec(floor.url), `cpu floor ${commits}`));
   } finally {
-    await stopChild(child);
+    await stopChild(floor.child);
   }
 }
 

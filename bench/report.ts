@@ -36,6 +36,8 @@ export interface TargetCheck {
   unit: string;
   /** null when not measured (e.g. the gateway could not be started). */
   met: boolean | null;
+  /** The same measure for the floor proxy (bench/floor-proxy.ts: forwards and nothing else), where there is one. */
+  floor?: number | null;
 }
 
 export interface GatewayOverhead {
@@ -70,10 +72,15 @@ export interface ClosedLeg {
   inflightPerSession: number;
   direct?: MeteredResult;
   gateway?: MeteredResult;
+  /** The floor proxy (bench/floor-proxy.ts) in front of the same upstream: what forwarding alone costs. */
+  floor?: MeteredResult;
   /** gateway calls/s over direct calls/s */
   ratio?: number;
   /** gateway p50 minus direct p50 */
   addedP50Ms?: number;
+  /** The same two for the floor proxy. */
+  floorRatio?: number;
+  floorAddedP50Ms?: number;
 }
 
 export interface PeerResult {
@@ -147,10 +154,10 @@ export async function machineInfo(): Promise<Machine> {
 const r3 = (x: number): number => Math.round(x * 1000) / 1000;
 
 export function evaluateTargets(g: GatewayOverhead, cpu: CpuPerCall, peers: PeerResult[]): TargetCheck[] {
-  const check = (name: string, goal: string, value: number | undefined, unit: string, ok: (v: number) => boolean): TargetCheck =>
-    value === undefined || Number.isNaN(value)
-      ? { name, goal, value: null, unit, met: null }
-      : { name, goal, value: r3(value), unit, met: ok(value) };
+  const num = (x: number | undefined): number | null => (x === undefined || Number.isNaN(x) ? null : r3(x));
+  const check = (name: string, goal: string, value: number | undefined, unit: string, ok: (v: number) => boolean, floor?: number): TargetCheck => ({
+    name, goal, value: num(value), unit, met: value === undefined || Number.isNaN(value) ? null : ok(value), ...(floor === undefined ? {} : { floor: num(floor) }),
+  });
   const leg = (s: number, i: number) => g.closed.find((l) => l.sessions === s && l.inflightPerSession === i);
   const pct = (x: number | undefined) => (x === undefined ? undefined : x * 100);
   const one = leg(1, 1);
@@ -161,10 +168,10 @@ export function evaluateTargets(g: GatewayOverhead, cpu: CpuPerCall, peers: Peer
   };
   const upCpu = cpu.upstream?.usPerCall;
   return [
-    check(`warden CPU per tools/call, full pipeline (JWT, ${cpu.policies ?? 100} policies, strict audit), ${cpu.sessions} x ${cpu.inflightPerSession}; minimal upstream: ${upCpu ?? '–'} µs`, '<= 150 µs', cpu.gateway?.usPerCall, 'µs', (v) => v <= 150),
-    check(`throughput vs direct, 8 x 1 (direct ${leg(8, 1)?.direct?.callsPerSec ?? '–'}/s)`, '>= 35 %', pct(leg(8, 1)?.ratio), '%', (v) => v >= 35),
-    check(`throughput vs direct, 8 x 4 (direct ${leg(8, 4)?.direct?.callsPerSec ?? '–'}/s)`, '>= 50 %', pct(leg(8, 4)?.ratio), '%', (v) => v >= 50),
-    check(`added p50 at one session, one call in flight (direct p50 ${one?.direct?.latency.p50Ms ?? '–'} ms)`, '<= 0.3 ms', one?.addedP50Ms, 'ms', (v) => v <= 0.3),
+    check(`warden CPU per tools/call, full pipeline (JWT, ${cpu.policies ?? 100} policies, strict audit), ${cpu.sessions} x ${cpu.inflightPerSession}; minimal upstream: ${upCpu ?? '–'} µs`, '<= 150 µs', cpu.gateway?.usPerCall, 'µs', (v) => v <= 150, cpu.floor?.proxy?.usPerCall),
+    check(`throughput vs direct, 8 x 1 (direct ${leg(8, 1)?.direct?.callsPerSec ?? '–'}/s)`, '>= 35 %', pct(leg(8, 1)?.ratio), '%', (v) => v >= 35, pct(leg(8, 1)?.floorRatio)),
+    check(`throughput vs direct, 8 x 4 (direct ${leg(8, 4)?.direct?.callsPerSec ?? '–'}/s)`, '>= 50 %', pct(leg(8, 4)?.ratio), '%', (v) => v >= 50, pct(leg(8, 4)?.floorRatio)),
+    check(`added p50 at one session, one call in flight (direct p50 ${one?.direct?.latency.p50Ms ?? '–'} ms)`, '<= 0.3 ms', one?.addedP50Ms, 'ms', (v) => v <= 0.3, one?.floorAddedP50Ms),
     check(`p99 added latency @ ${g.openLoop.rate}/s (direct p99 ${g.openLoop.direct?.latency.p99Ms ?? '–'} ms)`, '<= 2 ms', g.openLoop.addedP99Ms, 'ms', (v) => v <= 2),
     check(`p50 added latency @ ${g.openLoop.rate}/s, open loop`, '<= 0.5 ms', g.openLoop.addedP50Ms, 'ms', (v) => v <= 0.5),
     check(`stdio: warden / mcp-proxy calls/s, 8 x 1 (mcp-proxy ${peer('mcp-proxy', 0)?.callsPerSec ?? '–'}/s)`, '>= 1.5x', vsProxy(0), 'x', (v) => v >= 1.5),
@@ -184,9 +191,10 @@ export function toMarkdown(rep: BenchReport): string {
   L.push(`${m.date} · ${m.cpuModel} · ${m.cores} cores · Node ${m.nodeVersion} · ${m.platform}/${m.arch} · ${m.totalMemGiB} GiB · run took ${rep.totalRuntimeSec} s`, '');
   L.push(`Machine before the run: ${m.busyBeforeStartPct} % CPU busy, load average ${m.loadAvgStart.join(' / ')}.${m.cpuDuringRun ? ` During the run: this benchmark used ${m.cpuDuringRun.oursPct} % and other processes ${m.cpuDuringRun.othersPct} % of the machine's CPU capacity (steal ${m.cpuDuringRun.stealPct} %).` : ''}`, '');
 
-  L.push('## Targets', '', '| Target | Goal | Measured | Status |', '|---|---|---|---|');
-  for (const t of rep.targets) L.push(`| ${t.name} | ${t.goal} | ${t.value === null ? '–' : `${t.value} ${t.unit}`} | ${status(t.met)} |`);
-  L.push('');
+  L.push('## Targets', '', '| Target | Goal | Measured | Status | Floor proxy |', '|---|---|---|---|---|');
+  const shown = (v: number | null | undefined, unit: string): string => (v === null || v === undefined ? '–' : `${v} ${unit}`);
+  for (const t of rep.targets) L.push(`| ${t.name} | ${t.goal} | ${shown(t.value, t.unit)} | ${status(t.met)} | ${shown(t.floor, t.unit)} |`);
+  L.push('', 'Floor proxy: bench/floor-proxy.ts, a bare node:http proxy that parses each body and forwards it with a keep-alive agent (no auth, no policy, no audit). It is what forwarding alone costs in Node.js on this machine: a target beyond the floor cannot be met by any Node.js gateway here.', '');
 
   L.push(`## Gateway overhead: \`tools/call\` through mcp-warden vs. direct`, '', `Upstream: ${g.upstream}.`, '');
   if (g.gatewaySkipped) L.push(`> Gateway legs skipped: ${g.gatewaySkipped}`, '');
@@ -205,10 +213,11 @@ export function toMarkdown(rep: BenchReport): string {
   L.push('CPU µs/call: the measured process\'s own CPU time (utime + stime from /proc) over the run divided by the calls it answered: the upstream for direct legs, the gateway alone for gateway legs.', '');
   L.push('| Sessions x in flight | Leg | calls/s | p50 ms | p99 ms | CPU µs/call | errors |', '|---|---|---|---|---|---|---|');
   for (const l of g.closed) {
-    for (const [name, r] of [['direct', l.direct], ['gateway', l.gateway]] as const) {
+    for (const [name, r] of [['direct', l.direct], ['floor proxy', l.floor], ['gateway', l.gateway]] as const) {
       L.push(r ? `| ${l.sessions} x ${l.inflightPerSession} | ${name} | ${r.callsPerSec} | ${f(r.latency.p50Ms)} | ${f(r.latency.p99Ms)} | ${r.cpuUsPerCall ?? '–'} | ${r.errors} |` : `| ${l.sessions} x ${l.inflightPerSession} | ${name} | – | – | – | – | – |`);
     }
     L.push(`| ${l.sessions} x ${l.inflightPerSession} | **gateway / direct** | **${l.ratio === undefined ? '–' : `${(l.ratio * 100).toFixed(1)} %`}** | added ${f(l.addedP50Ms)} | | | |`);
+    if (l.floorRatio !== undefined) L.push(`| ${l.sessions} x ${l.inflightPerSession} | floor proxy / direct | ${(l.floorRatio * 100).toFixed(1)} % | added ${f(l.floorAddedP50Ms)} | | | |`);
   }
   L.push('');
   const cp = rep.cpuPerCall;
@@ -217,7 +226,9 @@ export function toMarkdown(rep: BenchReport): string {
     L.push(`The gateway with JWT bearer auth (ES256, token cached after its first verification), Cedar at ${cp.policies ?? 100} policies (starter pack + generated) and strict hash-chained audit on SQLite; the minimal upstream called directly beside it. CPU time is the process's own utime + stime (/proc/<pid>/stat) over the run, divided by the calls answered: far steadier than calls/s on a shared machine, though cache and scheduler contention still move it.`, '');
     if (cp.error) L.push(`> Not fully measured: ${cp.error.split('\n')[0]}`, '');
     L.push('| Process | calls | CPU ms | CPU µs/call | calls/s |', '|---|---|---|---|---|');
-    for (const [name, r] of [['minimal upstream (direct)', cp.upstream], ['mcp-warden (full pipeline)', cp.gateway]] as const) {
+    if (cp.pinned) L.push('The process under test had a core of its own; everything else shared the others.', '');
+    const rows = [['minimal upstream (direct)', cp.upstream], ['floor proxy (forwards only)', cp.floor?.proxy], ['floor proxy + two SQLite commits per call', cp.floor?.proxyTwoCommits], ['mcp-warden (full pipeline)', cp.gateway]] as const;
+    for (const [name, r] of rows) {
       L.push(r ? `| ${name} | ${r.calls} | ${r.cpuMs} | ${r.usPerCall} | ${r.callsPerSec} |` : `| ${name} | – | – | – | – |`);
     }
     L.push('');

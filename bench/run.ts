@@ -21,7 +21,7 @@ import { measurePolicyLatency } from './policy-latency.js';
 import { measureRevocationPropagation } from './revocation.js';
 import { measureIntegrityOverhead } from './integrity.js';
 import { evaluateTargets, machineInfo, writeReport, type BenchReport, type ClosedLeg, type GatewayOverhead, type PeerResult } from './report.js';
-import { makeTmpDir, startMinimalUpstream, startWarden, type Target } from './targets.js';
+import { makeTmpDir, startFloorProxy, startMinimalUpstream, startWarden, type Target } from './targets.js';
 
 const num = (name: string, dflt: number): number => {
   const v = Number(process.env[name]);
@@ -72,8 +72,10 @@ async function gatewayOverhead(tmpDir: string, notes: string[]): Promise<Gateway
   };
   const upstream = await startMinimalUpstream();
   let gateway: Target | undefined;
+  let floor: Target | undefined;
   try {
     await smoke(upstream.url, 'echo');
+    floor = await startFloorProxy(upstream.url);
     log(`minimal upstream at ${upstream.url}`);
     try {
       gateway = await startWarden({ bench: { url: upstream.url } }, tmpDir, 'http');
@@ -109,6 +111,12 @@ async function gatewayOverhead(tmpDir: string, notes: string[]): Promise<Gateway
       const leg: ClosedLeg = { sessions, inflightPerSession: inflight };
       await sleep(300);
       leg.direct = await withCpu(upstream.child.proc.pid, () => runLoad(closed(upstream.url, sessions, inflight), `direct ${sessions}x${inflight}`));
+      if (floor) {
+        await sleep(300);
+        leg.floor = await withCpu(floor.child.proc.pid, () => runLoad(closed(floor!.url, sessions, inflight), `floor ${sessions}x${inflight}`));
+        leg.floorRatio = round3(leg.floor.callsPerSec / leg.direct.callsPerSec);
+        leg.floorAddedP50Ms = round3(leg.floor.latency.p50Ms - leg.direct.latency.p50Ms);
+      }
       if (gateway) {
         await sleep(300);
         leg.gateway = await withCpu(gateway.child.proc.pid, () => runLoad(closed(gateway!.url, sessions, inflight), `gateway ${sessions}x${inflight}`));
@@ -120,6 +128,7 @@ async function gatewayOverhead(tmpDir: string, notes: string[]): Promise<Gateway
     }
   } finally {
     if (gateway) await stopChild(gateway.child);
+    if (floor) await stopChild(floor.child);
     await stopChild(upstream.child);
   }
   return g;

@@ -21,6 +21,14 @@ export async function startMinimalUpstream(): Promise<Target> {
   return { name: 'minimal-upstream', url: m[1] as string, child };
 }
 
+/** The floor proxy (floor-proxy.ts) in front of `upstreamUrl`, with node's default heap settings as the gateway has. */
+export async function startFloorProxy(upstreamUrl: string, commits = 0, dbFile?: string): Promise<Target> {
+  const args = tsNodeArgs('floor-proxy.ts', `--upstream=${upstreamUrl}`, `--commits=${commits}`, ...(dbFile ? [`--db=${dbFile}`] : []));
+  const child = spawnChild(`floor proxy (${commits} commits)`, process.execPath, args.filter((a) => !a.startsWith('--max-semi-space-size')), { cwd: ROOT });
+  const m = await waitForOutput(child, LISTENING, 15_000);
+  return { name: 'floor-proxy', url: m[1] as string, child };
+}
+
 /** Starts `node bin/warden.js serve --config FILE` with the given mcpServers; parses its URL. */
 export async function startWarden(mcpServers: Record<string, unknown>, tmpDir: string, label: string): Promise<Target> {
   const dir = fs.mkdtempSync(path.join(tmpDir, `${label}-`));
