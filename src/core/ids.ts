@@ -7,14 +7,22 @@ let seq = 0;
 // Random bytes come from a pool refilled 4 KiB at a time: one syscall per 256 ids instead of two per id.
 const pool = Buffer.alloc(4096);
 let poolAt = pool.length;
-function random16(): Buffer {
-  if (poolAt + 16 > pool.length) {
+function pooled(n: number): Buffer {
+  if (poolAt + n > pool.length) {
     randomFillSync(pool);
     poolAt = 0;
   }
-  const out = Buffer.from(pool.subarray(poolAt, poolAt + 16));
-  poolAt += 16;
+  // A copy: the pool's bytes are never handed out twice, nor kept referenced by a caller.
+  const out = Buffer.from(pool.subarray(poolAt, poolAt + n));
+  poolAt += n;
   return out;
+}
+const random16 = (): Buffer => pooled(16);
+
+/** `bytes` (at most 64) random bytes from the pool, base64url: for per-request ids on the hot path. */
+export function randomId(bytes: number): string {
+  if (!Number.isInteger(bytes) || bytes < 1 || bytes > 64) throw new RangeError('randomId takes 1 to 64 bytes');
+  return pooled(bytes).toString('base64url');
 }
 
 /**

@@ -5,9 +5,8 @@
  * - modern (2026-07-28): each POST stands alone, carrying its version in `_meta` and mirrored headers.
  * It turns HTTP into calls on the gateway and never decides anything about MCP semantics itself.
  */
-import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { sessionId as newSessionId, type Clock } from '../core/ids.js';
+import { randomId, sessionId as newSessionId, type Clock } from '../core/ids.js';
 import type { Gateway, RequestMeta } from '../gateway/gateway.js';
 import { AuthError, challenge, principalKey, type Authenticator, type Principal } from '../identity/index.js';
 import { JsonRpcCode, toJsonRpcError, WardenError } from '../protocol/errors.js';
@@ -357,7 +356,7 @@ export class StreamableHttpEndpoint {
 /** Streams of one session kept for resumption; the oldest is forgotten first. */
 const KEPT_STREAMS = 32;
 
-const newStreamId = (): string => randomBytes(12).toString('base64url');
+const newStreamId = (): string => randomId(12);
 
 function keepForResume(entry: SessionEntry, stream: ResponseStream): void {
   entry.streams.set(stream.streamId!, stream);
