@@ -76,6 +76,7 @@ const USE_ACTION: Record<ListKind, ActionName> = { tools: 'call_tool', prompts: 
 export class Authorizer {
   private readonly meter: RateMeter;
   private readonly toolTargets = new WeakMap<object, Target>();
+  private readonly serverTargets = new WeakMap<ServerConfig, Target>();
   readonly emptyLists: EmptyListReporter;
 
   constructor(private readonly opts: AuthorizerOptions) {
@@ -124,7 +125,10 @@ export class Authorizer {
   serverTarget(name: string): Target {
     const cfg = this.opts.servers.get(name);
     if (cfg === undefined) throw new WardenError('internal', 'route to an unconfigured upstream');
-    return { kind: 'server', server: serverFacts(name, cfg) };
+    // One Target per server config object (a reload makes new ones), so the policy reuses what it prepared for it.
+    let t = this.serverTargets.get(cfg);
+    if (t === undefined) this.serverTargets.set(cfg, (t = { kind: 'server', server: serverFacts(name, cfg) }));
+    return t;
   }
 
   callsPerMinute(agent: string, count: boolean): number {

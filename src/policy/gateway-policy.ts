@@ -177,6 +177,8 @@ export class GatewayPolicy {
    */
   visible(action: ActionName, subject: Subject, targets: readonly Target[], context: CallContext): boolean[] {
     if (targets.length === 0) return [];
+    // One target (may this caller reach this server, asked on every call): its entities are prepared once.
+    if (targets.length === 1) return [this.visibleOne(action, subject, targets[0]!, context)];
     const { principal, entities } = subjectEntities(subject);
     const seen = new Set<string>();
     const all: EntityJson[] = [...entities];
@@ -195,6 +197,17 @@ export class GatewayPolicy {
       return this.main.decideEach({ principal, action: actionUid(action), context: ctx, entities: all }, uids).map((d) => d.decision === 'allow');
     } catch (err) {
       if (err instanceof PolicyInputError) return targets.map(() => false);
+      throw err;
+    }
+  }
+
+  private visibleOne(action: ActionName, subject: Subject, target: Target, context: CallContext): boolean {
+    try {
+      const p = this.prepared(subject, target);
+      const req = { principal: p.principal, action: actionUid(action), resource: p.resource, context: contextRecord(subject, { ...context, arguments: undefined }), entities: p.entities };
+      return this.main.decidePreparedThen(req, p.store, this.approvals).first.decision === 'allow';
+    } catch (err) {
+      if (err instanceof PolicyInputError) return false;
       throw err;
     }
   }
