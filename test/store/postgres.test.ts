@@ -16,6 +16,7 @@ import { makeEvent, runStoreSuite } from './store-suite.js';
 import { runTasksSuite } from './tasks-suite.js';
 import { runRevocationsSuite } from './revocations-suite.js';
 import { runPinsSuite } from './pins-suite.js';
+import { assertTracesFind, upgradeEvents } from './audit-indexes.js';
 
 const baseUrl = process.env.WARDEN_TEST_DATABASE_URL;
 const isCode = (code: string) => (e: unknown) => e instanceof StoreError && e.code === code;
@@ -128,6 +129,37 @@ if (baseUrl === undefined || baseUrl === '') {
         `SELECT version FROM "${prefix}_concurrent".warden_schema_migrations ORDER BY version`,
       );
       assert.deepEqual(r.rows.map((x) => x.version), postgresMigrations.map((m) => m.version));
+    });
+
+    test('migration 25 drops the audit indexes no query uses; traces still find their events', async () => {
+      const auditIndexes = async (suffix: string): Promise<string[]> =>
+        (
+          await admin.query<{ indexname: string }>(
+            "SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND tablename = 'warden_audit_events' ORDER BY indexname COLLATE \"C\"",
+            [`${prefix}_${suffix}`],
+          )
+        ).rows.map((r) => r.indexname);
+      // The time index stays: the planner takes it for a trace with `since` over a short recent window.
+      const kept = ['warden_audit_events_pkey', 'warden_audit_events_seq', 'warden_audit_events_session', 'warden_audit_events_task', 'warden_audit_events_time', 'warden_audit_events_user'];
+      const unused = ['warden_audit_events_agent', 'warden_audit_events_intent'];
+      // The same index names in another schema (a second store on the database) are left alone.
+      const bystander = urlFor('idxother');
+      await (await openPostgresStore(bystander, { migrations: postgresMigrations.filter((m) => m.version <= 24) })).close();
+      const url = urlFor('idx24');
+      const old = await openPostgresStore(url, { migrations: postgresMigrations.filter((m) => m.version <= 24) });
+      const events = upgradeEvents(makeEvent);
+      await old.audit.append(events);
+      await old.close();
+      assert.deepEqual(await auditIndexes('idx24'), [...kept, ...unused].sort());
+      const s = await openStore(url);
+      assert.equal(await s.schemaVersion(), postgresMigrations.at(-1)!.version);
+      assert.deepEqual(await auditIndexes('idx24'), kept);
+      assert.deepEqual(await auditIndexes('idxother'), [...kept, ...unused].sort());
+      await assertTracesFind(s, events);
+      await s.close();
+      // A new schema ends with the same indexes.
+      await (await openStore(urlFor('idx25'))).close();
+      assert.deepEqual(await auditIndexes('idx25'), kept);
     });
 
     test('a failing migration rejects with store_migration_failed and keeps earlier versions', async () => {

@@ -14,6 +14,7 @@ import { makeEvent, runStoreSuite } from './store-suite.js';
 import { runTasksSuite } from './tasks-suite.js';
 import { runRevocationsSuite } from './revocations-suite.js';
 import { runPinsSuite } from './pins-suite.js';
+import { assertTracesFind, upgradeEvents } from './audit-indexes.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'warden-store-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -107,6 +108,32 @@ describe('sqlite store', () => {
     raw.close();
     assert.deepEqual(rows.map((r) => r.version), sqliteMigrations.map((m) => m.version));
     for (const r of rows) assert.ok(!Number.isNaN(Date.parse(r.applied_at)));
+  });
+
+  test('migration 25 drops the audit indexes no query uses; traces still find their events', async () => {
+    const auditIndexes = (file: string): string[] => {
+      const raw = new Database(file, { readonly: true });
+      const rows = raw.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'warden_audit_events' ORDER BY name").all() as { name: string }[];
+      raw.close();
+      return rows.map((r) => r.name);
+    };
+    const kept = ['sqlite_autoindex_warden_audit_events_1', 'warden_audit_events_seq', 'warden_audit_events_session', 'warden_audit_events_task', 'warden_audit_events_user'];
+    const unused = ['warden_audit_events_agent', 'warden_audit_events_intent', 'warden_audit_events_time'];
+    const file = join(dir, 'v24.db');
+    const old = await openSqliteStore(file, { migrations: sqliteMigrations.filter((m) => m.version <= 24) });
+    const events = upgradeEvents(makeEvent);
+    await old.audit.append(events);
+    await old.close();
+    assert.deepEqual(auditIndexes(file), [...kept, ...unused].sort());
+    const s = await openStore(file);
+    assert.equal(await s.schemaVersion(), sqliteMigrations.at(-1)!.version);
+    assert.deepEqual(auditIndexes(file), kept);
+    await assertTracesFind(s, events);
+    await s.close();
+    // A new database ends with the same indexes.
+    const fresh = join(dir, 'v25.db');
+    await (await openStore(fresh)).close();
+    assert.deepEqual(auditIndexes(fresh), kept);
   });
 
   test('an unwritable path rejects with store_unavailable', async () => {

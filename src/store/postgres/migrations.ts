@@ -196,4 +196,18 @@ export const postgresMigrations: readonly PostgresMigration[] = [
   },
   chainLinkMigration,
   sessionsMigration,
+  {
+    version: 25,
+    name: 'drop audit indexes no query uses',
+    // Every append inserts into each of the table's indexes (pages and WAL), so an index no query reads
+    // only costs. The agent filter is `agent = $n OR chain::jsonb @> ...`: with no index on the chain's
+    // side no plan can use (agent, id), so it reads warden_audit_events_seq or another filter's index.
+    // Nothing looks intent_id up: verify and trace fold intents in memory. warden_audit_events_time stays:
+    // with statistics, the planner takes it for a trace with `since` over a recent window. The store's
+    // search_path (its schema) decides which indexes the names are.
+    sql: `
+      DROP INDEX IF EXISTS warden_audit_events_agent;
+      DROP INDEX IF EXISTS warden_audit_events_intent;
+    `,
+  },
 ];

@@ -181,4 +181,18 @@ export const sqliteMigrations: readonly SqliteMigration[] = [
     `,
   },
   sessionsMigration,
+  {
+    version: 25,
+    name: 'drop audit indexes no query uses',
+    // Every append writes a page of each of the table's B-trees, so an index no query reads only costs. On
+    // SQLite (no statistics: warden never runs ANALYZE) a trace with `since` is planned on
+    // warden_audit_events_seq, for its ORDER BY seq DESC LIMIT, never on time; the agent filter is
+    // `agent = ? OR <the chain holds it>`, which no index can serve, so it reads seq (or another filter's
+    // index) too; and nothing looks intent_id up: verify and trace fold intents in memory.
+    sql: `
+      DROP INDEX IF EXISTS warden_audit_events_time;
+      DROP INDEX IF EXISTS warden_audit_events_agent;
+      DROP INDEX IF EXISTS warden_audit_events_intent;
+    `,
+  },
 ];
