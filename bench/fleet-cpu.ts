@@ -25,6 +25,11 @@ export interface LegCpu {
   allUsPerCall: number;
   /** Each replica's CPU in the window, in ms: an even spread means round robin spread the work. */
   replicaCpuMs: number[];
+  /**
+   * How long the replicas' main threads (their event loops) were runnable but waiting for a core, as a share of
+   * the time they were runnable (/proc/<pid>/schedstat): near 0 when each has a core, high when cores are short.
+   */
+  replicasWaitForCorePct: number | null;
   /** Non-idle share of every core over the window (other tenants of the machine included). */
   machineBusyPct: number;
   /** The share of every core the processes above took: busy minus ours is someone else's load. */
@@ -109,7 +114,40 @@ async function appendsAfter(p: LegProcesses, seq: number): Promise<{ events: num
   return r === undefined ? undefined : { events: Number(r.rows[0]!.events), appends: Number(r.rows[0]!.appends) };
 }
 
+/** Time on a core and time runnable but waiting for one, in ns, of a process's main thread. */
+function schedstat(pid: number): { run: number; wait: number } | undefined {
+  try {
+    const [run, wait] = fs.readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ').map(Number);
+    return { run: run!, wait: wait! };
+  } catch {
+    return undefined; // exited, or a kernel without schedstats
+  }
+}
+
+/** The waiting share of the runnable time between two readings of the same threads. */
+function waitShare(before: ReturnType<typeof schedstat>[], after: ReturnType<typeof schedstat>[]): number | null {
+  let run = 0, wait = 0;
+  before.forEach((b, i) => {
+    const a = after[i];
+    if (b && a) { run += a.run - b.run; wait += a.wait - b.wait; }
+  });
+  return run + wait <= 0 ? null : round((100 * wait) / (run + wait));
+}
+
 const round = (x: number, d = 1): number => Math.round(x * 10 ** d) / 10 ** d;
+
+/**
+ * CPU the processes under `roots` spend per second while no call arrives (timers: pin refresh, leases, session
+ * sweeps...), in ms/s: a fixed cost per replica, which weighs on CPU per call when each replica serves few calls.
+ */
+export async function idleCpuMsPerSecond(roots: number[], ms = 2000): Promise<number> {
+  const pids = (): number[] => roots.flatMap(tree);
+  const before = cpuOf(pids());
+  const t0 = performance.now();
+  await new Promise((res) => setTimeout(res, ms));
+  const after = cpuOf(pids());
+  return round((spent(before, after) * 1000) / (performance.now() - t0), 2);
+}
 
 export interface LegMeter { stop(calls: number): Promise<LegCpu> }
 
@@ -121,6 +159,7 @@ export async function startLegMeter(p: LegProcesses): Promise<LegMeter> {
   const seq0 = await headSeq(p);
   const pgBefore = await postgresPids(p).then(cpuOf, () => undefined);
   const before = cpuOf(everyPid(trees()));
+  const sched0 = p.replicas.map(schedstat);
   const client0 = process.cpuUsage();
   const ticks0 = machineTicks();
   const t0 = performance.now();
@@ -144,6 +183,7 @@ export async function startLegMeter(p: LegProcesses): Promise<LegMeter> {
       const client = process.cpuUsage(client0);
       const t = trees();
       const after = cpuOf(everyPid(t));
+      const sched1 = p.replicas.map(schedstat);
       sampling = false;
       await sampler;
       const pgMs = pgBefore === undefined ? undefined : await postgresPids(p).then((pids) => spent(pgBefore, cpuOf(pids)), () => undefined);
@@ -168,6 +208,7 @@ export async function startLegMeter(p: LegProcesses): Promise<LegMeter> {
         clientUsPerCall: perCall(clientMs),
         allUsPerCall: perCall(allMs),
         replicaCpuMs: replicaCpuMs.map((ms) => Math.round(ms)),
+        replicasWaitForCorePct: waitShare(sched0, sched1),
         machineBusyPct: dt <= 0 ? 0 : round((100 * (dt - (ticks1.idle - ticks0.idle))) / dt),
         oursPct: round((100 * allMs) / (os.availableParallelism() * windowMs)),
         lockWaitingMean: p.replicas.length === 0 ? null : round(mean, 2),

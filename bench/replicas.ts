@@ -3,25 +3,29 @@
 // permit-all policy, auth off; stateless (2026-07-28) `tools/call echo` in closed loops.
 //
 //   WARDEN_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test \
-//     node --import tsx bench/replicas.ts [--seconds 8] [--clients 24]
+//     node --import tsx bench/replicas.ts [--seconds 8] [--clients 24] [--warmup 1]
 //
 // Writes bench/results/replicas.json and prints the table. Each leg also says where the CPU went over its
 // measured window (bench/fleet-cpu.ts): CPU µs per call of the replicas (summed), nginx, the upstream, the
 // PostgreSQL processes (the replicas' backends and the server's own) and the client (this process); how busy
 // the machine was (/proc/stat, every tenant included) and which share of it those processes took ("ours");
-// the mean number of replica connections waiting on the audit chain lock (pg_stat_activity, every 100 ms);
-// and the audit events per append statement (each replica batches what queued while its previous append was
-// in flight: fewer clients per replica, smaller batches, more statements per call).
+// how long the replicas' event loops were runnable but waiting for a core (% of their runnable time); the
+// mean number of replica connections waiting on the audit chain lock (pg_stat_activity, every 100 ms); the
+// audit events per append statement (each replica batches what queued while its previous append was in
+// flight: fewer clients per replica, smaller batches, more statements per call); and the replicas' CPU while
+// idle just before the load (ms/s: timers, a fixed cost per replica).
 //
 // How to read it. On a machine with fewer cores than replicas, every replica shares the cores with nginx,
 // PostgreSQL, the upstream and the client, and calls/s ≈ cores × 10^6 × ours % / (all µs per call): CPU
-// time, not waiting, sets it. If the machine is ~100 % busy and the replicas' CPU per call stays roughly flat
-// from 1 to 3 replicas, throughput is bounded by cores, and on a host with a core per replica (PostgreSQL and
-// nginx on their own) it would grow with replicas. If the replicas' CPU per call rises steeply, something
-// costs more per call as replicas are added: compare it with nginx's and the upstream's, whose work per call
-// does not depend on the replicas (if they rise too, it is the crowded machine: context switches, caches),
-// and with events per append (smaller batches mean more statements per call). If the machine is far from
-// busy while calls/s falls, something serialises and waits (the chain-lock column says whether it is that lock).
+// time, not waiting, sets it. If the machine is ~100 % busy, the replicas often wait for a core and few
+// connections wait on the chain lock, throughput is bounded by cores; if the replicas' CPU per call also
+// stays roughly flat from 1 to 3 replicas, a host with a core per replica (PostgreSQL and nginx on their own)
+// would see it grow with replicas. If the replicas' CPU per call rises steeply, something costs more per call
+// as replicas are added: compare with nginx and the upstream, whose work per call does not depend on the
+// replicas (if they rise too, part of it is the crowded machine: context switches, cold caches), and with
+// events per append (smaller batches, more statements per call; `--clients` shows the same at one replica).
+// If the machine is far from busy while calls/s falls, something serialises and waits: the chain-lock column
+// says whether it is that lock.
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -29,7 +33,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { stringify } from 'yaml';
 import { NGINX, nginxConfig } from '../test/helpers/nginx.js';
-import { startLegMeter, type LegCpu, type LegMeter } from './fleet-cpu.js';
+import { idleCpuMsPerSecond, startLegMeter, type LegCpu, type LegMeter } from './fleet-cpu.js';
 import { McpHttpSession } from './mcp-http-client.js';
 import { RESULTS_DIR, ROOT, tsNodeArgs, WARDEN_JS } from './paths.js';
 import { freePort, installExitHandlers, spawnChild, stopAll, stopChild, waitForOutput, type Child } from './procs.js';
@@ -39,6 +43,7 @@ const arg = (name: string, fallback: string): string => {
   return i > 0 ? process.argv[i + 1]! : fallback;
 };
 const seconds = Number(arg('seconds', '8'));
+const warmupSeconds = Number(arg('warmup', '1'));
 const clients = Number(arg('clients', '24'));
 const base = process.env.WARDEN_BENCH_DATABASE_URL ?? process.env.WARDEN_TEST_DATABASE_URL;
 if (!base) throw new Error('set WARDEN_BENCH_DATABASE_URL or WARDEN_TEST_DATABASE_URL');
@@ -55,7 +60,11 @@ async function call(url: string, message: string): Promise<boolean> {
   return res.status === 200 && text.includes('"result"');
 }
 
-interface Leg { leg: string; replicas: number; callsPerSecond: number; failed: number; p50Ms: number; p99Ms: number; cpu: LegCpu }
+interface Leg {
+  leg: string; replicas: number; callsPerSecond: number; failed: number; p50Ms: number; p99Ms: number; cpu: LegCpu;
+  /** The replicas' CPU (summed) while idle, before the load, in ms/s. */
+  replicasIdleMsPerSecond?: number;
+}
 
 /** Replicas connect as `${APP}<n>-<i>`, so their backends can be told from the rest of the server's. */
 const APP = 'warden-replicas-r';
@@ -75,10 +84,10 @@ async function sessionCaller(url: string): Promise<Caller> {
   };
 }
 
-/** `clients` closed loops for `seconds` after a 1 s warm-up; `callerFor` makes each client's caller; `meter` measures CPU after the warm-up. */
+/** `clients` closed loops for `seconds` after a `warmupSeconds` warm-up; `callerFor` makes each client's caller; `meter` measures CPU after the warm-up. */
 async function load(leg: string, replicas: number, callerFor: () => Promise<Caller>, meter: () => Promise<LegMeter>): Promise<Leg> {
   const callers = await Promise.all(Array.from({ length: clients }, () => callerFor()));
-  const warm = Date.now() + 1000;
+  const warm = Date.now() + warmupSeconds * 1000;
   await Promise.all(callers.map(async (send) => { while (Date.now() < warm) await send('warm').catch(() => false); }));
   const latencies: number[] = [];
   let ok = 0;
@@ -154,24 +163,25 @@ async function main(): Promise<void> {
       schemas.push(schema);
       const children: Child[] = [];
       const fleet = await startFleet(dir, n, upstreamUrl, schema, children);
+      const idle = await idleCpuMsPerSecond(fleet.replicas);
       const meter = (): Promise<LegMeter> => startLegMeter({ replicas: fleet.replicas, nginx: fleet.nginx, upstream: upstreamPid, admin, appPrefix: APP, schema });
-      legs.push(await load(`${n} replica${n > 1 ? 's' : ''} behind nginx`, n, async () => (message) => call(fleet.url, message), meter));
+      legs.push({ ...(await load(`${n} replica${n > 1 ? 's' : ''} behind nginx`, n, async () => (message) => call(fleet.url, message), meter)), replicasIdleMsPerSecond: idle });
       await Promise.all(children.map((c) => stopChild(c, 3000)));
     }
     await stopChild(upstream, 2000);
-    const result = { at: new Date().toISOString(), cores: os.cpus().length, clients, seconds, legs };
+    const result = { at: new Date().toISOString(), cores: os.cpus().length, clients, seconds, warmupSeconds, legs };
     fs.mkdirSync(RESULTS_DIR, { recursive: true });
     fs.writeFileSync(path.join(RESULTS_DIR, 'replicas.json'), JSON.stringify(result, null, 2) + '\n');
     const cell = (x: number | null): string => (x === null ? '-' : String(x));
     const lines = [
-      '| leg | calls/s | vs upstream alone | p50 ms | p99 ms | failed | replicas µs/call | nginx µs/call | upstream µs/call | PG µs/call | client µs/call | all µs/call | machine busy % | ours % | chain-lock waiters (mean) | events per append |',
-      '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+      '| leg | calls/s | vs upstream alone | p50 ms | p99 ms | failed | replicas µs/call | nginx µs/call | upstream µs/call | PG µs/call | client µs/call | all µs/call | machine busy % | ours % | replicas wait for a core % | chain-lock waiters (mean) | events per append | replicas idle ms/s |',
+      '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
     ];
     for (const l of legs) {
       const c = l.cpu;
       lines.push(`| ${l.leg} | ${l.callsPerSecond} | ${round((100 * l.callsPerSecond) / legs[0]!.callsPerSecond, 1)} % | ${l.p50Ms} | ${l.p99Ms} | ${l.failed} | ` +
         `${cell(c.replicasUsPerCall)} | ${cell(c.nginxUsPerCall)} | ${c.upstreamUsPerCall} | ${cell(c.postgresUsPerCall)} | ${c.clientUsPerCall} | ${c.allUsPerCall} | ` +
-        `${c.machineBusyPct} | ${c.oursPct} | ${cell(c.lockWaitingMean)} | ${cell(c.eventsPerAppend)} |`);
+        `${c.machineBusyPct} | ${c.oursPct} | ${cell(c.replicasWaitForCorePct)} | ${cell(c.lockWaitingMean)} | ${cell(c.eventsPerAppend)} | ${cell(l.replicasIdleMsPerSecond ?? null)} |`);
     }
     process.stdout.write(lines.join('\n') + '\n');
   } finally {
