@@ -3,11 +3,29 @@
 // permit-all policy, auth off; stateless (2026-07-28) `tools/call echo` in closed loops.
 //
 //   WARDEN_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test \
-//     node --import tsx bench/replicas.ts [--seconds 8] [--clients 24]
+//     node --import tsx bench/replicas.ts [--seconds 8] [--clients 24] [--warmup 1]
 //
-// Writes bench/results/replicas.json and prints the table. On a machine with fewer cores than replicas the
-// replicas share CPUs with nginx, the upstream and the client, so this measures the store path (the chain
-// lock, round trips) more than CPU scaling.
+// Writes bench/results/replicas.json and prints the table. Each leg also says where the CPU went over its
+// measured window (bench/fleet-cpu.ts): CPU µs per call of the replicas (summed), nginx, the upstream, the
+// PostgreSQL processes (the replicas' backends and the server's own) and the client (this process); how busy
+// the machine was (/proc/stat, every tenant included) and which share of it those processes took ("ours");
+// how long the replicas' event loops were runnable but waiting for a core (% of their runnable time); the
+// mean number of replica connections waiting on the audit chain lock (pg_stat_activity, every 100 ms); the
+// audit events per append statement (each replica batches what queued while its previous append was in
+// flight: fewer clients per replica, smaller batches, more statements per call); and the replicas' CPU while
+// idle just before the load (ms/s: timers, a fixed cost per replica).
+//
+// How to read it. On a machine with fewer cores than replicas, every replica shares the cores with nginx,
+// PostgreSQL, the upstream and the client, and calls/s ≈ cores × 10^6 × ours % / (all µs per call): CPU
+// time, not waiting, sets it. If the machine is ~100 % busy, the replicas often wait for a core and few
+// connections wait on the chain lock, throughput is bounded by cores; if the replicas' CPU per call also
+// stays roughly flat from 1 to 3 replicas, a host with a core per replica (PostgreSQL and nginx on their own)
+// would see it grow with replicas. If the replicas' CPU per call rises steeply, something costs more per call
+// as replicas are added: compare with nginx and the upstream, whose work per call does not depend on the
+// replicas (if they rise too, part of it is the crowded machine: context switches, cold caches), and with
+// events per append (smaller batches, more statements per call; `--clients` shows the same at one replica).
+// If the machine is far from busy while calls/s falls, something serialises and waits: the chain-lock column
+// says whether it is that lock.
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -15,6 +33,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { stringify } from 'yaml';
 import { NGINX, nginxConfig } from '../test/helpers/nginx.js';
+import { idleCpuMsPerSecond, startLegMeter, type LegCpu, type LegMeter } from './fleet-cpu.js';
 import { McpHttpSession } from './mcp-http-client.js';
 import { RESULTS_DIR, ROOT, tsNodeArgs, WARDEN_JS } from './paths.js';
 import { freePort, installExitHandlers, spawnChild, stopAll, stopChild, waitForOutput, type Child } from './procs.js';
@@ -24,6 +43,7 @@ const arg = (name: string, fallback: string): string => {
   return i > 0 ? process.argv[i + 1]! : fallback;
 };
 const seconds = Number(arg('seconds', '8'));
+const warmupSeconds = Number(arg('warmup', '1'));
 const clients = Number(arg('clients', '24'));
 const base = process.env.WARDEN_BENCH_DATABASE_URL ?? process.env.WARDEN_TEST_DATABASE_URL;
 if (!base) throw new Error('set WARDEN_BENCH_DATABASE_URL or WARDEN_TEST_DATABASE_URL');
@@ -40,7 +60,14 @@ async function call(url: string, message: string): Promise<boolean> {
   return res.status === 200 && text.includes('"result"');
 }
 
-interface Leg { leg: string; replicas: number; callsPerSecond: number; failed: number; p50Ms: number; p99Ms: number }
+interface Leg {
+  leg: string; replicas: number; callsPerSecond: number; failed: number; p50Ms: number; p99Ms: number; cpu: LegCpu;
+  /** The replicas' CPU (summed) while idle, before the load, in ms/s. */
+  replicasIdleMsPerSecond?: number;
+}
+
+/** Replicas connect as `${APP}<n>-<i>`, so their backends can be told from the rest of the server's. */
+const APP = 'warden-replicas-r';
 
 const pct = (xs: number[], p: number): number => (xs.length === 0 ? 0 : [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!);
 const round = (x: number, d = 2): number => Math.round(x * 10 ** d) / 10 ** d;
@@ -57,14 +84,15 @@ async function sessionCaller(url: string): Promise<Caller> {
   };
 }
 
-/** `clients` closed loops for `seconds` after a 1 s warm-up; `callerFor` makes each client's caller. */
-async function load(leg: string, replicas: number, callerFor: () => Promise<Caller>): Promise<Leg> {
+/** `clients` closed loops for `seconds` after a `warmupSeconds` warm-up; `callerFor` makes each client's caller; `meter` measures CPU after the warm-up. */
+async function load(leg: string, replicas: number, callerFor: () => Promise<Caller>, meter: () => Promise<LegMeter>): Promise<Leg> {
   const callers = await Promise.all(Array.from({ length: clients }, () => callerFor()));
-  const warm = Date.now() + 1000;
+  const warm = Date.now() + warmupSeconds * 1000;
   await Promise.all(callers.map(async (send) => { while (Date.now() < warm) await send('warm').catch(() => false); }));
   const latencies: number[] = [];
   let ok = 0;
   let failed = 0;
+  const cpu = await meter();
   const end = Date.now() + seconds * 1000;
   await Promise.all(
     callers.map(async (send, c) => {
@@ -76,11 +104,13 @@ async function load(leg: string, replicas: number, callerFor: () => Promise<Call
       }
     }),
   );
-  return { leg, replicas, callsPerSecond: round(ok / seconds, 1), failed, p50Ms: round(pct(latencies, 50)), p99Ms: round(pct(latencies, 99)) };
+  return { leg, replicas, callsPerSecond: round(ok / seconds, 1), failed, p50Ms: round(pct(latencies, 50)), p99Ms: round(pct(latencies, 99)), cpu: await cpu.stop(ok + failed) };
 }
 
-/** `n` replicas on one schema behind a fresh nginx; returns nginx's URL. */
-async function startFleet(dir: string, n: number, upstreamUrl: string, schema: string, children: Child[]): Promise<string> {
+interface Fleet { url: string; replicas: number[]; nginx: number }
+
+/** `n` replicas on one schema behind a fresh nginx; returns nginx's URL and the processes. */
+async function startFleet(dir: string, n: number, upstreamUrl: string, schema: string, children: Child[]): Promise<Fleet> {
   const policy = path.join(dir, 'allow.cedar');
   fs.writeFileSync(policy, 'permit(principal, action, resource);\n');
   const key = path.join(dir, 'master.key');
@@ -88,9 +118,11 @@ async function startFleet(dir: string, n: number, upstreamUrl: string, schema: s
   const port = await freePort();
   const url = `http://127.0.0.1:${port}/mcp`;
   const ports: number[] = [];
+  const replicas: number[] = [];
   for (let i = 0; i < n; i++) {
     const u = new URL(base!);
     u.searchParams.set('schema', schema);
+    u.searchParams.set('application_name', `${APP}${n}-${i}`);
     const own = await freePort();
     const config = {
       // The balancer passes the client's Host on: the replicas' public URL is the balancer's.
@@ -103,40 +135,54 @@ async function startFleet(dir: string, n: number, upstreamUrl: string, schema: s
     children.push(r);
     await waitForOutput(r, /listening on (http:\/\/\S+\/mcp)/, 30_000);
     ports.push(own);
+    replicas.push(r.proc.pid!);
   }
   const nginxDir = path.join(dir, `nginx-${n}`);
   fs.mkdirSync(nginxDir);
   const conf = path.join(nginxDir, 'nginx.conf');
   fs.writeFileSync(conf, nginxConfig(nginxDir, port, ports));
-  children.push(spawnChild(`nginx-${n}`, NGINX, ['-p', nginxDir, '-c', conf], { cwd: nginxDir }));
+  const nginx = spawnChild(`nginx-${n}`, NGINX, ['-p', nginxDir, '-c', conf], { cwd: nginxDir });
+  children.push(nginx);
   for (let i = 0; i < 100 && !(await call(url, 'up').catch(() => false)); i++) await new Promise((r) => setTimeout(r, 100));
-  return url;
+  return { url, replicas, nginx: nginx.proc.pid! };
 }
 
 async function main(): Promise<void> {
   installExitHandlers();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'warden-replicas-'));
-  const admin = new pg.Client({ connectionString: base });
+  const admin = new pg.Client({ connectionString: base, application_name: 'warden-replicas-meter' });
   await admin.connect();
   const schemas: string[] = [];
   try {
     const upstream = spawnChild('upstream', process.execPath, tsNodeArgs('minimal-upstream.ts'), { cwd: ROOT });
     const upstreamUrl = (await waitForOutput(upstream, /listening on (http:\/\/\S+)/, 20_000))[1]!;
-    const legs: Leg[] = [await load('upstream alone', 0, () => sessionCaller(upstreamUrl))];
+    const upstreamPid = upstream.proc.pid!;
+    const legs: Leg[] = [await load('upstream alone', 0, () => sessionCaller(upstreamUrl), () => startLegMeter({ replicas: [], upstream: upstreamPid, admin, appPrefix: APP }))];
     for (const n of [1, 2, 3]) {
       const schema = `warden_bench_${randomBytes(5).toString('hex')}`;
       schemas.push(schema);
       const children: Child[] = [];
-      const url = await startFleet(dir, n, upstreamUrl, schema, children);
-      legs.push(await load(`${n} replica${n > 1 ? 's' : ''} behind nginx`, n, async () => (message) => call(url, message)));
+      const fleet = await startFleet(dir, n, upstreamUrl, schema, children);
+      const idle = await idleCpuMsPerSecond(fleet.replicas);
+      const meter = (): Promise<LegMeter> => startLegMeter({ replicas: fleet.replicas, nginx: fleet.nginx, upstream: upstreamPid, admin, appPrefix: APP, schema });
+      legs.push({ ...(await load(`${n} replica${n > 1 ? 's' : ''} behind nginx`, n, async () => (message) => call(fleet.url, message), meter)), replicasIdleMsPerSecond: idle });
       await Promise.all(children.map((c) => stopChild(c, 3000)));
     }
     await stopChild(upstream, 2000);
-    const result = { at: new Date().toISOString(), cores: os.cpus().length, clients, seconds, legs };
+    const result = { at: new Date().toISOString(), cores: os.cpus().length, clients, seconds, warmupSeconds, legs };
     fs.mkdirSync(RESULTS_DIR, { recursive: true });
     fs.writeFileSync(path.join(RESULTS_DIR, 'replicas.json'), JSON.stringify(result, null, 2) + '\n');
-    const lines = ['| leg | calls/s | vs upstream alone | p50 ms | p99 ms | failed |', '|---|---|---|---|---|---|'];
-    for (const l of legs) lines.push(`| ${l.leg} | ${l.callsPerSecond} | ${round((100 * l.callsPerSecond) / legs[0]!.callsPerSecond, 1)} % | ${l.p50Ms} | ${l.p99Ms} | ${l.failed} |`);
+    const cell = (x: number | null): string => (x === null ? '-' : String(x));
+    const lines = [
+      '| leg | calls/s | vs upstream alone | p50 ms | p99 ms | failed | replicas µs/call | nginx µs/call | upstream µs/call | PG µs/call | client µs/call | all µs/call | machine busy % | ours % | replicas wait for a core % | chain-lock waiters (mean) | events per append | replicas idle ms/s |',
+      '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+    ];
+    for (const l of legs) {
+      const c = l.cpu;
+      lines.push(`| ${l.leg} | ${l.callsPerSecond} | ${round((100 * l.callsPerSecond) / legs[0]!.callsPerSecond, 1)} % | ${l.p50Ms} | ${l.p99Ms} | ${l.failed} | ` +
+        `${cell(c.replicasUsPerCall)} | ${cell(c.nginxUsPerCall)} | ${c.upstreamUsPerCall} | ${cell(c.postgresUsPerCall)} | ${c.clientUsPerCall} | ${c.allUsPerCall} | ` +
+        `${c.machineBusyPct} | ${c.oursPct} | ${cell(c.replicasWaitForCorePct)} | ${cell(c.lockWaitingMean)} | ${cell(c.eventsPerAppend)} | ${cell(l.replicasIdleMsPerSecond ?? null)} |`);
+    }
     process.stdout.write(lines.join('\n') + '\n');
   } finally {
     await stopAll();
