@@ -28,6 +28,7 @@
 // says whether it is that lock.
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -53,11 +54,23 @@ const MODERN = '2026-07-28';
 const META = { 'io.modelcontextprotocol/protocolVersion': MODERN, 'io.modelcontextprotocol/clientInfo': { name: 'replicas', version: '0' }, 'io.modelcontextprotocol/clientCapabilities': {} };
 const HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': MODERN, 'mcp-method': 'tools/call', 'mcp-name': 'echo' };
 
-async function call(url: string, message: string): Promise<boolean> {
+// node:http with keep-alive, not fetch: fetch cost this client 620-860 µs of CPU per call through nginx, a
+// quarter of a 2-core machine taken from the fleet being measured.
+const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+
+function call(url: string, message: string): Promise<boolean> {
   const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'echo', arguments: { message }, _meta: META } });
-  const res = await fetch(url, { method: 'POST', headers: HEADERS, body });
-  const text = await res.text();
-  return res.status === 200 && text.includes('"result"');
+  return new Promise((resolve) => {
+    const req = http.request(url, { method: 'POST', agent, headers: { ...HEADERS, 'content-length': Buffer.byteLength(body) } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (text += c));
+      res.on('end', () => resolve(res.statusCode === 200 && text.includes('"result"')));
+      res.on('error', () => resolve(false));
+    });
+    req.on('error', () => resolve(false));
+    req.end(body);
+  });
 }
 
 interface Leg {
