@@ -5,6 +5,7 @@
  * several processes on one file.
  */
 import type Database from 'better-sqlite3';
+import { linkContents } from '../../audit/chain.js';
 import type { AuditEvent } from '../../audit/event.js';
 import {
   AUDIT_COLUMNS,
@@ -38,6 +39,7 @@ import type { AuditChainHead, AuditCheckpoint, AuditKeyRecord, AuditQuery, Audit
 import { lazy } from './lazy.js';
 
 const COLS = READ_COLUMNS.join(', ');
+// The row's columns, then its link: the order the append binds them in.
 const INSERT_COLS = [...AUDIT_COLUMNS, 'seq', 'prev_hash', 'hash'] as const;
 const named = (cols: readonly string[]): string => cols.map((c) => '@' + c).join(', ');
 type HeadRow = { seq: number; hash: string };
@@ -60,7 +62,15 @@ export class SqliteAuditStore implements AuditStore {
       const head = db.prepare<[], HeadRow>(HEAD_SQL);
       // One transaction for the whole batch: all events are stored and linked, or none are.
       return db.transaction((batch: PreparedBatch) => {
-        for (const row of linkBatch(headFromRow(head.get()), batch)) insert.run(INSERT_COLS.map((c) => row[c]));
+        // The parameters straight from the row and its link (not a linked copy of each row: copying a
+        // 25-field row was a few per cent of a call's CPU).
+        const links = linkContents(headFromRow(head.get()), batch.contents);
+        batch.rows.forEach((row, i) => {
+          const link = links[i]!;
+          const params: unknown[] = AUDIT_COLUMNS.map((c) => row[c]);
+          params.push(link.seq, link.prevHash, link.hash);
+          insert.run(params);
+        });
       });
     });
   }
