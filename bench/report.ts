@@ -225,8 +225,8 @@ export function toMarkdown(rep: BenchReport): string {
     L.push(`## CPU per \`tools/call\`, full pipeline (${cp.sessions} sessions x ${cp.inflightPerSession} in flight, ${cp.durationMs / 1000} s)`, '');
     L.push(`The gateway with JWT bearer auth (ES256, token cached after its first verification), Cedar at ${cp.policies ?? 100} policies (starter pack + generated) and strict hash-chained audit on SQLite; the minimal upstream called directly beside it. CPU time is the process's own utime + stime (/proc/<pid>/stat) over the run, divided by the calls answered: far steadier than calls/s on a shared machine, though cache and scheduler contention still move it.`, '');
     if (cp.error) L.push(`> Not fully measured: ${cp.error.split('\n')[0]}`, '');
-    L.push('| Process | calls | CPU ms | CPU µs/call | calls/s |', '|---|---|---|---|---|');
     if (cp.pinned) L.push('The process under test had a core of its own; everything else shared the others.', '');
+    L.push('| Process | calls | CPU ms | CPU µs/call | calls/s |', '|---|---|---|---|---|');
     const rows = [['minimal upstream (direct)', cp.upstream], ['floor proxy (forwards only)', cp.floor?.proxy], ['floor proxy + two SQLite commits per call', cp.floor?.proxyTwoCommits], ['mcp-warden (full pipeline)', cp.gateway]] as const;
     for (const [name, r] of rows) {
       L.push(r ? `| ${name} | ${r.calls} | ${r.cpuMs} | ${r.usPerCall} | ${r.callsPerSec} |` : `| ${name} | – | – | – | – |`);
