@@ -7,7 +7,7 @@
  */
 import { StoreError } from './errors.js';
 import { openPostgresStore } from './postgres/store.js';
-import { openSqliteStore } from './sqlite/store.js';
+import { openSqliteStore, type SqliteStoreOptions } from './sqlite/store.js';
 import type { Store } from './types.js';
 
 export type {
@@ -56,6 +56,8 @@ export interface OpenStoreOptions {
   createDir?: boolean;
   /** PostgreSQL only: the deadline of every store operation, in ms (see PostgresStoreOptions.timeoutMs). */
   timeoutMs?: number;
+  /** SQLite only: checkpoint the log from a worker thread (see SqliteStoreOptions.backgroundCheckpoints). */
+  backgroundCheckpoints?: SqliteStoreOptions['backgroundCheckpoints'];
 }
 
 export type StoreSpec = { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string };
@@ -79,5 +81,5 @@ export async function openStore(spec: string, opts: OpenStoreOptions = {}): Prom
   const parsed = parseStoreSpec(spec);
   return parsed.kind === 'postgres'
     ? openPostgresStore(parsed.url, opts.timeoutMs === undefined ? {} : { timeoutMs: opts.timeoutMs })
-    : openSqliteStore(parsed.path, { createDir: opts.createDir ?? true });
+    : openSqliteStore(parsed.path, { createDir: opts.createDir ?? true, ...(opts.backgroundCheckpoints ? { backgroundCheckpoints: opts.backgroundCheckpoints } : {}) });
 }

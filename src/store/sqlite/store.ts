@@ -18,12 +18,18 @@ import { SqliteTaskStore } from './tasks.js';
 import { SqliteRevocationStore } from './revocations.js';
 import type { IntegrityStore, RevocationStore } from '../types.js';
 import { SqlitePinStore } from './pins.js';
+import { startWalCheckpointer, type WalCheckpointer } from './wal-checkpointer.js';
 
 export interface SqliteStoreOptions {
   /** Create the file's parent directory if missing (default true). */
   createDir?: boolean;
   /** For tests: the migrations to run instead of the shipped list. */
   migrations?: readonly SqliteMigration[];
+  /**
+   * Copy the write-ahead log into the database from a worker thread, so the checkpoint on the commit path
+   * finds little to do (wal-checkpointer.ts): for a long-running server, whose requests wait on it. Files only.
+   */
+  backgroundCheckpoints?: { intervalMs?: number; onFailure?: (reason: string) => void };
 }
 
 /** Opens (creating if needed) and migrates a SQLite store. Rejects with a StoreError. */
@@ -64,7 +70,8 @@ export async function openSqliteStore(file: string, opts: SqliteStoreOptions = {
     db.close();
     throw toStoreError(err, 'store_migration_failed', `migrating SQLite database ${location} failed`);
   }
-  return new SqliteStore(db, location);
+  const checkpointer = !memory && opts.backgroundCheckpoints ? startWalCheckpointer(location, opts.backgroundCheckpoints) : undefined;
+  return new SqliteStore(db, location, checkpointer);
 }
 
 function migrate(db: Database.Database, migrations: readonly SqliteMigration[]): void {
@@ -114,6 +121,7 @@ class SqliteStore implements Store {
   constructor(
     private readonly db: Database.Database,
     readonly location: string,
+    private readonly checkpointer?: WalCheckpointer,
   ) {
     const ensureOpen = (): void => this.ensureOpen();
     this.audit = new SqliteAuditStore(db, ensureOpen);
@@ -146,6 +154,7 @@ class SqliteStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await this.checkpointer?.stop();
     this.db.close();
   }
 
