@@ -50,6 +50,7 @@ export function startWalCheckpointer(
   let worker: Worker | undefined;
   let stopping = false;
   let failed = false;
+  let exited = false;
   const fail = (reason: string): void => {
     if (failed || stopping) return;
     failed = true;
@@ -65,6 +66,7 @@ export function startWalCheckpointer(
     });
     worker.on('error', (err) => fail(`WAL checkpoint worker failed: ${err.message}`));
     worker.on('exit', (code) => {
+      exited = true;
       if (!stopping) fail(`WAL checkpoint worker exited (code ${code})`);
     });
   } catch (err) {
@@ -76,12 +78,13 @@ export function startWalCheckpointer(
       if (stopping) return;
       stopping = true;
       const w = worker;
-      if (w === undefined || failed) return;
-      const exited = new Promise<void>((resolve) => w.once('exit', () => resolve()));
+      // A worker that reported a failed checkpoint is still running, with its connection open: it is stopped too.
+      if (w === undefined || exited) return;
+      const gone = new Promise<void>((resolve) => w.once('exit', () => resolve()));
       w.postMessage('stop');
       // A worker stuck in a checkpoint is not waited on forever: closing the store checkpoints anyway.
       const timer = setTimeout(() => void w.terminate(), 5000);
-      await exited;
+      await gone;
       clearTimeout(timer);
     },
   };
