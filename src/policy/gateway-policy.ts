@@ -16,7 +16,7 @@ import { PolicyInputError, PolicyLoadError } from './errors.js';
 import { DEFAULT_ARGUMENTS, DEFAULT_PATH_ARGUMENTS, gatewaySchemaText, type ActionName } from './gateway-schema.js';
 import type { EntityJson, EntityStore, EntityUidJson } from './input.js';
 import { parseSources, validatePolicies, type ParsedPolicy, type PolicySource } from './load.js';
-import type { PolicyError } from './policy-set.js';
+import type { Decision, PolicyError } from './policy-set.js';
 import { actionUid, contextRecord, subjectEntities, targetEntities, type CallContext, type Subject, type Target } from './request.js';
 import { buildSchemaModel, type RecordType } from './schema-model.js';
 import { EntityUid } from './values.js';
@@ -152,13 +152,8 @@ export class GatewayPolicy {
   private pathType: string | undefined;
 
   decide(action: ActionName, subject: Subject, target: Target, context: CallContext): GatewayDecision {
-    let req: DecisionRequest | undefined;
     try {
-      // The entities of a (caller, target) pair are read once and reused; the context is read per call, once
-      // for both sets.
-      const p = this.prepared(subject, target);
-      req = { principal: p.principal, action: actionUid(action), resource: p.resource, context: contextRecord(subject, context), entities: p.entities };
-      const { first: d, then: approvalDecision } = this.main.decidePreparedThen(req, p.store, this.approvals);
+      const { first: d, then: approvalDecision } = this.decidePrepared(action, subject, target, context);
       if (d.decision === 'deny') return this.denial(action, subject, target, d.reasons, d.errors);
       if (context.approval !== 'approved' && this.approvals.policies.length > 0) {
         const a = approvalDecision();
@@ -203,13 +198,21 @@ export class GatewayPolicy {
 
   private visibleOne(action: ActionName, subject: Subject, target: Target, context: CallContext): boolean {
     try {
-      const p = this.prepared(subject, target);
-      const req = { principal: p.principal, action: actionUid(action), resource: p.resource, context: contextRecord(subject, { ...context, arguments: undefined }), entities: p.entities };
-      return this.main.decidePreparedThen(req, p.store, this.approvals).first.decision === 'allow';
+      return this.decidePrepared(action, subject, target, { ...context, arguments: undefined }).first.decision === 'allow';
     } catch (err) {
       if (err instanceof PolicyInputError) return false;
       throw err;
     }
+  }
+
+  /**
+   * The main set's decision on one (caller, target) pair, and the approval set's on demand. The pair's
+   * entities are read once and reused; the context is read per call, once for both sets.
+   */
+  private decidePrepared(action: ActionName, subject: Subject, target: Target, context: CallContext): { first: Decision; then: () => Decision } {
+    const p = this.prepared(subject, target);
+    const req: DecisionRequest = { principal: p.principal, action: actionUid(action), resource: p.resource, context: contextRecord(subject, context), entities: p.entities };
+    return this.main.decidePreparedThen(req, p.store, this.approvals);
   }
 
   /** Prepared entities by target object, then by caller: Targets are reused per catalog entry by the gateway. */
