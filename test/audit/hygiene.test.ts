@@ -16,7 +16,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
-import pg from 'pg';
 import { stringify } from 'yaml';
 import { AuditRecorder, type AuditEvent } from '../../src/audit/index.js';
 import { verifyAudit } from '../../src/audit/verify.js';
@@ -30,6 +29,7 @@ import { bearer, BearerSession, post, startAuthGateway, type AuthGateway } from 
 import { createTestIssuer, type TestIssuer } from '../helpers/idp.js';
 import { tsFixtureStdio } from '../helpers/servers.js';
 import { echo } from '../revocation/helpers.js';
+import { testSchema } from '../helpers/pg-schema.js';
 
 /** Every character that would not print as itself on a terminal (what printable escapes). */
 const RAW_CONTROL = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/u;
@@ -191,14 +191,7 @@ const baseUrl = process.env.WARDEN_TEST_DATABASE_URL;
 if (baseUrl === undefined || baseUrl === '') {
   test('audit hygiene on PostgreSQL', { skip: 'WARDEN_TEST_DATABASE_URL is not set' }, () => {});
 } else {
-  const schema = `warden_test_${randomBytes(6).toString('hex')}_hygiene`;
-  const url = new URL(baseUrl);
-  url.searchParams.set('schema', schema);
-  hygieneSuite('PostgreSQL', () => url.href);
-  after(async () => {
-    const admin = new pg.Client({ connectionString: baseUrl });
-    await admin.connect();
-    await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).catch(() => {});
-    await admin.end();
-  });
+  const schema = testSchema(baseUrl, 'hygiene');
+  hygieneSuite('PostgreSQL', () => schema.url());
+  after(() => schema.drop());
 }

@@ -7,8 +7,6 @@
  * With WARDEN_TEST_DATABASE_URL the gateway's store is PostgreSQL (a schema of this run), else SQLite.
  */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import { after, before, test } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -18,6 +16,7 @@ import { setEnv } from '../helpers/approvals.js';
 import { CONSOLE_SECRET, CONSOLE_SECRET_ENV, consoleConfig, csrfOf, postForm, signInWithFetch } from '../helpers/console.js';
 import { startOidcProvider, type CookieJar, type TestOidcProvider } from '../helpers/oidc.js';
 import { tsFixtureStdio } from '../helpers/servers.js';
+import { testSchema } from '../helpers/pg-schema.js';
 
 const restore: Array<() => void> = [];
 let op: TestOidcProvider;
@@ -26,13 +25,8 @@ let origin = '';
 let carol: CookieJar;
 let client: Client;
 const pgUrl = process.env.WARDEN_TEST_DATABASE_URL;
-const schema = `warden_test_${randomBytes(6).toString('hex')}_console_pins`;
-const storeOf = (): Record<string, unknown> => {
-  if (!pgUrl) return {};
-  const u = new URL(pgUrl);
-  u.searchParams.set('schema', schema);
-  return { store: u.href };
-};
+const schema = pgUrl ? testSchema(pgUrl, 'console_pins') : undefined;
+const storeOf = (): Record<string, unknown> => (schema ? { store: schema.url() } : {});
 
 before(async () => {
   restore.push(setEnv(CONSOLE_SECRET_ENV, CONSOLE_SECRET));
@@ -56,12 +50,7 @@ after(async () => {
   await gw?.close();
   await op?.close();
   for (const r of restore.reverse()) r();
-  if (pgUrl) {
-    const admin = new pg.Client({ connectionString: pgUrl });
-    await admin.connect();
-    await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    await admin.end();
-  }
+  await schema?.drop();
 });
 
 async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 15_000): Promise<T> {

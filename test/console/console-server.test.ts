@@ -8,9 +8,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
-import pg from 'pg';
 import { after, before, test } from 'node:test';
 import { stringify } from 'yaml';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -27,6 +25,7 @@ import { CONSOLE_SECRET, CONSOLE_SECRET_ENV, consoleConfig, csrfOf, postForm, si
 import { CookieJar, startOidcProvider, type TestOidcProvider } from '../helpers/oidc.js';
 import { tsFixtureStdio } from '../helpers/servers.js';
 import { tempDir } from '../helpers/e2e.js';
+import { testSchema } from '../helpers/pg-schema.js';
 
 const POLICY = fileURLToPath(new URL('../fixtures/policies/approvals.cedar', import.meta.url));
 const tmp = tempDir('warden-console-server-');
@@ -37,13 +36,8 @@ let origin = '';
 let carol: CookieJar;
 let client: Client;
 const pgUrl = process.env.WARDEN_TEST_DATABASE_URL;
-const schema = `warden_test_${randomBytes(6).toString('hex')}_console`;
-const storeOf = (): Record<string, unknown> => {
-  if (!pgUrl) return {};
-  const u = new URL(pgUrl);
-  u.searchParams.set('schema', schema);
-  return { store: u.href };
-};
+const schema = pgUrl ? testSchema(pgUrl, 'console') : undefined;
+const storeOf = (): Record<string, unknown> => (schema ? { store: schema.url() } : {});
 
 before(async () => {
   restore.push(setEnv(CONSOLE_SECRET_ENV, CONSOLE_SECRET));
@@ -64,12 +58,7 @@ after(async () => {
   await op?.close();
   tmp.remove();
   for (const r of restore.reverse()) r();
-  if (pgUrl) {
-    const admin = new pg.Client({ connectionString: pgUrl });
-    await admin.connect();
-    await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    await admin.end();
-  }
+  await schema?.drop();
 });
 
 const page = async (path: string, jar = carol) => {

@@ -10,11 +10,11 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import Database from 'better-sqlite3';
-import pg from 'pg';
 import { secretSet } from '../../src/cli/secret.js';
 import { masterKeyId, Vault } from '../../src/credentials/index.js';
 import { openStore } from '../../src/store/index.js';
 import { assertBuilt, tempDir, WARDEN_BIN, writeConfig } from '../helpers/e2e.js';
+import { testSchema } from '../helpers/pg-schema.js';
 
 interface Ran {
   code: number | null;
@@ -177,9 +177,8 @@ describe('warden secret (the binary)', () => {
 
   const pgUrl = process.env.WARDEN_TEST_DATABASE_URL;
   test('on a PostgreSQL store: set, rotate and list through the binary', { skip: pgUrl ? false : 'WARDEN_TEST_DATABASE_URL is not set' }, async () => {
-    const schema = `warden_test_cli_${randomBytes(6).toString('hex')}`;
-    const u = new URL(pgUrl!);
-    u.searchParams.set('schema', schema);
+    const schema = testSchema(pgUrl!, 'cli');
+    const u = new URL(schema.url());
     const ptmp = tempDir('warden-secret-pg-');
     writeConfig(ptmp.dir, { store: u.href, vault: {}, mcpServers: {} });
     try {
@@ -191,10 +190,7 @@ describe('warden secret (the binary)', () => {
       assert.equal((await (await Vault.open(store.secrets, { current: key })).get({ name: 'db/password', environment: 'prod' })).toString(), value + '2');
       await store.close();
     } finally {
-      const admin = new pg.Client({ connectionString: pgUrl });
-      await admin.connect();
-      await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-      await admin.end();
+      await schema.drop();
       ptmp.remove();
     }
   });

@@ -25,6 +25,7 @@ import { runWarden } from '../helpers/e2e.js';
 import { createTestIssuer, type TestIssuer } from '../helpers/idp.js';
 import { tsFixtureStdio } from '../helpers/servers.js';
 import { echo } from '../revocation/helpers.js';
+import { testSchema } from '../helpers/pg-schema.js';
 
 const PUBLIC_URL = 'http://warden.test/mcp';
 /** A private JWK member as JSON text, or inside a JSON string (a row dumped as JSON). */
@@ -238,9 +239,8 @@ describe('signing keys at rest', () => {
 
   const baseUrl = process.env.WARDEN_TEST_DATABASE_URL;
   test('PostgreSQL: two replicas sign with sealed keys; no row of any warden table holds a private key', { skip: baseUrl ? false : 'WARDEN_TEST_DATABASE_URL is not set' }, async () => {
-    const schema = `warden_test_${randomBytes(6).toString('hex')}_keys`;
-    const url = new URL(baseUrl!);
-    url.searchParams.set('schema', schema);
+    const schema = testSchema(baseUrl!, 'keys');
+    const url = new URL(schema.url());
     const key = newKeyFile(join(dir, 'pg.key'));
     const admin = new pg.Client({ connectionString: baseUrl });
     await admin.connect();
@@ -257,15 +257,15 @@ describe('signing keys at rest', () => {
       const ring = ringOf(key);
       const ds = await privateParts(url.href, ring);
       ring.close();
-      const tables = await admin.query<{ table_name: string }>('SELECT table_name FROM information_schema.tables WHERE table_schema = $1', [schema]);
+      const tables = await admin.query<{ table_name: string }>('SELECT table_name FROM information_schema.tables WHERE table_schema = $1', [schema.name]);
       assert.ok(tables.rows.some((t) => t.table_name === 'warden_signing_keys'));
       const rows: unknown[] = [];
-      for (const { table_name } of tables.rows) rows.push(...(await admin.query(`SELECT * FROM "${schema}"."${table_name}"`)).rows);
+      for (const { table_name } of tables.rows) rows.push(...(await admin.query(`SELECT * FROM "${schema.name}"."${table_name}"`)).rows);
       assert.ok(rows.length > 10, `dumped ${rows.length} rows`);
       assertNoPrivateKey(Buffer.from(JSON.stringify(rows)), ds, 'the PostgreSQL tables');
     } finally {
-      await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).catch(() => {});
       await admin.end();
+      await schema.drop();
     }
   });
 });

@@ -16,13 +16,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { decodeJwt } from 'jose';
-import pg from 'pg';
 import { GatewayTokens } from '../../src/identity/gateway-tokens.js';
 import { revoke, type RevokeDeps } from '../../src/revocation/index.js';
 import { bearer, BearerSession, exchangeForm, initializeBody, post, startAuthGateway, tokenRequest, type AuthGateway } from '../helpers/auth.js';
 import { createTestIssuer, type TestIssuer } from '../helpers/idp.js';
 import { tsFixtureStdio } from '../helpers/servers.js';
 import { firstRefusal, echo, warden } from './helpers.js';
+import { testSchema } from '../helpers/pg-schema.js';
 
 const PUBLIC_URL = 'http://warden.test/mcp';
 const dir = mkdtempSync(join(tmpdir(), 'warden-attack-cascade-'));
@@ -30,13 +30,8 @@ let idp: TestIssuer;
 let gw: AuthGateway;
 let replicas: AuthGateway[] = [];
 const pgUrl = process.env.WARDEN_TEST_DATABASE_URL;
-const schema = `warden_test_${randomBytes(6).toString('hex')}_attack_cascade`;
-const storeUrl = (): string => {
-  if (!pgUrl) return join(dir, 'warden.db');
-  const u = new URL(pgUrl);
-  u.searchParams.set('schema', schema);
-  return u.href;
-};
+const schema = pgUrl ? testSchema(pgUrl, 'attack_cascade') : undefined;
+const storeUrl = (): string => schema?.url() ?? join(dir, 'warden.db');
 
 before(async () => {
   idp = await createTestIssuer(dir);
@@ -62,12 +57,7 @@ before(async () => {
 after(async () => {
   for (const r of replicas) await r.close();
   rmSync(dir, { recursive: true, force: true });
-  if (pgUrl) {
-    const admin = new pg.Client({ connectionString: pgUrl });
-    await admin.connect();
-    await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).catch(() => {});
-    await admin.end();
-  }
+  await schema?.drop();
 });
 
 const origin = () => new URL(gw.url).origin;

@@ -13,7 +13,6 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { decodeJwt } from 'jose';
-import pg from 'pg';
 import { stringify } from 'yaml';
 import { runAuditVerify } from '../../src/cli/audit-verify.js';
 import { revoke, type RevokeDeps } from '../../src/revocation/index.js';
@@ -21,6 +20,7 @@ import { bearer, BearerSession, exchangeForm, initializeBody, post, startAuthGat
 import { createTestIssuer, type TestIssuer } from '../helpers/idp.js';
 import { tsFixtureStdio } from '../helpers/servers.js';
 import { echo, firstRefusal } from './helpers.js';
+import { testSchema } from '../helpers/pg-schema.js';
 
 const PUBLIC_URL = 'http://warden.test/mcp';
 
@@ -148,14 +148,7 @@ const baseUrl = process.env.WARDEN_TEST_DATABASE_URL;
 if (baseUrl === undefined || baseUrl === '') {
   test('revocation cascade across PostgreSQL replicas', { skip: 'WARDEN_TEST_DATABASE_URL is not set' }, () => {});
 } else {
-  const schema = `warden_test_${randomBytes(6).toString('hex')}_cascade`;
-  const url = new URL(baseUrl);
-  url.searchParams.set('schema', schema);
-  cascadeSuite('two PostgreSQL replicas', () => url.href, 2);
-  after(async () => {
-    const admin = new pg.Client({ connectionString: baseUrl });
-    await admin.connect();
-    await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).catch(() => {});
-    await admin.end();
-  });
+  const schema = testSchema(baseUrl, 'cascade');
+  cascadeSuite('two PostgreSQL replicas', () => schema.url(), 2);
+  after(() => schema.drop());
 }

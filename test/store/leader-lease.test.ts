@@ -5,34 +5,28 @@
  * nothing, and starts delivering once it leads.
  */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import pg from 'pg';
 import type { AuditEvent } from '../../src/audit/event.js';
 import { SinkPump } from '../../src/audit/sinks/pump.js';
 import { createLogger } from '../../src/telemetry/log.js';
 import { openStore, type Store } from '../../src/store/index.js';
+import { testSchema } from '../helpers/pg-schema.js';
 
 const baseUrl = process.env.WARDEN_TEST_DATABASE_URL;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('leader lease on PostgreSQL', { skip: baseUrl ? false : 'WARDEN_TEST_DATABASE_URL is not set' }, () => {
-  const schema = `warden_test_${randomBytes(6).toString('hex')}_ll`;
+  const schema = testSchema(baseUrl ?? '', 'll');
   let a: Store;
   let b: Store;
   before(async () => {
-    const u = new URL(baseUrl!);
-    u.searchParams.set('schema', schema);
-    a = await openStore(u.href);
-    b = await openStore(u.href);
+    a = await openStore(schema.url());
+    b = await openStore(schema.url());
   });
   after(async () => {
     await a?.close();
     await b?.close();
-    const admin = new pg.Client({ connectionString: baseUrl });
-    await admin.connect();
-    await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    await admin.end();
+    await schema.drop();
   });
 
   test('held by one; taken over when it lapses; handed over when released', async () => {
